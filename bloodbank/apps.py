@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class BloodBankConfig(AppConfig):
+    name = "bloodbank"
+    verbose_name = "Blood bank"

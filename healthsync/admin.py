@@ -1,0 +1,166 @@
+from auditlog.admin import LogEntryAdmin
+from auditlog.models import LogEntry
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import ValidationError
+
+from . import services
+from .admin_site import HospitalScopedAdmin
+from .errors import DomainError
+from .health import run_checks
+from .models import Hospital, Membership, User
+from .permissions import CHANGE, MANAGE_STAFF, VIEW, hospitals_for
+
+site = admin.site
+
+
+@admin.register(User)
+class UserAdmin(HospitalScopedAdmin, DjangoUserAdmin):
+    """Platform administrators manage every account; hospital administrators see their staff."""
+
+    hospital_lookup = "memberships__hospital"
+    view_perm = MANAGE_STAFF
+    ordering = ["email"]
+    list_display = ["email", "name", "is_staff", "is_donor", "is_superuser", "is_active", "date_joined"]
+    list_filter = ["is_staff", "is_donor", "is_superuser", "is_active", "memberships__role"]
+    search_fields = ["email", "name"]
+    readonly_fields = ["last_login", "date_joined"]
+    fieldsets = [
+        (None, {"fields": ["email", "password"]}),
+        ("Person", {"fields": ["name", "phone_number"]}),
+        ("Access", {"fields": ["is_active", "is_staff", "is_donor", "is_superuser"]}),
+        ("Dates", {"fields": ["last_login", "date_joined"]}),
+    ]
+    add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "name", "password1", "password2"]})]
+    filter_horizontal = []
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+
+class MembershipForm(forms.ModelForm):
+    email = forms.EmailField(help_text="The account to grant the role to; the person registers first.")
+
+    class Meta:
+        model = Membership
+        fields = ["hospital", "role"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["email"].initial = self.instance.user.email
+            self.fields["email"].disabled = True
+
+    def clean_email(self):
+        user = User.objects.filter(email__iexact=self.cleaned_data["email"]).first()
+        if user is None:
+            raise ValidationError("No account has this email; ask the person to register first.")
+        self.account = user
+        return user.email
+
+
+@admin.register(Membership)
+class MembershipAdmin(HospitalScopedAdmin):
+    form = MembershipForm
+    view_perm = MANAGE_STAFF
+    change_perm = MANAGE_STAFF
+    list_display = ["user", "hospital", "role", "granted_by", "created_at"]
+    list_filter = ["role", "hospital"]
+    search_fields = ["user__email", "user__name", "hospital__name", "hospital__fin"]
+    list_select_related = ["user", "hospital", "granted_by"]
+    readonly_fields = ["granted_by", "created_at"]
+
+    def save_model(self, request, obj, form, change):
+        try:
+            saved = services.membership_grant(
+                hospital=obj.hospital, user=form.account, role=obj.role, by=request.user
+            )
+        except DomainError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return
+        obj.pk = saved.pk
+
+    def delete_model(self, request, obj):
+        services.membership_revoke(membership=obj, by=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for membership in queryset:
+            services.membership_revoke(membership=membership, by=request.user)
+
+
+@admin.register(Hospital)
+class HospitalAdmin(HospitalScopedAdmin):
+    hospital_lookup = "pk"
+    view_perm = VIEW
+    change_perm = CHANGE
+    list_display = ["name", "fin", "region", "is_verified", "contact_number", "email", "created_at"]
+    list_filter = ["is_verified", "region"]
+    search_fields = ["name", "fin", "region", "email"]
+    readonly_fields = ["fin", "is_verified", "created_at"]
+    actions = ["verify_hospitals"]
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not request.user.is_superuser:
+            actions.pop("verify_hospitals", None)
+        return actions
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj.save()
+            return
+        created = services.hospital_create(
+            name=obj.name, address=obj.address, contact_number=obj.contact_number, email=obj.email, region=obj.region
+        )
+        obj.pk, obj.fin = created.pk, created.fin
+
+    @admin.action(description="Verify: admit to the network")
+    def verify_hospitals(self, request, queryset):
+        for hospital in queryset:
+            services.hospital_verify(hospital=hospital, by=request.user)
+        self.message_user(request, f"{queryset.count()} hospital(s) verified.", messages.SUCCESS)
+
+
+site.unregister(LogEntry)
+
+
+@admin.register(LogEntry)
+class AuditRecordAdmin(LogEntryAdmin):
+    """Audit records, read-only; platform administrators only (model permission)."""
+
+    search_fields = ["object_repr", "changes", "actor__email", "actor__name"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@site.register_panel
+def hospitals_panel(request):
+    hospitals = hospitals_for(request.user, VIEW)
+    if not hospitals.exists():
+        return None
+    return {
+        "title": "Your hospitals" if not request.user.is_superuser else "Hospitals",
+        "template": "admin/panels/hospitals.html",
+        "hospitals": hospitals[:20],
+    }
+
+
+@site.register_panel
+def services_panel(request):
+    if not request.user.is_superuser:
+        return None
+    return {"title": "Services", "template": "admin/panels/services.html", "checks": run_checks()}

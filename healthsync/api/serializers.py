@@ -1,0 +1,49 @@
+from rest_framework import serializers
+
+from ..models import Hospital, Membership, Role, User
+
+
+class RegisterSerializer(serializers.Serializer):
+    email = serializers.EmailField()
+    password = serializers.CharField(write_only=True, trim_whitespace=False, max_length=128)
+    name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+
+
+class MembershipBriefSerializer(serializers.ModelSerializer):
+    hospital_name = serializers.CharField(source="hospital.name", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["id", "hospital", "hospital_name", "role"]
+
+
+class UserSerializer(serializers.ModelSerializer):
+    roles = serializers.SerializerMethodField()
+    memberships = MembershipBriefSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = User
+        fields = ["id", "email", "name", "roles", "memberships", "date_joined"]
+        read_only_fields = fields
+
+    def get_roles(self, user) -> list[str]:
+        return sorted(user.roles)
+
+
+class HospitalSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Hospital
+        fields = ["id", "name", "address", "contact_number", "email", "region", "fin", "is_verified", "created_at"]
+        read_only_fields = ["id", "fin", "is_verified", "created_at"]
+
+
+class MembershipSerializer(serializers.ModelSerializer):
+    email = serializers.EmailField(write_only=True, help_text="The account to grant the role to.")
+    user = serializers.PrimaryKeyRelatedField(read_only=True)
+    user_email = serializers.EmailField(source="user.email", read_only=True)
+    role = serializers.ChoiceField(choices=[Role.HOSPITAL_ADMIN, Role.MEDICAL_STAFF])
+
+    class Meta:
+        model = Membership
+        fields = ["id", "hospital", "user", "user_email", "email", "role", "created_at"]
+        read_only_fields = ["id", "user", "user_email", "created_at"]

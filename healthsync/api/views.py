@@ -1,0 +1,141 @@
+"""Core API: accounts and JWT, hospitals, staff memberships, system checks."""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action, api_view, permission_classes
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+from rest_framework_simplejwt.views import TokenBlacklistView, TokenObtainPairView, TokenRefreshView
+
+from .. import services
+from ..errors import DomainError, Forbidden
+from ..models import Hospital, Membership, User
+from ..permissions import CHANGE, MANAGE_STAFF, VIEW, HospitalObjectPermission, can_anywhere, hospitals_for, scope_to_hospitals
+from .serializers import HospitalSerializer, MembershipSerializer, RegisterSerializer, UserSerializer
+
+
+class LoginView(TokenObtainPairView):
+    """`{email, password}` gives `{access, refresh}`. Rate limited per client address."""
+
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "login"
+
+
+class RefreshView(TokenRefreshView):
+    """`{refresh}` gives `{access}`; a blacklisted refresh token gives 401."""
+
+
+class LogoutView(TokenBlacklistView):
+    """`{refresh}`: the refresh token is blacklisted and can no longer be used."""
+
+
+class RegisterView(APIView):
+    """Create an account with no staff rights; a hospital or platform administrator grants roles."""
+
+    permission_classes = [AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "register"
+
+    @extend_schema(request=RegisterSerializer, responses={201: UserSerializer})
+    def post(self, request):
+        serializer = RegisterSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = services.user_register(**serializer.validated_data)
+        return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(responses=UserSerializer)
+@api_view(["GET"])
+def me(request):
+    """The logged-in account with its roles and memberships."""
+    return Response(UserSerializer(request.user).data)
+
+
+class HospitalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin, viewsets.GenericViewSet):
+    """Hospitals the user belongs to (every hospital for platform administrators)."""
+
+    serializer_class = HospitalSerializer
+    permission_classes = [HospitalObjectPermission]
+    read_perm = VIEW
+    required_perm = CHANGE
+    filterset_fields = ["is_verified", "region"]
+
+    def get_queryset(self):
+        return scope_to_hospitals(Hospital.objects.all(), self.request.user, perm=VIEW, via="pk")
+
+    @staticmethod
+    def hospital_of(hospital):
+        return hospital
+
+    @extend_schema(request=HospitalSerializer, responses={201: HospitalSerializer})
+    def create(self, request):
+        """Platform administrators register hospitals here; hospitals register themselves through the blood bank API."""
+        if not request.user.is_platform_admin:
+            raise Forbidden("Only a platform administrator can create hospitals here.")
+        serializer = HospitalSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        hospital = services.hospital_create(**serializer.validated_data)
+        return Response(HospitalSerializer(hospital).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=HospitalSerializer)
+    @action(detail=True, methods=["post"])
+    def verify(self, request, pk=None):
+        hospital = self.get_object()
+        services.hospital_verify(hospital=hospital, by=request.user)
+        return Response(HospitalSerializer(hospital).data)
+
+
+class MembershipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
+    """Staff roles at the hospitals the user manages."""
+
+    serializer_class = MembershipSerializer
+    permission_classes = [HospitalObjectPermission]
+    read_perm = MANAGE_STAFF
+    required_perm = MANAGE_STAFF
+    filterset_fields = ["hospital", "role"]
+
+    def get_queryset(self):
+        queryset = Membership.objects.select_related("user", "hospital")
+        return scope_to_hospitals(queryset, self.request.user, perm=MANAGE_STAFF)
+
+    @staticmethod
+    def hospital_of(membership):
+        return membership.hospital
+
+    def create(self, request):
+        """Grant a role to an existing account, named by email (or change its role)."""
+        serializer = MembershipSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        hospital = get_object_or_404(hospitals_for(request.user, MANAGE_STAFF), pk=data["hospital"].pk)
+        user = User.objects.filter(email__iexact=data["email"]).first()
+        if user is None:
+            raise DomainError(
+                "No account has this email; ask the person to register first.",
+                code="unknown_account",
+                fields={"email": ["No account has this email."]},
+            )
+        membership = services.membership_grant(hospital=hospital, user=user, role=data["role"], by=request.user)
+        return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
+
+    def perform_destroy(self, membership):
+        services.membership_revoke(membership=membership, by=self.request.user)
+
+
+@extend_schema(
+    request=None,
+    responses={202: inline_serializer("WorkerCheck", {"task_id": serializers.CharField()})},
+)
+@api_view(["POST"])
+@permission_classes([IsAuthenticated])
+def worker_check(request):
+    """Send a check through the task queue: a worker answers on the user's `/ws/system/` socket."""
+    if not (request.user.is_platform_admin or can_anywhere(request.user)):
+        raise Forbidden("Only hospital staff can run a worker check.")
+    from ..tasks import worker_check as worker_check_task
+
+    result = worker_check_task.delay(user_id=request.user.pk)
+    return Response({"task_id": result.id}, status=status.HTTP_202_ACCEPTED)

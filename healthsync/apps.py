@@ -1,0 +1,19 @@
+from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
+
+
+class HealthSyncConfig(AppConfig):
+    default = True
+    name = "healthsync"
+    verbose_name = "HealthSync core"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from . import audit  # noqa: F401  registers the audited models
+
+
+class HealthSyncAdminConfig(admin_apps.AdminConfig):
+    default = False
+    """Makes the HealthSync operations console the default admin site, so every app registers on it."""
+
+    default_site = "healthsync.admin_site.OperationsAdminSite"

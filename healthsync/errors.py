@@ -1,0 +1,145 @@
+"""The one error shape of HealthSync.
+
+Every 4xx/5xx answer of the API has the body::
+
+    {"error": {"code": "...", "message": "...", "fields": {...}, "details": {...}}}
+
+``fields`` holds per-field problems, ``details`` extra facts (such as a next
+eligible date). Services raise ``DomainError`` (or Django's ``ValidationError``
+and ``PermissionDenied``); the API exception handler turns them into this shape.
+"""
+
+import logging
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+logger = logging.getLogger(__name__)
+
+
+class DomainError(Exception):
+    """A business rule refused the action. Subclasses set the HTTP status."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    code = "invalid"
+
+    def __init__(self, message, *, code=None, fields=None, details=None):
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+        self.fields = fields or {}
+        self.details = details or {}
+
+
+class Conflict(DomainError):
+    status_code = status.HTTP_409_CONFLICT
+    code = "conflict"
+
+
+class Forbidden(DomainError):
+    status_code = status.HTTP_403_FORBIDDEN
+    code = "permission_denied"
+
+
+class ServiceUnavailable(DomainError):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    code = "service_unavailable"
+
+
+def error_body(code, message, *, fields=None, details=None):
+    return {"error": {"code": code, "message": message, "fields": fields or {}, "details": details or {}}}
+
+
+def _flatten(detail):
+    """DRF error details as plain strings: a list of messages per field."""
+    if isinstance(detail, dict):
+        return {key: _flatten(value) for key, value in detail.items()}
+    if isinstance(detail, list):
+        flat = [_flatten(item) for item in detail]
+        return flat if not all(isinstance(item, str) for item in flat) else [str(item) for item in flat]
+    return str(detail)
+
+
+def _validation_fields(detail):
+    if isinstance(detail, dict):
+        return {key: value if isinstance(value, (list, dict)) else [value] for key, value in _flatten(detail).items()}
+    return {"non_field_errors": _flatten(detail) if isinstance(detail, list) else [str(detail)]}
+
+
+def _first_message(fields):
+    for name, messages in fields.items():
+        first = messages[0] if isinstance(messages, list) and messages else messages
+        if isinstance(first, dict):
+            return _first_message(first)
+        prefix = "" if name == "non_field_errors" else f"{name}: "
+        return f"{prefix}{first}"
+    return "Invalid input."
+
+
+def api_exception_handler(exc, context):
+    if isinstance(exc, DomainError):
+        response = Response(
+            error_body(exc.code, exc.message, fields=exc.fields, details=exc.details), status=exc.status_code
+        )
+        return response
+    if isinstance(exc, DjangoValidationError):
+        fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        exc = exceptions.ValidationError(fields)
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or None)
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound(str(exc) or None)
+
+    response = exception_handler(exc, context)
+    if response is None:
+        logger.exception("Unhandled API error", exc_info=exc)
+        return Response(
+            error_body("server_error", "An unexpected error occurred; it has been logged."),
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
+
+    if isinstance(exc, exceptions.ValidationError):
+        fields = _validation_fields(exc.detail)
+        response.data = error_body("invalid", _first_message(fields), fields=fields)
+    else:
+        codes = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
+        code = codes if isinstance(codes, str) else "error"
+        details = {}
+        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+            details["retry_after_seconds"] = int(exc.wait + 0.999)
+        response.data = error_body(code, str(exc.detail), details=details)
+    return response
+
+
+def _is_api(request):
+    return request.path.startswith(("/api/", "/fhir/", "/healthz"))
+
+
+def json_error_view(status_code, code, message):
+    def view(request, exception=None):
+        if _is_api(request):
+            return JsonResponse(error_body(code, message), status=status_code)
+        from django.views import defaults
+
+        handlers = {
+            400: defaults.bad_request,
+            403: defaults.permission_denied,
+            404: defaults.page_not_found,
+            500: defaults.server_error,
+        }
+        if status_code == 500:
+            return handlers[500](request)
+        return handlers[status_code](request, exception)
+
+    return view
+
+
+bad_request = json_error_view(400, "bad_request", "The request could not be understood.")
+permission_denied = json_error_view(403, "permission_denied", "You do not have permission to do this.")
+page_not_found = json_error_view(404, "not_found", "Not found.")
+server_error = json_error_view(500, "server_error", "An unexpected error occurred; it has been logged.")

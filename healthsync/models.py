@@ -1,0 +1,145 @@
+"""The shared core: users, hospitals and staff memberships."""
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils import timezone
+
+from .fields import PersonalCharField
+
+
+class Role(models.TextChoices):
+    PLATFORM_ADMIN = "platform_admin", "Platform administrator"
+    HOSPITAL_ADMIN = "hospital_admin", "Hospital administrator"
+    MEDICAL_STAFF = "medical_staff", "Medical staff"
+    DONOR = "donor", "Donor"
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def _create_user(self, email, password, **extra_fields):
+        if not email:
+            raise ValueError("An email address is required")
+        user = self.model(email=self.normalize_email(email).lower(), **extra_fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", False)
+        extra_fields.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra_fields)
+
+    def create_superuser(self, email, password=None, **extra_fields):
+        """A superuser is a platform administrator."""
+        extra_fields["is_staff"] = True
+        extra_fields["is_superuser"] = True
+        return self._create_user(email, password, **extra_fields)
+
+    def get_by_natural_key(self, email):
+        return self.get(email__iexact=email)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person who logs in: staff, donor or platform administrator.
+
+    Platform administrators are superusers. Hospital roles come from
+    ``Membership`` rows; ``is_donor`` is set when a donor profile is created.
+    """
+
+    email = models.EmailField(unique=True)
+    name = models.CharField(max_length=150, blank=True)
+    phone_number = PersonalCharField(blank=True, default="")
+    is_staff = models.BooleanField(
+        default=False, help_text="May log in to the operations console (set for hospital staff)."
+    )
+    is_active = models.BooleanField(default=True)
+    is_donor = models.BooleanField(default=False)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = []
+
+    class Meta:
+        ordering = ["email"]
+
+    def __str__(self):
+        return self.name or self.email
+
+    def get_full_name(self):
+        return self.name or self.email
+
+    def get_short_name(self):
+        return self.name.split(" ")[0] if self.name else self.email
+
+    @property
+    def is_platform_admin(self) -> bool:
+        return self.is_active and self.is_superuser
+
+    @property
+    def roles(self) -> set[str]:
+        roles = {membership.role for membership in self.memberships.all()}
+        if self.is_platform_admin:
+            roles.add(Role.PLATFORM_ADMIN)
+        if self.is_donor:
+            roles.add(Role.DONOR)
+        return roles
+
+
+fin_validator = RegexValidator(r"^[A-Z][0-9A-Z]{4}$", "A FIN is 5 characters: a letter, then 4 letters or digits.")
+
+
+class Hospital(models.Model):
+    """A hospital or blood centre: the organisation that owns records."""
+
+    name = models.CharField(max_length=200)
+    address = models.TextField(blank=True)
+    contact_number = models.CharField(max_length=40, blank=True)
+    email = models.EmailField(blank=True)
+    region = models.CharField(max_length=100, blank=True, db_index=True)
+    fin = models.CharField(
+        "ISBT 128 FIN",
+        max_length=5,
+        unique=True,
+        validators=[fin_validator],
+        help_text="ISBT 128 facility identification number, assigned at registration.",
+    )
+    is_verified = models.BooleanField(
+        "verified", default=False, help_text="Verified hospitals join the network (public list, transfers, alerts)."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        permissions = [
+            ("act_for_hospital", "Work with the hospital's clinical and blood bank records"),
+            ("manage_staff", "Grant and revoke the hospital's staff roles"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.fin})"
+
+
+class Membership(models.Model):
+    """A user's role at one hospital. A user may belong to several hospitals."""
+
+    STAFF_ROLES = [(Role.HOSPITAL_ADMIN.value, Role.HOSPITAL_ADMIN.label), (Role.MEDICAL_STAFF.value, Role.MEDICAL_STAFF.label)]
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    hospital = models.ForeignKey(Hospital, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=STAFF_ROLES)
+    created_at = models.DateTimeField(auto_now_add=True)
+    granted_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="memberships_granted"
+    )
+
+    class Meta:
+        ordering = ["hospital__name", "user__email"]
+        constraints = [models.UniqueConstraint(fields=["user", "hospital"], name="one_membership_per_hospital")]
+
+    def __str__(self):
+        return f"{self.user} — {self.get_role_display()} at {self.hospital.name}"

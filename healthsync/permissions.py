@@ -1,0 +1,87 @@
+"""The one permission mechanism of HealthSync.
+
+Object permissions (django-guardian) are granted on ``Hospital`` rows, one set
+per staff role; every record a hospital owns (units, requests, analyses...)
+is reached through its hospital. So a single helper, ``scope_to_hospitals``,
+scopes any queryset to what a user may see, and ``can`` answers for one
+object. The API, the admin, the pages and the WebSocket consumers all use
+these functions. Deny by default: a user with no membership sees nothing;
+platform administrators (superusers) see everything.
+"""
+
+from django.db.models import QuerySet
+from guardian.shortcuts import assign_perm, get_objects_for_user, get_perms, remove_perm
+from rest_framework import permissions as drf_permissions
+
+from .models import Hospital, Role
+
+ACT = "healthsync.act_for_hospital"
+VIEW = "healthsync.view_hospital"
+CHANGE = "healthsync.change_hospital"
+MANAGE_STAFF = "healthsync.manage_staff"
+
+ROLE_PERMISSIONS = {
+    Role.HOSPITAL_ADMIN: (VIEW, CHANGE, ACT, MANAGE_STAFF),
+    Role.MEDICAL_STAFF: (VIEW, ACT),
+}
+ALL_HOSPITAL_PERMISSIONS = (VIEW, CHANGE, ACT, MANAGE_STAFF)
+
+
+def hospitals_for(user, perm: str = ACT) -> QuerySet:
+    """The hospitals on which ``user`` holds ``perm`` (all of them for a platform administrator)."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return Hospital.objects.none()
+    return get_objects_for_user(user, perm, klass=Hospital, accept_global_perms=False, with_superuser=True)
+
+
+def scope_to_hospitals(queryset: QuerySet, user, *, perm: str = ACT, via: str = "hospital") -> QuerySet:
+    """Limit ``queryset`` to rows whose hospital (reached by the lookup ``via``) ``user`` holds ``perm`` on.
+
+    ``via`` is the lookup path from the row to its hospital, e.g. ``"hospital"``,
+    ``"unit__hospital"``, or ``"pk"`` for a queryset of hospitals.
+    """
+    if getattr(user, "is_authenticated", False) and user.is_active and user.is_superuser:
+        return queryset
+    return queryset.filter(**{f"{via}__in": hospitals_for(user, perm)})
+
+
+def can(user, perm: str, hospital: Hospital | None) -> bool:
+    """Whether ``user`` holds ``perm`` on ``hospital``."""
+    if hospital is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    return perm.split(".", 1)[1] in get_perms(user, hospital)
+
+
+def can_anywhere(user, perm: str = ACT) -> bool:
+    """Whether ``user`` holds ``perm`` on at least one hospital."""
+    return hospitals_for(user, perm).exists()
+
+
+def sync_hospital_permissions(*, user, hospital: Hospital, role: str | None) -> None:
+    """Make ``user``'s object permissions on ``hospital`` exactly those of ``role`` (none when ``role`` is None)."""
+    wanted = set(ROLE_PERMISSIONS.get(role, ()))
+    for perm in ALL_HOSPITAL_PERMISSIONS:
+        if perm in wanted:
+            assign_perm(perm, user, hospital)
+        else:
+            remove_perm(perm, user, hospital)
+
+
+class HospitalObjectPermission(drf_permissions.BasePermission):
+    """DRF permission: the user must hold ``required_perm`` (a view attribute, default ACT)
+    on the hospital of the object (the view's ``hospital_of(obj)``).
+
+    Reads that reach an object outside the user's hospitals have already given
+    404 through the scoped queryset; this guards the writes.
+    """
+
+    def has_permission(self, request, view):
+        return bool(request.user and request.user.is_authenticated)
+
+    def has_object_permission(self, request, view, obj):
+        perm = getattr(view, "required_perm", ACT)
+        if request.method in drf_permissions.SAFE_METHODS:
+            perm = getattr(view, "read_perm", perm)
+        return can(request.user, perm, view.hospital_of(obj))

@@ -1,0 +1,115 @@
+"""Writes of the shared core: accounts, hospitals, staff memberships."""
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from .errors import Conflict, Forbidden
+from .models import Hospital, Membership, Role, User
+from .permissions import MANAGE_STAFF, can, sync_hospital_permissions
+
+
+def user_register(*, email: str, password: str, name: str = "", phone_number: str = "") -> User:
+    """Create an account with no staff rights; roles are granted by an administrator."""
+    email = User.objects.normalize_email(email or "").strip().lower()
+    if not email:
+        raise ValidationError({"email": ["An email address is required."]})
+    candidate = User(email=email, name=name)
+    try:
+        validate_password(password, user=candidate)
+    except ValidationError as exc:
+        raise ValidationError({"password": exc.messages}) from exc
+    with transaction.atomic():
+        if User.objects.filter(email__iexact=email).exists():
+            raise Conflict("An account with this email already exists.", code="email_taken", fields={"email": ["An account with this email already exists."]})
+        try:
+            return User.objects.create_user(email=email, password=password, name=name, phone_number=phone_number)
+        except IntegrityError as exc:  # a parallel registration won the race
+            raise Conflict("An account with this email already exists.", code="email_taken") from exc
+
+
+def _next_fin() -> str:
+    """The next free ISBT 128 facility identification number: the configured letter and a 4-digit sequence."""
+    prefix = settings.HEALTHSYNC_FIN_PREFIX.upper()[:1] or "H"
+    taken = Hospital.objects.select_for_update().filter(fin__startswith=prefix).values_list("fin", flat=True)
+    numbers = [int(fin[1:]) for fin in taken if fin[1:].isdigit()]
+    following = max(numbers, default=0) + 1
+    if following > 9999:
+        raise Conflict("No facility identification numbers are left under this prefix.", code="fin_exhausted")
+    return f"{prefix}{following:04d}"
+
+
+def hospital_create(
+    *,
+    name: str,
+    address: str = "",
+    contact_number: str = "",
+    email: str = "",
+    region: str = "",
+    fin: str | None = None,
+    is_verified: bool = False,
+) -> Hospital:
+    """Register a hospital and assign its ISBT 128 FIN (unless one is given)."""
+    with transaction.atomic():
+        hospital = Hospital(
+            name=name,
+            address=address,
+            contact_number=contact_number,
+            email=email,
+            region=region,
+            fin=(fin or _next_fin()).upper(),
+            is_verified=is_verified,
+        )
+        hospital.full_clean()
+        hospital.save()
+    return hospital
+
+
+def hospital_verify(*, hospital: Hospital, by: User) -> Hospital:
+    """Admit a hospital to the network. Platform administrators only."""
+    if not by.is_platform_admin:
+        raise Forbidden("Only a platform administrator can verify a hospital.")
+    with transaction.atomic():
+        hospital.is_verified = True
+        hospital.save(update_fields=["is_verified"])
+    return hospital
+
+
+def membership_grant(*, hospital: Hospital, user: User, role: str, by: User | None) -> Membership:
+    """Give ``user`` a staff role at ``hospital`` (or change it).
+
+    ``by`` must manage the hospital's staff; ``None`` is the system itself
+    (registration, demo data).
+    """
+    if role not in ROLE_VALUES:
+        raise ValidationError({"role": [f"Unknown staff role {role!r}."]})
+    if by is not None and not can(by, MANAGE_STAFF, hospital):
+        raise Forbidden("You cannot manage this hospital's staff.")
+    with transaction.atomic():
+        membership, _ = Membership.objects.update_or_create(
+            user=user, hospital=hospital, defaults={"role": role, "granted_by": by}
+        )
+        if not user.is_staff:
+            user.is_staff = True
+            user.save(update_fields=["is_staff"])
+        sync_hospital_permissions(user=user, hospital=hospital, role=role)
+    return membership
+
+
+def membership_revoke(*, membership: Membership, by: User | None) -> None:
+    """Remove a staff role; the user keeps their account."""
+    if by is not None and not can(by, MANAGE_STAFF, membership.hospital):
+        raise Forbidden("You cannot manage this hospital's staff.")
+    if by is not None and membership.user_id == by.pk and membership.role == Role.HOSPITAL_ADMIN and not by.is_superuser:
+        raise Conflict("You cannot remove your own administrator role.", code="self_revoke")
+    with transaction.atomic():
+        user, hospital = membership.user, membership.hospital
+        membership.delete()
+        sync_hospital_permissions(user=user, hospital=hospital, role=None)
+        if not user.is_superuser and not user.memberships.exists():
+            user.is_staff = False
+            user.save(update_fields=["is_staff"])
+
+
+ROLE_VALUES = {Role.HOSPITAL_ADMIN.value, Role.MEDICAL_STAFF.value}

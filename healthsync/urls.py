@@ -1,0 +1,22 @@
+from django.conf import settings
+from django.urls import include, path
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from django.contrib import admin
+from .health import healthz
+
+urlpatterns = [
+    path("", RedirectView.as_view(url=f"/{settings.HEALTHSYNC_ADMIN_URL}", permanent=False)),
+    path(settings.HEALTHSYNC_ADMIN_URL, admin.site.urls),
+    path("accounts/", include("allauth.urls")),
+    path("healthz", healthz, name="healthz"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/", include("healthsync.api.urls")),
+]
+
+handler400 = "healthsync.errors.bad_request"
+handler403 = "healthsync.errors.permission_denied"
+handler404 = "healthsync.errors.page_not_found"
+handler500 = "healthsync.errors.server_error"
