@@ -71,11 +71,19 @@ class MembershipAdmin(HospitalScopedAdmin):
     form = MembershipForm
     view_perm = MANAGE_STAFF
     change_perm = MANAGE_STAFF
-    list_display = ["user", "hospital", "role", "granted_by", "created_at"]
+    list_display = ["account", "user_name", "hospital", "role", "granted_by", "created_at"]
     list_filter = ["role", "hospital"]
     search_fields = ["user__email", "user__name", "hospital__name", "hospital__fin"]
     list_select_related = ["user", "hospital", "granted_by"]
     readonly_fields = ["granted_by", "created_at"]
+
+    @admin.display(description="Account", ordering="user__email")
+    def account(self, membership):
+        return membership.user.email
+
+    @admin.display(description="Name", ordering="user__name")
+    def user_name(self, membership):
+        return membership.user.name
 
     def save_model(self, request, obj, form, change):
         try:

@@ -1,3 +1,4 @@
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework_simplejwt.authentication import JWTAuthentication
 
 from .audit import attribute_to
@@ -11,3 +12,10 @@ class AuditedJWTAuthentication(JWTAuthentication):
         if result is not None:
             attribute_to(result[0])
         return result
+
+
+class AuditedJWTScheme(SimpleJWTScheme):
+    """Describes the bearer scheme in the OpenAPI schema (drf-spectacular finds it by target class)."""
+
+    target_class = AuditedJWTAuthentication
+    name = "jwtAuth"

@@ -108,11 +108,16 @@ def api_exception_handler(exc, context):
         response.data = error_body("invalid", _first_message(fields), fields=fields)
     else:
         codes = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
-        code = codes if isinstance(codes, str) else "error"
+        detail = exc.detail
+        if isinstance(detail, dict):  # simplejwt: {"detail", "code", "messages"}
+            code = str(detail.get("code", "error"))
+            detail = detail.get("detail", "")
+        else:
+            code = codes if isinstance(codes, str) else "error"
         details = {}
         if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
             details["retry_after_seconds"] = int(exc.wait + 0.999)
-        response.data = error_body(code, str(exc.detail), details=details)
+        response.data = error_body(code, str(detail), details=details)
     return response
 
 

@@ -10,15 +10,23 @@ be searched or ordered by the database: keep search keys elsewhere.
 from encrypted_fields.fields import EncryptedCharField, EncryptedDateField, EncryptedTextField
 
 
-class PersonalCharField(EncryptedCharField):
+class _Nullable:
+    # The library stores an empty value as NULL, so every personal field must allow NULL.
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("null", True)
+        kwargs.setdefault("blank", True)
+        super().__init__(*args, **kwargs)
+
+
+class PersonalCharField(_Nullable, EncryptedCharField):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("max_length", 255)
         super().__init__(*args, **kwargs)
 
 
-class PersonalTextField(EncryptedTextField):
+class PersonalTextField(_Nullable, EncryptedTextField):
     pass
 
 
-class PersonalDateField(EncryptedDateField):
+class PersonalDateField(_Nullable, EncryptedDateField):
     pass

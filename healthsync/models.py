@@ -50,7 +50,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     email = models.EmailField(unique=True)
     name = models.CharField(max_length=150, blank=True)
-    phone_number = PersonalCharField(blank=True, default="")
+    phone_number = PersonalCharField()
     is_staff = models.BooleanField(
         default=False, help_text="May log in to the operations console (set for hospital staff)."
     )

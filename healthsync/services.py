@@ -25,8 +25,10 @@ def user_register(*, email: str, password: str, name: str = "", phone_number: st
             raise Conflict("An account with this email already exists.", code="email_taken", fields={"email": ["An account with this email already exists."]})
         try:
             return User.objects.create_user(email=email, password=password, name=name, phone_number=phone_number)
-        except IntegrityError as exc:  # a parallel registration won the race
-            raise Conflict("An account with this email already exists.", code="email_taken") from exc
+        except IntegrityError as exc:
+            if User.objects.filter(email__iexact=email).exists():  # a parallel registration won the race
+                raise Conflict("An account with this email already exists.", code="email_taken") from exc
+            raise
 
 
 def _next_fin() -> str:

@@ -1,3 +1,4 @@
+import os
 import socket
 
 from celery import shared_task
@@ -13,6 +14,7 @@ def worker_check(self, *, user_id: int) -> dict:
         "kind": "worker_check",
         "task_id": self.request.id,
         "worker": self.request.hostname or socket.gethostname(),
+        "worker_pid": os.getpid(),
         "at": timezone.now().isoformat(),
     }
     push(user_group(user_id), answer)

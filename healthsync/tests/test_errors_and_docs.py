@@ -1,0 +1,69 @@
+"""One error shape everywhere; the schema and docs are served; the seed data loads idempotently."""
+
+import pytest
+from django.core.management import call_command
+
+from healthsync.models import Hospital, Membership, User
+
+pytestmark = pytest.mark.django_db
+
+
+def test_unknown_api_path_answers_in_the_error_shape(client):
+    response = client.get("/api/no-such-thing")
+    assert response.status_code == 404
+    assert response.json() == {"error": {"code": "not_found", "message": "Not found.", "fields": {}, "details": {}}}
+
+
+def test_wrong_method_answers_in_the_error_shape(client):
+    response = client.get("/api/auth/login")
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_malformed_json_is_a_400(client):
+    response = client.post("/api/auth/login", "{not json", content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "parse_error"
+
+
+def test_pages_outside_the_api_keep_html_errors(client):
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
+
+
+def test_schema_and_docs_are_served_with_local_assets(client):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert schema.status_code == 200
+    paths = schema.json()["paths"]
+    for path in ("/api/auth/register", "/api/auth/login", "/api/auth/refresh", "/api/auth/logout", "/api/hospitals/"):
+        assert path in paths
+    docs = client.get("/api/docs/")
+    assert docs.status_code == 200
+    assert b"swagger-ui" in docs.content
+    assert b"cdn.jsdelivr" not in docs.content and b"unpkg.com" not in docs.content
+
+
+def test_admin_login_page_is_served(client):
+    response = client.get("/admin/login/")
+    assert response.status_code == 200
+    assert b"HealthSync operations" in response.content
+
+
+def test_seed_demo_is_idempotent(capsys):
+    call_command("seed_demo")
+    counts = (User.objects.count(), Hospital.objects.count(), Membership.objects.count())
+    call_command("seed_demo")
+    assert (User.objects.count(), Hospital.objects.count(), Membership.objects.count()) == counts
+    assert counts == (7, 3, 6)
+    out = capsys.readouterr().out
+    assert "platform@healthsync.example" in out and "doctor@stmarys.example" in out
+    assert User.objects.get(email="platform@healthsync.example").is_superuser
+
+
+def test_createsuperuser_noinput_from_environment(monkeypatch):
+    monkeypatch.setenv("DJANGO_SUPERUSER_EMAIL", "ops@healthsync.example")
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "a-long-admin-password")
+    call_command("createsuperuser", interactive=False, verbosity=0)
+    user = User.objects.get(email="ops@healthsync.example")
+    assert user.is_superuser and user.check_password("a-long-admin-password")

@@ -1,0 +1,114 @@
+"""Both modes end to end with real processes: a task raised through HTTP reaches an open WebSocket.
+
+* Embedded default: one ``manage.py serve`` process (daphne + a Celery worker thread on the
+  in-memory broker + the in-process channel layer), SQLite under a temporary directory.
+* Production: daphne and a separate Celery worker process on PostgreSQL, RabbitMQ and Redis
+  (the machine's services, a database and queue of the test's own).
+"""
+
+import asyncio
+import json
+import uuid
+
+import psycopg2
+import pytest
+import websockets
+from django.conf import settings
+
+from healthsync.demo import DEMO_PASSWORD
+
+from .servers import free_port, http_json, manage, process_env, start_server, start_worker
+
+pytestmark = pytest.mark.slow
+
+
+async def _worker_check_round_trip(port: int, token: str) -> dict:
+    uri = f"ws://127.0.0.1:{port}/ws/system/?token={token}"
+    async with websockets.connect(uri, open_timeout=10) as socket:
+        status, body = await asyncio.to_thread(
+            http_json, "POST", f"http://127.0.0.1:{port}/api/system/worker-check", {}, token
+        )
+        assert status == 202, body
+        message = json.loads(await asyncio.wait_for(socket.recv(), timeout=30))
+        assert message["kind"] == "worker_check"
+        assert message["task_id"] == body["task_id"]
+        return message
+
+
+async def _refused(uri: str) -> bool:
+    try:
+        async with websockets.connect(uri, open_timeout=10) as socket:
+            await asyncio.wait_for(socket.recv(), timeout=10)
+    except websockets.ConnectionClosed as closed:
+        return closed.rcvd is not None and closed.rcvd.code == 4401
+    except websockets.InvalidStatus:
+        return True
+    return False
+
+
+def _login(port: int, email: str) -> str:
+    status, body = http_json("POST", f"http://127.0.0.1:{port}/api/auth/login", {"email": email, "password": DEMO_PASSWORD})
+    assert status == 200, body
+    return body["access"]
+
+
+def _exercise(port: int) -> dict:
+    token = _login(port, "doctor@stmarys.example")
+    message = asyncio.run(_worker_check_round_trip(port, token))
+    assert asyncio.run(_refused(f"ws://127.0.0.1:{port}/ws/system/"))
+    assert asyncio.run(_refused(f"ws://127.0.0.1:{port}/ws/system/?token=not-a-token"))
+    return message
+
+
+def test_embedded_mode_round_trips_a_task_and_a_websocket_message(tmp_path):
+    env = process_env(HEALTHSYNC_VAR_DIR=str(tmp_path))
+    manage("migrate", "--noinput", env=env)
+    manage("seed_demo", env=env)
+    assert (tmp_path / "healthsync.sqlite3").exists()
+    port = free_port()
+    server = start_server(env=env, port=port, log_path=tmp_path / "server.log")
+    try:
+        message = _exercise(port)
+        assert message["worker_pid"] == server.popen.pid  # the worker runs inside the server process
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def production_database():
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        pytest.skip("production mode needs DATABASE_URL to name a PostgreSQL server (CI sets it)")
+    base = settings.DATABASES["default"]
+    name = f"healthsync_e2e_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(host=base["HOST"], port=base["PORT"] or 5432, user=base["USER"], password=base["PASSWORD"], dbname="postgres")
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    port = base["PORT"] or 5432
+    auth = base["USER"] + (f":{base['PASSWORD']}" if base["PASSWORD"] else "")
+    yield f"postgres://{auth}@{base['HOST']}:{port}/{name}"
+    with admin.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.close()
+
+
+def test_production_mode_round_trips_through_rabbitmq_and_redis(tmp_path, production_database):
+    env = process_env(
+        HEALTHSYNC_VAR_DIR=str(tmp_path),
+        DATABASE_URL=production_database,
+        REDIS_URL=settings.REDIS_URL,
+        CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
+        HEALTHSYNC_TASK_QUEUE=f"e2e-{uuid.uuid4().hex[:8]}",
+        HEALTHSYNC_CHANNEL_PREFIX=f"e2e{uuid.uuid4().hex[:8]}",
+    )
+    manage("migrate", "--noinput", env=env)
+    manage("seed_demo", env=env)
+    worker = start_worker(env=env, log_path=tmp_path / "worker.log")
+    port = free_port()
+    server = start_server(env=env, port=port, log_path=tmp_path / "server.log")
+    try:
+        message = _exercise(port)
+        assert message["worker_pid"] == worker.popen.pid  # the separate worker process answered
+    finally:
+        server.stop()
+        worker.stop()
