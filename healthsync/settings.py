@@ -253,6 +253,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(env.str("HEALTHSYNC_STATIC_ROOT", default=str(VAR_DIR / "static")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on a missing directory
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env.str("HEALTHSYNC_MEDIA_ROOT", default=str(VAR_DIR / "media")))
 STORAGES = {
