@@ -67,3 +67,14 @@ def test_createsuperuser_noinput_from_environment(monkeypatch):
     call_command("createsuperuser", interactive=False, verbosity=0)
     user = User.objects.get(email="ops@healthsync.example")
     assert user.is_superuser and user.check_password("a-long-admin-password")
+
+
+def test_web_login_is_django_allauth_with_email(client, dave):
+    page = client.get("/accounts/login/")
+    assert page.status_code == 200
+    assert b'name="login"' in page.content
+    from conftest import PASSWORD
+
+    response = client.post("/accounts/login/", {"login": dave.email, "password": PASSWORD})
+    assert response.status_code == 302
+    assert client.get("/api/me").json()["email"] == dave.email
