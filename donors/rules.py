@@ -1,0 +1,296 @@
+"""Pure donor-eligibility rules (US FDA 21 CFR 630 and blood centre practice).
+
+No database and no Django here: services pass in the donor's facts, past
+donations and deferrals. Limits that vary by country or centre are
+parameters whose defaults are the module constants below (settings may
+override them). Sources are collected in shared/domain/blood-banking.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+WHOLE_BLOOD = "whole_blood"
+DOUBLE_RED_CELLS = "double_red_cells"
+PLATELETS = "platelets"
+PLASMA = "plasma"
+DONATION_TYPES: tuple[str, ...] = (WHOLE_BLOOD, DOUBLE_RED_CELLS, PLATELETS, PLASMA)
+
+FEMALE = "female"
+MALE = "male"
+
+MINIMUM_AGE_YEARS = 17  # 16 with parental consent in most US states: pass 16 there.
+MINIMUM_WEIGHT_KG = 50.0  # 110 lb
+
+# 21 CFR 630.10(d)(1): minimum haemoglobin by sex; 630.10(d)(2): none above 20.0 g/dL.
+HAEMOGLOBIN_MINIMUM_G_DL: dict[str, float] = {FEMALE: 12.5, MALE: 13.0}
+DOUBLE_RED_CELLS_HAEMOGLOBIN_MINIMUM_G_DL = 13.3
+HAEMOGLOBIN_MAXIMUM_G_DL = 20.0
+
+# Days to wait after a donation, by the type of THAT donation, before any
+# next donation (21 CFR 630.15 and blood centre practice). The loss of red
+# cells sets the wait: after whole blood every next donation waits 56 days;
+# after platelets or plasma, which return the red cells, 7 or 28 days.
+DEFAULT_INTERVALS: dict[str, int] = {
+    WHOLE_BLOOD: 56,
+    DOUBLE_RED_CELLS: 112,
+    PLATELETS: 7,
+    PLASMA: 28,
+}
+
+# At most this many donations of a type in any 12 months (blood centre
+# practice: whole blood 6 a year, apheresis platelets 24 in 12 months).
+DEFAULT_ANNUAL_LIMITS: dict[str, int] = {
+    WHOLE_BLOOD: 6,
+    PLATELETS: 24,
+}
+
+
+@dataclass(frozen=True)
+class PastDonation:
+    """A donation already given: its date and donation type."""
+
+    date: date
+    type: str
+
+
+@dataclass(frozen=True)
+class Deferral:
+    """A temporary (``ends_on`` set) or permanent (``ends_on`` None) deferral, always with a reason.
+
+    It applies from ``starts_on`` up to the day before ``ends_on``: the donor
+    is eligible again ON ``ends_on``.
+    """
+
+    reason: str
+    starts_on: date
+    ends_on: date | None = None
+
+    def __post_init__(self) -> None:
+        if not (self.reason or "").strip():
+            raise ValueError("A deferral needs a reason.")
+        if self.ends_on is not None and self.ends_on <= self.starts_on:
+            raise ValueError(f"A deferral must end after it starts ({self.starts_on} to {self.ends_on}).")
+
+    @property
+    def permanent(self) -> bool:
+        return self.ends_on is None
+
+    def applies_on(self, day: date) -> bool:
+        return self.starts_on <= day and (self.ends_on is None or day < self.ends_on)
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why a donor cannot donate: a stable ``code`` for programs and a ``message`` for people."""
+
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+TOO_YOUNG = "too_young"
+UNDERWEIGHT = "underweight"
+HAEMOGLOBIN_LOW = "haemoglobin_low"
+HAEMOGLOBIN_HIGH = "haemoglobin_high"
+TOO_SOON = "too_soon"
+ANNUAL_LIMIT = "annual_limit"
+DEFERRED = "deferred"
+PERMANENTLY_DEFERRED = "permanently_deferred"
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    """The outcome of :func:`eligibility`.
+
+    ``next_eligible_date`` is the earliest day (``on_date`` itself when none
+    applies) on which every time-based reason (age, intervals, annual limits,
+    temporary deferrals) is cleared; None when a permanent deferral means
+    never. Weight and haemoglobin are not time-based: a donor refused only
+    for them gets ``on_date`` and must be measured again.
+    """
+
+    eligible: bool
+    reasons: tuple[Reason, ...]
+    next_eligible_date: date | None
+
+    @property
+    def messages(self) -> list[str]:
+        return [reason.message for reason in self.reasons]
+
+    @property
+    def codes(self) -> list[str]:
+        return [reason.code for reason in self.reasons]
+
+
+def _add_years_no_earlier(day: date, years: int) -> date:
+    # 29 February has no anniversary in a common year; 1 March is the later
+    # choice, so neither the age limit nor the 12-month count is cut short.
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, month=3, day=1)
+
+
+def _check_donation_type(donation_type: str, known_types: Collection[str]) -> None:
+    if donation_type not in known_types:
+        raise ValueError(f"Unknown donation type {donation_type!r}; expected one of {', '.join(known_types)}.")
+
+
+def haemoglobin_ok(haemoglobin: float, *, sex: str, donation_type: str) -> Reason | None:
+    """None if the screening haemoglobin (g/dL) allows this donation, else the reason.
+
+    21 CFR 630.10(d): at least 12.5 g/dL for women and 13.0 for men, at most
+    20.0 for anyone; double red cells need at least 13.3 (blood centre
+    practice). Thresholds are inclusive.
+    """
+    if sex not in HAEMOGLOBIN_MINIMUM_G_DL:
+        raise ValueError(f"Haemoglobin limits are set for sex {FEMALE!r} or {MALE!r}, got {sex!r}.")
+    _check_donation_type(donation_type, DONATION_TYPES)
+    minimum = HAEMOGLOBIN_MINIMUM_G_DL[sex]
+    if donation_type == DOUBLE_RED_CELLS:
+        minimum = max(minimum, DOUBLE_RED_CELLS_HAEMOGLOBIN_MINIMUM_G_DL)
+    if haemoglobin < minimum:
+        return Reason(HAEMOGLOBIN_LOW, f"Haemoglobin {haemoglobin} g/dL is below the minimum of {minimum} g/dL.")
+    if haemoglobin > HAEMOGLOBIN_MAXIMUM_G_DL:
+        return Reason(
+            HAEMOGLOBIN_HIGH, f"Haemoglobin {haemoglobin} g/dL is above the maximum of {HAEMOGLOBIN_MAXIMUM_G_DL} g/dL."
+        )
+    return None
+
+
+def _type_name(donation_type: str) -> str:
+    return donation_type.replace("_", " ")
+
+
+def _interval_wait(
+    donations: list[PastDonation], *, on_date: date, intervals: Mapping[str, int]
+) -> tuple[date, Reason | None]:
+    """The day the last donation's waiting time ends, and the reason while it has not."""
+    clear_from, binding = on_date, None
+    for donation in donations:
+        ends = donation.date + timedelta(days=intervals[donation.type])
+        if ends > clear_from:
+            clear_from, binding = ends, donation
+    if binding is None:
+        return on_date, None
+    days = intervals[binding.type]
+    return clear_from, Reason(
+        TOO_SOON,
+        f"Must wait {days} days after the {_type_name(binding.type)} donation on {binding.date} "
+        f"(eligible from {clear_from}).",
+    )
+
+
+def _annual_limit(
+    donations: list[PastDonation], *, on_date: date, donation_type: str, annual_limits: Mapping[str, int]
+) -> tuple[date, Reason | None]:
+    """The day the 12-month count of ``donation_type`` drops below its limit, and the reason until then.
+
+    A donation counts for 12 months: up to the day before its anniversary.
+    """
+    limit = annual_limits.get(donation_type)
+    if limit is None:
+        return on_date, None
+    # Anniversaries of the donations still counted on on_date, oldest first.
+    anniversaries = sorted(
+        anniversary
+        for donation in donations
+        if donation.type == donation_type and (anniversary := _add_years_no_earlier(donation.date, 1)) > on_date
+    )
+    if len(anniversaries) < limit:
+        return on_date, None
+    # One more than the excess must drop out to leave room for this donation.
+    clear_from = anniversaries[len(anniversaries) - limit]
+    return clear_from, Reason(
+        ANNUAL_LIMIT,
+        f"At most {limit} {_type_name(donation_type)} donations in 12 months ({len(anniversaries)} given; "
+        f"eligible from {clear_from}).",
+    )
+
+
+def eligibility(
+    *,
+    date_of_birth: date,
+    sex: str,
+    weight_kg: float,
+    donations: Iterable[PastDonation],
+    deferrals: Iterable[Deferral],
+    on_date: date,
+    donation_type: str = WHOLE_BLOOD,
+    haemoglobin: float | None = None,
+    intervals: Mapping[str, int] = DEFAULT_INTERVALS,
+    annual_limits: Mapping[str, int] = DEFAULT_ANNUAL_LIMITS,
+    minimum_age_years: int = MINIMUM_AGE_YEARS,
+    minimum_weight_kg: float = MINIMUM_WEIGHT_KG,
+) -> Eligibility:
+    """Whether a donor may give ``donation_type`` on ``on_date``, with every reason if not.
+
+    Rules (21 CFR 630.10 and 630.15, blood centre practice; see
+    shared/domain/blood-banking.md): age at least ``minimum_age_years`` (from
+    the birthday; a 29 February birthday falls on 1 March in common years),
+    weight at least ``minimum_weight_kg``, the waiting time after each past
+    donation set by that donation's type (``intervals``), at most
+    ``annual_limits`` donations of the same type in 12 months, and no
+    deferral in force. Haemoglobin is checked only when given: "eligible" for
+    booking and emergency calls covers everything else, and screening adds
+    the haemoglobin. Donations dated after ``on_date`` are ignored.
+    """
+    _check_donation_type(donation_type, intervals)
+    past = [donation for donation in donations if donation.date <= on_date]
+    for donation in past:
+        _check_donation_type(donation.type, intervals)
+    deferrals = list(deferrals)
+
+    reasons: list[Reason] = []
+    clear_from = [on_date]
+
+    turns_of_age = _add_years_no_earlier(date_of_birth, minimum_age_years)
+    if on_date < turns_of_age:
+        message = f"Must be at least {minimum_age_years} years old (turns {minimum_age_years} on {turns_of_age})."
+        reasons.append(Reason(TOO_YOUNG, message))
+        clear_from.append(turns_of_age)
+
+    if weight_kg < minimum_weight_kg:
+        reasons.append(Reason(UNDERWEIGHT, f"Must weigh at least {minimum_weight_kg:g} kg (weighs {weight_kg:g} kg)."))
+
+    if haemoglobin is not None and (reason := haemoglobin_ok(haemoglobin, sex=sex, donation_type=donation_type)):
+        reasons.append(reason)
+
+    for wait in (
+        _interval_wait(past, on_date=on_date, intervals=intervals),
+        _annual_limit(past, on_date=on_date, donation_type=donation_type, annual_limits=annual_limits),
+    ):
+        day, reason = wait
+        if reason:
+            reasons.append(reason)
+            clear_from.append(day)
+
+    for deferral in deferrals:
+        if not deferral.applies_on(on_date):
+            continue
+        if deferral.permanent:
+            reasons.append(Reason(PERMANENTLY_DEFERRED, f"Permanently deferred: {deferral.reason}"))
+        else:
+            message = f"Deferred until {deferral.ends_on} (eligible from that day): {deferral.reason}"
+            reasons.append(Reason(DEFERRED, message))
+
+    return Eligibility(
+        eligible=not reasons,
+        reasons=tuple(reasons),
+        next_eligible_date=_first_day_clear_of_deferrals(max(clear_from), deferrals),
+    )
+
+
+def _first_day_clear_of_deferrals(day: date, deferrals: list[Deferral]) -> date | None:
+    # A deferral may begin after on_date, so step past each one in force
+    # until none is; a permanent one means never.
+    while (in_force := [deferral for deferral in deferrals if deferral.applies_on(day)]):
+        if any(deferral.permanent for deferral in in_force):
+            return None
+        day = max(deferral.ends_on for deferral in in_force)
+    return day
