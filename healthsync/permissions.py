@@ -59,6 +59,26 @@ def can_anywhere(user, perm: str = ACT) -> bool:
     return hospitals_for(user, perm).exists()
 
 
+def acting_hospital(user, hospital_id=None, *, perm: str = ACT) -> Hospital:
+    """The hospital a staff request acts for: the one named (which must be the user's), or the user's only one."""
+    from .errors import DomainError, Forbidden
+
+    hospitals = hospitals_for(user, perm)
+    if hospital_id not in (None, ""):
+        try:
+            return hospitals.get(pk=int(hospital_id))
+        except (Hospital.DoesNotExist, TypeError, ValueError):
+            from django.http import Http404
+
+            raise Http404("No such hospital among yours.") from None
+    mine = list(hospitals[:2])
+    if not mine:
+        raise Forbidden("This is for hospital staff.", code="not_hospital_staff")
+    if len(mine) > 1:
+        raise DomainError("You work for several hospitals: name one with the hospital parameter.", fields={"hospital": ["Required."]})
+    return mine[0]
+
+
 def sync_hospital_permissions(*, user, hospital: Hospital, role: str | None) -> None:
     """Make ``user``'s object permissions on ``hospital`` exactly those of ``role`` (none when ``role`` is None)."""
     wanted = set(ROLE_PERMISSIONS.get(role, ()))

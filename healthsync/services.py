@@ -68,6 +68,24 @@ def hospital_create(
     return hospital
 
 
+def hospital_register(
+    *, name: str, email: str, password: str, address: str = "", contact_number: str = "", region: str = ""
+) -> Hospital:
+    """A hospital registers itself: the hospital (with its FIN) and its first administrator's account.
+
+    It manages its own stock at once and joins the network when verified
+    (at once where ``HEALTHSYNC_AUTO_VERIFY_HOSPITALS`` is on).
+    """
+    with transaction.atomic():
+        administrator = user_register(email=email, password=password, name=f"{name} administrator")
+        hospital = hospital_create(
+            name=name, address=address, contact_number=contact_number, email=email, region=region,
+            is_verified=settings.HEALTHSYNC_AUTO_VERIFY_HOSPITALS,
+        )
+        membership_grant(hospital=hospital, user=administrator, role=Role.HOSPITAL_ADMIN, by=None)
+    return hospital
+
+
 def hospital_verify(*, hospital: Hospital, by: User) -> Hospital:
     """Admit a hospital to the network. Platform administrators only."""
     if not by.is_platform_admin:

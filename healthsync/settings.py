@@ -306,5 +306,25 @@ LOGGING = {
 }
 
 # --- HealthSync --------------------------------------------------------------------------
+CELERY_BEAT_SCHEDULE = {
+    "bloodbank-expire-units": {"task": "bloodbank.tasks.expire_units", "schedule": env.int("HEALTHSYNC_EXPIRY_SWEEP_SECONDS", default=900)},
+}
+
 # ISBT 128 facility identification numbers are assigned from this prefix at registration.
 HEALTHSYNC_FIN_PREFIX = env.str("HEALTHSYNC_FIN_PREFIX", default="H")
+# Hospitals registering through the API join the network at once in the embedded
+# default; in production a platform administrator verifies them.
+HEALTHSYNC_AUTO_VERIFY_HOSPITALS = env.bool("HEALTHSYNC_AUTO_VERIFY_HOSPITALS", default=EMBEDDED)
+# O-negative red cells kept back for O-negative recipients and emergencies (units per hospital).
+HEALTHSYNC_O_NEGATIVE_RESERVE = env.int("HEALTHSYNC_O_NEGATIVE_RESERVE", default=4)
+# Standard volume of one bag per component (ml): "units" = ceil(ml / standard volume).
+HEALTHSYNC_STANDARD_VOLUME_ML = {
+    "whole_blood": env.int("HEALTHSYNC_VOLUME_WHOLE_BLOOD_ML", default=450),
+    "red_cells": env.int("HEALTHSYNC_VOLUME_RED_CELLS_ML", default=300),
+    "plasma": env.int("HEALTHSYNC_VOLUME_PLASMA_ML", default=250),
+    "platelets": env.int("HEALTHSYNC_VOLUME_PLATELETS_ML", default=250),
+    "cryoprecipitate": env.int("HEALTHSYNC_VOLUME_CRYOPRECIPITATE_ML", default=15),
+}
+# Par levels used where staff have set none (units of one group and component).
+HEALTHSYNC_DEFAULT_PAR_CRITICAL = env.int("HEALTHSYNC_DEFAULT_PAR_CRITICAL", default=2)
+HEALTHSYNC_DEFAULT_PAR_LOW = env.int("HEALTHSYNC_DEFAULT_PAR_LOW", default=5)

@@ -13,6 +13,8 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/blood-bank/", include("bloodbank.urls")),
+    path("api/blood-bank/", include("donors.urls")),
     path("api/", include("healthsync.api.urls")),
 ]
 

@@ -1,0 +1,441 @@
+"""Blood bank API under /api/blood-bank/: the seed's hospital endpoints, and richer ones beside them."""
+
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import generics, serializers, status
+from rest_framework.decorators import api_view, permission_classes
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
+
+from healthsync import services as core_services
+from healthsync.api.views import LoginView
+from healthsync.models import Hospital
+from healthsync.permissions import ACT, acting_hospital, can, hospitals_for, scope_to_hospitals
+
+from . import selectors, services
+from .models import Allocation, BloodGroup, BloodRequest, BloodUnit, Component, ParLevel, Transfer
+
+# --- serializers -----------------------------------------------------------------------------
+
+
+class UnitSerializer(serializers.ModelSerializer):
+    blood_type = serializers.CharField(source="blood_group")
+    din_display = serializers.CharField(read_only=True)
+    expiry_date = serializers.DateField(source="last_day_of_use", read_only=True)
+    hospital_fin = serializers.CharField(source="hospital.fin", read_only=True)
+
+    class Meta:
+        model = BloodUnit
+        fields = ["id", "din", "din_display", "component", "product_code", "blood_type", "volume_ml", "status",
+                  "collected_at", "expires_at", "expiry_date", "hospital", "hospital_fin"]
+        read_only_fields = fields
+
+
+class UnitEventSerializer(serializers.Serializer):
+    from_status = serializers.CharField()
+    to_status = serializers.CharField()
+    at = serializers.DateTimeField()
+    by = serializers.CharField(source="by.email", default=None)
+    hospital = serializers.CharField(source="hospital.fin")
+    reason = serializers.CharField()
+    request = serializers.IntegerField(source="request_id", allow_null=True)
+    transfer = serializers.IntegerField(source="transfer_id", allow_null=True)
+
+
+class UnitDetailSerializer(UnitSerializer):
+    history = UnitEventSerializer(source="events", many=True, read_only=True)
+
+    class Meta(UnitSerializer.Meta):
+        fields = UnitSerializer.Meta.fields + ["history"]
+        read_only_fields = fields
+
+
+class AllocationSerializer(serializers.ModelSerializer):
+    unit = UnitSerializer(read_only=True)
+
+    class Meta:
+        model = Allocation
+        fields = ["id", "status", "emergency", "allocated_at", "issued_at", "unit"]
+
+
+class RequestSerializer(serializers.ModelSerializer):
+    request_id = serializers.IntegerField(source="id", read_only=True)
+    blood_type = serializers.CharField(source="blood_group")
+    status = serializers.CharField(source="get_status_display")
+    status_code = serializers.CharField(source="status")
+    urgency_level = serializers.IntegerField(source="urgency")
+    units = serializers.IntegerField(source="units_requested")
+
+    class Meta:
+        model = BloodRequest
+        fields = ["request_id", "hospital", "component", "blood_type", "units", "urgency_level", "needed_by", "status",
+                  "status_code", "created_at", "fulfilled_at", "emergency_physician", "emergency_released_at"]
+        read_only_fields = fields
+
+
+class RequestDetailSerializer(RequestSerializer):
+    allocations = AllocationSerializer(many=True, read_only=True)
+    patient_reference = serializers.CharField(read_only=True)
+
+    class Meta(RequestSerializer.Meta):
+        fields = RequestSerializer.Meta.fields + ["patient_reference", "allocations"]
+        read_only_fields = fields
+
+
+def _positive(value):
+    if value is not None and value <= 0:
+        raise serializers.ValidationError("Must be a positive number.")
+    return value
+
+
+class InventoryAddSerializer(serializers.Serializer):
+    blood_type = serializers.ChoiceField(choices=BloodGroup.choices)
+    quantity_ml = serializers.IntegerField(required=False, validators=[_positive], max_value=5000)
+    units = serializers.IntegerField(required=False, min_value=1, max_value=500, default=1)
+    expiry_date = serializers.DateField(required=False)
+    component = serializers.ChoiceField(choices=Component.choices, default=Component.RED_CELLS)
+    din = serializers.CharField(required=False, max_length=24)
+    hospital = serializers.IntegerField(required=False)
+
+
+class RequestCreateSerializer(serializers.Serializer):
+    blood_type = serializers.ChoiceField(choices=BloodGroup.choices)
+    quantity_ml = serializers.IntegerField(required=False, validators=[_positive], max_value=100_000)
+    units = serializers.IntegerField(required=False, min_value=1, max_value=200)
+    urgency_level = serializers.IntegerField(min_value=1, max_value=5)
+    component = serializers.ChoiceField(choices=Component.choices, default=Component.RED_CELLS)
+    needed_by = serializers.DateTimeField(required=False)
+    patient_reference = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
+    hospital = serializers.IntegerField(required=False)
+
+    def validate(self, attrs):
+        if attrs.get("units") is None and attrs.get("quantity_ml") is None:
+            raise serializers.ValidationError({"units": ["Give units or quantity_ml."]})
+        return attrs
+
+
+class HospitalRegisterSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    address = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000)
+    contact_number = serializers.CharField(required=False, allow_blank=True, default="", max_length=40)
+    email = serializers.EmailField()
+    password = serializers.CharField(write_only=True, trim_whitespace=False, max_length=128)
+    region = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
+
+
+class PublicHospitalSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Hospital
+        fields = ["id", "name", "address", "contact_number", "email", "region", "fin"]
+
+
+class TransferSerializer(serializers.ModelSerializer):
+    units = UnitSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Transfer
+        fields = ["id", "from_hospital", "to_hospital", "request", "component", "blood_group", "units_requested",
+                  "status", "note", "requested_at", "decided_at", "dispatched_at", "received_at", "units"]
+        read_only_fields = ["id", "status", "requested_at", "decided_at", "dispatched_at", "received_at", "units"]
+
+
+class ParLevelSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ParLevel
+        fields = ["id", "hospital", "blood_group", "component", "critical_units", "low_units"]
+        read_only_fields = ["id"]
+
+
+# --- seed endpoints ---------------------------------------------------------------------------
+
+
+class HospitalRegisterView(APIView):
+    """Register a hospital and its administrator: 201 with the hospital `id` (and its FIN)."""
+
+    permission_classes = [AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "register"
+
+    @extend_schema(request=HospitalRegisterSerializer, responses={201: PublicHospitalSerializer})
+    def post(self, request):
+        serializer = HospitalRegisterSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        hospital = core_services.hospital_register(**serializer.validated_data)
+        return Response({**PublicHospitalSerializer(hospital).data, "is_verified": hospital.is_verified}, status=status.HTTP_201_CREATED)
+
+
+class StaffTokenSerializer(TokenObtainPairSerializer):
+    def validate(self, attrs):
+        data = super().validate(attrs)
+        if not (self.user.is_superuser or self.user.memberships.exists()):
+            raise PermissionDenied("This login is for hospital staff; donors log in at /api/blood-bank/donor/login.")
+        return data
+
+
+class HospitalLoginView(LoginView):
+    """Hospital staff login: `{email, password}` gives `{access, refresh}`."""
+
+    serializer_class = StaffTokenSerializer
+
+
+@extend_schema(parameters=[OpenApiParameter("hospital", int, description="Your hospital's id, if you work for several.")])
+@api_view(["GET"])
+def inventory(request):
+    """Available stock by group (red cells and whole blood, the seed's rows) and by component with levels."""
+    hospital = acting_hospital(request.user, request.query_params.get("hospital"))
+    summary = selectors.inventory_summary(hospitals=Hospital.objects.filter(pk=hospital.pk))
+    return Response({"hospital": hospital.pk, **summary})
+
+
+@extend_schema(request=InventoryAddSerializer, responses={201: UnitSerializer(many=True)})
+@api_view(["POST"])
+def inventory_add(request):
+    """Receive one bag of `quantity_ml` (or `units` such bags) into available stock."""
+    serializer = InventoryAddSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    data = serializer.validated_data
+    hospital = acting_hospital(request.user, data.get("hospital"))
+    units = services.units_receive(
+        hospital=hospital, blood_group=data["blood_type"], component=data["component"], quantity_ml=data.get("quantity_ml"),
+        count=data["units"], expiry_date=data.get("expiry_date"), din=data.get("din"), by=request.user,
+    )
+    return Response({"units": UnitSerializer(units, many=True).data}, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(request=RequestCreateSerializer, responses={201: inline_serializer("RequestCreated", {"request_id": serializers.IntegerField(), "status": serializers.CharField()})})
+@api_view(["POST"])
+def request_create(request):
+    serializer = RequestCreateSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    data = serializer.validated_data
+    hospital = acting_hospital(request.user, data.get("hospital"))
+    blood_request = services.request_create(
+        hospital=hospital, blood_group=data["blood_type"], component=data["component"], units=data.get("units"),
+        quantity_ml=data.get("quantity_ml"), urgency=data["urgency_level"], needed_by=data.get("needed_by"),
+        patient_reference=data["patient_reference"], by=request.user,
+    )
+    return Response(
+        {"request_id": blood_request.pk, "status": blood_request.get_status_display(), "units": blood_request.units_requested},
+        status=status.HTTP_201_CREATED,
+    )
+
+
+def _own_request(request, request_id) -> BloodRequest:
+    return get_object_or_404(scope_to_hospitals(BloodRequest.objects.all(), request.user), pk=request_id)
+
+
+@extend_schema(request=None, responses=inline_serializer("Fulfilment", {"status": serializers.CharField(), "allocated": UnitSerializer(many=True)}))
+@api_view(["POST"])
+def request_fulfil(request, request_id):
+    """Allocate compatible units from the hospital's own stock; 409 when nothing compatible is available."""
+    blood_request = _own_request(request, request_id)
+    allocations = services.request_fulfil(request=blood_request, by=request.user)
+    blood_request.refresh_from_db()
+    return Response({
+        "request_id": blood_request.pk,
+        "status": blood_request.get_status_display(),
+        "allocated": UnitSerializer([allocation.unit for allocation in allocations], many=True).data,
+    })
+
+
+class RequestList(generics.ListAPIView):
+    """The hospital's own requests."""
+
+    serializer_class = RequestSerializer
+    filterset_fields = ["status", "component", "blood_group", "urgency"]
+
+    def get_queryset(self):
+        return scope_to_hospitals(BloodRequest.objects.all(), self.request.user)
+
+
+@extend_schema(responses=PublicHospitalSerializer(many=True))
+@api_view(["GET"])
+@permission_classes([AllowAny])
+def public_hospitals(request):
+    """Verified network hospitals."""
+    return Response(PublicHospitalSerializer(Hospital.objects.filter(is_verified=True), many=True).data)
+
+
+@extend_schema(responses=serializers.ListSerializer(child=serializers.CharField()))
+@api_view(["GET"])
+@permission_classes([AllowAny])
+def blood_types(request):
+    return Response(BloodGroup.values)
+
+
+# --- richer endpoints ---------------------------------------------------------------------------
+
+
+class UnitList(generics.ListAPIView):
+    """Units of the user's hospitals; filter by status, component, blood group, DIN, `expiring_within` days."""
+
+    serializer_class = UnitSerializer
+    filterset_fields = ["status", "component", "blood_group", "hospital"]
+
+    def get_queryset(self):
+        units = scope_to_hospitals(BloodUnit.objects.select_related("hospital"), self.request.user)
+        din = self.request.query_params.get("din")
+        if din:
+            units = units.filter(din=din.replace(" ", "").upper()[:13])
+        days = self.request.query_params.get("expiring_within")
+        if days and days.isdigit():
+            units = selectors.units_expiring(hospitals=hospitals_for(self.request.user), days=int(days)).filter(pk__in=units)
+        return units
+
+
+class UnitDetail(generics.RetrieveAPIView):
+    """A unit with its whole history (vein-to-vein traceability)."""
+
+    serializer_class = UnitDetailSerializer
+
+    def get_queryset(self):
+        return scope_to_hospitals(BloodUnit.objects.select_related("hospital").prefetch_related("events__by", "events__hospital"), self.request.user)
+
+
+def _own_unit(request, unit_id) -> BloodUnit:
+    return get_object_or_404(scope_to_hospitals(BloodUnit.objects.all(), request.user), pk=unit_id)
+
+
+@extend_schema(request=inline_serializer("DiscardUnit", {"reason": serializers.CharField()}), responses=UnitSerializer)
+@api_view(["POST"])
+def unit_discard(request, unit_id):
+    unit = services.unit_discard(unit=_own_unit(request, unit_id), by=request.user, reason=str(request.data.get("reason", "")))
+    return Response(UnitSerializer(unit).data)
+
+
+@extend_schema(request=None, responses=UnitSerializer)
+@api_view(["POST"])
+def unit_release(request, unit_id):
+    unit = services.unit_release(unit=_own_unit(request, unit_id), by=request.user)
+    return Response(UnitSerializer(unit).data)
+
+
+class RequestDetail(generics.RetrieveAPIView):
+    serializer_class = RequestDetailSerializer
+
+    def get_queryset(self):
+        return scope_to_hospitals(BloodRequest.objects.prefetch_related("allocations__unit__hospital"), self.request.user)
+
+
+@extend_schema(request=None, responses=RequestSerializer)
+@api_view(["POST"])
+def request_cancel(request, request_id):
+    blood_request = services.request_cancel(request=_own_request(request, request_id), by=request.user)
+    return Response(RequestSerializer(blood_request).data)
+
+
+@extend_schema(request=inline_serializer("EmergencyRelease", {"physician": serializers.CharField(), "units": serializers.IntegerField(required=False)}), responses=AllocationSerializer(many=True))
+@api_view(["POST"])
+def request_emergency_release(request, request_id):
+    """Uncrossmatched group O red cells for an urgency-5 request, recorded with the authorising physician."""
+    units = request.data.get("units")
+    allocations = services.emergency_release(
+        request=_own_request(request, request_id), physician=str(request.data.get("physician", "")), by=request.user,
+        units=int(units) if str(units or "").isdigit() and int(units) > 0 else None,
+    )
+    return Response(AllocationSerializer(allocations, many=True).data)
+
+
+@extend_schema(responses=inline_serializer("NetworkStock", {"hospital_id": serializers.IntegerField(), "hospital": serializers.CharField(), "fin": serializers.CharField(), "region": serializers.CharField(), "compatible_units": serializers.IntegerField()}, many=True))
+@api_view(["GET"])
+def request_network_stock(request, request_id):
+    """Verified network hospitals holding compatible available stock for the request."""
+    return Response(selectors.network_stock_for(request=_own_request(request, request_id)))
+
+
+def _own_allocation(request, allocation_id) -> Allocation:
+    return get_object_or_404(scope_to_hospitals(Allocation.objects.all(), request.user, via="request__hospital"), pk=allocation_id)
+
+
+@extend_schema(request=None, responses=AllocationSerializer)
+@api_view(["POST"])
+def allocation_issue(request, allocation_id):
+    return Response(AllocationSerializer(services.allocation_issue(allocation=_own_allocation(request, allocation_id), by=request.user)).data)
+
+
+@extend_schema(request=inline_serializer("CancelAllocation", {"reason": serializers.CharField(required=False)}), responses=AllocationSerializer)
+@api_view(["POST"])
+def allocation_cancel(request, allocation_id):
+    allocation = services.allocation_cancel(allocation=_own_allocation(request, allocation_id), by=request.user, reason=str(request.data.get("reason", "")))
+    return Response(AllocationSerializer(allocation).data)
+
+
+class TransferListCreate(generics.ListCreateAPIView):
+    """Transfers in and out of the user's hospitals. Create: the requesting hospital is `to_hospital`."""
+
+    serializer_class = TransferSerializer
+    filterset_fields = ["status"]
+
+    def get_queryset(self):
+        mine = hospitals_for(self.request.user)
+        return (Transfer.objects.filter(from_hospital__in=mine) | Transfer.objects.filter(to_hospital__in=mine)).prefetch_related("units").distinct()
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        to_hospital = acting_hospital(request.user, data["to_hospital"].pk)
+        blood_request = data.get("request")
+        if blood_request is not None and blood_request.hospital_id != to_hospital.pk:
+            blood_request = None
+        transfer = services.transfer_request(
+            from_hospital=data["from_hospital"], to_hospital=to_hospital, component=data["component"],
+            blood_group=data["blood_group"], units_requested=data["units_requested"], request=blood_request,
+            note=data.get("note", ""), by=request.user,
+        )
+        return Response(TransferSerializer(transfer).data, status=status.HTTP_201_CREATED)
+
+
+TRANSFER_STEPS = {
+    "approve": (services.transfer_approve, "from_hospital"),
+    "decline": (services.transfer_decline, "from_hospital"),
+    "dispatch": (services.transfer_dispatch, "from_hospital"),
+    "receive": (services.transfer_receive, "to_hospital"),
+}
+
+
+@extend_schema(request=None, responses=TransferSerializer)
+@api_view(["POST"])
+def transfer_step(request, transfer_id, step):
+    if step not in TRANSFER_STEPS:
+        raise Http404("Unknown transfer step.")
+    """approve / decline / dispatch (the holding hospital), receive (the requesting hospital)."""
+    service, side = TRANSFER_STEPS[step]
+    mine = hospitals_for(request.user)
+    transfer = get_object_or_404(Transfer.objects.filter(**{f"{side}__in": mine}), pk=transfer_id)
+    return Response(TransferSerializer(service(transfer=transfer, by=request.user)).data)
+
+
+class ParLevelListCreate(generics.ListCreateAPIView):
+    """Par levels of the user's hospitals; POST sets (creates or replaces) one."""
+
+    serializer_class = ParLevelSerializer
+
+    def get_queryset(self):
+        return scope_to_hospitals(ParLevel.objects.all(), self.request.user)
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        if not can(request.user, ACT, data["hospital"]):
+            raise Http404("No such hospital among yours.")
+        par = services.par_level_set(
+            hospital=data["hospital"], blood_group=data["blood_group"], component=data["component"],
+            critical_units=data["critical_units"], low_units=data["low_units"],
+        )
+        return Response(ParLevelSerializer(par).data, status=status.HTTP_201_CREATED)
+
+
+@api_view(["GET"])
+def network_inventory(request):
+    """Available stock across verified network hospitals (totals, no per-hospital breakdown)."""
+    if not (request.user.is_superuser or hospitals_for(request.user).exists()):
+        raise PermissionDenied("This is for hospital staff.")
+    return Response(selectors.inventory_summary(hospitals=Hospital.objects.filter(is_verified=True)))
+

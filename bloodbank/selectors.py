@@ -1,0 +1,79 @@
+"""Reads of the blood bank: inventory, levels, expiring units, network stock."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+from healthsync.models import Hospital
+
+from . import rules
+from .models import BloodGroup, BloodRequest, BloodUnit, Component, ParLevel, UnitStatus
+
+# The seed's inventory counts red-cell-carrying units: red cells and whole blood.
+SEED_COMPONENTS = (Component.RED_CELLS, Component.WHOLE_BLOOD)
+
+
+def _available(now=None):
+    return Q(status=UnitStatus.AVAILABLE, expires_at__gt=now or timezone.now())
+
+
+def inventory_summary(*, hospitals) -> dict:
+    """Available stock of ``hospitals`` (a queryset): the seed rows per group and a breakdown per component with levels."""
+    units = BloodUnit.objects.filter(_available(), hospital__in=hospitals)
+    by_key = {
+        (row["blood_group"], row["component"]): row
+        for row in units.values("blood_group", "component").annotate(units=Count("id"), quantity_ml=Sum("volume_ml"))
+    }
+    seed_rows = []
+    for group in BloodGroup.values:
+        rows = [by_key.get((group, component)) for component in SEED_COMPONENTS]
+        seed_rows.append({
+            "blood_type": group,
+            "units": sum(row["units"] for row in rows if row),
+            "quantity_ml": sum(row["quantity_ml"] or 0 for row in rows if row),
+        })
+    single = hospitals.count() == 1
+    hospital_id = hospitals.first().pk if single else None
+    pars = {(p.blood_group, p.component): p for p in ParLevel.objects.filter(hospital_id=hospital_id)} if single else {}
+    components = []
+    for component in Component.values:
+        for group in BloodGroup.values:
+            row = by_key.get((group, component))
+            count = row["units"] if row else 0
+            entry = {"component": component, "blood_type": group, "units": count, "quantity_ml": (row["quantity_ml"] or 0) if row else 0}
+            if single:
+                par = pars.get((group, component))
+                critical, low = (par.critical_units, par.low_units) if par else (settings.HEALTHSYNC_DEFAULT_PAR_CRITICAL, settings.HEALTHSYNC_DEFAULT_PAR_LOW)
+                entry["level"] = rules.stock_level(available_units=count, par_critical=critical, par_low=low)
+            components.append(entry)
+    return {"inventory": seed_rows, "components": components}
+
+
+def units_expiring(*, hospitals, days: int = 3):
+    now = timezone.now()
+    return (
+        BloodUnit.objects.filter(hospital__in=hospitals, status__in=[UnitStatus.AVAILABLE, UnitStatus.RESERVED, UnitStatus.QUARANTINED])
+        .filter(expires_at__gt=now, expires_at__lte=now + timedelta(days=days))
+        .select_related("hospital")
+        .order_by("expires_at")
+    )
+
+
+def network_stock_for(*, request: BloodRequest) -> list[dict]:
+    """Verified network hospitals (other than the requester) with compatible available units for ``request``."""
+    groups = [str(g) for g in rules.donor_preference(component=request.component, recipient_group=request.blood_group)]
+    rows = (
+        BloodUnit.objects.filter(_available(), component=request.component, blood_group__in=groups, hospital__is_verified=True)
+        .exclude(hospital_id=request.hospital_id)
+        .values("hospital_id")
+        .annotate(units=Count("id"))
+        .order_by("-units")
+    )
+    hospitals = Hospital.objects.in_bulk([row["hospital_id"] for row in rows])
+    return [
+        {"hospital_id": row["hospital_id"], "hospital": hospitals[row["hospital_id"]].name, "fin": hospitals[row["hospital_id"]].fin,
+         "region": hospitals[row["hospital_id"]].region, "compatible_units": row["units"]}
+        for row in rows
+    ]

@@ -1,0 +1,574 @@
+"""Writes of the blood bank. Each public service is one transaction.
+
+Allocation is atomic and exactly-once: candidate units are locked
+(``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL; the embedded SQLite runs
+every transaction as ``BEGIN IMMEDIATE``, so writers queue), each status change
+is a conditional update that refuses a unit someone else already moved, and a
+partial unique index allows one live allocation per unit.
+"""
+
+from collections.abc import Callable, Iterable
+from datetime import date, datetime, time, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from healthsync.errors import Conflict, DomainError, Forbidden
+from healthsync.models import Hospital
+
+from . import events, rules
+from .models import (
+    Allocation,
+    AllocationStatus,
+    BloodRequest,
+    BloodRequestStatus,
+    BloodUnit,
+    Component,
+    DinSequence,
+    ParLevel,
+    Transfer,
+    TransferStatus,
+    UnitEvent,
+    UnitStatus,
+)
+
+# --- settings-driven rule parameters --------------------------------------------
+
+
+def standard_volumes() -> dict[str, int]:
+    return dict(settings.HEALTHSYNC_STANDARD_VOLUME_ML)
+
+
+def units_for(*, component: str, units: int | None = None, quantity_ml: int | None = None) -> int:
+    """The number of bags a request asks for: ``units``, or ceil(ml / the component's standard volume)."""
+    if units is not None:
+        if units < 1:
+            raise DomainError("Units must be at least 1.", fields={"units": ["Must be at least 1."]})
+        return units
+    if quantity_ml is None:
+        raise DomainError("Give units or quantity_ml.", fields={"units": ["Give units or quantity_ml."]})
+    try:
+        return rules.units_for_volume(component=component, ml=quantity_ml, standard_volume_ml=standard_volumes())
+    except ValueError as exc:
+        raise DomainError(str(exc), fields={"quantity_ml": [str(exc)]}) from exc
+
+
+def _local_tz():
+    return timezone.get_default_timezone()
+
+
+# --- units -------------------------------------------------------------------------
+
+
+def din_next(*, hospital: Hospital, year: int | None = None) -> str:
+    """The hospital's next DIN for ``year`` (FIN + 2-digit year + 6-digit yearly sequence). Call inside a transaction."""
+    year = (year or timezone.localdate().year) % 100
+    sequence, _ = DinSequence.objects.select_for_update().get_or_create(hospital=hospital, year=year)
+    sequence.last_sequence += 1
+    if sequence.last_sequence > 999_999:
+        raise Conflict("This hospital has used every DIN sequence number for the year.", code="din_exhausted")
+    sequence.save(update_fields=["last_sequence"])
+    return rules.format_din(fin=hospital.fin, year=year, sequence=sequence.last_sequence)
+
+
+def _record(unit: BloodUnit, *, from_status: str, by, reason: str = "", request=None, transfer=None) -> None:
+    UnitEvent.objects.create(
+        unit=unit, from_status=from_status, to_status=unit.status, hospital_id=unit.hospital_id,
+        by=by, reason=reason, request=request, transfer=transfer,
+    )
+
+
+def unit_create(
+    *,
+    hospital: Hospital,
+    component: str,
+    blood_group: str,
+    by,
+    status: str = UnitStatus.QUARANTINED,
+    volume_ml: int | None = None,
+    collected_at: datetime | None = None,
+    expires_at: datetime | None = None,
+    din: str | None = None,
+    anticoagulant: str = "",
+    product_code: str = "",
+    reason: str = "",
+) -> BloodUnit:
+    """Record one bag. Its expiry comes from the component's dating (21 CFR 610.53) unless given."""
+    if component not in Component.values:
+        raise DomainError(f"Unknown component {component!r}.", fields={"component": [f"Choose one of {', '.join(Component.values)}."]})
+    try:
+        group = str(rules.BloodGroup.parse(blood_group))
+    except ValueError as exc:
+        raise DomainError(str(exc), fields={"blood_type": [str(exc)]}) from exc
+    volume_ml = volume_ml if volume_ml is not None else standard_volumes()[component]
+    if volume_ml <= 0:
+        raise DomainError("Volume must be a positive number of ml.", fields={"quantity_ml": ["Must be positive."]})
+    collected_at = collected_at or timezone.now()
+    if expires_at is None:
+        expires_at = rules.expires_at(
+            component=component, collected_at=collected_at, tz=_local_tz(), anticoagulant=anticoagulant or None
+        )
+    if expires_at <= timezone.now():
+        raise DomainError("The unit is already expired.", fields={"expiry_date": ["Must be in the future."]})
+    with transaction.atomic():
+        if din:
+            try:
+                din = rules.parse_din(din)
+            except ValueError as exc:
+                raise DomainError(str(exc), fields={"din": [str(exc)]}) from exc
+        else:
+            din = din_next(hospital=hospital, year=timezone.localtime(collected_at).year)
+        try:
+            with transaction.atomic():
+                unit = BloodUnit.objects.create(
+                    hospital=hospital, din=din, component=component, blood_group=group, volume_ml=volume_ml,
+                    collected_at=collected_at, expires_at=expires_at, status=status, anticoagulant=anticoagulant,
+                    product_code=product_code,
+                )
+        except IntegrityError as exc:
+            raise Conflict(
+                f"A {component.replace('_', ' ')} unit with DIN {rules.display_din(din)} already exists.",
+                code="duplicate_unit", fields={"din": ["One DIN identifies one bag per component."]},
+            ) from exc
+        _record(unit, from_status="", by=by, reason=reason or "Received into stock")
+        _publish_levels(hospital.pk, [(group, component)])
+    return unit
+
+
+def units_receive(
+    *,
+    hospital: Hospital,
+    blood_group: str,
+    by,
+    component: str = Component.RED_CELLS,
+    quantity_ml: int | None = None,
+    count: int = 1,
+    expiry_date: date | None = None,
+    din: str | None = None,
+) -> list[BloodUnit]:
+    """Receive ``count`` tested bags into available stock (the seed's "inventory add")."""
+    if count < 1 or count > 500:
+        raise DomainError("Units must be between 1 and 500.", fields={"units": ["Must be between 1 and 500."]})
+    if din and count > 1:
+        raise DomainError("One DIN identifies one bag per component; give no DIN to add several bags.", fields={"din": ["Only with units=1."]})
+    expires_at = None
+    if expiry_date is not None:
+        if expiry_date < timezone.localdate():
+            raise DomainError("The expiry date is in the past.", fields={"expiry_date": ["Must not be in the past."]})
+        expires_at = datetime.combine(expiry_date + timedelta(days=1), time(0), tzinfo=_local_tz())
+    with transaction.atomic():
+        return [
+            unit_create(
+                hospital=hospital, component=component, blood_group=blood_group, by=by, status=UnitStatus.AVAILABLE,
+                volume_ml=quantity_ml, expires_at=expires_at, din=din,
+            )
+            for _ in range(count)
+        ]
+
+
+def _move(unit: BloodUnit, *, to_status: str, by, reason: str = "", request=None, transfer=None, hospital=None) -> BloodUnit:
+    """Change a locked-or-fresh unit's status through the state machine, refusing a unit moved meanwhile."""
+    try:
+        rules.check_transition(from_status=unit.status, to_status=to_status, reason=reason)
+    except rules.TransitionRefused as exc:
+        raise Conflict(str(exc), code="transition_refused") from exc
+    if to_status in (UnitStatus.RESERVED, UnitStatus.ISSUED) and rules.is_expired(expires_at=unit.expires_at, now=timezone.now()):
+        raise Conflict(f"Unit {unit.din_display} expired; it cannot be {to_status}.", code="unit_expired")
+    changes = {"status": to_status, "updated_at": timezone.now()}
+    if hospital is not None:
+        changes["hospital"] = hospital
+    moved = BloodUnit.objects.filter(pk=unit.pk, status=unit.status).update(**changes)
+    if moved != 1:
+        raise Conflict(f"Unit {unit.din_display} changed meanwhile; try again.", code="unit_changed")
+    from_status = unit.status
+    unit.status = to_status
+    if hospital is not None:
+        unit.hospital = hospital
+    _record(unit, from_status=from_status, by=by, reason=reason, request=request, transfer=transfer)
+    return unit
+
+
+# Checks other apps add before a unit leaves quarantine (donors: infection markers, typing).
+release_checks: list[Callable[[BloodUnit], list[str]]] = []
+
+
+def unit_release(*, unit: BloodUnit, by) -> BloodUnit:
+    """Release a quarantined unit into available stock, once every registered check passes."""
+    problems = [problem for check in release_checks for problem in check(unit)]
+    if problems:
+        raise Conflict("The unit cannot leave quarantine: " + " ".join(problems), code="release_refused", details={"problems": problems})
+    with transaction.atomic():
+        _move(unit, to_status=UnitStatus.AVAILABLE, by=by, reason="Released from quarantine")
+        _publish_levels(unit.hospital_id, [(unit.blood_group, unit.component)])
+    return unit
+
+
+def unit_discard(*, unit: BloodUnit, by, reason: str) -> BloodUnit:
+    """Discard a unit; the reason and who discarded it are recorded (21 CFR 606.160(b)(1)(ii))."""
+    if not (reason or "").strip():
+        raise DomainError("Discarding a unit needs a reason.", fields={"reason": ["Required."]})
+    with transaction.atomic():
+        unit = BloodUnit.objects.select_for_update().get(pk=unit.pk)
+        Allocation.objects.filter(unit=unit, status=AllocationStatus.RESERVED).update(status=AllocationStatus.CANCELLED)
+        _move(unit, to_status=UnitStatus.DISCARDED, by=by, reason=reason.strip())
+        _publish_levels(unit.hospital_id, [(unit.blood_group, unit.component)])
+    return unit
+
+
+def units_expire_due(*, now: datetime | None = None, batch_size: int = 500) -> int:
+    """Mark every unit past its expiry as expired (the periodic sweep). Safe to run twice."""
+    now = now or timezone.now()
+    live = [UnitStatus.QUARANTINED, UnitStatus.AVAILABLE, UnitStatus.RESERVED]
+    expired_total = 0
+    while True:
+        with transaction.atomic():
+            due = list(
+                BloodUnit.objects.select_for_update(skip_locked=True)
+                .filter(status__in=live, expires_at__lte=now)
+                .order_by("expires_at")[:batch_size]
+            )
+            if not due:
+                return expired_total
+            touched = set()
+            for unit in due:
+                Allocation.objects.filter(unit=unit, status=AllocationStatus.RESERVED).update(status=AllocationStatus.CANCELLED)
+                _move(unit, to_status=UnitStatus.EXPIRED, by=None, reason="Past its expiry date (periodic sweep)")
+                touched.add((unit.hospital_id, unit.blood_group, unit.component))
+            for request_id in {a.request_id for a in Allocation.objects.filter(unit__in=due)}:
+                _refresh_request_status(BloodRequest.objects.select_for_update().get(pk=request_id))
+            by_hospital: dict[int, list] = {}
+            for hospital_id, group, component in touched:
+                by_hospital.setdefault(hospital_id, []).append((group, component))
+            for hospital_id, keys in by_hospital.items():
+                events.publish(events.units_expired, hospital_id=hospital_id, unit_ids=[u.pk for u in due if u.hospital_id == hospital_id])
+                _publish_levels(hospital_id, keys)
+            expired_total += len(due)
+
+
+# --- stock levels ----------------------------------------------------------------------
+
+
+def par_for(*, hospital_id: int, blood_group: str, component: str) -> tuple[int, int]:
+    par = ParLevel.objects.filter(hospital_id=hospital_id, blood_group=blood_group, component=component).first()
+    if par is None:
+        return settings.HEALTHSYNC_DEFAULT_PAR_CRITICAL, settings.HEALTHSYNC_DEFAULT_PAR_LOW
+    return par.critical_units, par.low_units
+
+
+def level_of(*, hospital_id: int, blood_group: str, component: str) -> tuple[str, int]:
+    available = BloodUnit.objects.filter(
+        hospital_id=hospital_id, blood_group=blood_group, component=component, status=UnitStatus.AVAILABLE,
+        expires_at__gt=timezone.now(),
+    ).count()
+    critical, low = par_for(hospital_id=hospital_id, blood_group=blood_group, component=component)
+    return rules.stock_level(available_units=available, par_critical=critical, par_low=low), available
+
+
+def _publish_levels(hospital_id: int, keys: Iterable[tuple[str, str]]) -> None:
+    for blood_group, component in set(keys):
+        level, available = level_of(hospital_id=hospital_id, blood_group=blood_group, component=component)
+        events.publish(
+            events.inventory_level_changed, hospital_id=hospital_id, blood_group=blood_group, component=component,
+            level=level, available_units=available,
+        )
+
+
+def par_level_set(*, hospital: Hospital, blood_group: str, component: str, critical_units: int, low_units: int) -> ParLevel:
+    if low_units < critical_units:
+        raise DomainError("The low level must be at least the critical level.", fields={"low_units": ["Must be ≥ critical_units."]})
+    with transaction.atomic():
+        par, _ = ParLevel.objects.update_or_create(
+            hospital=hospital, blood_group=blood_group, component=component,
+            defaults={"critical_units": critical_units, "low_units": low_units},
+        )
+        _publish_levels(hospital.pk, [(blood_group, component)])
+    return par
+
+
+# --- requests and allocation -------------------------------------------------------------
+
+
+def request_create(
+    *,
+    hospital: Hospital,
+    blood_group: str,
+    urgency: int,
+    by,
+    component: str = Component.RED_CELLS,
+    units: int | None = None,
+    quantity_ml: int | None = None,
+    needed_by: datetime | None = None,
+    patient_reference: str = "",
+) -> BloodRequest:
+    if component not in Component.values:
+        raise DomainError(f"Unknown component {component!r}.", fields={"component": [f"Choose one of {', '.join(Component.values)}."]})
+    try:
+        group = str(rules.BloodGroup.parse(blood_group))
+        rules.validate_urgency(urgency)
+    except ValueError as exc:
+        field = "urgency_level" if "rgency" in str(exc) else "blood_type"
+        raise DomainError(str(exc), fields={field: [str(exc)]}) from exc
+    count = units_for(component=component, units=units, quantity_ml=quantity_ml)
+    if count > 200:
+        raise DomainError("A request can ask for at most 200 units.", fields={"units": ["At most 200."]})
+    with transaction.atomic():
+        request = BloodRequest.objects.create(
+            hospital=hospital, component=component, blood_group=group, units_requested=count, urgency=urgency,
+            needed_by=needed_by, patient_reference=patient_reference, created_by=by,
+        )
+        events.publish(events.request_created, request_id=request.pk, hospital_id=hospital.pk, urgency=urgency)
+    return request
+
+
+def _live_allocations(request: BloodRequest):
+    return request.allocations.filter(status__in=[AllocationStatus.RESERVED, AllocationStatus.ISSUED])
+
+
+def _refresh_request_status(request: BloodRequest) -> None:
+    if request.status == BloodRequestStatus.CANCELLED:
+        return
+    allocated = _live_allocations(request).count()
+    if allocated >= request.units_requested:
+        status = BloodRequestStatus.FULFILLED
+    elif allocated:
+        status = BloodRequestStatus.PARTIALLY_FULFILLED
+    else:
+        status = BloodRequestStatus.PENDING
+    if status != request.status:
+        request.status = status
+        request.fulfilled_at = timezone.now() if status == BloodRequestStatus.FULFILLED else None
+        request.save(update_fields=["status", "fulfilled_at"])
+
+
+def _candidates(*, hospital_id: int, component: str, donor_group: str, limit: int, now: datetime) -> list[BloodUnit]:
+    """Available, unexpired units of one group, earliest expiry first (first expired, first out), locked."""
+    return list(
+        BloodUnit.objects.select_for_update(skip_locked=True)
+        .filter(
+            hospital_id=hospital_id, component=component, blood_group=donor_group, status=UnitStatus.AVAILABLE,
+            expires_at__gt=now,
+        )
+        .order_by("expires_at", "id")[:limit]
+    )
+
+
+def _o_negative_available(*, hospital_id: int, component: str, now: datetime) -> int:
+    return BloodUnit.objects.filter(
+        hospital_id=hospital_id, component=component, blood_group="O-", status=UnitStatus.AVAILABLE, expires_at__gt=now
+    ).count()
+
+
+def request_fulfil(*, request: BloodRequest, by) -> list[Allocation]:
+    """Reserve compatible units from the request's own hospital for what is still missing.
+
+    Donor groups are tried in the documented preference order for the recipient
+    and component (``rules.donor_preference``), earliest expiry first within a
+    group. O-negative red cells for other groups stop at the hospital's reserve
+    unless the urgency is 5. Returns the new allocations (none when the request
+    is already fulfilled); raises ``Conflict`` when nothing compatible is available.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        request = BloodRequest.objects.select_for_update().get(pk=request.pk)
+        if request.status == BloodRequestStatus.CANCELLED:
+            raise Conflict("The request is cancelled.", code="request_cancelled")
+        missing = request.units_requested - _live_allocations(request).count()
+        if missing <= 0:
+            _refresh_request_status(request)
+            return []
+        emergency = request.urgency == rules.EMERGENCY
+        reserve = settings.HEALTHSYNC_O_NEGATIVE_RESERVE
+        guards_o_negative = request.component in (Component.RED_CELLS, Component.WHOLE_BLOOD) and request.blood_group != "O-"
+        chosen: list[BloodUnit] = []
+        for donor_group in rules.donor_preference(component=request.component, recipient_group=request.blood_group, emergency=emergency):
+            need = missing - len(chosen)
+            if need <= 0:
+                break
+            group = str(donor_group)
+            units = _candidates(hospital_id=request.hospital_id, component=request.component, donor_group=group, limit=need, now=now)
+            if group == "O-" and guards_o_negative:
+                stock = _o_negative_available(hospital_id=request.hospital_id, component=request.component, now=now)
+                allowed = []
+                for unit in units:
+                    if not rules.may_use_o_negative(recipient_group=request.blood_group, urgency=request.urgency, o_negative_available=stock, reserve=reserve):
+                        break
+                    allowed.append(unit)
+                    stock -= 1
+                units = allowed
+            chosen.extend(units)
+        if not chosen:
+            raise Conflict(
+                "No compatible unit is available at this hospital.",
+                code="no_compatible_stock",
+                details={"component": request.component, "blood_group": request.blood_group, "missing_units": missing},
+            )
+        allocations = []
+        for unit in chosen:
+            _move(unit, to_status=UnitStatus.RESERVED, by=by, reason=f"Reserved for request {request.pk}", request=request)
+            allocations.append(Allocation.objects.create(request=request, unit=unit, allocated_by=by))
+        _refresh_request_status(request)
+        _publish_levels(request.hospital_id, [(unit.blood_group, unit.component) for unit in chosen])
+    return allocations
+
+
+def allocation_issue(*, allocation: Allocation, by) -> Allocation:
+    """Issue a reserved unit to the patient; expiry is checked again here, not only by the sweep."""
+    with transaction.atomic():
+        allocation = Allocation.objects.select_for_update().select_related("unit", "request").get(pk=allocation.pk)
+        if allocation.status != AllocationStatus.RESERVED:
+            raise Conflict(f"The allocation is {allocation.status}; only a reserved unit can be issued.", code="not_reserved")
+        _move(allocation.unit, to_status=UnitStatus.ISSUED, by=by, reason=f"Issued for request {allocation.request_id}", request=allocation.request)
+        allocation.status = AllocationStatus.ISSUED
+        allocation.issued_at = timezone.now()
+        allocation.save(update_fields=["status", "issued_at"])
+    return allocation
+
+
+def allocation_cancel(*, allocation: Allocation, by, reason: str) -> Allocation:
+    """Give a reserved unit back to available stock."""
+    with transaction.atomic():
+        allocation = Allocation.objects.select_for_update().select_related("unit", "request").get(pk=allocation.pk)
+        if allocation.status != AllocationStatus.RESERVED:
+            raise Conflict(f"The allocation is {allocation.status}; only a reservation can be cancelled.", code="not_reserved")
+        allocation.status = AllocationStatus.CANCELLED
+        allocation.save(update_fields=["status"])
+        _move(allocation.unit, to_status=UnitStatus.AVAILABLE, by=by, reason=reason or "Reservation cancelled", request=allocation.request)
+        _refresh_request_status(BloodRequest.objects.select_for_update().get(pk=allocation.request_id))
+        _publish_levels(allocation.unit.hospital_id, [(allocation.unit.blood_group, allocation.unit.component)])
+    return allocation
+
+
+def request_cancel(*, request: BloodRequest, by) -> BloodRequest:
+    with transaction.atomic():
+        request = BloodRequest.objects.select_for_update().get(pk=request.pk)
+        for allocation in request.allocations.filter(status=AllocationStatus.RESERVED):
+            allocation_cancel(allocation=allocation, by=by, reason=f"Request {request.pk} cancelled")
+        request.status = BloodRequestStatus.CANCELLED
+        request.save(update_fields=["status"])
+    return request
+
+
+def emergency_release(*, request: BloodRequest, physician: str, by, units: int | None = None) -> list[Allocation]:
+    """Issue uncrossmatched group O red cells at once for an urgency-5 request (21 CFR 606.151(e)).
+
+    The authorising physician is recorded on the request and every unit's history.
+    O-negative goes first; O-positive only to RhD-positive recipients.
+    """
+    if request.urgency != rules.EMERGENCY:
+        raise Conflict("Emergency release is only for urgency 5 requests.", code="not_an_emergency")
+    if request.component != Component.RED_CELLS:
+        raise Conflict("Emergency release is of group O red cells.", code="not_red_cells")
+    if not (physician or "").strip():
+        raise DomainError("Name the authorising physician.", fields={"physician": ["Required."]})
+    now = timezone.now()
+    with transaction.atomic():
+        request = BloodRequest.objects.select_for_update().get(pk=request.pk)
+        wanted = units or (request.units_requested - _live_allocations(request).count())
+        # RhD-positive patients take O-positive first, keeping O-negative for those who need it.
+        groups = ["O+", "O-"] if request.blood_group.endswith("+") else ["O-"]
+        chosen: list[BloodUnit] = []
+        for group in groups:
+            chosen += _candidates(hospital_id=request.hospital_id, component=Component.RED_CELLS, donor_group=group, limit=wanted - len(chosen), now=now)
+        if not chosen:
+            raise Conflict("No group O red cells are available for emergency release.", code="no_compatible_stock")
+        request.emergency_physician = physician.strip()
+        request.emergency_released_at = now
+        request.emergency_released_by = by
+        request.save(update_fields=["emergency_physician", "emergency_released_at", "emergency_released_by"])
+        reason = f"Emergency release, uncrossmatched, authorised by {physician.strip()}"
+        allocations = []
+        for unit in chosen:
+            _move(unit, to_status=UnitStatus.RESERVED, by=by, reason=reason, request=request)
+            allocation = Allocation.objects.create(request=request, unit=unit, allocated_by=by, emergency=True)
+            _move(unit, to_status=UnitStatus.ISSUED, by=by, reason=reason, request=request)
+            allocation.status, allocation.issued_at = AllocationStatus.ISSUED, now
+            allocation.save(update_fields=["status", "issued_at"])
+            allocations.append(allocation)
+        _refresh_request_status(request)
+        _publish_levels(request.hospital_id, [(unit.blood_group, unit.component) for unit in chosen])
+    return allocations
+
+
+# --- transfers ----------------------------------------------------------------------------
+
+
+def transfer_request(
+    *, from_hospital: Hospital, to_hospital: Hospital, component: str, blood_group: str, units_requested: int, by,
+    request: BloodRequest | None = None, note: str = "",
+) -> Transfer:
+    """Ask a verified network hospital for units. Both hospitals must be verified."""
+    if from_hospital.pk == to_hospital.pk:
+        raise DomainError("A hospital cannot transfer to itself.", fields={"from_hospital": ["Choose another hospital."]})
+    if not (from_hospital.is_verified and to_hospital.is_verified):
+        raise Forbidden("Transfers are between verified network hospitals.")
+    if units_requested < 1:
+        raise DomainError("Ask for at least one unit.", fields={"units_requested": ["Must be at least 1."]})
+    with transaction.atomic():
+        return Transfer.objects.create(
+            from_hospital=from_hospital, to_hospital=to_hospital, component=component, blood_group=blood_group,
+            units_requested=units_requested, request=request, requested_by=by, note=note,
+        )
+
+
+def _transfer_locked(transfer: Transfer, expected: str) -> Transfer:
+    transfer = Transfer.objects.select_for_update().get(pk=transfer.pk)
+    if transfer.status != expected:
+        raise Conflict(f"The transfer is {transfer.get_status_display().lower()}, not {expected}.", code="transfer_state")
+    return transfer
+
+
+def transfer_approve(*, transfer: Transfer, by) -> Transfer:
+    """The holding hospital approves: compatible units are chosen (first expiring first) and reserved for it."""
+    now = timezone.now()
+    with transaction.atomic():
+        transfer = _transfer_locked(transfer, TransferStatus.REQUESTED)
+        chosen: list[BloodUnit] = []
+        for group in rules.donor_preference(component=transfer.component, recipient_group=transfer.blood_group):
+            need = transfer.units_requested - len(chosen)
+            if need <= 0:
+                break
+            chosen += _candidates(hospital_id=transfer.from_hospital_id, component=transfer.component, donor_group=str(group), limit=need, now=now)
+        if not chosen:
+            raise Conflict("No compatible unit is available to send.", code="no_compatible_stock")
+        for unit in chosen:
+            _move(unit, to_status=UnitStatus.RESERVED, by=by, reason=f"Reserved for transfer {transfer.pk} to {transfer.to_hospital.fin}", transfer=transfer)
+        transfer.units.set(chosen)
+        transfer.status, transfer.decided_by, transfer.decided_at = TransferStatus.APPROVED, by, now
+        transfer.save(update_fields=["status", "decided_by", "decided_at"])
+        _publish_levels(transfer.from_hospital_id, [(u.blood_group, u.component) for u in chosen])
+    return transfer
+
+
+def transfer_decline(*, transfer: Transfer, by, reason: str = "") -> Transfer:
+    with transaction.atomic():
+        transfer = _transfer_locked(transfer, TransferStatus.REQUESTED)
+        transfer.status, transfer.decided_by, transfer.decided_at = TransferStatus.DECLINED, by, timezone.now()
+        transfer.note = "\n".join(filter(None, [transfer.note, reason]))
+        transfer.save(update_fields=["status", "decided_by", "decided_at", "note"])
+    return transfer
+
+
+def transfer_dispatch(*, transfer: Transfer, by) -> Transfer:
+    """The units leave the holding hospital (reserved → in transit); the chain of custody records who sent them."""
+    with transaction.atomic():
+        transfer = _transfer_locked(transfer, TransferStatus.APPROVED)
+        for unit in transfer.units.select_for_update():
+            _move(unit, to_status=UnitStatus.AVAILABLE, by=by, reason="Released for dispatch", transfer=transfer)
+            _move(unit, to_status=UnitStatus.IN_TRANSIT, by=by, reason=f"Dispatched to {transfer.to_hospital.fin}", transfer=transfer)
+        transfer.status, transfer.dispatched_by, transfer.dispatched_at = TransferStatus.DISPATCHED, by, timezone.now()
+        transfer.save(update_fields=["status", "dispatched_by", "dispatched_at"])
+    return transfer
+
+
+def transfer_receive(*, transfer: Transfer, by) -> Transfer:
+    """The receiving hospital takes the units into its available stock."""
+    with transaction.atomic():
+        transfer = _transfer_locked(transfer, TransferStatus.DISPATCHED)
+        units = list(transfer.units.select_for_update())
+        for unit in units:
+            _move(unit, to_status=UnitStatus.AVAILABLE, by=by, reason=f"Received from {transfer.from_hospital.fin}", transfer=transfer, hospital=transfer.to_hospital)
+        transfer.status, transfer.received_by, transfer.received_at = TransferStatus.RECEIVED, by, timezone.now()
+        transfer.save(update_fields=["status", "received_by", "received_at"])
+        _publish_levels(transfer.to_hospital_id, [(u.blood_group, u.component) for u in units])
+    return transfer

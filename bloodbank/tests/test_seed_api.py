@@ -1,0 +1,158 @@
+"""The seed's hospital API, end to end through HTTP."""
+
+import pytest
+from django.utils import timezone
+
+from bloodbank.models import BloodUnit, UnitStatus
+from conftest import PASSWORD
+from healthsync.models import Hospital, Membership
+
+pytestmark = pytest.mark.django_db
+BASE = "/api/blood-bank"
+
+
+def test_hospital_registers_logs_in_and_manages_its_own_stock(client, settings):
+    settings.HEALTHSYNC_AUTO_VERIFY_HOSPITALS = False
+    response = client.post(f"{BASE}/hospital/register", {
+        "name": "Gamma Hospital", "address": "3 High St", "contact_number": "+44 1234", "email": "bank@gamma.example", "password": PASSWORD,
+    }, content_type="application/json")
+    assert response.status_code == 201, response.content
+    hospital = Hospital.objects.get(pk=response.json()["id"])
+    assert len(hospital.fin) == 5 and not hospital.is_verified
+    assert Membership.objects.get(hospital=hospital).role == "hospital_admin"
+
+    tokens = client.post(f"{BASE}/hospital/login", {"email": "bank@gamma.example", "password": PASSWORD}, content_type="application/json").json()
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {tokens['access']}"}
+
+    added = client.post(f"{BASE}/hospital/inventory/add", {"blood_type": "A+", "quantity_ml": 450, "units": 3}, content_type="application/json", **auth)
+    assert added.status_code == 201, added.content
+    units = added.json()["units"]
+    assert len(units) == 3 and {u["din"][:5] for u in units} == {hospital.fin}
+    assert len({u["din"] for u in units}) == 3
+    assert units[0]["component"] == "red_cells" and units[0]["status"] == "available"
+
+    inventory = client.get(f"{BASE}/hospital/inventory", **auth).json()["inventory"]
+    assert [row["blood_type"] for row in inventory] == ["A+", "A-", "B+", "B-", "AB+", "AB-", "O+", "O-"]
+    assert inventory[0] == {"blood_type": "A+", "units": 3, "quantity_ml": 1350}
+    assert all(row["units"] == 0 and row["quantity_ml"] == 0 for row in inventory[1:])
+
+    # Not verified yet: not in the public list.
+    assert hospital.pk not in [h["id"] for h in client.get(f"{BASE}/hospitals").json()]
+
+
+def test_request_fulfil_and_list(api, bob, hospital_a, stock):
+    stock(hospital_a, "O-", 2)
+    stock(hospital_a, "A+", 1)
+    client = api(bob)
+    created = client.post(f"{BASE}/hospital/request", {"blood_type": "A+", "quantity_ml": 600, "urgency_level": 3}, format="json")
+    assert created.status_code == 201
+    assert created.json()["status"] == "Pending"
+    request_id = created.json()["request_id"]
+
+    fulfilled = client.post(f"{BASE}/hospital/request/fulfill/{request_id}")
+    assert fulfilled.status_code == 200, fulfilled.content
+    body = fulfilled.json()
+    # 600 ml = 2 red-cell units: the A+ unit first, then O- is kept back by the reserve (default 4), so partial.
+    assert body["status"] == "Partially fulfilled"
+    assert [unit["blood_type"] for unit in body["allocated"]] == ["A+"]
+    assert {"din", "blood_type", "component", "expiry_date"} <= set(body["allocated"][0])
+
+    stock(hospital_a, "A-", 1)
+    again = client.post(f"{BASE}/hospital/request/fulfill/{request_id}").json()
+    assert again["status"] == "Fulfilled"
+    assert [unit["blood_type"] for unit in again["allocated"]] == ["A-"]
+
+    nothing_more = client.post(f"{BASE}/hospital/request/fulfill/{request_id}")
+    assert nothing_more.status_code == 200
+    assert nothing_more.json() == {"request_id": request_id, "status": "Fulfilled", "allocated": []}
+
+    listed = client.get(f"{BASE}/hospital/requests").json()
+    assert listed["count"] == 1 and listed["results"][0]["request_id"] == request_id
+    assert BloodUnit.objects.filter(status=UnitStatus.RESERVED).count() == 2
+
+
+def test_fulfil_with_nothing_compatible_is_409(api, bob, hospital_a, stock):
+    stock(hospital_a, "A+", 3)
+    client = api(bob)
+    request_id = client.post(f"{BASE}/hospital/request", {"blood_type": "O-", "units": 1, "urgency_level": 4}, format="json").json()["request_id"]
+    response = client.post(f"{BASE}/hospital/request/fulfill/{request_id}")
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "no_compatible_stock"
+
+
+def test_another_hospitals_request_is_404(api, bob, carol):
+    created = api(carol).post(f"{BASE}/hospital/request", {"blood_type": "B+", "units": 1, "urgency_level": 2}, format="json")
+    request_id = created.json()["request_id"]
+    assert api(bob).post(f"{BASE}/hospital/request/fulfill/{request_id}").status_code == 404
+    assert api(bob).get(f"{BASE}/requests/{request_id}/").status_code == 404
+    assert api(bob).get(f"{BASE}/hospital/requests").json()["count"] == 0
+
+
+@pytest.mark.parametrize(
+    "payload, field",
+    [
+        ({"blood_type": "C+", "quantity_ml": 450}, "blood_type"),
+        ({"blood_type": "A+", "quantity_ml": 0}, "quantity_ml"),
+        ({"blood_type": "A+", "quantity_ml": -5}, "quantity_ml"),
+        ({"blood_type": "A+", "quantity_ml": 450, "expiry_date": "2020-01-01"}, "expiry_date"),
+        ({"blood_type": "A+", "quantity_ml": 450, "component": "serum"}, "component"),
+        ({"blood_type": "A+", "din": "G123 498 654 321 A"}, "din"),
+        ({"blood_type": "A+", "din": "G123 498 654 321 H", "units": 2}, "din"),
+        ({"blood_type": "A+", "units": 0}, "units"),
+    ],
+)
+def test_inventory_add_refuses_bad_input(api, bob, payload, field):
+    response = api(bob).post(f"{BASE}/hospital/inventory/add", payload, format="json")
+    assert response.status_code == 400, response.content
+    assert field in response.json()["error"]["fields"]
+    assert BloodUnit.objects.count() == 0
+
+
+def test_inventory_add_accepts_a_din_with_its_check_character(api, bob):
+    response = api(bob).post(f"{BASE}/hospital/inventory/add", {"blood_type": "O+", "din": "G123 498 654 321 H", "quantity_ml": 300}, format="json")
+    assert response.status_code == 201
+    assert response.json()["units"][0]["din"] == "G123498654321"
+    duplicate = api(bob).post(f"{BASE}/hospital/inventory/add", {"blood_type": "O+", "din": "G123498654321H"}, format="json")
+    assert duplicate.status_code == 409
+
+
+@pytest.mark.parametrize(
+    "payload, field",
+    [
+        ({"blood_type": "A+", "units": 1, "urgency_level": 6}, "urgency_level"),
+        ({"blood_type": "A+", "units": 1, "urgency_level": 0}, "urgency_level"),
+        ({"blood_type": "Z", "units": 1, "urgency_level": 3}, "blood_type"),
+        ({"blood_type": "A+", "urgency_level": 3}, "units"),
+        ({"blood_type": "A+", "quantity_ml": -1, "urgency_level": 3}, "quantity_ml"),
+    ],
+)
+def test_request_refuses_bad_input(api, bob, payload, field):
+    response = api(bob).post(f"{BASE}/hospital/request", payload, format="json")
+    assert response.status_code == 400
+    assert field in response.json()["error"]["fields"]
+
+
+def test_public_endpoints(client, hospital_a, hospital_b):
+    hospital_b.is_verified = False
+    hospital_b.save()
+    assert client.get(f"{BASE}/blood-types").json() == ["A+", "A-", "B+", "B-", "AB+", "AB-", "O+", "O-"]
+    hospitals = client.get(f"{BASE}/hospitals").json()
+    assert [h["id"] for h in hospitals] == [hospital_a.pk]
+
+
+def test_accounts_without_a_hospital_role_are_refused(api, dave, client):
+    assert api(dave).get(f"{BASE}/hospital/inventory").status_code == 403
+    assert api(dave).post(f"{BASE}/hospital/request", {"blood_type": "A+", "units": 1, "urgency_level": 3}, format="json").status_code == 403
+    assert client.get(f"{BASE}/hospital/inventory").status_code == 401
+    refused = client.post(f"{BASE}/hospital/login", {"email": dave.email, "password": PASSWORD}, content_type="application/json")
+    assert refused.status_code == 403
+
+
+def test_expired_stock_is_not_counted_and_cannot_be_allocated(api, bob, hospital_a, stock):
+    unit = stock(hospital_a, "B+", 1)[0]
+    BloodUnit.objects.filter(pk=unit.pk).update(expires_at=timezone.now())
+    client = api(bob)
+    inventory = {row["blood_type"]: row["units"] for row in client.get(f"{BASE}/hospital/inventory").json()["inventory"]}
+    assert inventory["B+"] == 0
+    request_id = client.post(f"{BASE}/hospital/request", {"blood_type": "B+", "units": 1, "urgency_level": 2}, format="json").json()["request_id"]
+    assert client.post(f"{BASE}/hospital/request/fulfill/{request_id}").status_code == 409
