@@ -144,6 +144,23 @@ class TransferSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "status", "requested_at", "decided_at", "dispatched_at", "received_at", "units"]
 
 
+class InventoryRowSerializer(serializers.Serializer):
+    blood_type = serializers.CharField()
+    units = serializers.IntegerField()
+    quantity_ml = serializers.IntegerField()
+
+
+class ComponentRowSerializer(InventoryRowSerializer):
+    component = serializers.CharField()
+    level = serializers.CharField(required=False, help_text="critical, low or adequate against the par levels (one hospital only).")
+
+
+class InventorySerializer(serializers.Serializer):
+    hospital = serializers.IntegerField(required=False)
+    inventory = InventoryRowSerializer(many=True, help_text="One row per group: available red cells and whole blood.")
+    components = ComponentRowSerializer(many=True)
+
+
 class ParLevelSerializer(serializers.ModelSerializer):
     class Meta:
         model = ParLevel
@@ -183,7 +200,7 @@ class HospitalLoginView(LoginView):
     serializer_class = StaffTokenSerializer
 
 
-@extend_schema(parameters=[OpenApiParameter("hospital", int, description="Your hospital's id, if you work for several.")])
+@extend_schema(parameters=[OpenApiParameter("hospital", int, description="Your hospital's id, if you work for several.")], responses=InventorySerializer)
 @api_view(["GET"])
 def inventory(request):
     """Available stock by group (red cells and whole blood, the seed's rows) and by component with levels."""
@@ -399,7 +416,7 @@ TRANSFER_STEPS = {
 }
 
 
-@extend_schema(request=None, responses=TransferSerializer)
+@extend_schema(request=None, responses=TransferSerializer, operation_id="blood_bank_transfer_step")
 @api_view(["POST"])
 def transfer_step(request, transfer_id, step):
     if step not in TRANSFER_STEPS:
@@ -432,6 +449,7 @@ class ParLevelListCreate(generics.ListCreateAPIView):
         return Response(ParLevelSerializer(par).data, status=status.HTTP_201_CREATED)
 
 
+@extend_schema(responses=InventorySerializer)
 @api_view(["GET"])
 def network_inventory(request):
     """Available stock across verified network hospitals (totals, no per-hospital breakdown)."""

@@ -41,7 +41,7 @@ def _account(email: str, name: str, *, superuser: bool = False) -> User:
 
 
 @transaction.atomic
-def seed_core() -> list[tuple[str, str]]:
+def seed() -> list[tuple[str, str]]:
     """Create the demo hospitals and accounts; return the demo logins as (email, role)."""
     logins = []
     for spec in HOSPITALS:

@@ -230,6 +230,14 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "BloodGroupEnum": "bloodbank.models.BloodGroup",
+        "ComponentEnum": "bloodbank.models.Component",
+        "UnitStatusEnum": "bloodbank.models.UnitStatus",
+        "BloodRequestStatusEnum": "bloodbank.models.BloodRequestStatus",
+        "AllocationStatusEnum": "bloodbank.models.AllocationStatus",
+        "TransferStatusEnum": "bloodbank.models.TransferStatus",
+    },
     # Swagger UI's assets are served from the installed sidecar package, never a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

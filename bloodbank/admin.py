@@ -1,0 +1,251 @@
+"""Blood bank pages of the operations console. Actions call services; nothing is decided here."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.db.models import Count, Q
+from django.shortcuts import render
+from django.utils import timezone
+
+from healthsync.admin_site import HospitalScopedAdmin
+from healthsync.errors import DomainError
+from healthsync.permissions import hospitals_for
+
+from . import selectors, services
+from .models import Allocation, BloodRequest, BloodUnit, ParLevel, Transfer, UnitEvent, UnitStatus
+
+site = admin.site
+
+
+def _run(modeladmin, request, queryset, action, done: str):
+    """Apply a service to each selected row, reporting refusals instead of failing the whole batch."""
+    succeeded = 0
+    for obj in queryset:
+        try:
+            action(obj)
+            succeeded += 1
+        except DomainError as exc:
+            modeladmin.message_user(request, f"{obj}: {exc.message}", messages.ERROR)
+    if succeeded:
+        modeladmin.message_user(request, f"{succeeded} {done}.", messages.SUCCESS)
+
+
+class ExpiringSoonFilter(admin.SimpleListFilter):
+    title = "expiring"
+    parameter_name = "expiring"
+
+    def lookups(self, request, model_admin):
+        return [("1", "within 1 day"), ("3", "within 3 days"), ("7", "within 7 days")]
+
+    def queryset(self, request, queryset):
+        if self.value() in {"1", "3", "7"}:
+            now = timezone.now()
+            return queryset.filter(expires_at__gt=now, expires_at__lte=now + timezone.timedelta(days=int(self.value())))
+        return queryset
+
+
+class ReadOnlyInline(admin.TabularInline):
+    """Rows shown under an object the user may already see (the parent admin scoped it)."""
+
+    extra = 0
+    can_delete = False
+
+    def has_view_permission(self, request, obj=None):
+        return True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class UnitEventInline(ReadOnlyInline):
+    model = UnitEvent
+    fields = ["at", "from_status", "to_status", "hospital", "by", "reason", "request", "transfer"]
+    readonly_fields = fields
+    verbose_name_plural = "History (vein to vein)"
+
+
+class DiscardForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), help_text="Recorded on each unit's history.")
+
+
+@admin.register(BloodUnit)
+class BloodUnitAdmin(HospitalScopedAdmin):
+    list_display = ["din_display", "component", "blood_group", "volume_ml", "status", "expires_at", "hospital"]
+    list_filter = ["status", "component", "blood_group", ExpiringSoonFilter, "hospital"]
+    search_fields = ["din"]
+    list_select_related = ["hospital"]
+    readonly_fields = ["din", "status", "collected_at", "expires_at", "created_at", "updated_at"]
+    fields = ["hospital", "din", "component", "product_code", "blood_group", "volume_ml", "anticoagulant", "status", "collected_at", "expires_at", "created_at", "updated_at"]
+    inlines = [UnitEventInline]
+    actions = ["release_from_quarantine", "discard_units"]
+
+    def get_search_results(self, request, queryset, search_term):
+        # Staff type or scan DINs with spaces and the check character.
+        return super().get_search_results(request, queryset, search_term.replace(" ", "").upper()[:13])
+
+    def has_add_permission(self, request):
+        return False  # units enter through receipt (API) or collection (donors), which assign DINs
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # units are discarded, never deleted: their history is kept
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+    @admin.action(description="Release from quarantine")
+    def release_from_quarantine(self, request, queryset):
+        _run(self, request, queryset, lambda unit: services.unit_release(unit=unit, by=request.user), "unit(s) released")
+
+    @admin.action(description="Discard (with a reason)")
+    def discard_units(self, request, queryset):
+        if "apply" in request.POST:
+            form = DiscardForm(request.POST)
+            if form.is_valid():
+                reason = form.cleaned_data["reason"]
+                _run(self, request, queryset, lambda unit: services.unit_discard(unit=unit, by=request.user, reason=reason), "unit(s) discarded")
+                return None
+        else:
+            form = DiscardForm()
+        return render(request, "admin/bloodbank/discard.html", {
+            **self.admin_site.each_context(request), "title": "Discard units", "units": queryset, "form": form,
+            "action_checkbox_name": ACTION_CHECKBOX_NAME, "opts": self.model._meta,
+        })
+
+
+class AllocationInline(ReadOnlyInline):
+    model = Allocation
+    fields = ["unit", "status", "emergency", "allocated_at", "allocated_by", "issued_at"]
+    readonly_fields = fields
+
+
+@admin.register(BloodRequest)
+class BloodRequestAdmin(HospitalScopedAdmin):
+    list_display = ["id", "hospital", "component", "blood_group", "units_requested", "urgency", "status", "needed_by", "created_at"]
+    list_filter = ["status", "urgency", "component", "blood_group", "hospital"]
+    search_fields = ["id"]
+    list_select_related = ["hospital"]
+    readonly_fields = ["status", "created_by", "created_at", "fulfilled_at", "emergency_physician", "emergency_released_at", "emergency_released_by"]
+    fields = ["hospital", "component", "blood_group", "units_requested", "urgency", "needed_by", "patient_reference", *readonly_fields]
+    inlines = [AllocationInline]
+    actions = ["fulfil", "cancel"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return self.readonly_fields
+        return self.fields  # a request is changed through its actions, not edited
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return
+        created = services.request_create(
+            hospital=obj.hospital, component=obj.component, blood_group=obj.blood_group, units=obj.units_requested,
+            urgency=obj.urgency, needed_by=obj.needed_by, patient_reference=obj.patient_reference or "", by=request.user,
+        )
+        obj.pk = created.pk
+
+    @admin.action(description="Fulfil from own stock")
+    def fulfil(self, request, queryset):
+        _run(self, request, queryset, lambda r: services.request_fulfil(request=r, by=request.user), "request(s) allocated")
+
+    @admin.action(description="Cancel")
+    def cancel(self, request, queryset):
+        _run(self, request, queryset, lambda r: services.request_cancel(request=r, by=request.user), "request(s) cancelled")
+
+
+@admin.register(Allocation)
+class AllocationAdmin(HospitalScopedAdmin):
+    hospital_lookup = "request__hospital"
+    list_display = ["unit", "request", "status", "emergency", "allocated_at", "issued_at"]
+    list_filter = ["status", "emergency"]
+    search_fields = ["unit__din"]
+    list_select_related = ["unit", "request"]
+    readonly_fields = ["unit", "request", "status", "emergency", "allocated_at", "allocated_by", "issued_at"]
+    actions = ["issue"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Issue to the patient")
+    def issue(self, request, queryset):
+        _run(self, request, queryset, lambda a: services.allocation_issue(allocation=a, by=request.user), "unit(s) issued")
+
+
+@admin.register(Transfer)
+class TransferAdmin(HospitalScopedAdmin):
+    list_display = ["id", "from_hospital", "to_hospital", "component", "blood_group", "units_requested", "status", "requested_at"]
+    list_filter = ["status", "component", "blood_group"]
+    readonly_fields = ["status", "units", "requested_by", "requested_at", "decided_by", "decided_at", "dispatched_by", "dispatched_at", "received_by", "received_at"]
+    actions = ["approve", "dispatch", "receive"]
+
+    def get_queryset(self, request):
+        mine = hospitals_for(request.user)
+        queryset = super(HospitalScopedAdmin, self).get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(Q(from_hospital__in=mine) | Q(to_hospital__in=mine))
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request):
+        return False  # asked for through the API from a request's network stock
+
+    def has_change_permission(self, request, obj=None):
+        return False  # a transfer moves through its actions
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def _step(self, request, queryset, service, side, done):
+        mine = set(hospitals_for(request.user).values_list("pk", flat=True))
+        allowed = queryset if request.user.is_superuser else queryset.filter(**{f"{side}__in": mine})
+        _run(self, request, allowed, lambda t: service(transfer=t, by=request.user), done)
+
+    @admin.action(description="Approve (holding hospital)")
+    def approve(self, request, queryset):
+        self._step(request, queryset, services.transfer_approve, "from_hospital", "transfer(s) approved")
+
+    @admin.action(description="Dispatch (holding hospital)")
+    def dispatch(self, request, queryset):
+        self._step(request, queryset, services.transfer_dispatch, "from_hospital", "transfer(s) dispatched")
+
+    @admin.action(description="Receive (requesting hospital)")
+    def receive(self, request, queryset):
+        self._step(request, queryset, services.transfer_receive, "to_hospital", "transfer(s) received")
+
+
+@admin.register(ParLevel)
+class ParLevelAdmin(HospitalScopedAdmin):
+    list_display = ["hospital", "component", "blood_group", "critical_units", "low_units"]
+    list_filter = ["component", "blood_group", "hospital"]
+    list_editable = ["critical_units", "low_units"]
+
+
+@site.register_panel
+def inventory_panel(request):
+    hospitals = hospitals_for(request.user)
+    if not hospitals.exists():
+        return None
+    summary = selectors.inventory_summary(hospitals=hospitals)
+    open_requests = (
+        BloodRequest.objects.filter(hospital__in=hospitals, status__in=["pending", "partially_fulfilled"])
+        .values("urgency").annotate(n=Count("id")).order_by("-urgency")
+    )
+    return {
+        "title": "Blood inventory" + (" (all hospitals)" if request.user.is_superuser else ""),
+        "template": "admin/panels/inventory.html",
+        "rows": [row for row in summary["components"] if row["component"] in ("red_cells", "platelets", "plasma")],
+        "seed_rows": summary["inventory"],
+        "expiring": selectors.units_expiring(hospitals=hospitals, days=3)[:10],
+        "open_requests": list(open_requests),
+        "quarantined": BloodUnit.objects.filter(hospital__in=hospitals, status=UnitStatus.QUARANTINED).count(),
+    }
