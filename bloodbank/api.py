@@ -15,7 +15,7 @@ from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 from healthsync import services as core_services
 from healthsync.api.views import LoginView
 from healthsync.models import Hospital
-from healthsync.permissions import ACT, acting_hospital, can, hospitals_for, scope_to_hospitals
+from healthsync.permissions import ACT, IsHospitalStaff, acting_hospital, can, hospitals_for, scope_to_hospitals
 
 from . import selectors, services
 from .models import Allocation, BloodGroup, BloodRequest, BloodUnit, Component, ParLevel, Transfer
@@ -202,6 +202,7 @@ class HospitalLoginView(LoginView):
 
 @extend_schema(parameters=[OpenApiParameter("hospital", int, description="Your hospital's id, if you work for several.")], responses=InventorySerializer)
 @api_view(["GET"])
+@permission_classes([IsHospitalStaff])
 def inventory(request):
     """Available stock by group (red cells and whole blood, the seed's rows) and by component with levels."""
     hospital = acting_hospital(request.user, request.query_params.get("hospital"))
@@ -211,6 +212,7 @@ def inventory(request):
 
 @extend_schema(request=InventoryAddSerializer, responses={201: UnitSerializer(many=True)})
 @api_view(["POST"])
+@permission_classes([IsHospitalStaff])
 def inventory_add(request):
     """Receive one bag of `quantity_ml` (or `units` such bags) into available stock."""
     serializer = InventoryAddSerializer(data=request.data)
@@ -226,6 +228,7 @@ def inventory_add(request):
 
 @extend_schema(request=RequestCreateSerializer, responses={201: inline_serializer("RequestCreated", {"request_id": serializers.IntegerField(), "status": serializers.CharField()})})
 @api_view(["POST"])
+@permission_classes([IsHospitalStaff])
 def request_create(request):
     serializer = RequestCreateSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
@@ -248,6 +251,7 @@ def _own_request(request, request_id) -> BloodRequest:
 
 @extend_schema(request=None, responses=inline_serializer("Fulfilment", {"status": serializers.CharField(), "allocated": UnitSerializer(many=True)}))
 @api_view(["POST"])
+@permission_classes([IsHospitalStaff])
 def request_fulfil(request, request_id):
     """Allocate compatible units from the hospital's own stock; 409 when nothing compatible is available."""
     blood_request = _own_request(request, request_id)
@@ -262,6 +266,8 @@ def request_fulfil(request, request_id):
 
 class RequestList(generics.ListAPIView):
     """The hospital's own requests."""
+
+    permission_classes = [IsHospitalStaff]
 
     serializer_class = RequestSerializer
     filterset_fields = ["status", "component", "blood_group", "urgency"]
@@ -291,6 +297,8 @@ def blood_types(request):
 class UnitList(generics.ListAPIView):
     """Units of the user's hospitals; filter by status, component, blood group, DIN, `expiring_within` days."""
 
+    permission_classes = [IsHospitalStaff]
+
     serializer_class = UnitSerializer
     filterset_fields = ["status", "component", "blood_group", "hospital"]
 
@@ -308,6 +316,8 @@ class UnitList(generics.ListAPIView):
 class UnitDetail(generics.RetrieveAPIView):
     """A unit with its whole history (vein-to-vein traceability)."""
 
+    permission_classes = [IsHospitalStaff]
+
     serializer_class = UnitDetailSerializer
 
     def get_queryset(self):
@@ -320,6 +330,7 @@ def _own_unit(request, unit_id) -> BloodUnit:
 
 @extend_schema(request=inline_serializer("DiscardUnit", {"reason": serializers.CharField()}), responses=UnitSerializer)
 @api_view(["POST"])
+@permission_classes([IsHospitalStaff])
 def unit_discard(request, unit_id):
     unit = services.unit_discard(unit=_own_unit(request, unit_id), by=request.user, reason=str(request.data.get("reason", "")))
     return Response(UnitSerializer(unit).data)
@@ -327,12 +338,15 @@ def unit_discard(request, unit_id):
 
 @extend_schema(request=None, responses=UnitSerializer)
 @api_view(["POST"])
+@permission_classes([IsHospitalStaff])
 def unit_release(request, unit_id):
     unit = services.unit_release(unit=_own_unit(request, unit_id), by=request.user)
     return Response(UnitSerializer(unit).data)
 
 
 class RequestDetail(generics.RetrieveAPIView):
+
+    permission_classes = [IsHospitalStaff]
     serializer_class = RequestDetailSerializer
 
     def get_queryset(self):
@@ -341,6 +355,7 @@ class RequestDetail(generics.RetrieveAPIView):
 
 @extend_schema(request=None, responses=RequestSerializer)
 @api_view(["POST"])
+@permission_classes([IsHospitalStaff])
 def request_cancel(request, request_id):
     blood_request = services.request_cancel(request=_own_request(request, request_id), by=request.user)
     return Response(RequestSerializer(blood_request).data)
@@ -348,6 +363,7 @@ def request_cancel(request, request_id):
 
 @extend_schema(request=inline_serializer("EmergencyRelease", {"physician": serializers.CharField(), "units": serializers.IntegerField(required=False)}), responses=AllocationSerializer(many=True))
 @api_view(["POST"])
+@permission_classes([IsHospitalStaff])
 def request_emergency_release(request, request_id):
     """Uncrossmatched group O red cells for an urgency-5 request, recorded with the authorising physician."""
     units = request.data.get("units")
@@ -360,6 +376,7 @@ def request_emergency_release(request, request_id):
 
 @extend_schema(responses=inline_serializer("NetworkStock", {"hospital_id": serializers.IntegerField(), "hospital": serializers.CharField(), "fin": serializers.CharField(), "region": serializers.CharField(), "compatible_units": serializers.IntegerField()}, many=True))
 @api_view(["GET"])
+@permission_classes([IsHospitalStaff])
 def request_network_stock(request, request_id):
     """Verified network hospitals holding compatible available stock for the request."""
     return Response(selectors.network_stock_for(request=_own_request(request, request_id)))
@@ -371,12 +388,14 @@ def _own_allocation(request, allocation_id) -> Allocation:
 
 @extend_schema(request=None, responses=AllocationSerializer)
 @api_view(["POST"])
+@permission_classes([IsHospitalStaff])
 def allocation_issue(request, allocation_id):
     return Response(AllocationSerializer(services.allocation_issue(allocation=_own_allocation(request, allocation_id), by=request.user)).data)
 
 
 @extend_schema(request=inline_serializer("CancelAllocation", {"reason": serializers.CharField(required=False)}), responses=AllocationSerializer)
 @api_view(["POST"])
+@permission_classes([IsHospitalStaff])
 def allocation_cancel(request, allocation_id):
     allocation = services.allocation_cancel(allocation=_own_allocation(request, allocation_id), by=request.user, reason=str(request.data.get("reason", "")))
     return Response(AllocationSerializer(allocation).data)
@@ -384,6 +403,8 @@ def allocation_cancel(request, allocation_id):
 
 class TransferListCreate(generics.ListCreateAPIView):
     """Transfers in and out of the user's hospitals. Create: the requesting hospital is `to_hospital`."""
+
+    permission_classes = [IsHospitalStaff]
 
     serializer_class = TransferSerializer
     filterset_fields = ["status"]
@@ -418,6 +439,7 @@ TRANSFER_STEPS = {
 
 @extend_schema(request=None, responses=TransferSerializer, operation_id="blood_bank_transfer_step")
 @api_view(["POST"])
+@permission_classes([IsHospitalStaff])
 def transfer_step(request, transfer_id, step):
     if step not in TRANSFER_STEPS:
         raise Http404("Unknown transfer step.")
@@ -430,6 +452,8 @@ def transfer_step(request, transfer_id, step):
 
 class ParLevelListCreate(generics.ListCreateAPIView):
     """Par levels of the user's hospitals; POST sets (creates or replaces) one."""
+
+    permission_classes = [IsHospitalStaff]
 
     serializer_class = ParLevelSerializer
 
@@ -451,9 +475,8 @@ class ParLevelListCreate(generics.ListCreateAPIView):
 
 @extend_schema(responses=InventorySerializer)
 @api_view(["GET"])
+@permission_classes([IsHospitalStaff])
 def network_inventory(request):
     """Available stock across verified network hospitals (totals, no per-hospital breakdown)."""
-    if not (request.user.is_superuser or hospitals_for(request.user).exists()):
-        raise PermissionDenied("This is for hospital staff.")
     return Response(selectors.inventory_summary(hospitals=Hospital.objects.filter(is_verified=True)))
 

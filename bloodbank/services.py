@@ -12,6 +12,7 @@ from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from healthsync.errors import Conflict, DomainError, Forbidden
@@ -93,8 +94,12 @@ def unit_create(
     anticoagulant: str = "",
     product_code: str = "",
     reason: str = "",
+    publish: bool = True,
 ) -> BloodUnit:
-    """Record one bag. Its expiry comes from the component's dating (21 CFR 610.53) unless given."""
+    """Record one bag. Its expiry comes from the component's dating (21 CFR 610.53) unless given.
+
+    ``publish=False`` leaves the level event to a caller that creates many units at once.
+    """
     if component not in Component.values:
         raise DomainError(f"Unknown component {component!r}.", fields={"component": [f"Choose one of {', '.join(Component.values)}."]})
     try:
@@ -132,7 +137,8 @@ def unit_create(
                 code="duplicate_unit", fields={"din": ["One DIN identifies one bag per component."]},
             ) from exc
         _record(unit, from_status="", by=by, reason=reason or "Received into stock")
-        _publish_levels(hospital.pk, [(group, component)])
+        if publish:
+            _publish_levels(hospital.pk, [(group, component)])
     return unit
 
 
@@ -158,35 +164,60 @@ def units_receive(
             raise DomainError("The expiry date is in the past.", fields={"expiry_date": ["Must not be in the past."]})
         expires_at = datetime.combine(expiry_date + timedelta(days=1), time(0), tzinfo=_local_tz())
     with transaction.atomic():
-        return [
+        units = [
             unit_create(
                 hospital=hospital, component=component, blood_group=blood_group, by=by, status=UnitStatus.AVAILABLE,
-                volume_ml=quantity_ml, expires_at=expires_at, din=din,
+                volume_ml=quantity_ml, expires_at=expires_at, din=din, publish=False,
             )
             for _ in range(count)
         ]
+        _publish_levels(hospital.pk, [(units[0].blood_group, component)])
+    return units
 
 
-def _move(unit: BloodUnit, *, to_status: str, by, reason: str = "", request=None, transfer=None, hospital=None) -> BloodUnit:
-    """Change a locked-or-fresh unit's status through the state machine, refusing a unit moved meanwhile."""
-    try:
-        rules.check_transition(from_status=unit.status, to_status=to_status, reason=reason)
-    except rules.TransitionRefused as exc:
-        raise Conflict(str(exc), code="transition_refused") from exc
-    if to_status in (UnitStatus.RESERVED, UnitStatus.ISSUED) and rules.is_expired(expires_at=unit.expires_at, now=timezone.now()):
-        raise Conflict(f"Unit {unit.din_display} expired; it cannot be {to_status}.", code="unit_expired")
-    changes = {"status": to_status, "updated_at": timezone.now()}
+def _move_many(
+    units: list[BloodUnit], *, to_status: str, by, reason: str = "", request=None, transfer=None, hospital=None
+) -> list[BloodUnit]:
+    """Move units through the state machine in one statement, refusing any unit moved meanwhile.
+
+    Every unit is checked by the rules first (and for expiry where it is being
+    reserved or issued); the UPDATE only touches rows still in the status read,
+    so a concurrent change makes the row count differ and the whole move fails.
+    """
+    if not units:
+        return units
+    now = timezone.now()
+    for unit in units:
+        try:
+            rules.check_transition(from_status=unit.status, to_status=to_status, reason=reason)
+        except rules.TransitionRefused as exc:
+            raise Conflict(str(exc), code="transition_refused") from exc
+        if to_status in (UnitStatus.RESERVED, UnitStatus.ISSUED) and rules.is_expired(expires_at=unit.expires_at, now=now):
+            raise Conflict(f"Unit {unit.din_display} expired; it cannot be {to_status}.", code="unit_expired")
+    changes = {"status": to_status, "updated_at": now}
     if hospital is not None:
         changes["hospital"] = hospital
-    moved = BloodUnit.objects.filter(pk=unit.pk, status=unit.status).update(**changes)
-    if moved != 1:
-        raise Conflict(f"Unit {unit.din_display} changed meanwhile; try again.", code="unit_changed")
-    from_status = unit.status
-    unit.status = to_status
-    if hospital is not None:
-        unit.hospital = hospital
-    _record(unit, from_status=from_status, by=by, reason=reason, request=request, transfer=transfer)
-    return unit
+    by_status: dict[str, list[int]] = {}
+    for unit in units:
+        by_status.setdefault(unit.status, []).append(unit.pk)
+    for from_status, ids in by_status.items():
+        if BloodUnit.objects.filter(pk__in=ids, status=from_status).update(**changes) != len(ids):
+            raise Conflict("A unit changed meanwhile; try again.", code="unit_changed")
+    history = []
+    for unit in units:
+        history.append(UnitEvent(
+            unit=unit, from_status=unit.status, to_status=to_status, hospital_id=hospital.pk if hospital else unit.hospital_id,
+            by=by, reason=reason, request=request, transfer=transfer,
+        ))
+        unit.status = to_status
+        if hospital is not None:
+            unit.hospital = hospital
+    UnitEvent.objects.bulk_create(history)
+    return units
+
+
+def _move(unit: BloodUnit, **kwargs) -> BloodUnit:
+    return _move_many([unit], **kwargs)[0]
 
 
 # Checks other apps add before a unit leaves quarantine (donors: infection markers, typing).
@@ -249,28 +280,27 @@ def units_expire_due(*, now: datetime | None = None, batch_size: int = 500) -> i
 # --- stock levels ----------------------------------------------------------------------
 
 
-def par_for(*, hospital_id: int, blood_group: str, component: str) -> tuple[int, int]:
-    par = ParLevel.objects.filter(hospital_id=hospital_id, blood_group=blood_group, component=component).first()
-    if par is None:
-        return settings.HEALTHSYNC_DEFAULT_PAR_CRITICAL, settings.HEALTHSYNC_DEFAULT_PAR_LOW
-    return par.critical_units, par.low_units
-
-
-def level_of(*, hospital_id: int, blood_group: str, component: str) -> tuple[str, int]:
-    available = BloodUnit.objects.filter(
-        hospital_id=hospital_id, blood_group=blood_group, component=component, status=UnitStatus.AVAILABLE,
-        expires_at__gt=timezone.now(),
-    ).count()
-    critical, low = par_for(hospital_id=hospital_id, blood_group=blood_group, component=component)
-    return rules.stock_level(available_units=available, par_critical=critical, par_low=low), available
-
-
 def _publish_levels(hospital_id: int, keys: Iterable[tuple[str, str]]) -> None:
-    for blood_group, component in set(keys):
-        level, available = level_of(hospital_id=hospital_id, blood_group=blood_group, component=component)
+    """Publish the current level of each (group, component) touched: two queries, however many keys."""
+    keys = {(str(group), str(component)) for group, component in keys}
+    if not keys:
+        return
+    match = Q()
+    for group, component in keys:
+        match |= Q(blood_group=group, component=component)
+    counts = {
+        (row["blood_group"], row["component"]): row["n"]
+        for row in BloodUnit.objects.filter(match, hospital_id=hospital_id, status=UnitStatus.AVAILABLE, expires_at__gt=timezone.now())
+        .values("blood_group", "component").annotate(n=Count("id"))
+    }
+    pars = {(p.blood_group, p.component): p for p in ParLevel.objects.filter(match, hospital_id=hospital_id)}
+    for key in keys:
+        par = pars.get(key)
+        critical, low = (par.critical_units, par.low_units) if par else (settings.HEALTHSYNC_DEFAULT_PAR_CRITICAL, settings.HEALTHSYNC_DEFAULT_PAR_LOW)
+        available = counts.get(key, 0)
         events.publish(
-            events.inventory_level_changed, hospital_id=hospital_id, blood_group=blood_group, component=component,
-            level=level, available_units=available,
+            events.inventory_level_changed, hospital_id=hospital_id, blood_group=key[0], component=key[1],
+            level=rules.stock_level(available_units=available, par_critical=critical, par_low=low), available_units=available,
         )
 
 
@@ -325,10 +355,12 @@ def _live_allocations(request: BloodRequest):
     return request.allocations.filter(status__in=[AllocationStatus.RESERVED, AllocationStatus.ISSUED])
 
 
-def _refresh_request_status(request: BloodRequest) -> None:
+def _refresh_request_status(request: BloodRequest, *, allocated: int | None = None) -> None:
+    """Derive the request's status from its live allocations (``allocated``, when the caller just counted them)."""
     if request.status == BloodRequestStatus.CANCELLED:
         return
-    allocated = _live_allocations(request).count()
+    if allocated is None:
+        allocated = _live_allocations(request).count()
     if allocated >= request.units_requested:
         status = BloodRequestStatus.FULFILLED
     elif allocated:
@@ -375,7 +407,7 @@ def request_fulfil(*, request: BloodRequest, by) -> list[Allocation]:
             raise Conflict("The request is cancelled.", code="request_cancelled")
         missing = request.units_requested - _live_allocations(request).count()
         if missing <= 0:
-            _refresh_request_status(request)
+            _refresh_request_status(request, allocated=request.units_requested - missing)
             return []
         emergency = request.urgency == rules.EMERGENCY
         reserve = settings.HEALTHSYNC_O_NEGATIVE_RESERVE
@@ -403,11 +435,9 @@ def request_fulfil(*, request: BloodRequest, by) -> list[Allocation]:
                 code="no_compatible_stock",
                 details={"component": request.component, "blood_group": request.blood_group, "missing_units": missing},
             )
-        allocations = []
-        for unit in chosen:
-            _move(unit, to_status=UnitStatus.RESERVED, by=by, reason=f"Reserved for request {request.pk}", request=request)
-            allocations.append(Allocation.objects.create(request=request, unit=unit, allocated_by=by))
-        _refresh_request_status(request)
+        _move_many(chosen, to_status=UnitStatus.RESERVED, by=by, reason=f"Reserved for request {request.pk}", request=request)
+        allocations = Allocation.objects.bulk_create([Allocation(request=request, unit=unit, allocated_by=by) for unit in chosen])
+        _refresh_request_status(request, allocated=request.units_requested - missing + len(chosen))
         _publish_levels(request.hospital_id, [(unit.blood_group, unit.component) for unit in chosen])
     return allocations
 

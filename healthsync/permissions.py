@@ -89,6 +89,16 @@ def sync_hospital_permissions(*, user, hospital: Hospital, role: str | None) -> 
             remove_perm(perm, user, hospital)
 
 
+class IsHospitalStaff(drf_permissions.BasePermission):
+    """Staff endpoints: a platform administrator or a member of at least one hospital (donors get 403)."""
+
+    message = "This is for hospital staff."
+
+    def has_permission(self, request, view):
+        user = request.user
+        return bool(user and user.is_authenticated and (user.is_superuser or can_anywhere(user)))
+
+
 class HospitalObjectPermission(drf_permissions.BasePermission):
     """DRF permission: the user must hold ``required_perm`` (a view attribute, default ACT)
     on the hospital of the object (the view's ``hospital_of(obj)``).

@@ -156,3 +156,13 @@ def test_expired_stock_is_not_counted_and_cannot_be_allocated(api, bob, hospital
     assert inventory["B+"] == 0
     request_id = client.post(f"{BASE}/hospital/request", {"blood_type": "B+", "units": 1, "urgency_level": 2}, format="json").json()["request_id"]
     assert client.post(f"{BASE}/hospital/request/fulfill/{request_id}").status_code == 409
+
+
+def test_donor_accounts_never_see_hospital_endpoints(api, dave, hospital_a):
+    dave.is_donor = True
+    dave.save()
+    client = api(dave)
+    for path in ["hospital/inventory", "hospital/requests", "units/", "transfers/", "par-levels/", "inventory/network", "requests/1/", "units/1/"]:
+        assert client.get(f"{BASE}/{path}").status_code == 403, path
+    for path, body in [("hospital/inventory/add", {"blood_type": "A+"}), ("hospital/request", {"blood_type": "A+", "units": 1, "urgency_level": 3}), ("hospital/request/fulfill/1", None), ("units/1/discard", {"reason": "x"})]:
+        assert client.post(f"{BASE}/{path}", body, format="json").status_code == 403, path
