@@ -294,3 +294,178 @@ def _first_day_clear_of_deferrals(day: date, deferrals: list[Deferral]) -> date 
             return None
         day = max(deferral.ends_on for deferral in in_force)
     return day
+
+
+# --- Screening at the visit -----------------------------------------------------------
+
+# 21 CFR 630.10(f): temperature at most 37.5 C (99.5 F); blood pressure and
+# pulse "within normal limits", which blood centre practice sets as below.
+MAXIMUM_TEMPERATURE_C = 37.5
+SYSTOLIC_RANGE_MMHG = (90, 180)
+DIASTOLIC_RANGE_MMHG = (50, 100)
+PULSE_RANGE_BPM = (50, 100)
+
+BLOOD_PRESSURE = "blood_pressure"
+PULSE = "pulse"
+TEMPERATURE = "temperature"
+QUESTIONNAIRE = "questionnaire"
+
+# Days a failed screening defers the donor, by reason (blood centre practice;
+# staff may set a longer or a permanent deferral themselves). Low haemoglobin
+# waits one whole-blood interval so iron stores can recover.
+SCREENING_DEFERRAL_DAYS: dict[str, int] = {
+    HAEMOGLOBIN_LOW: 56,
+    HAEMOGLOBIN_HIGH: 28,
+    BLOOD_PRESSURE: 1,
+    PULSE: 1,
+    TEMPERATURE: 1,
+    QUESTIONNAIRE: 1,
+}
+
+
+def _outside(value: float, limits: tuple[float, float]) -> bool:
+    return value < limits[0] or value > limits[1]
+
+
+def screening_problems(
+    *,
+    haemoglobin: float,
+    sex: str,
+    donation_type: str,
+    systolic_mmhg: int,
+    diastolic_mmhg: int,
+    pulse_bpm: int,
+    temperature_c: float,
+    questionnaire_passed: bool,
+) -> list[Reason]:
+    """Every reason the screening at the visit refuses the donation ([] when it passes).
+
+    21 CFR 630.10(d) (haemoglobin, see :func:`haemoglobin_ok`) and 630.10(f)
+    (temperature at most 37.5 C; blood pressure and pulse within the limits
+    above, inclusive); the health questionnaire must be passed.
+    """
+    problems: list[Reason] = []
+    if reason := haemoglobin_ok(haemoglobin, sex=sex, donation_type=donation_type):
+        problems.append(reason)
+    if _outside(systolic_mmhg, SYSTOLIC_RANGE_MMHG) or _outside(diastolic_mmhg, DIASTOLIC_RANGE_MMHG):
+        problems.append(Reason(
+            BLOOD_PRESSURE,
+            f"Blood pressure {systolic_mmhg}/{diastolic_mmhg} mmHg is outside "
+            f"{SYSTOLIC_RANGE_MMHG[0]}-{SYSTOLIC_RANGE_MMHG[1]}/{DIASTOLIC_RANGE_MMHG[0]}-{DIASTOLIC_RANGE_MMHG[1]} mmHg.",
+        ))
+    if _outside(pulse_bpm, PULSE_RANGE_BPM):
+        problems.append(Reason(PULSE, f"Pulse {pulse_bpm}/min is outside {PULSE_RANGE_BPM[0]}-{PULSE_RANGE_BPM[1]}/min."))
+    if temperature_c > MAXIMUM_TEMPERATURE_C:
+        problems.append(Reason(TEMPERATURE, f"Temperature {temperature_c} C is above {MAXIMUM_TEMPERATURE_C} C."))
+    if not questionnaire_passed:
+        problems.append(Reason(QUESTIONNAIRE, "The health questionnaire was not passed."))
+    return problems
+
+
+def screening_deferral_end(
+    problems: Iterable[Reason], *, on_date: date, days: Mapping[str, int] = SCREENING_DEFERRAL_DAYS
+) -> date:
+    """The day a donor refused at screening for ``problems`` may come back (the longest wait wins)."""
+    waits = [days.get(problem.code, 1) for problem in problems]
+    return on_date + timedelta(days=max(waits, default=1))
+
+
+# --- Appointments and slots -----------------------------------------------------------
+
+BOOKED = "booked"
+CANCELLED = "cancelled"
+ATTENDED = "attended"
+NO_SHOW = "no_show"
+APPOINTMENT_TRANSITIONS: dict[str, frozenset[str]] = {
+    BOOKED: frozenset({CANCELLED, ATTENDED, NO_SHOW}),
+    CANCELLED: frozenset(),
+    ATTENDED: frozenset(),
+    NO_SHOW: frozenset(),
+}
+# A slot's places are taken by every appointment not cancelled.
+HOLDS_A_PLACE = frozenset({BOOKED, ATTENDED, NO_SHOW})
+
+
+def appointment_can_move(*, from_status: str, to_status: str) -> bool:
+    """Booked is the only open state: it ends cancelled, attended or no-show, and nothing leaves those."""
+    if from_status not in APPOINTMENT_TRANSITIONS or to_status not in APPOINTMENT_TRANSITIONS:
+        raise ValueError(f"Unknown appointment state {from_status!r} or {to_status!r}.")
+    return to_status in APPOINTMENT_TRANSITIONS[from_status]
+
+
+def slot_has_room(*, capacity: int, places_taken: int) -> bool:
+    return places_taken < capacity
+
+
+# --- Infection-marker tests and release -------------------------------------------------
+
+NEGATIVE = "negative"
+POSITIVE = "positive"
+DEFAULT_REQUIRED_MARKERS: tuple[str, ...] = ("HIV", "HBV", "HCV", "syphilis")
+
+# 21 CFR 610.41 and FDA guidance: a reactive HIV, HBV or HCV test defers the
+# donor indefinitely; syphilis defers for 12 months (after treatment).
+MARKER_DEFERRAL_DAYS: dict[str, int | None] = {"syphilis": 365}
+
+
+def marker_deferral(*, marker: str, on_date: date, days: Mapping[str, int | None] = MARKER_DEFERRAL_DAYS) -> date | None:
+    """When a donor with a positive ``marker`` may donate again; None means permanently deferred."""
+    wait = days.get(marker, days.get(marker.lower()))
+    return None if wait is None else on_date + timedelta(days=wait)
+
+
+def release_problems(
+    *,
+    results: Mapping[str, str],
+    required_markers: Iterable[str],
+    confirmed_group: str | None,
+    unit_group: str,
+) -> list[str]:
+    """Why a unit from a donation cannot leave quarantine ([] when it may).
+
+    21 CFR 610.40 and 606.100: every required infection-marker test recorded
+    negative, and the ABO/RhD typing confirmed by the laboratory and matching
+    the unit's label.
+    """
+    problems = []
+    by_marker = {marker.lower(): result for marker, result in results.items()}
+    for marker in required_markers:
+        result = by_marker.get(marker.lower())
+        if result is None:
+            problems.append(f"No {marker} result is recorded.")
+        elif result != NEGATIVE:
+            problems.append(f"The {marker} result is {result}.")
+    if not confirmed_group:
+        problems.append("The ABO/RhD typing is not confirmed.")
+    elif confirmed_group != unit_group:
+        problems.append(f"The unit is labelled {unit_group} but typed {confirmed_group}.")
+    return problems
+
+
+# Components each donation type yields by default (a whole-blood donation may
+# instead be separated into its components at collection).
+DEFAULT_COMPONENTS: dict[str, tuple[str, ...]] = {
+    WHOLE_BLOOD: ("whole_blood",),
+    DOUBLE_RED_CELLS: ("red_cells",),
+    PLATELETS: ("platelets",),
+    PLASMA: ("plasma",),
+}
+WHOLE_BLOOD_COMPONENTS = frozenset({"whole_blood", "red_cells", "plasma", "platelets", "cryoprecipitate"})
+
+
+def collection_components(*, donation_type: str, components: Iterable[str] | None = None) -> tuple[str, ...]:
+    """The units a collection makes: the type's default, or (whole blood only) the components it is separated into."""
+    _check_donation_type(donation_type, DONATION_TYPES)
+    if not components:
+        return DEFAULT_COMPONENTS[donation_type]
+    chosen = tuple(dict.fromkeys(components))
+    allowed = WHOLE_BLOOD_COMPONENTS - {"whole_blood"} if donation_type == WHOLE_BLOOD else set(DEFAULT_COMPONENTS[donation_type])
+    if donation_type == WHOLE_BLOOD and chosen == ("whole_blood",):
+        return chosen
+    unknown = [component for component in chosen if component not in allowed]
+    if unknown:
+        raise ValueError(
+            f"A {_type_name(donation_type)} donation cannot yield {', '.join(unknown)}; "
+            f"choose from {', '.join(sorted(allowed))}."
+        )
+    return chosen

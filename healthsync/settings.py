@@ -237,6 +237,8 @@ SPECTACULAR_SETTINGS = {
         "BloodRequestStatusEnum": "bloodbank.models.BloodRequestStatus",
         "AllocationStatusEnum": "bloodbank.models.AllocationStatus",
         "TransferStatusEnum": "bloodbank.models.TransferStatus",
+        "AppointmentStatusEnum": "donors.models.AppointmentStatus",
+        "DonationStatusEnum": "donors.models.DonationStatus",
     },
     # Swagger UI's assets are served from the installed sidecar package, never a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -336,3 +338,12 @@ HEALTHSYNC_STANDARD_VOLUME_ML = {
 # Par levels used where staff have set none (units of one group and component).
 HEALTHSYNC_DEFAULT_PAR_CRITICAL = env.int("HEALTHSYNC_DEFAULT_PAR_CRITICAL", default=2)
 HEALTHSYNC_DEFAULT_PAR_LOW = env.int("HEALTHSYNC_DEFAULT_PAR_LOW", default=5)
+# Days a donor waits after a donation, by that donation's type (FDA 21 CFR 630 and blood centre practice).
+HEALTHSYNC_DONATION_INTERVALS = {
+    "whole_blood": env.int("HEALTHSYNC_INTERVAL_WHOLE_BLOOD_DAYS", default=56),
+    "double_red_cells": env.int("HEALTHSYNC_INTERVAL_DOUBLE_RED_CELLS_DAYS", default=112),
+    "platelets": env.int("HEALTHSYNC_INTERVAL_PLATELETS_DAYS", default=7),
+    "plasma": env.int("HEALTHSYNC_INTERVAL_PLASMA_DAYS", default=28),
+}
+# Infection markers that must be recorded negative before a donation's units leave quarantine.
+HEALTHSYNC_REQUIRED_MARKERS = env.list("HEALTHSYNC_REQUIRED_MARKERS", default=["HIV", "HBV", "HCV", "syphilis"])

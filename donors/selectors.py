@@ -1,0 +1,181 @@
+"""Reads of the donors app: computed eligibility, histories, free slots, staff-scoped lists, dashboard counts."""
+
+from datetime import date, datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Count, F, Q, QuerySet
+from django.utils import timezone
+
+from healthsync.errors import Forbidden
+from healthsync.permissions import scope_to_hospitals
+
+from . import rules
+from .models import (
+    COUNTS_FOR_INTERVALS,
+    Appointment,
+    AppointmentStatus,
+    Deferral,
+    Donation,
+    DonationSlot,
+    DonationStatus,
+    DonorProfile,
+)
+
+
+def donation_intervals() -> dict[str, int]:
+    return dict(getattr(settings, "HEALTHSYNC_DONATION_INTERVALS", rules.DEFAULT_INTERVALS))
+
+
+def required_markers() -> list[str]:
+    return list(getattr(settings, "HEALTHSYNC_REQUIRED_MARKERS", rules.DEFAULT_REQUIRED_MARKERS))
+
+
+def past_donations(*, donor: DonorProfile, exclude: Donation | None = None) -> list[rules.PastDonation]:
+    """The visits that count for the intervals: pending, screened and collected ones."""
+    visits = Donation.objects.filter(donor=donor, status__in=COUNTS_FOR_INTERVALS)
+    if exclude is not None:
+        visits = visits.exclude(pk=exclude.pk)
+    return [rules.PastDonation(date=day, type=kind) for day, kind in visits.values_list("visit_date", "donation_type")]
+
+
+def donor_eligibility(
+    *,
+    donor: DonorProfile,
+    on_date: date | None = None,
+    donation_type: str = rules.WHOLE_BLOOD,
+    haemoglobin: float | None = None,
+    exclude: Donation | None = None,
+) -> rules.Eligibility:
+    """Eligibility computed now from the donor's facts, visits and deferrals ("eligible now" without haemoglobin).
+
+    An unrecorded weight is measured at screening, so it does not refuse here.
+    """
+    return rules.eligibility(
+        date_of_birth=donor.date_of_birth,
+        sex=donor.sex or rules.FEMALE,
+        weight_kg=float(donor.weight_kg) if donor.weight_kg is not None else rules.MINIMUM_WEIGHT_KG,
+        donations=past_donations(donor=donor, exclude=exclude),
+        deferrals=[deferral.as_rule() for deferral in donor.deferrals.all()],
+        on_date=on_date or timezone.localdate(),
+        donation_type=donation_type,
+        haemoglobin=haemoglobin,
+        intervals=donation_intervals(),
+    )
+
+
+def eligibility_as_dict(result: rules.Eligibility) -> dict:
+    return {
+        "eligible": result.eligible,
+        "reasons": [{"code": reason.code, "message": reason.message} for reason in result.reasons],
+        "next_eligible_date": result.next_eligible_date.isoformat() if result.next_eligible_date else None,
+    }
+
+
+def donor_history(*, donor: DonorProfile) -> dict[str, list]:
+    """The donor's own visits (with their units' DIN) and appointments, newest first."""
+    return {
+        "donations": list(Donation.objects.filter(donor=donor).select_related("hospital", "screening")),
+        "appointments": list(Appointment.objects.filter(donor=donor).select_related("slot__hospital").order_by("-slot__starts_at")),
+    }
+
+
+def slots_with_places(queryset: QuerySet) -> QuerySet:
+    return queryset.annotate(
+        places_taken=Count("appointments", filter=Q(appointments__status__in=rules.HOLDS_A_PLACE))
+    ).order_by("starts_at", "id")
+
+
+def slots_free(
+    *, hospital_id: int | None = None, donation_type: str | None = None, region: str | None = None, days_ahead: int = 60
+) -> QuerySet:
+    """Future slots at verified hospitals that still have a free place."""
+    now = timezone.now()
+    slots = DonationSlot.objects.filter(hospital__is_verified=True, starts_at__gt=now, starts_at__lt=now + timedelta(days=days_ahead))
+    if hospital_id is not None:
+        slots = slots.filter(hospital_id=hospital_id)
+    if donation_type:
+        slots = slots.filter(donation_type=donation_type)
+    if region:
+        slots = slots.filter(hospital__region__iexact=region)
+    return slots_with_places(slots.select_related("hospital")).filter(places_taken__lt=F("capacity"))
+
+
+def slots_for_staff(*, user) -> QuerySet:
+    return slots_with_places(scope_to_hospitals(DonationSlot.objects.select_related("hospital"), user))
+
+
+def appointments_for_staff(*, user) -> QuerySet:
+    return scope_to_hospitals(
+        Appointment.objects.select_related("slot__hospital", "donor__user"), user, via="slot__hospital"
+    )
+
+
+def donations_for_staff(*, user) -> QuerySet:
+    return scope_to_hospitals(Donation.objects.select_related("hospital", "donor__user"), user)
+
+
+def donors_for_staff(*, user) -> QuerySet:
+    """Donors who have visited or booked at one of the user's hospitals (every donor for platform administrators)."""
+    visited = scope_to_hospitals(Donation.objects.all(), user).values("donor_id")
+    booked = scope_to_hospitals(Appointment.objects.all(), user, via="slot__hospital").values("donor_id")
+    donors = DonorProfile.objects.select_related("user")
+    if getattr(user, "is_superuser", False) and user.is_active:
+        return donors
+    return donors.filter(Q(pk__in=visited) | Q(pk__in=booked))
+
+
+def donors_eligible_now(
+    *, blood_groups: list[str] | None = None, region: str | None = None, on_date: date | None = None
+) -> list[DonorProfile]:
+    """Donors who opted in to emergency calls and are eligible today (for urgent-need alerts)."""
+    donors = DonorProfile.objects.filter(available_for_emergencies=True, user__is_active=True).select_related("user")
+    if blood_groups:
+        donors = donors.filter(blood_group__in=blood_groups)
+    if region:
+        donors = donors.filter(region__iexact=region)
+    donors = donors.prefetch_related("deferrals")
+    return [donor for donor in donors if donor_eligibility(donor=donor, on_date=on_date).eligible]
+
+
+def release_problems_for_din(*, din: str, unit_group: str) -> list[str] | None:
+    """Why units of the donation with this DIN cannot be released; None when the DIN is not a donation's."""
+    donation = Donation.objects.filter(din=din).first()
+    if donation is None:
+        return None
+    return rules.release_problems(
+        results=dict(donation.test_results.values_list("marker", "result")),
+        required_markers=required_markers(),
+        confirmed_group=donation.confirmed_blood_group or None,
+        unit_group=unit_group,
+    )
+
+
+def dashboard_counts(*, user, today: date | None = None) -> dict[str, int]:
+    """Donations today, no-shows in the last 7 days and deferrals in force set at the user's hospitals."""
+    today = today or timezone.localdate()
+    donations = donations_for_staff(user=user).filter(visit_date=today)
+    appointments = appointments_for_staff(user=user)
+    week_ago = timezone.make_aware(datetime.combine(today - timedelta(days=7), datetime.min.time()))
+    deferrals = scope_to_hospitals(Deferral.objects.all(), user).filter(
+        Q(ends_on__isnull=True) | Q(ends_on__gt=today), starts_on__lte=today
+    )
+    return {
+        "donations_today": donations.exclude(status=DonationStatus.CANCELLED).count(),
+        "collected_today": donations.filter(status=DonationStatus.COLLECTED).count(),
+        "no_shows_last_7_days": appointments.filter(status=AppointmentStatus.NO_SHOW, slot__starts_at__gte=week_ago).count(),
+        "deferrals_in_force": deferrals.count(),
+        "booked_upcoming": appointments.filter(status=AppointmentStatus.BOOKED, slot__starts_at__gte=timezone.now()).count(),
+    }
+
+
+def donor_of(user) -> DonorProfile:
+    """The requesting donor's own profile; anyone else (staff, an account without a profile) gets 403."""
+    profile = getattr(user, "donor_profile", None) if getattr(user, "is_donor", False) else None
+    if profile is None:
+        raise Forbidden("This is for donors.", code="not_a_donor")
+    return profile
+
+
+def unit_release_check(unit) -> list[str]:
+    """bloodbank release hook: the problems keeping a donated unit in quarantine ([] for units not from a donation)."""
+    return release_problems_for_din(din=unit.din, unit_group=unit.blood_group) or []

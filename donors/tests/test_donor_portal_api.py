@@ -1,0 +1,50 @@
+"""The donor's own endpoints: profile, eligibility."""
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from donors import services
+from donors.tests.test_seed_donor_api import login
+
+BASE = "/api/blood-bank"
+
+
+def test_profile_read_and_update(client, erin):
+    auth = login(client, erin.user.email)
+    profile = client.get(f"{BASE}/donor/profile", **auth).json()
+    assert profile["address"] == "1 Test Street" and profile["blood_type"] == "O-"
+    changed = client.patch(f"{BASE}/donor/profile", {"name": "Erin Walsh", "region": "South", "available_for_emergencies": True,
+                                                     "quiet_hours_start": "22:00", "quiet_hours_end": "07:00", "weight_kg": "66.5"},
+                           content_type="application/json", **auth)
+    assert changed.status_code == 200, changed.content
+    erin.refresh_from_db()
+    assert erin.user.name == "Erin Walsh" and erin.region == "South" and erin.available_for_emergencies
+    assert str(erin.quiet_hours_start) == "22:00:00" and float(erin.weight_kg) == 66.5
+    # The date of birth is not the donor's to change; it is read-only.
+    client.patch(f"{BASE}/donor/profile", {"date_of_birth": "2015-01-01"}, content_type="application/json", **auth)
+    erin.refresh_from_db()
+    assert erin.date_of_birth.year == 1990
+    assert client.patch(f"{BASE}/donor/profile", {"blood_type": "Z"}, content_type="application/json", **auth).status_code == 400
+
+
+def test_eligibility_says_every_reason_and_the_next_date(client, erin, hospital_a, bob):
+    auth = login(client, erin.user.email)
+    assert client.get(f"{BASE}/donor/eligibility", **auth).json()["eligible"] is True
+    services.donation_register_walk_in(donor=erin, hospital=hospital_a)
+    answer = client.get(f"{BASE}/donor/eligibility", **auth).json()
+    assert answer["eligible"] is False and answer["reasons"][0]["code"] == "too_soon"
+    assert answer["next_eligible_date"] == (timezone.localdate() + timedelta(days=56)).isoformat()
+    later = client.get(f"{BASE}/donor/eligibility?date={answer['next_eligible_date']}", **auth).json()
+    assert later["eligible"] is True
+    platelets = client.get(f"{BASE}/donor/eligibility?donation_type=platelets", **auth).json()
+    assert platelets["eligible"] is False  # after whole blood every type waits 56 days
+    assert client.get(f"{BASE}/donor/eligibility?donation_type=soup", **auth).status_code == 400
+
+
+def test_eligible_now_excludes_those_not_available(erin, frank):
+    from donors import selectors
+
+    services.donor_profile_update(donor=frank, available_for_emergencies=True)
+    assert [d.pk for d in selectors.donors_eligible_now()] == [frank.pk]
+    assert selectors.donors_eligible_now(blood_groups=["O-"]) == []
