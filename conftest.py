@@ -2,6 +2,8 @@
 
 import uuid
 
+import psycopg2
+
 import pytest
 from django.conf import settings as django_settings
 from django.db import connection
@@ -28,6 +30,18 @@ def _isolated_cache(settings):
     caches = {name: dict(config) for name, config in django_settings.CACHES.items()}
     caches["default"]["KEY_PREFIX"] = f"test-{uuid.uuid4().hex}"
     settings.CACHES = caches
+
+
+@pytest.fixture(autouse=True)
+def _tasks_run_inline():
+    """In-process tests run Celery tasks inline (real brokers and workers are exercised by the
+    end-to-end tests, which start their own processes), so nothing piles up on a shared broker."""
+    from healthsync.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager = False
 
 
 @pytest.fixture
@@ -94,3 +108,22 @@ def jwt_client(user) -> APIClient:
 def api():
     """A factory: ``api(user)`` is an APIClient logged in as ``user`` through the JWT login."""
     return jwt_client
+
+
+@pytest.fixture
+def production_database():
+    """A fresh PostgreSQL database for end-to-end processes in production mode (dropped afterwards)."""
+    if django_settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        pytest.skip("production mode needs DATABASE_URL to name a PostgreSQL server (CI sets it)")
+    base = django_settings.DATABASES["default"]
+    name = f"healthsync_e2e_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(host=base["HOST"], port=base["PORT"] or 5432, user=base["USER"], password=base["PASSWORD"], dbname="postgres")
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    port = base["PORT"] or 5432
+    auth = base["USER"] + (f":{base['PASSWORD']}" if base["PASSWORD"] else "")
+    yield f"postgres://{auth}@{base['HOST']}:{port}/{name}"
+    with admin.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.close()

@@ -77,3 +77,20 @@ def network_stock_for(*, request: BloodRequest) -> list[dict]:
          "region": hospitals[row["hospital_id"]].region, "compatible_units": row["units"]}
         for row in rows
     ]
+
+
+def network_levels(*, blood_group: str, component: str) -> dict[int, str]:
+    """The stock level of one group and component at every verified hospital: {hospital_id: level}."""
+    counts = dict(
+        BloodUnit.objects.filter(_available(), blood_group=blood_group, component=component, hospital__is_verified=True)
+        .values_list("hospital_id").annotate(n=Count("id"))
+    )
+    pars = {
+        p.hospital_id: (p.critical_units, p.low_units)
+        for p in ParLevel.objects.filter(blood_group=blood_group, component=component)
+    }
+    default = (settings.HEALTHSYNC_DEFAULT_PAR_CRITICAL, settings.HEALTHSYNC_DEFAULT_PAR_LOW)
+    return {
+        hospital_id: rules.stock_level(available_units=counts.get(hospital_id, 0), par_critical=pars.get(hospital_id, default)[0], par_low=pars.get(hospital_id, default)[1])
+        for hospital_id in Hospital.objects.filter(is_verified=True).values_list("pk", flat=True)
+    }

@@ -20,7 +20,7 @@ from healthsync.errors import Conflict, DomainError
 from healthsync.models import Hospital, User
 from healthsync.services import user_register
 
-from . import rules, selectors
+from . import events, rules, selectors
 from .models import (
     Appointment,
     AppointmentStatus,
@@ -283,9 +283,14 @@ def appointment_book(*, donor: DonorProfile, slot: DonationSlot) -> Appointment:
             raise _not_eligible(result)
         try:
             with transaction.atomic():
-                return Appointment.objects.create(slot=slot, donor=donor)
+                appointment = Appointment.objects.create(slot=slot, donor=donor)
         except IntegrityError as exc:
             raise Conflict("You already have a booked appointment.", code="already_booked") from exc
+        events.publish(
+            events.appointment_booked, appointment_id=appointment.pk, donor_user_id=donor.user_id,
+            starts_at=slot.starts_at, hospital_id=slot.hospital_id,
+        )
+        return appointment
 
 
 def _appointment_move(appointment: Appointment, *, to_status: str, by: User | None) -> Appointment:

@@ -10,12 +10,14 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs the app registry)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from notifications.routing import websocket_urlpatterns as alert_sockets  # noqa: E402
+
 from .routing import websocket_urlpatterns  # noqa: E402
 from .ws_auth import JWTAuthMiddleware, origin_validated  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": origin_validated(AuthMiddlewareStack(JWTAuthMiddleware(URLRouter(websocket_urlpatterns)))),
+        "websocket": origin_validated(AuthMiddlewareStack(JWTAuthMiddleware(URLRouter(websocket_urlpatterns + alert_sockets)))),
     }
 )

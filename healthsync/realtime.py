@@ -9,8 +9,16 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 
+PLATFORM_GROUP = "platform"
+
+
 def user_group(user_id: int) -> str:
     return f"user.{user_id}"
+
+
+def hospital_group(hospital_id: int) -> str:
+    """Every staff member of the hospital."""
+    return f"hospital.{hospital_id}"
 
 
 def push(group: str, payload: dict, *, kind: str = "push.message") -> None:

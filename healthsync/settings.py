@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -137,7 +138,12 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": env.str("HEALTHSYNC_CHANNEL_PREFIX", default="healthsync")},
+            "CONFIG": {
+                # redis-py 8 reads with a 5 s socket timeout by default, the same as channels-redis's
+                # 5 s blocking pop, so an idle socket's receive could time out: read for longer.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 5}],
+                "prefix": env.str("HEALTHSYNC_CHANNEL_PREFIX", default="healthsync"),
+            },
         }
     }
     CACHES = {
@@ -318,6 +324,9 @@ LOGGING = {
 # --- HealthSync --------------------------------------------------------------------------
 CELERY_BEAT_SCHEDULE = {
     "bloodbank-expire-units": {"task": "bloodbank.tasks.expire_units", "schedule": env.int("HEALTHSYNC_EXPIRY_SWEEP_SECONDS", default=900)},
+    "notifications-expiring-digest": {"task": "notifications.tasks.expiring_digest", "schedule": crontab(hour=7, minute=0)},
+    "notifications-appointment-reminders": {"task": "notifications.tasks.appointment_reminders", "schedule": crontab(minute=5)},
+    "notifications-resend-due": {"task": "notifications.tasks.resend_due_deliveries", "schedule": 300},
 }
 
 # ISBT 128 facility identification numbers are assigned from this prefix at registration.
@@ -347,3 +356,5 @@ HEALTHSYNC_DONATION_INTERVALS = {
 }
 # Infection markers that must be recorded negative before a donation's units leave quarantine.
 HEALTHSYNC_REQUIRED_MARKERS = env.list("HEALTHSYNC_REQUIRED_MARKERS", default=["HIV", "HBV", "HCV", "syphilis"])
+# SMS provider: a class with send(*, to, body, idempotency_key); the default logs messages.
+HEALTHSYNC_SMS_BACKEND = env.str("HEALTHSYNC_SMS_BACKEND", default="notifications.sms.LoggingSmsBackend")

@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/blood-bank/", include("bloodbank.urls")),
     path("api/blood-bank/", include("donors.urls")),
+    path("api/", include("notifications.urls")),
     path("api/", include("healthsync.api.urls")),
 ]
 

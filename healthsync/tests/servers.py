@@ -9,6 +9,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,6 +28,18 @@ def process_env(**overrides) -> dict:
     env.update({"PYTHONUNBUFFERED": "1", "DJANGO_SETTINGS_MODULE": "healthsync.settings"})
     env.update(overrides)
     return env
+
+
+def production_env(*, var_dir, database_url, **overrides) -> dict:
+    """Production mode on the machine's PostgreSQL, RabbitMQ and Redis, with a database, queue and
+    channel prefix of the test's own."""
+    from django.conf import settings
+
+    return process_env(
+        HEALTHSYNC_VAR_DIR=str(var_dir), DATABASE_URL=database_url, REDIS_URL=settings.REDIS_URL,
+        CELERY_BROKER_URL=settings.CELERY_BROKER_URL, HEALTHSYNC_TASK_QUEUE=f"e2e-{uuid.uuid4().hex[:8]}",
+        HEALTHSYNC_CHANNEL_PREFIX=f"e2e{uuid.uuid4().hex[:8]}", **overrides,
+    )
 
 
 def manage(*args, env, timeout=180):

@@ -8,16 +8,13 @@
 
 import asyncio
 import json
-import uuid
 
-import psycopg2
 import pytest
 import websockets
-from django.conf import settings
 
 from healthsync.demo import DEMO_PASSWORD
 
-from .servers import free_port, http_json, manage, process_env, start_server, start_worker
+from .servers import free_port, http_json, manage, process_env, production_env, start_server, start_worker
 
 pytestmark = pytest.mark.slow
 
@@ -74,33 +71,8 @@ def test_embedded_mode_round_trips_a_task_and_a_websocket_message(tmp_path):
         server.stop()
 
 
-@pytest.fixture
-def production_database():
-    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
-        pytest.skip("production mode needs DATABASE_URL to name a PostgreSQL server (CI sets it)")
-    base = settings.DATABASES["default"]
-    name = f"healthsync_e2e_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(host=base["HOST"], port=base["PORT"] or 5432, user=base["USER"], password=base["PASSWORD"], dbname="postgres")
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    port = base["PORT"] or 5432
-    auth = base["USER"] + (f":{base['PASSWORD']}" if base["PASSWORD"] else "")
-    yield f"postgres://{auth}@{base['HOST']}:{port}/{name}"
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.close()
-
-
 def test_production_mode_round_trips_through_rabbitmq_and_redis(tmp_path, production_database):
-    env = process_env(
-        HEALTHSYNC_VAR_DIR=str(tmp_path),
-        DATABASE_URL=production_database,
-        REDIS_URL=settings.REDIS_URL,
-        CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
-        HEALTHSYNC_TASK_QUEUE=f"e2e-{uuid.uuid4().hex[:8]}",
-        HEALTHSYNC_CHANNEL_PREFIX=f"e2e{uuid.uuid4().hex[:8]}",
-    )
+    env = production_env(var_dir=tmp_path, database_url=production_database)
     manage("migrate", "--noinput", env=env)
     manage("seed_demo", env=env)
     worker = start_worker(env=env, log_path=tmp_path / "worker.log")

@@ -1,0 +1,77 @@
+"""/ws/alerts/: live alerts for authenticated users, with replay of what a reconnecting client missed."""
+
+from collections import deque
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from healthsync.consumers import UNAUTHORISED
+from healthsync.realtime import PLATFORM_GROUP, hospital_group, user_group
+
+from .models import Notification
+
+REPLAY_LIMIT = 500
+
+
+@database_sync_to_async
+def _groups_for(user) -> list[str]:
+    groups = [user_group(user.pk)]
+    groups += [hospital_group(pk) for pk in user.memberships.values_list("hospital_id", flat=True)]
+    if user.is_superuser:
+        groups.append(PLATFORM_GROUP)
+    return groups
+
+
+@database_sync_to_async
+def _missed(user, after_id: int) -> list[dict]:
+    inbox = (
+        Notification.objects.filter(recipient=user, alert_id__gt=after_id)
+        .select_related("alert").order_by("alert_id")[:REPLAY_LIMIT]
+    )
+    return [notification.alert.as_message() for notification in inbox]
+
+
+class AlertConsumer(AsyncJsonWebsocketConsumer):
+    """Staff hear their hospitals' alerts and network alerts; donors the calls meant for them;
+    platform administrators everything. ``?last_id=N`` replays alerts after N from the inbox."""
+
+    async def connect(self):
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated or not user.is_active:
+            await self.close(code=UNAUTHORISED)
+            return
+        self.user = user
+        self.recently_sent = deque(maxlen=512)
+        self.joined = await _groups_for(user)
+        # Join before replaying: an alert raised in between arrives twice at worst (and is dropped by id), never not at all.
+        for group in self.joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        await self.accept()
+        last_id = self._last_id()
+        if last_id is not None:
+            for message in await _missed(user, last_id):
+                await self._send_once(message)
+
+    def _last_id(self) -> int | None:
+        from urllib.parse import parse_qs
+
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        value = (query.get("last_id") or [None])[0]
+        return int(value) if value and value.isdigit() else None
+
+    async def disconnect(self, code):
+        for group in getattr(self, "joined", []):
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def _send_once(self, message: dict) -> None:
+        if message["id"] in self.recently_sent:
+            return
+        self.recently_sent.append(message["id"])
+        await self.send_json(message)
+
+    async def push_message(self, event):
+        message = event["payload"]
+        if "id" in message and "kind" in message:
+            await self._send_once(message)
+        else:
+            await self.send_json(message)
