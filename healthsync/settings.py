@@ -137,7 +137,10 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # Pub/sub: one alert to a group is one PUBLISH, and each daphne process hands it to all its
+            # sockets, instead of one list push and pop per socket. Delivery is at most once either
+            # way; the inbox is the source of truth and reconnecting clients replay from it.
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
                 # redis-py 8 reads with a 5 s socket timeout by default, the same as channels-redis's
                 # 5 s blocking pop, so an idle socket's receive could time out: read for longer.
