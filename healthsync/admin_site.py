@@ -14,6 +14,23 @@ class OperationsAdminSite(admin.AdminSite):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._dashboard_panels = []
+        self._extra_views = []
+
+    def register_view(self, route: str, view, *, name: str, title: str, linked: bool = True):
+        """Add a page of the console at ``<admin>/<route>`` (staff login and CSRF as every admin page).
+        Linked views are listed on the index under "Pages"."""
+        self._extra_views.append({"route": route, "view": view, "name": name, "title": title, "linked": linked})
+
+    def get_urls(self):
+        from django.urls import path
+
+        extra = [path(item["route"], self.admin_view(item["view"]), name=item["name"]) for item in self._extra_views]
+        return extra + super().get_urls()
+
+    def each_context(self, request):
+        context = super().each_context(request)
+        context["extra_pages"] = [item for item in self._extra_views if item["linked"]]
+        return context
 
     def register_panel(self, panel):
         """Add a dashboard panel to the index: ``panel(request)`` returns

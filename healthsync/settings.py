@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "bloodbank",
     "donors",
     "notifications",
+    "reports",
 ]
 
 MIDDLEWARE = [
@@ -220,6 +221,8 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "healthsync.errors.api_exception_handler",
+    # ?format= names a report's file format (json, csv, pdf), not a DRF renderer.
+    "URL_FORMAT_OVERRIDE": None,
     "DEFAULT_THROTTLE_RATES": {
         "login": env.str("HEALTHSYNC_LOGIN_RATE", default="10/min"),
         "register": env.str("HEALTHSYNC_REGISTER_RATE", default="20/hour"),

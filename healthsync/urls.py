@@ -16,6 +16,8 @@ urlpatterns = [
     path("api/blood-bank/", include("bloodbank.urls")),
     path("api/blood-bank/", include("donors.urls")),
     path("api/", include("notifications.urls")),
+    path("api/", include("reports.urls")),
+    path("fhir/", include("reports.fhir_urls")),
     path("api/", include("healthsync.api.urls")),
 ]
 

@@ -1,0 +1,103 @@
+"""FHIR R4B (4.3) export: read-only, authenticated and scoped like the API.
+
+Blood units are ``BiologicallyDerivedProduct`` (the DIN is an identifier with the ISBT 128
+system), blood requests ``ServiceRequest``. What R4B has no field for travels in extensions
+defined here (their URLs are listed in ``EXTENSIONS`` and in the README).
+"""
+
+from django.utils import timezone
+
+from bloodbank.models import BloodRequest, BloodUnit, Component, UnitStatus
+
+DIN_SYSTEM = "https://www.isbt128.org/uri/DonationIdentificationNumber"
+PRODUCT_CODE_SYSTEM = "https://www.isbt128.org/uri/ProductDescriptionCode"
+EXTENSION_BASE = "https://healthsync.example/fhir/StructureDefinition/"
+EXTENSIONS = {
+    "blood-group": "ABO/RhD group of the unit (valueString: A+, A-, B+, B-, AB+, AB-, O+, O-).",
+    "volume": "Volume of the bag (valueQuantity in mL).",
+    "unit-status": "HealthSync status of the unit (valueCode: quarantined, available, reserved, issued, transfused, discarded, expired, in_transit).",
+    "holding-facility": "ISBT 128 facility identification number of the hospital holding the unit (valueString).",
+    "recipient-blood-group": "ABO/RhD group of the recipient (valueString).",
+    "urgency": "HealthSync urgency 1-5 (valueInteger; 4 urgent, 5 emergency).",
+}
+CATEGORY = {Component.RED_CELLS: "cells", Component.PLATELETS: "cells", Component.WHOLE_BLOOD: "fluid",
+            Component.PLASMA: "fluid", Component.CRYOPRECIPITATE: "fluid"}
+REQUEST_STATUS = {"pending": "active", "partially_fulfilled": "active", "fulfilled": "completed", "cancelled": "revoked"}
+
+
+def _instant(value) -> str:
+    return timezone.localtime(value).isoformat()
+
+
+def _extension(name: str, **value) -> dict:
+    return {"url": EXTENSION_BASE + name, **value}
+
+
+def blood_unit(unit: BloodUnit) -> dict:
+    product_code = {"text": unit.get_component_display()}
+    if unit.product_code:
+        product_code["coding"] = [{"system": PRODUCT_CODE_SYSTEM, "code": unit.product_code}]
+    return {
+        "resourceType": "BiologicallyDerivedProduct",
+        "id": str(unit.pk),
+        "identifier": [{"system": DIN_SYSTEM, "value": unit.din}],
+        "productCategory": CATEGORY[unit.component],
+        "productCode": product_code,
+        "status": "available" if unit.status == UnitStatus.AVAILABLE else "unavailable",
+        "quantity": 1,
+        "collection": {"collectedDateTime": _instant(unit.collected_at)},
+        "storage": [{"description": "Use before the end of the period", "duration": {"end": _instant(unit.expires_at)}}],
+        "extension": [
+            _extension("blood-group", valueString=unit.blood_group),
+            _extension("volume", valueQuantity={"value": unit.volume_ml, "unit": "mL", "system": "http://unitsofmeasure.org", "code": "mL"}),
+            _extension("unit-status", valueCode=unit.status),
+            _extension("holding-facility", valueString=unit.hospital.fin),
+        ],
+    }
+
+
+def _priority(urgency: int) -> str:
+    return {5: "stat", 4: "urgent"}.get(urgency, "routine")
+
+
+def blood_request(request: BloodRequest) -> dict:
+    subject = {"display": "Patient"}
+    if request.patient_reference:
+        subject = {"identifier": {"value": request.patient_reference}, "display": "Patient"}
+    resource = {
+        "resourceType": "ServiceRequest",
+        "id": str(request.pk),
+        "status": REQUEST_STATUS[request.status],
+        "intent": "order",
+        "priority": _priority(request.urgency),
+        "code": {"text": f"{request.get_component_display()} for transfusion, recipient {request.blood_group}"},
+        "quantityQuantity": {"value": request.units_requested, "unit": "unit"},
+        "subject": subject,
+        "authoredOn": _instant(request.created_at),
+        "performer": [{"display": request.hospital.name, "identifier": {"value": request.hospital.fin}}],
+        "extension": [
+            _extension("recipient-blood-group", valueString=request.blood_group),
+            _extension("urgency", valueInteger=request.urgency),
+        ],
+    }
+    if request.needed_by:
+        resource["occurrenceDateTime"] = _instant(request.needed_by)
+    return resource
+
+
+def bundle(*, resources: list[dict], total: int, base_url: str, self_url: str, next_url: str | None, previous_url: str | None) -> dict:
+    links = [{"relation": "self", "url": self_url}]
+    if next_url:
+        links.append({"relation": "next", "url": next_url})
+    if previous_url:
+        links.append({"relation": "previous", "url": previous_url})
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": total,
+        "link": links,
+        "entry": [
+            {"fullUrl": f"{base_url}/{resource['resourceType']}/{resource['id']}", "resource": resource, "search": {"mode": "match"}}
+            for resource in resources
+        ],
+    }
