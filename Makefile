@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements-installed
 
-.PHONY: install run test migrate seed models bench check-deploy
+.PHONY: install run test migrate seed models bench check-deploy backup restore
 
 install: $(STAMP)
 
@@ -34,3 +34,10 @@ check-deploy: install
 	HEALTHSYNC_FIELD_ENCRYPTION_KEYS=$${HEALTHSYNC_FIELD_ENCRYPTION_KEYS:-check-deploy-only} \
 	DJANGO_ALLOWED_HOSTS=$${DJANGO_ALLOWED_HOSTS:-healthsync.example} \
 	$(PY) manage.py check --deploy --fail-level WARNING
+
+backup: install
+	$(PY) manage.py backup $(if $(BACKUP),--output $(BACKUP))
+
+restore: install
+	@test -n "$(BACKUP)" || (echo "usage: make restore BACKUP=var/backups/<timestamp>" && exit 2)
+	$(PY) manage.py restore --input $(BACKUP)
