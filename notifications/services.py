@@ -197,7 +197,7 @@ def _call_donors(*, request: BloodRequest) -> Alert | None:
 
 
 def units_expired(*, hospital_id: int, unit_ids: list[int]) -> Alert:
-    digest = hashlib.sha1(",".join(map(str, sorted(unit_ids))).encode()).hexdigest()[:16]
+    digest = hashlib.sha256(",".join(map(str, sorted(unit_ids))).encode()).hexdigest()[:16]
     return alert_raise(
         kind=Kind.EXPIRED,
         title=f"{len(unit_ids)} unit(s) expired",
