@@ -10,6 +10,7 @@ from django.utils import timezone
 from healthsync.admin_site import HospitalScopedAdmin
 from healthsync.errors import DomainError
 from healthsync.permissions import hospitals_for
+from healthsync.security import require_recent_login
 
 from . import selectors, services
 from .models import Allocation, BloodRequest, BloodUnit, ParLevel, Transfer, UnitEvent, UnitStatus
@@ -101,6 +102,11 @@ class BloodUnitAdmin(HospitalScopedAdmin):
 
     @admin.action(description="Discard (with a reason)")
     def discard_units(self, request, queryset):
+        try:
+            require_recent_login(request)
+        except DomainError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return None
         if "apply" in request.POST:
             form = DiscardForm(request.POST)
             if form.is_valid():

@@ -10,12 +10,12 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
-from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 
 from healthsync import services as core_services
-from healthsync.api.views import LoginView
+from healthsync.api.views import LoginTokenSerializer, LoginView
 from healthsync.models import Hospital
 from healthsync.permissions import ACT, IsHospitalStaff, acting_hospital, can, hospitals_for, scope_to_hospitals
+from healthsync.security import require_recent_login
 
 from . import selectors, services
 from .models import Allocation, BloodGroup, BloodRequest, BloodUnit, Component, ParLevel, Transfer
@@ -186,7 +186,7 @@ class HospitalRegisterView(APIView):
         return Response({**PublicHospitalSerializer(hospital).data, "is_verified": hospital.is_verified}, status=status.HTTP_201_CREATED)
 
 
-class StaffTokenSerializer(TokenObtainPairSerializer):
+class StaffTokenSerializer(LoginTokenSerializer):
     def validate(self, attrs):
         data = super().validate(attrs)
         if not (self.user.is_superuser or self.user.memberships.exists()):
@@ -332,6 +332,7 @@ def _own_unit(request, unit_id) -> BloodUnit:
 @api_view(["POST"])
 @permission_classes([IsHospitalStaff])
 def unit_discard(request, unit_id):
+    require_recent_login(request)
     unit = services.unit_discard(unit=_own_unit(request, unit_id), by=request.user, reason=str(request.data.get("reason", "")))
     return Response(UnitSerializer(unit).data)
 
@@ -366,6 +367,7 @@ def request_cancel(request, request_id):
 @permission_classes([IsHospitalStaff])
 def request_emergency_release(request, request_id):
     """Uncrossmatched group O red cells for an urgency-5 request, recorded with the authorising physician."""
+    require_recent_login(request)
     units = request.data.get("units")
     allocations = services.emergency_release(
         request=_own_request(request, request_id), physician=str(request.data.get("physician", "")), by=request.user,

@@ -16,13 +16,12 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
-from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 
 from bloodbank.api import UnitSerializer
 from bloodbank.models import BloodGroup, Component
 from bloodbank.rules import display_din
 from healthsync.api.pagination import StandardPagination
-from healthsync.api.views import LoginView
+from healthsync.api.views import LoginTokenSerializer, LoginView
 from healthsync.models import Hospital
 from healthsync.permissions import IsHospitalStaff, acting_hospital, scope_to_hospitals
 
@@ -246,7 +245,7 @@ class DonorRegisterView(APIView):
         return Response(DonorProfileSerializer(donor).data, status=status.HTTP_201_CREATED)
 
 
-class DonorTokenSerializer(TokenObtainPairSerializer):
+class DonorTokenSerializer(LoginTokenSerializer):
     def validate(self, attrs):
         data = super().validate(attrs)
         if not self.user.is_donor:

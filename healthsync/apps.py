@@ -9,7 +9,12 @@ class HealthSyncConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from django.contrib.auth.signals import user_logged_in
+
         from . import audit  # noqa: F401  registers the audited models
+        from .security import stamp_login
+
+        user_logged_in.connect(stamp_login, dispatch_uid="healthsync.stamp_login")
 
 
 class HealthSyncAdminConfig(admin_apps.AdminConfig):

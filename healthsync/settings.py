@@ -86,6 +86,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "auditlog.middleware.AuditlogMiddleware",
+    "healthsync.security.StaffIdleTimeoutMiddleware",
 ]
 
 ROOT_URLCONF = "healthsync.urls"
@@ -200,6 +201,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_REDIRECT_URL = "/"
+LOGIN_URL = "/accounts/login/"
+# Staff web sessions end after this long idle; sensitive actions need a login this recent.
+HEALTHSYNC_STAFF_IDLE_MINUTES = env.int("HEALTHSYNC_STAFF_IDLE_MINUTES", default=30)
+HEALTHSYNC_REAUTH_MINUTES = env.int("HEALTHSYNC_REAUTH_MINUTES", default=15)
 ANONYMOUS_USER_NAME = None  # guardian: no anonymous user row; anonymous is denied by default
 
 ACCOUNT_LOGIN_METHODS = {"email"}

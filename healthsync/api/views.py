@@ -1,5 +1,7 @@
 """Core API: accounts and JWT, hospitals, staff memberships, system checks."""
 
+import time
+
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
@@ -8,6 +10,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
+from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 from rest_framework_simplejwt.views import TokenBlacklistView, TokenObtainPairView, TokenRefreshView
 
 from .. import services
@@ -17,9 +20,20 @@ from ..permissions import CHANGE, MANAGE_STAFF, VIEW, HospitalObjectPermission, 
 from .serializers import HospitalSerializer, MembershipSerializer, RegisterSerializer, UserSerializer
 
 
+class LoginTokenSerializer(TokenObtainPairSerializer):
+    @classmethod
+    def get_token(cls, user):
+        token = super().get_token(user)
+        # When the password was given: access tokens refreshed from this one keep it, so
+        # sensitive actions can ask for a recent login (healthsync.security.require_recent_login).
+        token["auth_time"] = int(time.time())
+        return token
+
+
 class LoginView(TokenObtainPairView):
     """`{email, password}` gives `{access, refresh}`. Rate limited per client address."""
 
+    serializer_class = LoginTokenSerializer
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "login"
 
