@@ -179,3 +179,40 @@ def donor_of(user) -> DonorProfile:
 def unit_release_check(unit) -> list[str]:
     """bloodbank release hook: the problems keeping a donated unit in quarantine ([] for units not from a donation)."""
     return release_problems_for_din(din=unit.din, unit_group=unit.blood_group) or []
+
+
+def donor_upcoming_appointment(*, donor: DonorProfile) -> Appointment | None:
+    """The donor's open booking (at most one), if its slot has not started."""
+    return (
+        Appointment.objects.filter(donor=donor, status=AppointmentStatus.BOOKED, slot__starts_at__gt=timezone.now())
+        .select_related("slot__hospital").first()
+    )
+
+
+def network_regions() -> list[str]:
+    """The regions of verified hospitals, for the public shortage page."""
+    from healthsync.models import Hospital
+
+    return sorted({region for region in Hospital.objects.filter(is_verified=True).exclude(region="").values_list("region", flat=True)})
+
+
+LEVEL_ORDER = {"critical": 0, "low": 1, "adequate": 2}
+
+
+def regional_shortages(*, region: str, component: str = "red_cells") -> list[dict]:
+    """Per blood group, the worst stock level of ``component`` among the region's verified hospitals and how many
+    hospitals are critical or low (public: no hospital names or unit counts). Built from the network levels."""
+    from bloodbank import selectors as bloodbank_selectors
+    from bloodbank.models import BloodGroup
+    from healthsync.models import Hospital
+
+    regional = set(Hospital.objects.filter(is_verified=True, region__iexact=region).values_list("pk", flat=True))
+    rows = []
+    for group in BloodGroup.values:
+        levels = [level for pk, level in bloodbank_selectors.network_levels(blood_group=group, component=component).items() if pk in regional]
+        worst = min(levels, key=LEVEL_ORDER.__getitem__) if levels else None
+        rows.append({
+            "blood_group": group, "level": worst, "hospitals": len(levels),
+            "critical": levels.count("critical"), "low": levels.count("low"),
+        })
+    return rows

@@ -560,3 +560,39 @@ def donation_release(*, donation: Donation, by: User | None) -> list[BloodUnit]:
             raise Conflict("No unit of this donation is in quarantine.", code="nothing_to_release")
         return [bloodbank_services.unit_release(unit=unit, by=by) for unit in units]
 
+
+
+def donor_profile_create(
+    *,
+    user: User,
+    blood_group: str,
+    date_of_birth: date,
+    name: str = "",
+    address: str = "",
+    contact_number: str = "",
+    sex: str = "",
+    weight_kg: float | Decimal | None = None,
+    region: str = "",
+    available_for_emergencies: bool = False,
+) -> DonorProfile:
+    """Make an existing account (e.g. one signed up through the web portal) a donor, with the same checks as
+    ``donor_register``: a known blood group (self-reported until typing confirms it) and the minimum age."""
+    group = _blood_group(blood_group, field="blood_group")
+    sex = _sex(sex)
+    weight = _weight(weight_kg)
+    _check_adult_on_registration(date_of_birth)
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        if DonorProfile.objects.filter(user=user).exists():
+            raise Conflict("This account already has a donor profile.", code="already_donor")
+        user.is_donor = True
+        if name.strip():
+            user.name = name.strip()
+        if contact_number:
+            user.phone_number = contact_number
+        user.save(update_fields=["is_donor", "name", "phone_number"])
+        return DonorProfile.objects.create(
+            user=user, blood_group=group, date_of_birth=date_of_birth, sex=sex, weight_kg=weight,
+            contact_number=contact_number, address=address, region=region.strip(),
+            available_for_emergencies=available_for_emergencies,
+        )

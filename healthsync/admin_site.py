@@ -62,6 +62,14 @@ def hospital_of(obj, lookup: str):
     return obj
 
 
+def _can_anywhere(request, perm: str) -> bool:
+    """``can_anywhere`` once per request and permission: the admin asks it for every model on every page."""
+    cache = request.__dict__.setdefault("_healthsync_can_anywhere", {})
+    if perm not in cache:
+        cache[perm] = request.user.is_superuser or can_anywhere(request.user, perm)
+    return cache[perm]
+
+
 class HospitalScopedAdmin(admin.ModelAdmin):
     """A ModelAdmin whose rows belong to hospitals: staff see and change only their own
     hospitals' rows (through the shared permission helper); platform administrators see all."""
@@ -77,7 +85,7 @@ class HospitalScopedAdmin(admin.ModelAdmin):
         return queryset.distinct() if "__" in self.hospital_lookup else queryset
 
     def has_module_permission(self, request):
-        return request.user.is_superuser or can_anywhere(request.user, self.view_perm)
+        return _can_anywhere(request, self.view_perm)
 
     def has_view_permission(self, request, obj=None):
         if obj is None:
@@ -85,11 +93,11 @@ class HospitalScopedAdmin(admin.ModelAdmin):
         return can(request.user, self.view_perm, hospital_of(obj, self.hospital_lookup))
 
     def has_add_permission(self, request):
-        return request.user.is_superuser or can_anywhere(request.user, self.change_perm)
+        return _can_anywhere(request, self.change_perm)
 
     def has_change_permission(self, request, obj=None):
         if obj is None:
-            return request.user.is_superuser or can_anywhere(request.user, self.change_perm)
+            return _can_anywhere(request, self.change_perm)
         return can(request.user, self.change_perm, hospital_of(obj, self.hospital_lookup))
 
     def has_delete_permission(self, request, obj=None):

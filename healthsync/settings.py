@@ -200,7 +200,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_REDIRECT_URL = "/"
+LOGIN_REDIRECT_URL = "/donor/"  # the portal sends staff on to the operations console
 LOGIN_URL = "/accounts/login/"
 # Staff web sessions end after this long idle; sensitive actions need a login this recent.
 HEALTHSYNC_STAFF_IDLE_MINUTES = env.int("HEALTHSYNC_STAFF_IDLE_MINUTES", default=30)
@@ -279,6 +279,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]  # vendored Bootstrap and Chart.js, the portal's CSS and JS
 STATIC_ROOT = Path(env.str("HEALTHSYNC_STATIC_ROOT", default=str(VAR_DIR / "static")))
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on a missing directory
 MEDIA_URL = "/media/"

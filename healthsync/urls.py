@@ -7,7 +7,8 @@ from django.contrib import admin
 from .health import healthz
 
 urlpatterns = [
-    path("", RedirectView.as_view(url=f"/{settings.HEALTHSYNC_ADMIN_URL}", permanent=False)),
+    path("", RedirectView.as_view(url="/donor/", permanent=False)),
+    path("", include("donors.portal_urls")),
     path(settings.HEALTHSYNC_ADMIN_URL, admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("healthz", healthz, name="healthz"),
