@@ -370,3 +370,11 @@ HEALTHSYNC_DONATION_INTERVALS = {
 HEALTHSYNC_REQUIRED_MARKERS = env.list("HEALTHSYNC_REQUIRED_MARKERS", default=["HIV", "HBV", "HCV", "syphilis"])
 # SMS provider: a class with send(*, to, body, idempotency_key); the default logs messages.
 HEALTHSYNC_SMS_BACKEND = env.str("HEALTHSYNC_SMS_BACKEND", default="notifications.sms.LoggingSmsBackend")
+# Imaging uploads: the largest file accepted, and the most pixels decoded (decompression-bomb guard).
+HEALTHSYNC_MAX_UPLOAD_MB = env.int("HEALTHSYNC_MAX_UPLOAD_MB", default=50)
+HEALTHSYNC_MAX_IMAGE_PIXELS = env.int("HEALTHSYNC_MAX_IMAGE_PIXELS", default=50_000_000)
+DATA_UPLOAD_MAX_MEMORY_SIZE = HEALTHSYNC_MAX_UPLOAD_MB * 1024 * 1024 + 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# Imaging: where the labelled data sets and the trained models live.
+HEALTHSYNC_DATASETS_DIR = Path(env.str("HEALTHSYNC_DATASETS_DIR", default=str(BASE_DIR.parent / "shared" / "datasets")))
+HEALTHSYNC_MODELS_DIR = Path(env.str("HEALTHSYNC_MODELS_DIR", default=str(BASE_DIR / "ml_models" / "artifacts")))

@@ -1,0 +1,88 @@
+"""Reads from the model registry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ml_models.catalogue import DATASETS, model_name
+
+from .models import Condition, MLModel
+from .registry import models_dir
+
+
+class ModelNotFound(LookupError):
+    pass
+
+
+def model_directory(model: MLModel) -> Path:
+    path = Path(model.artifact_path)
+    return path if path.is_absolute() else models_dir() / path
+
+
+def dataset_default_model(*, dataset: str) -> MLModel:
+    """The active default model of a data set: its catalogue default architecture when trained,
+    else any active model trained on it (best validation AUC first)."""
+    info = DATASETS.get(dataset)
+    if info is not None:
+        for recipe in info.defaults:
+            if recipe.active:
+                found = MLModel.objects.filter(name=model_name(dataset, recipe.arch), is_active=True).first()
+                if found:
+                    return found
+    candidates = sorted(
+        MLModel.objects.filter(dataset=dataset, is_active=True),
+        key=lambda model: -(model.metrics.get("validation", {}).get("auc") or 0),
+    )
+    if not candidates:
+        raise ModelNotFound(f"no trained model for data set {dataset!r}: run make models")
+    return candidates[0]
+
+
+def model_resolve(*, reference: str) -> MLModel:
+    """``name`` (its active version), ``name:version``, or a data set name (its active default;
+    with ``:version``, that version of the default model)."""
+    name, _, version = reference.partition(":")
+    if version and name in DATASETS and not MLModel.objects.filter(name=name).exists():
+        name = dataset_default_model(dataset=name).name  # "pneumoniamnist:2": version 2 of its default model
+    if version:
+        try:
+            return MLModel.objects.get(name=name, version=int(version))
+        except (MLModel.DoesNotExist, ValueError):
+            raise ModelNotFound(f"no model {reference!r}") from None
+    active = MLModel.objects.filter(name=name, is_active=True).first()
+    if active:
+        return active
+    if name in DATASETS or MLModel.objects.filter(dataset=name).exists():
+        return dataset_default_model(dataset=name)
+    raise ModelNotFound(f"no active model named {name!r}")
+
+
+def condition_coverage() -> list[dict]:
+    """Each condition with the data sets and active models that cover it ("no model yet" when none)."""
+    rows = []
+    for condition in Condition.objects.prefetch_related("datasets", "models"):
+        active = [str(model) for model in condition.models.all() if model.is_active]
+        rows.append(
+            {
+                "condition": condition.name,
+                "specialty": condition.specialty,
+                "datasets": [dataset.name for dataset in condition.datasets.all()],
+                "models": active or "no model yet",
+            }
+        )
+    return rows
+
+
+def default_model_status() -> list[dict]:
+    """For ``make run``: each catalogue default model, trained or "not trained yet: run make models"."""
+    status = []
+    for info in DATASETS.values():
+        for recipe in info.defaults:
+            name = model_name(info.name, recipe.arch)
+            active = MLModel.objects.filter(name=name, is_active=True).first()
+            available = active is not None and (model_directory(active) / "model.keras").is_file()
+            status.append(
+                {"name": name, "dataset": info.name, "default": recipe.active, "model": str(active) if available else None,
+                 "status": "ready" if available else "not trained yet: run make models"}
+            )
+    return status

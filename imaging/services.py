@@ -1,0 +1,75 @@
+"""Writes to the model registry: registering trained models, activating versions, syncing with disk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.db import transaction
+
+from ml_models.cards import MODEL_FILE, find_artifacts, read_card
+
+from .models import Condition, MLModel
+from .registry import models_dir
+
+
+def _relative(directory: Path) -> str:
+    directory = Path(directory).resolve()
+    try:
+        return str(directory.relative_to(models_dir().resolve()))
+    except ValueError:
+        return str(directory)
+
+
+@transaction.atomic
+def model_register(*, directory: Path, activate: bool | None = None) -> MLModel:
+    """Registers (or refreshes) the model in ``directory`` from its card.
+
+    ``activate``: True makes it the active version, False leaves activation alone, None activates
+    it only when its name has no active version yet."""
+    card = read_card(directory)
+    dataset_name = card["dataset"]["name"]
+    model, _ = MLModel.objects.update_or_create(
+        name=card["name"],
+        version=int(card["version"]),
+        defaults={
+            "dataset": dataset_name,
+            "modality": card.get("modality", ""),
+            "architecture": card["architecture"]["name"],
+            "classes": card["classes"],
+            "input_shape": card["input_shape"],
+            "metrics": card.get("metrics", {}),
+            "artifact_path": _relative(directory),
+            "card": card,
+        },
+    )
+    model.conditions.set(Condition.objects.filter(datasets__name=dataset_name).distinct())
+    has_active = MLModel.objects.filter(name=model.name, is_active=True).exclude(pk=model.pk).exists()
+    if activate or (activate is None and not has_active and not model.is_active):
+        model = model_activate(model=model)
+    return model
+
+
+@transaction.atomic
+def model_activate(*, model: MLModel) -> MLModel:
+    """Makes ``model`` the one active version of its name. Running workers pick it up on their next
+    prediction (imaging.inference checks the active version per call), without a restart."""
+    MLModel.objects.filter(name=model.name, is_active=True).exclude(pk=model.pk).update(is_active=False)
+    MLModel.objects.filter(pk=model.pk).update(is_active=True)
+    model.refresh_from_db()
+    return model
+
+
+def models_sync(*, root: Path | None = None) -> list[MLModel]:
+    """Registers every model directory on disk (committed, or written by ``make models``).
+
+    Rows whose files have gone are kept but deactivated, so the registry never serves a missing
+    file. Default models (ml_models.catalogue) get the newest version activated when their name
+    has none active."""
+    root = Path(root) if root is not None else models_dir()
+    registered = [model_register(directory=directory, activate=None) for directory in find_artifacts(root)]
+    present = {model.pk for model in registered}
+    for stale in MLModel.objects.filter(is_active=True).exclude(pk__in=present):
+        directory = Path(stale.artifact_path) if Path(stale.artifact_path).is_absolute() else root / stale.artifact_path
+        if not (directory / MODEL_FILE).is_file():
+            MLModel.objects.filter(pk=stale.pk).update(is_active=False)
+    return registered
