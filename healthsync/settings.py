@@ -231,6 +231,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "login": env.str("HEALTHSYNC_LOGIN_RATE", default="10/min"),
         "register": env.str("HEALTHSYNC_REGISTER_RATE", default="20/hour"),
+        "predict": env.str("HEALTHSYNC_PREDICT_RATE", default="120/min"),
     },
 }
 SIMPLE_JWT = {

@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/blood-bank/", include("donors.urls")),
     path("api/", include("notifications.urls")),
     path("api/", include("reports.urls")),
+    path("api/", include("imaging.urls")),
     path("fhir/", include("reports.fhir_urls")),
     path("api/", include("healthsync.api.urls")),
 ]

@@ -6,8 +6,11 @@ by a directory holding ``model.keras`` and its ``card.json``. One version per na
 that cover them; a condition with no model is shown as "no model yet".
 """
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
+
+from healthsync.fields import PersonalTextField
 
 
 class Dataset(models.Model):
@@ -69,3 +72,61 @@ class MLModel(models.Model):
 
     def __str__(self):
         return f"{self.name}:{self.version}{' (active)' if self.is_active else ''}"
+
+
+class AnalysisStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class Confirmation(models.TextChoices):
+    AGREES = "agrees", "Agrees"
+    DISAGREES = "disagrees", "Disagrees"
+    UNCERTAIN = "uncertain", "Uncertain"
+
+
+def _study_path(analysis, filename):
+    return f"studies/{analysis.hospital_id}/{analysis.batch}/{filename}"
+
+
+class ImageAnalysis(models.Model):
+    """One image sent to one model version: queued, run by a worker in order of submission, kept with its result."""
+
+    hospital = models.ForeignKey("healthsync.Hospital", on_delete=models.PROTECT, related_name="image_analyses")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="image_analyses")
+    batch = models.UUIDField(db_index=True, help_text="Images submitted together share a batch.")
+    dataset = models.CharField(max_length=100)
+    condition = models.ForeignKey(Condition, null=True, blank=True, on_delete=models.SET_NULL, related_name="analyses")
+    model = models.ForeignKey(MLModel, on_delete=models.PROTECT, related_name="analyses", help_text="The exact model version used.")
+    image = models.FileField(upload_to=_study_path, max_length=300, help_text="The upload as kept: PNG/JPEG as sent, DICOM de-identified.")
+    image_kind = models.CharField(max_length=5)
+    original_name = models.CharField(max_length=255, blank=True)
+    study_metadata = models.JSONField(default=dict, blank=True, help_text="DICOM modality, body part, (replaced) study and series UIDs, size.")
+    patient_identifiers = PersonalTextField(help_text="The DICOM's original identifiers (JSON), encrypted.")
+    status = models.CharField(max_length=8, choices=AnalysisStatus.choices, default=AnalysisStatus.QUEUED, db_index=True)
+    failure_reason = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    predictions = models.JSONField(default=list, blank=True, help_text="[{class, probability}], most probable first.")
+    predicted_class = models.CharField(max_length=100, blank=True)
+    gradcam = models.FileField(upload_to=_study_path, max_length=300, blank=True)
+    submitted_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    queue_wait_ms = models.FloatField(null=True, blank=True)
+    preprocessing_ms = models.FloatField(null=True, blank=True)
+    inference_ms = models.FloatField(null=True, blank=True)
+    gradcam_ms = models.FloatField(null=True, blank=True)
+    confirmation = models.CharField(max_length=10, choices=Confirmation.choices, blank=True)
+    true_finding = models.CharField(max_length=100, blank=True, help_text="The clinician's finding when it differs.")
+    confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-submitted_at", "-id"]
+        verbose_name_plural = "image analyses"
+        indexes = [models.Index(fields=["hospital", "status", "submitted_at"], name="analysis_queue_idx")]
+
+    def __str__(self):
+        return f"Analysis {self.pk}: {self.original_name or self.image_kind} with {self.model} ({self.status})"

@@ -151,10 +151,19 @@ def _read_dicom(data: bytes, name: str) -> Study:
     return Study(kind="dicom", pixels=pixels, stored=stored.getvalue(), metadata=metadata, identifiers=identifiers)
 
 
+def _modality_key(model_modality: str) -> str:
+    """A model card's modality (``chest X-ray``, or the catalogue key ``chest_xray``) as a catalogue key."""
+    from ml_models.training import MODALITY_NAMES
+
+    by_name = {name.lower(): key for key, name in MODALITY_NAMES.items()}
+    return by_name.get(model_modality.lower(), model_modality)
+
+
 def check_modality(study: Study, *, model_modality: str, model_name: str) -> None:
     """Refuse a DICOM whose modality cannot be what the model reads (a CT series sent to a chest X-ray model)."""
     if study.kind != "dicom":
         return
+    model_modality = _modality_key(model_modality)
     allowed = DICOM_MODALITIES.get(model_modality)
     modality = study.metadata.get("modality", "")
     if allowed and modality and modality not in allowed:

@@ -75,3 +75,25 @@ class AlertConsumer(AsyncJsonWebsocketConsumer):
             await self._send_once(message)
         else:
             await self.send_json(message)
+
+
+class AnalysisConsumer(AsyncJsonWebsocketConsumer):
+    """/ws/analyses/: the status of the user's own image analyses as they change: {analysis_id, status}."""
+
+    async def connect(self):
+        from .receivers import analyses_group
+
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated or not user.is_active:
+            await self.close(code=UNAUTHORISED)
+            return
+        self.group = analyses_group(user.pk)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code):
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def push_message(self, event):
+        await self.send_json(event["payload"])

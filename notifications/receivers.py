@@ -2,6 +2,8 @@
 
 from bloodbank import events as bloodbank_events
 from donors import events as donor_events
+from healthsync.realtime import push
+from imaging import events as imaging_events
 
 from . import tasks
 
@@ -26,8 +28,22 @@ def _appointment_booked(sender, *, appointment_id, **_):
     tasks.appointment_booked.delay(appointment_id=appointment_id)
 
 
+def analyses_group(user_id: int) -> str:
+    return f"analyses.{user_id}"
+
+
+def _analysis_status_changed(sender, *, analysis_id, user_id, status, **_):
+    # The socket gets every status at once (the API holds the state; a missed push costs nothing);
+    # a finished or failed analysis also lands in the requester's inbox.
+    if user_id is not None:
+        push(analyses_group(user_id), {"analysis_id": analysis_id, "status": str(status)})
+    if status in ("done", "failed"):
+        tasks.analysis_finished.delay(analysis_id=analysis_id)
+
+
 def connect() -> None:
     bloodbank_events.inventory_level_changed.connect(_inventory_level_changed, dispatch_uid="notifications.level")
     bloodbank_events.request_created.connect(_request_created, dispatch_uid="notifications.request")
     bloodbank_events.units_expired.connect(_units_expired, dispatch_uid="notifications.expired")
     donor_events.appointment_booked.connect(_appointment_booked, dispatch_uid="notifications.appointment")
+    imaging_events.analysis_status_changed.connect(_analysis_status_changed, dispatch_uid="notifications.analysis")

@@ -20,6 +20,7 @@ from bloodbank.models import BloodRequest, Component
 from donors import selectors as donor_selectors
 from donors.models import Appointment, AppointmentStatus
 from healthsync.models import Hospital, User
+from imaging.models import ImageAnalysis
 from healthsync.realtime import PLATFORM_GROUP, hospital_group, push, user_group
 
 from . import rules, sms
@@ -266,6 +267,28 @@ def appointment_reminders(*, now: datetime | None = None) -> int:
             _appointment_alert(appointment, key=key, title="Reminder: your donation appointment is tomorrow")
             sent += 1
     return sent
+
+
+# --- analyses -----------------------------------------------------------------------------------
+
+
+def analysis_finished(*, analysis_id: int) -> Alert | None:
+    """Tell the requester that an image analysis finished or failed."""
+    analysis = ImageAnalysis.objects.select_related("model").get(pk=analysis_id)
+    if analysis.requested_by_id is None or analysis.status not in ("done", "failed"):
+        return None
+    if analysis.status == "done":
+        top = analysis.predictions[0] if analysis.predictions else {"class": analysis.predicted_class, "probability": 0}
+        title = f"Analysis {analysis.pk} done: {analysis.predicted_class}"
+        body = f"{analysis.original_name or 'Image'} with {analysis.model}: {top['class']} {top['probability']:.0%}. Results support, not replace, a clinician's reading."
+        severity = Severity.INFO
+    else:
+        title, body, severity = f"Analysis {analysis.pk} failed", analysis.failure_reason or "The image could not be analysed.", Severity.WARNING
+    return alert_raise(
+        kind=Kind.ANALYSIS, title=title, body=body, severity=severity, event_key=f"analysis:{analysis.pk}:{analysis.status}",
+        audience=Q(pk=analysis.requested_by_id), groups=[user_group(analysis.requested_by_id)],
+        link=f"/admin/imaging/imageanalysis/{analysis.pk}/change/", hospital_id=analysis.hospital_id,
+    )
 
 
 # --- inbox ------------------------------------------------------------------------------------------

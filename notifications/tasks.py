@@ -25,6 +25,11 @@ def appointment_booked(*, appointment_id: int):
     services.appointment_booked(appointment_id=appointment_id)
 
 
+@shared_task(acks_late=True, max_retries=3)
+def analysis_finished(*, analysis_id: int):
+    services.analysis_finished(analysis_id=analysis_id)
+
+
 @shared_task(acks_late=True)
 def expiring_digest():
     return len(services.expiring_digest())

@@ -1,0 +1,21 @@
+"""Task interface of imaging: load ids, call a service; safe to run twice."""
+
+from celery import shared_task
+
+from . import analyses
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=analyses.MAX_ATTEMPTS)
+def run_analysis(self, *, analysis_id: int) -> str:
+    return analyses.analysis_run(analysis_id=analysis_id)
+
+
+@shared_task(acks_late=True)
+def warm_model(*, model_id: int) -> str:
+    """Load a model into this worker's memory ahead of the first analysis."""
+    from .inference import predictor_for
+    from .models import MLModel
+
+    model = MLModel.objects.get(pk=model_id)
+    predictor_for(model)
+    return str(model)

@@ -1,0 +1,224 @@
+"""The seed's imaging API through HTTP: predictions with Grad-CAM, bad input as clear 400s, modality
+checks, de-identified DICOM, confirmation, scoping, and exactly-once runs."""
+
+import io
+import json
+import struct
+import zlib
+
+import numpy as np
+import pydicom
+import pytest
+from django.db import connection
+from PIL import Image
+from pydicom.data import get_testdata_file
+
+from imaging import analyses
+from imaging.models import ImageAnalysis
+
+pytestmark = pytest.mark.django_db(transaction=True)
+DATASET = "pneumoniamnist"
+
+
+def png(size=28, seed=0) -> bytes:
+    pixels = np.random.default_rng(seed).integers(0, 256, (size, size), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def upload(name: str, data: bytes):
+    file = io.BytesIO(data)
+    file.name = name
+    return file
+
+
+def predict(client, *files, **fields):
+    return client.post("/api/predict", {"dataset": DATASET, **fields, "image": [upload(n, d) for n, d in files]}, format="multipart")
+
+
+def test_datasets_and_models_list_the_committed_default(api, bob):
+    client = api(bob)
+    names = {row["name"]: row for row in client.get("/api/datasets").json()}
+    assert "pneumonia" in " ".join(names[DATASET]["conditions"]).lower()
+    assert any(model["active"] and model["architecture"] == "basic_cnn" for model in names[DATASET]["models"])
+    models = client.get("/api/models").json()
+    default = next(m for m in models if m["name"] == "pneumoniamnist-basic_cnn")
+    assert default["version"] == 1 and default["active"] and "accuracy" in default["validation"]
+    loaded = client.post("/api/load-model", {"dataset": DATASET, "model": "basic_cnn"}, format="json")
+    assert loaded.status_code == 202 and loaded.json()["model"] == "pneumoniamnist-basic_cnn"
+
+
+def test_predict_and_wait_gives_sorted_predictions_and_a_heatmap(api, bob):
+    client = api(bob)
+    response = predict(client, ("xray.png", png()), wait="true")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert [p["class"] for p in body["predictions"]] and len(body["predictions"]) == 2
+    probabilities = [p["probability"] for p in body["predictions"]]
+    assert probabilities == sorted(probabilities, reverse=True) and abs(sum(probabilities) - 1) < 1e-3
+    heatmap = client.get(body["gradcam_url"])
+    assert heatmap.status_code == 200 and heatmap["Content-Type"] == "image/png"
+    assert Image.open(io.BytesIO(b"".join(heatmap.streaming_content))).size == (256, 256)
+    analysis = ImageAnalysis.objects.get(pk=body["analysis_id"])
+    assert analysis.status == "done" and analysis.model.name == "pneumoniamnist-basic_cnn" and analysis.model.version == 1
+    assert analysis.inference_ms is not None and analysis.preprocessing_ms is not None and analysis.attempts == 1
+
+
+def test_predict_without_waiting_is_202_and_batches_share_a_batch(api, bob):
+    client = api(bob)
+    single = predict(client, ("a.png", png(seed=1)))
+    assert single.status_code == 202 and set(single.json()) == {"analysis_id", "status"}
+    several = predict(client, ("a.png", png(seed=2)), ("b.png", png(seed=3)), ("c.png", png(seed=4)))
+    assert several.status_code == 202
+    ids = [row["analysis_id"] for row in several.json()["analyses"]]
+    assert len(ids) == 3 and ImageAnalysis.objects.filter(pk__in=ids).values("batch").distinct().count() == 1
+    listed = client.get("/api/analyses", {"batch": several.json()["batch"]}).json()
+    assert listed["count"] == 3 and {row["status"] for row in listed["results"]} == {"done"}
+
+
+def _huge_png() -> bytes:
+    """A valid PNG header declaring 100000 x 100000 pixels (a decompression bomb)."""
+    header = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0)
+    chunk = lambda kind, data: struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))  # noqa: E731
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * 100)) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize(
+    "files, fields, code",
+    [
+        ([], {}, "no_image"),
+        ([("x.png", png())], {"dataset": "no-such-set"}, "unknown_model"),
+        ([("x.png", png())], {"model": "transformer"}, "unknown_model"),
+        ([("notes.png", b"This is a text file, not an image at all." * 5)], {}, "unsupported_type"),
+        ([("svg.png", b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>')], {}, "unsupported_type"),
+        ([("cut.png", png()[:60])], {}, "corrupt_image"),
+        ([("bomb.png", _huge_png())], {}, "image_too_large"),
+        ([("empty.png", b"")], {}, "empty_image"),
+    ],
+)
+def test_bad_input_is_a_clear_400_and_nothing_is_queued(api, bob, files, fields, code):
+    response = predict(api(bob), *files, **fields)
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["code"] == code and response.json()["error"]["message"]
+    assert ImageAnalysis.objects.count() == 0
+
+
+def test_dicom_without_pixel_data_and_oversized_uploads_are_400(api, bob, settings):
+    client = api(bob)
+    rtplan = open(get_testdata_file("rtplan.dcm"), "rb").read()
+    assert predict(client, ("plan.dcm", rtplan)).json()["error"]["code"] == "no_pixel_data"
+    settings.HEALTHSYNC_MAX_UPLOAD_MB = 0
+    assert predict(client, ("x.png", png())).json()["error"]["code"] == "image_too_large"
+
+
+def test_a_ct_study_sent_to_a_chest_xray_model_is_refused(api, bob):
+    ct = open(get_testdata_file("CT_small.dcm"), "rb").read()
+    response = predict(api(bob), ("ct.dcm", ct))
+    assert response.status_code == 400 and response.json()["error"]["code"] == "modality_mismatch"
+    assert "CT" in response.json()["error"]["message"]
+
+
+def test_a_mixed_batch_with_one_bad_file_queues_nothing(api, bob):
+    response = predict(api(bob), ("good.png", png()), ("bad.png", b"garbage" * 30))
+    assert response.status_code == 400 and ImageAnalysis.objects.count() == 0
+
+
+def test_confirmation_and_scoping(api, bob, carol):
+    analysis_id = predict(api(bob), ("x.png", png()), wait="1").json()["analysis_id"]
+    client = api(bob)
+    assert client.post(f"/api/analyses/{analysis_id}/confirm", {"confirmation": "disagrees"}, format="json").status_code == 400
+    predicted = ImageAnalysis.objects.get(pk=analysis_id).predicted_class
+    other = "normal" if predicted == "pneumonia" else "pneumonia"
+    confirmed = client.post(f"/api/analyses/{analysis_id}/confirm", {"confirmation": "disagrees", "true_finding": other}, format="json")
+    assert confirmed.status_code == 200 and confirmed.json()["true_finding"] == other and confirmed.json()["confirmation"] == "disagrees"
+    for path in (f"/api/analyses/{analysis_id}", f"/api/analyses/{analysis_id}/gradcam.png", f"/api/analyses/{analysis_id}/image"):
+        assert api(carol).get(path).status_code == 404
+    assert api(carol).post(f"/api/analyses/{analysis_id}/confirm", {"confirmation": "agrees"}, format="json").status_code == 404
+    assert api(carol).get("/api/analyses").json()["count"] == 0
+
+
+def test_a_redelivered_task_never_gives_two_results_and_a_killer_image_ends_failed(api, bob):
+    analysis_id = predict(api(bob), ("x.png", png()), wait="1").json()["analysis_id"]
+    assert analyses.analysis_run(analysis_id=analysis_id) == "skipped"  # done: a second delivery does nothing
+    # A worker died mid-analysis: the row is left running; the redelivery takes it over.
+    ImageAnalysis.objects.filter(pk=analysis_id).update(status="running", attempts=1, predictions=[], gradcam="")
+    assert analyses.analysis_run(analysis_id=analysis_id) == "done"
+    assert ImageAnalysis.objects.get(pk=analysis_id).attempts == 2
+    # Killed on every attempt: after the last one the analysis fails instead of looping.
+    ImageAnalysis.objects.filter(pk=analysis_id).update(status="running", attempts=analyses.MAX_ATTEMPTS)
+    assert analyses.analysis_run(analysis_id=analysis_id) == "skipped"
+    failed = ImageAnalysis.objects.get(pk=analysis_id)
+    assert failed.status == "failed" and "stopped its worker" in failed.failure_reason
+
+
+@pytest.fixture
+def any_modality_model(settings, tmp_path):
+    """A tiny untrained model whose modality accepts any DICOM, registered as the data set's default."""
+    from imaging.conftest import write_model
+    from imaging.services import model_register
+
+    from ml_models import cards
+
+    directory = write_model(tmp_path / "models", name="anyset-basic_cnn", dataset="anyset")
+    card = cards.read_card(directory)
+    cards.write_card(directory, {**card, "modality": "unspecified"})
+    settings.HEALTHSYNC_MODELS_DIR = str(tmp_path / "models")
+    return model_register(directory=tmp_path / "models" / "anyset-basic_cnn" / "1", activate=True)
+
+
+def _bundled_dicoms_with_pixels():
+    from pydicom.data import get_testdata_files
+
+    found = []
+    for path in sorted(get_testdata_files("*.dcm")):
+        try:
+            if "PixelData" in pydicom.dcmread(path, stop_before_pixels=False, force=True):
+                found.append(path)
+        except Exception:  # unreadable headers still go through the API below
+            found.append(path)
+    return found
+
+
+def test_every_bundled_dicom_with_pixels_is_analysed_or_clearly_refused(api, bob, any_modality_model):
+    client = api(bob)
+    outcomes = {}
+    for path in _bundled_dicoms_with_pixels():
+        data = open(path, "rb").read()
+        if len(data) < 132 or data[128:132] != b"DICM":
+            continue
+        response = client.post("/api/predict", {"dataset": "anyset", "wait": "1", "image": [upload(path.rsplit("/", 1)[-1], data)]}, format="multipart")
+        assert response.status_code in (200, 400), (path, response.status_code, response.content[:300])
+        if response.status_code == 200:
+            assert response.json()["status"] == "done", (path, response.json())
+        else:
+            assert response.json()["error"]["message"]
+        outcomes[path] = response.status_code
+    assert list(outcomes.values()).count(200) >= 40
+
+
+def test_stored_dicom_is_de_identified_and_identifiers_are_encrypted(api, bob, root, any_modality_model):
+    original = pydicom.dcmread(get_testdata_file("MR_small.dcm"))
+    assert str(original.PatientName)
+    data = open(get_testdata_file("MR_small.dcm"), "rb").read()
+    body = api(bob).post("/api/predict", {"dataset": "anyset", "wait": "1", "image": [upload("mr.dcm", data)]}, format="multipart").json()
+    analysis = ImageAnalysis.objects.get(pk=body["analysis_id"])
+    stored = pydicom.dcmread(analysis.image.path)
+    assert "PatientName" not in stored and "PatientID" not in stored and stored.PatientIdentityRemoved == "YES"
+    assert stored.StudyInstanceUID != original.StudyInstanceUID
+    assert analysis.study_metadata["modality"] == "MR"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT patient_identifiers FROM imaging_imageanalysis WHERE id = %s", [analysis.pk])
+        raw = cursor.fetchone()[0]
+    assert str(original.PatientName) not in raw
+    assert body["patient_identifiers"]["PatientName"] == str(original.PatientName)
+    assert api(root).get(f"/api/analyses/{analysis.pk}").json()["patient_identifiers"] is None
+    assert json.loads(analysis.patient_identifiers)["PatientID"] == str(original.PatientID)
+
+
+def test_the_requester_is_told_in_the_inbox_when_an_analysis_finishes(api, bob):
+    from notifications.models import Notification
+
+    analysis_id = predict(api(bob), ("x.png", png()), wait="1").json()["analysis_id"]
+    note = Notification.objects.get(recipient=bob, alert__kind="analysis")
+    assert note.alert.title.startswith(f"Analysis {analysis_id} done")
