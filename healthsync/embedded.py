@@ -48,3 +48,15 @@ def start_background_work(*, beat: bool = True) -> None:
     if beat:
         threading.Thread(target=_run_beat, name="celery-beat", daemon=True).start()
     _started.wait(timeout=10)
+
+
+def workers_alive(timeout: float = 0.5) -> list[str]:
+    """Names of the Celery workers that answer a ping now (the in-process worker in the embedded mode)."""
+    if settings.CELERY_BROKER_URL.startswith("memory://"):
+        alive = any(thread.name == "celery-worker" and thread.is_alive() for thread in threading.enumerate())
+        return ["embedded (in this process)"] if alive else []
+    try:
+        replies = app.control.ping(timeout=timeout) or []
+    except Exception:  # the broker is down: no worker can be reached
+        return []
+    return sorted(name for reply in replies for name in reply)

@@ -1,7 +1,16 @@
 from django.contrib import admin, messages
 
-from .models import Condition, Dataset, MLModel
+from healthsync.admin_site import HospitalScopedAdmin
+from healthsync.errors import DomainError
+from healthsync.security import require_recent_login
+
+from .models import Condition, Dataset, ImageAnalysis, MLModel
+from .selectors import queue_status
 from .services import model_activate
+from .views import analyse, analysis_detail
+
+admin.site.register_view("imaging/analyse/", analyse, name="imaging-analyse", title="Analyse images")
+admin.site.register_view("imaging/analyses/<int:analysis_id>/", analysis_detail, name="imaging-analysis", title="Analysis", linked=False)
 
 
 @admin.register(Dataset)
@@ -51,9 +60,49 @@ class MLModelAdmin(admin.ModelAdmin):
 
     @admin.action(description="Make the selected version the active one of its name")
     def activate_selected(self, request, queryset):
+        try:
+            require_recent_login(request)
+        except DomainError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return
         for model in queryset.order_by("name", "-version").distinct():
             model_activate(model=model)
         self.message_user(request, f"Activated {queryset.count()} version(s).", messages.SUCCESS)
 
     def has_add_permission(self, request):
         return False  # versions come from training (train_model) or from disk (sync_models)
+
+
+@admin.register(ImageAnalysis)
+class ImageAnalysisAdmin(HospitalScopedAdmin):
+    """The history of analyses, with filters; each opens on the analysis page."""
+
+    list_display = ["id", "submitted_at", "original_name", "dataset", "model", "status", "predicted_class", "confirmation", "requested_by"]
+    list_filter = ["status", "dataset", "confirmation", "model"]
+    search_fields = ["original_name", "predicted_class"]
+    list_select_related = ["model", "requested_by"]
+    readonly_fields = [field.name for field in ImageAnalysis._meta.fields if field.name != "patient_identifiers"]
+    exclude = ["patient_identifiers"]
+
+    def has_add_permission(self, request):
+        return False  # analyses start on the analysis page or through the API
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        from django.shortcuts import redirect
+
+        return redirect("admin:imaging-analysis", analysis_id=object_id)
+
+
+@admin.site.register_panel
+def imaging_queue_panel(request):
+    from healthsync.permissions import can_anywhere
+
+    if not (request.user.is_superuser or can_anywhere(request.user)):
+        return None
+    return {"title": "Imaging queue", "template": "admin/imaging/queue_panel.html", "queue": queue_status()}

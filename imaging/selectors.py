@@ -86,3 +86,13 @@ def default_model_status() -> list[dict]:
                  "status": "ready" if available else "not trained yet: run make models"}
             )
     return status
+
+
+def queue_status() -> dict:
+    """Analyses waiting and running, and the workers that answer (for the staff page)."""
+    from healthsync.embedded import workers_alive
+
+    from .models import AnalysisStatus, ImageAnalysis
+
+    counts = {status: ImageAnalysis.objects.filter(status=status).count() for status in (AnalysisStatus.QUEUED, AnalysisStatus.RUNNING)}
+    return {"queued": counts[AnalysisStatus.QUEUED], "running": counts[AnalysisStatus.RUNNING], "workers": workers_alive()}
