@@ -55,8 +55,12 @@ def report_table(name: str, figures: dict) -> tuple[list[str], list[list]]:
         rows += [[f"transfers_out {status}", n] for status, n in sorted(figures["transfers_out"].items())]
         return header, rows
     if name == "diagnostics":
-        header = ["condition", "model", "version", "status", "analyses", "positive", "confirmed", "agreed"]
-        return header, [[row[h] for h in header] for row in figures["rows"]]
+        header = ["condition", "model", "version", "status", "analyses", "positive", "positive_share", "confirmed", "agreed"]
+        rows = [[row[h] for h in header] for row in figures["rows"]]
+        rows += [["agreement", row["model"], row["version"], "confirmed", row["confirmed"], f"accuracy {row['accuracy']}",
+                  f"sensitivity {row['sensitivity']}", f"specificity {row['specificity']}", ""] for row in figures["per_model"]]
+        rows.append(["turnaround", "", "", "seconds", "", f"median {figures['turnaround_seconds_median']}", f"p90 {figures['turnaround_seconds_p90']}", "", ""])
+        return header, rows
     raise KeyError(name)
 
 

@@ -85,6 +85,46 @@ def blood_request(request: BloodRequest) -> dict:
     return resource
 
 
+ANALYSIS_STATUS = {"queued": "registered", "running": "partial", "done": "final", "failed": "cancelled"}
+EXTENSIONS["model-version"] = "The model and version that produced a DiagnosticReport (valueString, e.g. pneumoniamnist-basic_cnn:1)."
+EXTENSIONS["clinician-reading"] = "A clinician's reading of the result (valueCode: agrees, disagrees, uncertain)."
+
+
+def image_analysis(analysis) -> dict:
+    """An image analysis as a DiagnosticReport with one contained Observation per predicted class."""
+    model = analysis.model
+    observations = [
+        {
+            "resourceType": "Observation", "id": f"prediction-{index}", "status": "final",
+            "code": {"text": f"Probability of {row['class']}"},
+            "valueQuantity": {"value": row["probability"], "unit": "probability", "system": "http://unitsofmeasure.org", "code": "1"},
+            "device": {"display": f"{model.name}:{model.version}"},
+        }
+        for index, row in enumerate(analysis.predictions or [])
+    ]
+    resource = {
+        "resourceType": "DiagnosticReport",
+        "id": str(analysis.pk),
+        "status": ANALYSIS_STATUS[analysis.status],
+        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "RAD", "display": "Radiology"}]}],
+        "code": {"text": f"{analysis.condition.name if analysis.condition else analysis.dataset}: automated image analysis"},
+        "subject": {"display": "Patient"},
+        "effectiveDateTime": _instant(analysis.submitted_at),
+        "performer": [{"display": analysis.hospital.name, "identifier": {"value": analysis.hospital.fin}}],
+        "extension": [_extension("model-version", valueString=f"{model.name}:{model.version}")],
+    }
+    if analysis.finished_at:
+        resource["issued"] = _instant(analysis.finished_at)
+    if observations:
+        resource["contained"] = observations
+        resource["result"] = [{"reference": f"#{observation['id']}"} for observation in observations]
+    if analysis.status == "done":
+        resource["conclusion"] = f"{analysis.predicted_class} ({model.name} version {model.version}); supports, does not replace, a clinician's reading."
+    if analysis.confirmation:
+        resource["extension"].append(_extension("clinician-reading", valueCode=analysis.confirmation))
+    return resource
+
+
 def bundle(*, resources: list[dict], total: int, base_url: str, self_url: str, next_url: str | None, previous_url: str | None) -> dict:
     links = [{"relation": "self", "url": self_url}]
     if next_url:

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from bloodbank.models import BloodRequest, BloodUnit
 from healthsync.permissions import IsHospitalStaff, scope_to_hospitals
+from imaging.models import ImageAnalysis
 
 from . import fhir
 
@@ -22,13 +23,9 @@ class FhirJsonRenderer(JSONRenderer):
 RESOURCES = {
     "BiologicallyDerivedProduct": (lambda: BloodUnit.objects.select_related("hospital").order_by("pk"), fhir.blood_unit),
     "ServiceRequest": (lambda: BloodRequest.objects.select_related("hospital").order_by("pk"), fhir.blood_request),
+    "DiagnosticReport": (lambda: ImageAnalysis.objects.select_related("hospital", "model", "condition").order_by("pk"), fhir.image_analysis),
 }
 PAGE_SIZE = 50
-
-
-def register(resource_type: str, queryset, build) -> None:
-    """Another app adds a resource type (imaging: DiagnosticReport)."""
-    RESOURCES[resource_type] = (queryset, build)
 
 
 def _resource(resource_type: str, user):

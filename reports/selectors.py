@@ -170,10 +170,64 @@ def requests_activity(*, hospitals, period: Period) -> dict:
     }
 
 
+# Classes that mean "nothing found" for multi-class models (binary models name their positive class).
+NEGATIVE_FINDINGS = {"normal", "notumor", "not_fractured", "normal_or_benign", "common_nevus", "grade_0"}
+
+
+def positive_classes(model) -> set[str]:
+    """The classes of a model that are findings: the binary decision's positive class, else every class
+    but the "nothing found" ones."""
+    decision = (model.card or {}).get("decision", {})
+    if decision.get("positive_class") is not None and len(model.classes) == 2:
+        return {model.classes[int(decision["positive_class"])]}
+    return {name for name in model.classes if name.lower() not in NEGATIVE_FINDINGS}
+
+
 def diagnostics(*, hospitals, period: Period) -> dict:
     """Analyses per condition, model and outcome; share of positive findings; agreement with clinicians'
-    confirmations (accuracy, sensitivity, specificity per model version); turnaround times.
+    confirmations (accuracy, sensitivity, specificity per model version, from confirmed analyses);
+    turnaround from submission to result."""
+    from imaging.models import ImageAnalysis, MLModel
 
-    Filled in once the imaging service records analyses; until then every figure is empty.
-    """
-    return {"rows": [], "per_model": [], "turnaround_seconds_median": None, "turnaround_seconds_p90": None}
+    analyses = ImageAnalysis.objects.filter(hospital__in=hospitals, submitted_at__gte=period.start_at, submitted_at__lt=period.end_at)
+    models = MLModel.objects.in_bulk(analyses.values_list("model_id", flat=True).distinct())
+    rows, per_model = [], []
+    grouped = analyses.values("condition__name", "model_id", "status").annotate(n=Count("id")).order_by("condition__name", "model_id", "status")
+    for group in grouped:
+        model = models[group["model_id"]]
+        subset = analyses.filter(model_id=group["model_id"], status=group["status"], condition__name=group["condition__name"])
+        positive = subset.filter(predicted_class__in=positive_classes(model)).count() if group["status"] == "done" else 0
+        confirmed = subset.exclude(confirmation="")
+        rows.append({
+            "condition": group["condition__name"] or "-", "model": model.name, "version": model.version, "status": group["status"],
+            "analyses": group["n"], "positive": positive,
+            "positive_share": round(positive / group["n"], 4) if group["status"] == "done" and group["n"] else None,
+            "confirmed": confirmed.count(), "agreed": confirmed.filter(confirmation="agrees").count(),
+        })
+    for model_id, model in sorted(models.items(), key=lambda item: (item[1].name, item[1].version)):
+        positives = positive_classes(model)
+        readings = analyses.filter(model_id=model_id, status="done", confirmation__in=["agrees", "disagrees"]).values_list("predicted_class", "confirmation", "true_finding")
+        tp = tn = fp = fn = agreed = 0
+        for predicted, confirmation, true_finding in readings:
+            truth = predicted if confirmation == "agrees" else true_finding
+            agreed += confirmation == "agrees"
+            if predicted in positives:
+                tp, fp = tp + (truth in positives), fp + (truth not in positives)
+            else:
+                fn, tn = fn + (truth in positives), tn + (truth not in positives)
+        total = len(readings)
+        per_model.append({
+            "model": model.name, "version": model.version, "confirmed": total,
+            "accuracy": round(agreed / total, 4) if total else None,
+            "sensitivity": round(tp / (tp + fn), 4) if tp + fn else None,
+            "specificity": round(tn / (tn + fp), 4) if tn + fp else None,
+        })
+    seconds = [
+        (finished - submitted).total_seconds()
+        for submitted, finished in analyses.filter(status="done", finished_at__isnull=False).values_list("submitted_at", "finished_at")
+    ]
+    return {
+        "rows": rows, "per_model": per_model,
+        "turnaround_seconds_median": round(statistics.median(seconds), 3) if seconds else None,
+        "turnaround_seconds_p90": round(_percentile(seconds, 0.9), 3) if seconds else None,
+    }

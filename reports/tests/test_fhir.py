@@ -52,3 +52,29 @@ def test_paging_and_scoping(api, bob, carol, records):
     assert api(carol).get(f"/fhir/BiologicallyDerivedProduct/{theirs}").status_code == 404
     assert api(carol).get("/fhir/BiologicallyDerivedProduct").json()["total"] == 1
     assert api(bob).get("/fhir/Patient").status_code == 404
+
+
+def test_image_analyses_as_diagnostic_reports_with_an_observation_per_prediction(api, bob, hospital_a):
+    import uuid
+
+    from fhir.resources.R4B.diagnosticreport import DiagnosticReport
+    from fhir.resources.R4B.observation import Observation
+
+    from imaging.models import ImageAnalysis, MLModel
+
+    model = MLModel.objects.get(name="pneumoniamnist-basic_cnn", version=1)
+    done = ImageAnalysis.objects.create(
+        hospital=hospital_a, requested_by=bob, batch=uuid.uuid4(), dataset="pneumoniamnist", model=model, image="x.png", image_kind="png",
+        status="done", predicted_class="pneumonia", predictions=[{"class": "pneumonia", "probability": 0.83}, {"class": "normal", "probability": 0.17}],
+        confirmation="agrees",
+    )
+    ImageAnalysis.objects.create(hospital=hospital_a, requested_by=bob, batch=uuid.uuid4(), dataset="pneumoniamnist", model=model, image="y.png", image_kind="png")
+    body = api(bob).get("/fhir/DiagnosticReport").json()
+    Bundle.model_validate(body)
+    assert body["total"] == 2
+    report = api(bob).get(f"/fhir/DiagnosticReport/{done.pk}").json()
+    validated = DiagnosticReport.model_validate(report)
+    assert validated.status == "final" and len(validated.result) == 2
+    for contained in report["contained"]:
+        Observation.model_validate(contained)
+    assert report["contained"][0]["valueQuantity"]["value"] == 0.83

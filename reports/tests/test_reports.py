@@ -175,3 +175,33 @@ def test_reports_page_in_the_console(bob, blood_fixture):
     assert b"report-chart" in page.content and b"2026-02" in page.content
     download = client.get("/admin/reports/blood-utilisation/", {"start": "2026-01-01", "end": "2026-02-28", "format": "csv"})
     assert download["Content-Type"].startswith("text/csv")
+
+
+def test_diagnostics_against_hand_computed_values(hospital_a, bob):
+    import uuid
+
+    from healthsync.models import Hospital
+    from imaging.models import ImageAnalysis, MLModel
+
+    model = MLModel.objects.get(name="pneumoniamnist-basic_cnn", version=1)
+
+    def analysis(predicted, confirmation="", truth="", status="done", seconds=2):
+        made = ImageAnalysis.objects.create(
+            hospital=hospital_a, requested_by=bob, batch=uuid.uuid4(), dataset="pneumoniamnist", model=model, image="x.png",
+            image_kind="png", status=status, predicted_class=predicted, confirmation=confirmation, true_finding=truth,
+        )
+        ImageAnalysis.objects.filter(pk=made.pk).update(submitted_at=at("2026-01-10", 9), finished_at=at("2026-01-10", 9) + timedelta(seconds=seconds))
+
+    analysis("pneumonia", "agrees", seconds=1)            # TP
+    analysis("pneumonia", "disagrees", "normal", seconds=2)  # FP
+    analysis("normal", "agrees", seconds=3)               # TN
+    analysis("normal", "disagrees", "pneumonia", seconds=4)  # FN
+    analysis("pneumonia", "uncertain", seconds=5)         # excluded from agreement
+    analysis("", status="failed")
+    figures = selectors.diagnostics(hospitals=Hospital.objects.filter(pk=hospital_a.pk), period=PERIOD)
+    done = next(row for row in figures["rows"] if row["status"] == "done")
+    assert (done["analyses"], done["positive"], done["positive_share"], done["confirmed"], done["agreed"]) == (5, 3, 0.6, 5, 2)
+    assert next(row for row in figures["rows"] if row["status"] == "failed")["analyses"] == 1
+    assert figures["per_model"] == [{"model": "pneumoniamnist-basic_cnn", "version": 1, "confirmed": 4, "accuracy": 0.5, "sensitivity": 0.5, "specificity": 0.5}]
+    assert figures["turnaround_seconds_median"] == 3.0
+    assert figures["turnaround_seconds_p90"] == 4.6
