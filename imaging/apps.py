@@ -4,8 +4,15 @@ from django.db.models.signals import post_migrate
 
 def _sync_models_on_migrate(sender, **kwargs):
     # A fresh clone knows every committed model (and any made by make models) after migrate.
+    # The catalogue is seeded by a data migration; seeding again here (idempotent) restores it
+    # after a database flush, which re-sends post_migrate but does not rerun migrations.
+    import importlib
+
+    from django.apps import apps
+
     from .services import models_sync
 
+    importlib.import_module("imaging.migrations.0002_condition_catalogue").seed(apps, None)
     models_sync()
 
 
