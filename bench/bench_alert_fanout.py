@@ -19,12 +19,13 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlparse
 
-import psycopg2
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from benchdb import own_database  # noqa: E402
+
 BENCH_DB = "healthsync_bench_ws"
 TARGET_P99_MS = 500.0
 
@@ -40,26 +41,13 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     _raise_fd_limit()
-    base = urlparse(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
-    admin = psycopg2.connect(host=base.hostname, port=base.port or 5432, user=base.username or "postgres", password=base.password, dbname="postgres")
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        cursor.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    os.environ["DATABASE_URL"] = base._replace(path=f"/{BENCH_DB}").geturl()
-    os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
-    os.environ.setdefault("CELERY_BROKER_URL", "memory://")
-    os.environ["HEALTHSYNC_CHANNEL_PREFIX"] = f"bench{uuid.uuid4().hex[:6]}"
-    os.environ["HEALTHSYNC_LOG_LEVEL"] = "WARNING"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healthsync.settings")
-    try:
+    with own_database(BENCH_DB):
+        os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
+        os.environ.setdefault("CELERY_BROKER_URL", "memory://")
+        os.environ["HEALTHSYNC_CHANNEL_PREFIX"] = f"bench{uuid.uuid4().hex[:6]}"
+        os.environ["HEALTHSYNC_LOG_LEVEL"] = "WARNING"
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healthsync.settings")
         run(args.clients, args.rounds)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
 
 
 def run(clients: int, rounds: int):

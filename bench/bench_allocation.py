@@ -15,12 +15,13 @@ import sys
 import time
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlparse
 
-import psycopg2
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from benchdb import own_database  # noqa: E402
+
 SIZES = [1_000, 10_000, 100_000]
 HOSPITALS = 20
 RUNS = 60
@@ -28,30 +29,11 @@ TARGET_MS = 20.0
 BENCH_DB = "healthsync_bench"
 
 
-def _admin_connection(url):
-    parts = urlparse(url)
-    connection = psycopg2.connect(host=parts.hostname, port=parts.port or 5432, user=parts.username or "postgres", password=parts.password, dbname="postgres")
-    connection.autocommit = True
-    return connection, parts
-
-
 def main():
-    base_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-    admin, parts = _admin_connection(base_url)
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        cursor.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    os.environ["DATABASE_URL"] = parts._replace(path=f"/{BENCH_DB}").geturl()
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healthsync.settings")
-    os.environ["HEALTHSYNC_LOG_LEVEL"] = "WARNING"
-    try:
+    with own_database(BENCH_DB):
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healthsync.settings")
+        os.environ["HEALTHSYNC_LOG_LEVEL"] = "WARNING"
         run()
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
 
 
 def run():

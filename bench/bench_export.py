@@ -15,12 +15,13 @@ import sys
 import time
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlparse
 
-import psycopg2
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from benchdb import own_database  # noqa: E402
+
 BENCH_DB = "healthsync_bench_export"
 SIZES = [1_000, 10_000, 100_000]
 
@@ -64,14 +65,7 @@ def _rss_mib() -> float:
 
 
 def main() -> None:
-    base = urlparse(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
-    admin = psycopg2.connect(host=base.hostname, port=base.port or 5432, user=base.username or "postgres", password=base.password, dbname="postgres")
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        cursor.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    os.environ["DATABASE_URL"] = base._replace(path=f"/{BENCH_DB}").geturl()
-    try:
+    with own_database(BENCH_DB):
         _setup_django()
         from django.core.management import call_command
         from django.utils import timezone
@@ -105,12 +99,6 @@ def main() -> None:
                 assert results[mode]["rows"] == size, results
             s, n = results["streamed"], results["naive"]
             print(f"{size:>8} | {s['rss_growth_mib']:>24.1f} | {s['seconds']:>5.2f} | {n['rss_growth_mib']:>26.1f} | {n['seconds']:>5.2f}")
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

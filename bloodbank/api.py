@@ -5,14 +5,11 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.decorators import api_view, permission_classes
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
-from rest_framework.views import APIView
 
 from healthsync import services as core_services
-from healthsync.api.views import LoginTokenSerializer, LoginView
+from healthsync.api.views import RegistrationView, role_login_view
 from healthsync.models import Hospital
 from healthsync.permissions import ACT, IsHospitalStaff, acting_hospital, can, hospitals_for, scope_to_hospitals
 from healthsync.security import require_recent_login
@@ -171,12 +168,8 @@ class ParLevelSerializer(serializers.ModelSerializer):
 # --- seed endpoints ---------------------------------------------------------------------------
 
 
-class HospitalRegisterView(APIView):
+class HospitalRegisterView(RegistrationView):
     """Register a hospital and its administrator: 201 with the hospital `id` (and its FIN)."""
-
-    permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "register"
 
     @extend_schema(request=HospitalRegisterSerializer, responses={201: PublicHospitalSerializer})
     def post(self, request):
@@ -186,18 +179,11 @@ class HospitalRegisterView(APIView):
         return Response({**PublicHospitalSerializer(hospital).data, "is_verified": hospital.is_verified}, status=status.HTTP_201_CREATED)
 
 
-class StaffTokenSerializer(LoginTokenSerializer):
-    def validate(self, attrs):
-        data = super().validate(attrs)
-        if not (self.user.is_superuser or self.user.memberships.exists()):
-            raise PermissionDenied("This login is for hospital staff; donors log in at /api/blood-bank/donor/login.")
-        return data
-
-
-class HospitalLoginView(LoginView):
-    """Hospital staff login: `{email, password}` gives `{access, refresh}`."""
-
-    serializer_class = StaffTokenSerializer
+HospitalLoginView = role_login_view(
+    allowed=lambda user: user.is_superuser or user.memberships.exists(),
+    refusal="This login is for hospital staff; donors log in at /api/blood-bank/donor/login.",
+    doc="Hospital staff login: `{email, password}` gives `{access, refresh}`.",
+)
 
 
 @extend_schema(parameters=[OpenApiParameter("hospital", int, description="Your hospital's id, if you work for several.")], responses=InventorySerializer)

@@ -9,19 +9,16 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import permissions, serializers, status
+from rest_framework import serializers, status
 from rest_framework.decorators import api_view, permission_classes
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
-from rest_framework.views import APIView
 
 from bloodbank.api import UnitSerializer
 from bloodbank.models import BloodGroup, Component
 from bloodbank.rules import display_din
 from healthsync.api.pagination import StandardPagination
-from healthsync.api.views import LoginTokenSerializer, LoginView
+from healthsync.api.views import RegistrationView, role_login_view
 from healthsync.models import Hospital
 from healthsync.permissions import IsHospitalStaff, acting_hospital, scope_to_hospitals
 
@@ -225,12 +222,8 @@ def _paginated(request, queryset, serializer_class):
 # --- seed endpoints ---------------------------------------------------------------------------
 
 
-class DonorRegisterView(APIView):
+class DonorRegisterView(RegistrationView):
     """Register a donor: an account (donor role) and a profile. Under 17: 400 naming `date_of_birth`."""
-
-    permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "register"
 
     @extend_schema(request=DonorRegisterSerializer, responses={201: DonorProfileSerializer})
     def post(self, request):
@@ -245,18 +238,11 @@ class DonorRegisterView(APIView):
         return Response(DonorProfileSerializer(donor).data, status=status.HTTP_201_CREATED)
 
 
-class DonorTokenSerializer(LoginTokenSerializer):
-    def validate(self, attrs):
-        data = super().validate(attrs)
-        if not self.user.is_donor:
-            raise PermissionDenied("This login is for donors; hospital staff log in at /api/blood-bank/hospital/login.")
-        return data
-
-
-class DonorLoginView(LoginView):
-    """Donor login: `{email, password}` gives `{access, refresh}`."""
-
-    serializer_class = DonorTokenSerializer
+DonorLoginView = role_login_view(
+    allowed=lambda user: user.is_donor,
+    refusal="This login is for donors; hospital staff log in at /api/blood-bank/hospital/login.",
+    doc="Donor login: `{email, password}` gives `{access, refresh}`.",
+)
 
 
 @extend_schema(

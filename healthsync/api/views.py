@@ -6,6 +6,7 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action, api_view, permission_classes
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
@@ -38,6 +39,27 @@ class LoginView(TokenObtainPairView):
     throttle_scope = "login"
 
 
+def role_login_view(*, allowed, refusal: str, doc: str) -> type[LoginView]:
+    """A login for one kind of account: ``allowed(user)`` decides, ``refusal`` is the 403 message."""
+
+    class RoleTokenSerializer(LoginTokenSerializer):
+        def validate(self, attrs):
+            data = super().validate(attrs)
+            if not allowed(self.user):
+                raise PermissionDenied(refusal)
+            return data
+
+    return type("RoleLoginView", (LoginView,), {"serializer_class": RoleTokenSerializer, "__doc__": doc})
+
+
+class RegistrationView(APIView):
+    """Base of the public registration endpoints: anyone may call them, at a limited rate."""
+
+    permission_classes = [AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "register"
+
+
 class RefreshView(TokenRefreshView):
     """`{refresh}` gives `{access}`; a blacklisted refresh token gives 401."""
 
@@ -46,12 +68,8 @@ class LogoutView(TokenBlacklistView):
     """`{refresh}`: the refresh token is blacklisted and can no longer be used."""
 
 
-class RegisterView(APIView):
+class RegisterView(RegistrationView):
     """Create an account with no staff rights; a hospital or platform administrator grants roles."""
-
-    permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "register"
 
     @extend_schema(request=RegisterSerializer, responses={201: UserSerializer})
     def post(self, request):
