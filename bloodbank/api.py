@@ -180,6 +180,7 @@ class HospitalRegisterView(RegistrationView):
 
 
 HospitalLoginView = role_login_view(
+    name="Staff",
     allowed=lambda user: user.is_superuser or user.memberships.exists(),
     refusal="This login is for hospital staff; donors log in at /api/blood-bank/donor/login.",
     doc="Hospital staff login: `{email, password}` gives `{access, refresh}`.",
@@ -196,7 +197,7 @@ def inventory(request):
     return Response({"hospital": hospital.pk, **summary})
 
 
-@extend_schema(request=InventoryAddSerializer, responses={201: UnitSerializer(many=True)})
+@extend_schema(request=InventoryAddSerializer, responses={201: inline_serializer("UnitsReceived", {"units": UnitSerializer(many=True)})})
 @api_view(["POST"])
 @permission_classes([IsHospitalStaff])
 def inventory_add(request):

@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from bloodbank.api import UnitSerializer
 from bloodbank.models import BloodGroup, Component
 from bloodbank.rules import display_din
-from healthsync.api.pagination import StandardPagination
+from healthsync.api.pagination import StandardPagination, paginated
 from healthsync.api.views import RegistrationView, role_login_view
 from healthsync.models import Hospital
 from healthsync.permissions import IsHospitalStaff, acting_hospital, scope_to_hospitals
@@ -63,6 +63,7 @@ class StaffDonorSerializer(serializers.ModelSerializer):
     name = serializers.CharField(source="user.name")
     email = serializers.EmailField(source="user.email")
     blood_type = serializers.CharField(source="blood_group")
+    sex = serializers.ChoiceField(choices=Sex.choices, allow_blank=True, read_only=True)
     eligibility = serializers.SerializerMethodField()
 
     class Meta:
@@ -95,6 +96,7 @@ class DonationSerializer(serializers.ModelSerializer):
     status_display = serializers.CharField(source="get_status_display", read_only=True)
     din_display = serializers.SerializerMethodField()
     screening = serializers.SerializerMethodField()
+    confirmed_blood_group = serializers.ChoiceField(choices=BloodGroup.choices, allow_blank=True, read_only=True)
 
     class Meta:
         model = Donation
@@ -135,7 +137,7 @@ class SlotSerializer(serializers.Serializer):
     ends_at = serializers.DateTimeField()
     capacity = serializers.IntegerField(min_value=1, max_value=500)
     donation_type = serializers.ChoiceField(choices=DonationType.choices, default=DonationType.WHOLE_BLOOD)
-    places_taken = serializers.IntegerField(read_only=True, default=None)
+    places_taken = serializers.IntegerField(read_only=True, default=None, allow_null=True)
     places_free = serializers.SerializerMethodField()
 
     def get_places_free(self, slot) -> int | None:
@@ -174,7 +176,7 @@ class StaffAppointmentSerializer(AppointmentSerializer):
 
 
 class DeferralSerializer(serializers.ModelSerializer):
-    set_by = serializers.CharField(source="set_by.email", read_only=True, default=None)
+    set_by = serializers.CharField(source="set_by.email", read_only=True, default=None, allow_null=True)
     permanent = serializers.BooleanField(read_only=True)
 
     class Meta:
@@ -239,6 +241,7 @@ class DonorRegisterView(RegistrationView):
 
 
 DonorLoginView = role_login_view(
+    name="Donor",
     allowed=lambda user: user.is_donor,
     refusal="This login is for donors; hospital staff log in at /api/blood-bank/hospital/login.",
     doc="Donor login: `{email, password}` gives `{access, refresh}`.",
@@ -311,7 +314,7 @@ def donor_eligibility(request):
 
 @extend_schema(
     parameters=[OpenApiParameter("hospital", int), OpenApiParameter("donation_type", str), OpenApiParameter("region", str)],
-    responses=SlotSerializer(many=True),
+    responses=paginated(SlotSerializer),
 )
 @api_view(["GET"])
 @permission_classes([AllowAny])
@@ -356,7 +359,8 @@ def donor_appointment_cancel(request, appointment_id):
 # --- staff endpoints ------------------------------------------------------------------------------
 
 
-@extend_schema(request=SlotSerializer, responses={200: SlotSerializer(many=True), 201: SlotSerializer})
+@extend_schema(methods=["GET"], responses=paginated(SlotSerializer), operation_id="blood_bank_staff_slots_list")
+@extend_schema(methods=["POST"], request=SlotSerializer, responses={201: SlotSerializer})
 @staff_api(["GET", "POST"])
 def staff_slots(request):
     """The slots of the user's hospitals; POST publishes one (`hospital` if you work for several)."""
@@ -392,7 +396,7 @@ def staff_slot(request, slot_id):
 
 
 @extend_schema(parameters=[OpenApiParameter("status", str, enum=AppointmentStatus.values), OpenApiParameter("slot", int)],
-               responses=StaffAppointmentSerializer(many=True))
+               responses=paginated(StaffAppointmentSerializer))
 @staff_api(["GET"])
 def staff_appointments(request):
     appointments = selectors.appointments_for_staff(user=request.user)
@@ -420,7 +424,7 @@ def staff_appointment_step(request, appointment_id, step):
     return Response(StaffAppointmentSerializer(service(appointment=appointment, by=request.user)).data)
 
 
-@extend_schema(parameters=[OpenApiParameter("status", str), OpenApiParameter("date", str)], responses=StaffDonationSerializer(many=True))
+@extend_schema(parameters=[OpenApiParameter("status", str), OpenApiParameter("date", str)], responses=paginated(StaffDonationSerializer), operation_id="blood_bank_staff_donations_list")
 @staff_api(["GET"])
 def staff_donations(request):
     """Visits at the user's hospitals; filter by `status` and `date` (visit date)."""
@@ -503,7 +507,7 @@ def staff_donation_cancel(request, donation_id):
 
 
 @extend_schema(parameters=[OpenApiParameter("q", str), OpenApiParameter("blood_group", str), OpenApiParameter("region", str)],
-               responses=StaffDonorSerializer(many=True))
+               responses=paginated(StaffDonorSerializer))
 @staff_api(["GET"])
 def staff_donors(request):
     """Donors who visited or booked at the user's hospitals, with their eligibility now; search by name/email, group, region."""

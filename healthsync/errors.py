@@ -13,6 +13,7 @@ import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -82,6 +83,8 @@ def _first_message(fields):
 
 
 def api_exception_handler(exc, context):
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return None  # DRF re-raises it; healthsync.middleware.DatabaseUnavailableMiddleware answers 503
     if isinstance(exc, DomainError):
         response = Response(
             error_body(exc.code, exc.message, fields=exc.fields, details=exc.details), status=exc.status_code
@@ -147,4 +150,15 @@ def json_error_view(status_code, code, message):
 bad_request = json_error_view(400, "bad_request", "The request could not be understood.")
 permission_denied = json_error_view(403, "permission_denied", "You do not have permission to do this.")
 page_not_found = json_error_view(404, "not_found", "Not found.")
-server_error = json_error_view(500, "server_error", "An unexpected error occurred; it has been logged.")
+_server_error = json_error_view(500, "server_error", "An unexpected error occurred; it has been logged.")
+
+
+def server_error(request, *args, **kwargs):
+    """500, unless the error is the database being unreachable (raised outside a view): then 503."""
+    import sys
+
+    from .middleware import database_unavailable_response, is_database_outage
+
+    if is_database_outage(sys.exc_info()[1]):
+        return database_unavailable_response(request)
+    return _server_error(request)

@@ -87,6 +87,8 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "auditlog.middleware.AuditlogMiddleware",
     "healthsync.security.StaffIdleTimeoutMiddleware",
+    # Last, so its exception hook sees a view's database error first: 503, not a traceback.
+    "healthsync.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "healthsync.urls"

@@ -73,7 +73,7 @@ class AnalysisSerializer(serializers.ModelSerializer):
                 "inference": analysis.inference_ms, "gradcam": analysis.gradcam_ms}
 
 
-@extend_schema(responses=OpenApiTypes.OBJECT)
+@extend_schema(responses=serializers.ListSerializer(child=serializers.DictField()))
 @api_view(["GET"])
 @permission_classes([IsHospitalStaff])
 def datasets(request):
@@ -202,7 +202,7 @@ def gradcam(request, analysis_id):
     analysis = _own_analysis(request, analysis_id)
     if not analysis.gradcam:
         raise Http404("No heatmap yet.")
-    return FileResponse(analysis.gradcam.open("rb"), content_type="image/png")
+    return FileResponse(_stored(analysis.gradcam), content_type="image/png")
 
 
 @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
@@ -212,4 +212,11 @@ def image(request, analysis_id):
     """The study as kept (a DICOM is de-identified)."""
     analysis = _own_analysis(request, analysis_id)
     types = {"png": "image/png", "jpeg": "image/jpeg", "dicom": "application/dicom"}
-    return FileResponse(analysis.image.open("rb"), content_type=types[analysis.image_kind])
+    return FileResponse(_stored(analysis.image), content_type=types[analysis.image_kind])
+
+
+def _stored(field):
+    try:
+        return field.open("rb")
+    except FileNotFoundError:
+        raise Http404("The stored file is missing (restore media files from the backup).") from None

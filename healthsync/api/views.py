@@ -39,17 +39,17 @@ class LoginView(TokenObtainPairView):
     throttle_scope = "login"
 
 
-def role_login_view(*, allowed, refusal: str, doc: str) -> type[LoginView]:
-    """A login for one kind of account: ``allowed(user)`` decides, ``refusal`` is the 403 message."""
+def role_login_view(*, name: str, allowed, refusal: str, doc: str) -> type[LoginView]:
+    """A login for one kind of account (``name``: "Staff", "Donor"): ``allowed(user)`` decides, ``refusal`` is the 403 message."""
 
-    class RoleTokenSerializer(LoginTokenSerializer):
-        def validate(self, attrs):
-            data = super().validate(attrs)
-            if not allowed(self.user):
-                raise PermissionDenied(refusal)
-            return data
+    def validate(self, attrs):
+        data = LoginTokenSerializer.validate(self, attrs)
+        if not allowed(self.user):
+            raise PermissionDenied(refusal)
+        return data
 
-    return type("RoleLoginView", (LoginView,), {"serializer_class": RoleTokenSerializer, "__doc__": doc})
+    serializer = type(f"{name}TokenSerializer", (LoginTokenSerializer,), {"validate": validate})
+    return type(f"{name}LoginView", (LoginView,), {"serializer_class": serializer, "__doc__": doc})
 
 
 class RegistrationView(APIView):
@@ -114,7 +114,7 @@ class HospitalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.U
 
     @extend_schema(request=None, responses=HospitalSerializer)
     @action(detail=True, methods=["post"])
-    def verify(self, request, pk=None):
+    def verify(self, request, pk=None, **kwargs):
         hospital = self.get_object()
         services.hospital_verify(hospital=hospital, by=request.user)
         return Response(HospitalSerializer(hospital).data)
