@@ -200,11 +200,10 @@ def analyses_waited(*, analyses: list[ImageAnalysis], timeout: float = 60.0) -> 
     """Wait for ``analyses`` to finish (done or failed), up to ``timeout`` seconds; returns them fresh."""
     ids = [a.pk for a in analyses]
     deadline = time.monotonic() + timeout
-    pause = 0.005
-    while True:
-        rows = list(ImageAnalysis.objects.filter(pk__in=ids).select_related("model"))
-        if all(row.status in (AnalysisStatus.DONE, AnalysisStatus.FAILED) for row in rows) or time.monotonic() > deadline:
-            return sorted(rows, key=lambda row: ids.index(row.pk))
-        time.sleep(pause)
-        pause = min(pause * 1.5, 0.05)
+    finished = (AnalysisStatus.DONE, AnalysisStatus.FAILED)
+    # A flat, short poll of one indexed count: a growing back-off added up to 50 ms to every answer.
+    while ImageAnalysis.objects.filter(pk__in=ids).exclude(status__in=finished).exists() and time.monotonic() < deadline:
+        time.sleep(0.003)
+    rows = list(ImageAnalysis.objects.filter(pk__in=ids).select_related("model"))
+    return sorted(rows, key=lambda row: ids.index(row.pk))
 

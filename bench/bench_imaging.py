@@ -1,0 +1,332 @@
+"""Upload-to-result latency of an image analysis through the API and Celery in production mode,
+against the predictor's own compute time, per registered pneumoniamnist architecture.
+
+Usage:
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379/0 \\
+    CELERY_BROKER_URL=amqp://guest:guest@127.0.0.1:5672// .venv/bin/python bench/bench_imaging.py [--runs 30] [--batch-runs 5]
+
+It creates (and drops afterwards) its own database, ``healthsync_bench_imaging``, on that
+PostgreSQL server, uses a queue of its own on that RabbitMQ (deleted afterwards) and a channel
+prefix of its own on that Redis, runs ``migrate`` (which registers every model directory under
+ml_models/artifacts) and ``seed_demo``, then starts daphne and one Celery worker (``--pool solo``)
+as subprocesses and logs in as the demo medical staff account.
+
+For each pneumoniamnist architecture that is registered (basic_cnn is committed; resnet50 and
+efficientnet only where their files were trained into ml_models/artifacts) it measures, after a
+warm-up, median and p95 in ms:
+
+* predictor: ``Predictor.probabilities`` on an already prepared input, in this process; at batch
+  32, one call on 32 images.
+* worker compute: what the worker itself recorded computing for each analysis (``timings_ms``:
+  the span of ``analysis_run`` from reading the stored image to the Grad-CAM overlay: decode,
+  prepare, probabilities, decision, Grad-CAM, overlay PNG). The service runs one analysis per
+  image, one after another on a solo worker, so at batch 32 it is the sum over the 32 analyses.
+  The same per-image work is also timed in this process, in parts, as a cross-check.
+* upload to result: ``POST /api/predict`` (multipart, ``wait=true``) timed by the client from the
+  first byte sent to the last byte of the 200 response: upload, validation, storing the image,
+  queueing, the worker's claim, compute and result write, and the request's wait for it; at batch
+  1 ``--runs`` times, at batch 32 (32 ``image`` parts in one request) ``--batch-runs`` times
+  (fewer, but at least 3, once ``--batch-budget-s`` is spent).
+* overhead = upload to result - worker compute, per request: everything the path adds to what the
+  worker must compute anyway. Target: median under 30 ms. The seed's reported upload-to-result
+  time, 3.5 s, is printed beside it. A second table splits the batch-1 overhead by the analysis
+  row's timestamps (upload, queue wait, the worker's own bookkeeping, waiting for the response).
+
+Nothing runs concurrently with a timed section: the in-process compute is measured while the
+worker is idle. Keep the machine otherwise quiet; p95 on a shared 2-core machine is noisy.
+"""
+
+import argparse
+import io
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from benchdb import own_database  # noqa: E402
+from healthsync.tests.servers import free_port, http_json, manage, process_env, start_server, start_worker  # noqa: E402
+
+BENCH_DB = "healthsync_bench_imaging"
+DATASET = "pneumoniamnist"
+ARCHITECTURES = ("basic_cnn", "resnet50", "efficientnet")
+SEED_UPLOAD_TO_RESULT_MS = 3500.0
+TARGET_OVERHEAD_MS = 30.0
+LARGE_BATCH = 32
+VALIDATION_NPZ = ROOT.parent / "shared" / "datasets" / DATASET / f"{DATASET}_trainval.npz"
+
+
+def summary(samples: list[float]) -> tuple[float, float]:
+    """Median and p95 (linear interpolation) of ``samples``, in the samples' unit."""
+    return float(statistics.median(samples)), float(np.percentile(samples, 95))
+
+
+def timed(call, repeats: int) -> list[float]:
+    samples = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def test_images(count: int) -> list[bytes]:
+    """PNG files of pneumoniamnist validation images (28x28 grayscale), else random ones of that size."""
+    from PIL import Image
+
+    if VALIDATION_NPZ.is_file():
+        with np.load(VALIDATION_NPZ) as arrays:
+            pictures = list(arrays["val_images"][:count])
+    else:
+        pictures = list(np.random.default_rng(0).integers(0, 256, (count, 28, 28), dtype=np.uint8))
+    files = []
+    for picture in pictures:
+        buffer = io.BytesIO()
+        Image.fromarray(np.asarray(picture, dtype=np.uint8)).save(buffer, format="PNG")
+        files.append(buffer.getvalue())
+    return files
+
+
+def multipart(fields: dict, images: list[bytes]) -> tuple[bytes, str]:
+    boundary = uuid.uuid4().hex
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode() for name, value in fields.items()]
+    for number, data in enumerate(images):
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="xray-{number}.png"\r\n'
+                     f"Content-Type: image/png\r\n\r\n".encode() + data + b"\r\n")
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+def predict(url: str, token: str, body: bytes, content_type: str) -> tuple[float, int, dict]:
+    """One POST /api/predict: (client-side ms from send to the response's last byte, status, JSON)."""
+    request = urllib.request.Request(f"{url}/api/predict", data=body, method="POST",
+                                     headers={"Content-Type": content_type, "Authorization": f"Bearer {token}"})
+    started = time.perf_counter()
+    try:
+        with urllib.request.urlopen(request, timeout=300) as response:
+            payload, status = response.read(), response.status
+    except urllib.error.HTTPError as error:
+        payload, status = error.read(), error.code
+    return (time.perf_counter() - started) * 1000, status, json.loads(payload or b"null")
+
+
+def finished_rows(status: int, body: dict, expected: int) -> list[dict]:
+    rows = body.get("analyses", [body]) if isinstance(body, dict) else []
+    if status != 200 or len(rows) != expected or any(row.get("status") != "done" for row in rows):
+        raise SystemExit(f"the API did not return {expected} finished analyses: {status} {json.dumps(body)[:600]}")
+    return rows
+
+
+def compute_parts(predictor, png: bytes) -> tuple[float, float, float]:
+    """What analysis_run computes for one analysis (its `started` -> `explained` span, minus the
+    storage read), timed in parts, ms: decode + prepare, probabilities + decision, Grad-CAM + overlay."""
+    from imaging.analyses import _overlay
+    from ml_models.gradcam import heatmap
+    from ml_models.preprocessing import read_image
+
+    started = time.perf_counter()
+    pixels = read_image(png)
+    prepared = predictor.prepare([pixels])
+    prepared_at = time.perf_counter()
+    prediction = predictor.predictions(predictor.probabilities(prepared))[0]
+    predicted_at = time.perf_counter()
+    _overlay(pixels, heatmap(predictor.model, prepared[0], class_index=prediction.class_index))
+    explained_at = time.perf_counter()
+    return (prepared_at - started) * 1000, (predicted_at - prepared_at) * 1000, (explained_at - predicted_at) * 1000
+
+
+def worker_compute_ms(row: dict) -> float:
+    """The compute span the worker recorded for one analysis (storage read, decode, prepare, predict, Grad-CAM, overlay)."""
+    timings = row["timings_ms"]
+    return timings["preprocessing"] + timings["inference"] + timings["gradcam"]
+
+
+def epoch(stamp: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def where_it_goes(rows: list[dict], sent: float, received: float) -> tuple[float, ...]:
+    """One request's overhead split by its analyses' timestamps (wall clock, ms): request sent -> last
+    row saved; last row saved -> first claim; the worker's bookkeeping around its compute (summed);
+    gaps between one analysis's result and the next claim (summed); last result -> response received."""
+    spans = sorted((epoch(row["started_at"]), epoch(row["finished_at"]), worker_compute_ms(row)) for row in rows)
+    saved = max(epoch(row["submitted_at"]) for row in rows)
+    bookkeeping = sum((finished - started) * 1000 - compute for started, finished, compute in spans)
+    gaps = sum((spans[i + 1][0] - spans[i][1]) * 1000 for i in range(len(spans) - 1))
+    return ((saved - sent) * 1000, (spans[0][0] - saved) * 1000, bookkeeping, gaps, (received - max(f for _, f, _ in spans)) * 1000)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=30, help="requests at batch 1 per architecture (default 30)")
+    parser.add_argument("--batch-runs", type=int, default=5, help=f"requests of {LARGE_BATCH} images per architecture (default 5)")
+    parser.add_argument("--batch-budget-s", type=float, default=40.0,
+                        help=f"stop the {LARGE_BATCH}-image requests of an architecture after this long, at 3 or more (default 40)")
+    args = parser.parse_args()
+
+    with own_database(BENCH_DB):
+        measure(args)
+
+
+def measure(args):
+    queue = f"bench-imaging-{uuid.uuid4().hex[:8]}"
+    var_dir = tempfile.mkdtemp(prefix="healthsync-bench-imaging-")
+    env = process_env(
+        DATABASE_URL=os.environ["DATABASE_URL"],
+        REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        CELERY_BROKER_URL=os.environ.get("CELERY_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//"),
+        HEALTHSYNC_TASK_QUEUE=queue, HEALTHSYNC_CHANNEL_PREFIX=f"bench{uuid.uuid4().hex[:8]}", HEALTHSYNC_VAR_DIR=var_dir,
+        HEALTHSYNC_PREDICT_RATE="100000/min", HEALTHSYNC_LOG_LEVEL="WARNING",
+        DJANGO_EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend", TF_CPP_MIN_LOG_LEVEL="2",
+    )
+    processes = []
+    try:
+        manage("migrate", "--noinput", env=env, timeout=300)  # registers every model directory on disk
+        manage("seed_demo", env={**env, "CELERY_BROKER_URL": "memory://"})  # the demo's notification tasks are not benchmarked
+        os.environ.update(env)
+        import django
+
+        django.setup()
+        port = free_port()
+        processes.append(start_server(env=env, port=port, log_path=Path(var_dir) / "server.log"))
+        processes.append(start_worker(env=env, log_path=Path(var_dir) / "worker.log"))
+        run(args, f"http://127.0.0.1:{port}")
+    finally:
+        for process in reversed(processes):
+            process.stop()
+        try:
+            from healthsync.celery import app
+
+            with app.connection_for_write() as connection:
+                connection.default_channel.queue_delete(queue)
+        except Exception as exc:  # the broker's queue is only tidied up
+            print(f"(could not delete queue {queue}: {exc})", file=sys.stderr)
+        shutil.rmtree(var_dir, ignore_errors=True)
+
+
+def run(args, url: str) -> None:
+    import tensorflow as tf
+
+    from healthsync.demo import DEMO_PASSWORD
+    from imaging.inference import predictor_for
+    from imaging.models import MLModel
+
+    status, tokens = http_json("POST", f"{url}/api/auth/login", {"email": "doctor@stmarys.example", "password": DEMO_PASSWORD})
+    assert status == 200, tokens
+    token = tokens["access"]
+    status, listed = http_json("GET", f"{url}/api/models", token=token)
+    assert status == 200, listed
+    registered = {model["architecture"]: model for model in listed if model["dataset"] == DATASET and model["active"]}
+    missing = [arch for arch in ARCHITECTURES if arch not in registered]
+    images = test_images(LARGE_BATCH)
+    print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs; production mode: PostgreSQL, RabbitMQ, Redis, daphne + 1 Celery worker (solo)")
+    print(f"{args.runs} requests at batch 1, {args.batch_runs} of {LARGE_BATCH} images, per architecture, after a warm-up; ms, median / p95")
+
+    results, breakdowns, notes = [], [], []
+    for arch in ARCHITECTURES:
+        if arch not in registered:
+            continue
+        model = registered[arch]
+        fields = {"dataset": DATASET, "model": model["name"], "wait": "true"}
+        single = [multipart(fields, [image]) for image in images]
+        whole = multipart(fields, images)
+
+        # Warm-up: the worker loads and traces the model; the server and connections warm up.
+        for number in range(5):
+            status, body = predict(url, token, *single[number])[1:]
+            finished_rows(status, body, 1)
+
+        path_1, compute_1, overhead_1, parts_1 = [], [], [], []
+        for number in range(args.runs):
+            sent = time.time()
+            elapsed, status, body = predict(url, token, *single[number % len(single)])
+            received = time.time()
+            row = finished_rows(status, body, 1)[0]
+            path_1.append(elapsed)
+            compute_1.append(worker_compute_ms(row))
+            overhead_1.append(elapsed - compute_1[-1])
+            parts_1.append(where_it_goes([row], sent, received))
+        path_32, compute_32, overhead_32, parts_32 = [], [], [], []
+        batch_started = time.monotonic()
+        while len(path_32) < args.batch_runs and (len(path_32) < 3 or time.monotonic() - batch_started < args.batch_budget_s):
+            sent = time.time()
+            elapsed, status, body = predict(url, token, *whole)
+            received = time.time()
+            rows = finished_rows(status, body, LARGE_BATCH)
+            parts_32.append(where_it_goes(rows, sent, received))
+            path_32.append(elapsed)
+            compute_32.append(sum(worker_compute_ms(row) for row in rows))
+            overhead_32.append(elapsed - compute_32[-1])
+
+        # In this process, with the worker idle: the same model file, the same functions.
+        predictor = predictor_for(MLModel.objects.get(name=model["name"], version=model["version"]))
+        prepared_1 = predictor.prepare([images[0]])
+        prepared_32 = predictor.prepare(images)
+        for number in range(5):
+            compute_parts(predictor, images[number])
+        predictor.probabilities(prepared_32)
+        predictor_1 = timed(lambda: predictor.probabilities(prepared_1), args.runs)
+        predictor_32 = timed(lambda: predictor.probabilities(prepared_32), args.runs)
+        in_process = [compute_parts(predictor, images[number % len(images)]) for number in range(args.runs)]
+        results.append((arch, model, 1, len(path_1), summary(predictor_1), summary(compute_1), summary(path_1), summary(overhead_1)))
+        results.append((arch, model, LARGE_BATCH, len(path_32), summary(predictor_32), summary(compute_32), summary(path_32), summary(overhead_32)))
+        in_process_medians = [statistics.median(column) for column in zip(*in_process)]
+        in_process_total = statistics.median(sum(p) for p in in_process)
+        breakdowns.append((arch, 1, [statistics.median(column) for column in zip(*parts_1)], in_process_medians, in_process_total))
+        breakdowns.append((arch, LARGE_BATCH, [statistics.median(column) for column in zip(*parts_32)], None, None))
+        notes.append(f"{arch}: {model['name']}:{model['version']}")
+
+    header = (f"{'architecture':<13} {'input':>8} {'batch':>5} {'n':>3} {'predictor':>15} {'worker compute':>17} "
+              f"{'upload->result':>17} {'overhead':>17} {'per image':>9} {'seed':>6} {'target':>7} verdict")
+    print()
+    print(header)
+    print("-" * len(header))
+    for arch, model, batch, runs, predictor_ms, compute_ms, path_ms, overhead_ms in results:
+        verdict = "meets" if overhead_ms[0] < TARGET_OVERHEAD_MS else "misses"
+        print(f"{arch:<13} {'x'.join(map(str, model['input_shape'])):>8} {batch:>5} {runs:>3} {predictor_ms[0]:7.2f} / {predictor_ms[1]:6.2f} "
+              f"{compute_ms[0]:8.1f} / {compute_ms[1]:6.1f} {path_ms[0]:8.1f} / {path_ms[1]:6.1f} {overhead_ms[0]:8.1f} / {overhead_ms[1]:6.1f} "
+              f"{overhead_ms[0] / batch:9.1f} {SEED_UPLOAD_TO_RESULT_MS:6.0f} {'<' + str(int(TARGET_OVERHEAD_MS)):>7} {verdict}")
+    print()
+    print("predictor: Predictor.probabilities on a prepared input, in this process (batch 32: one call on 32 images).")
+    print("worker compute: what the worker recorded computing (timings_ms: read + decode + prepare, predict, Grad-CAM + overlay);")
+    print("  batch 32: the sum over its 32 analyses, which the solo worker runs one after another.")
+    print("upload->result: POST /api/predict wait=true, client side. overhead: upload->result - worker compute, per request.")
+    print("per image: median overhead / batch. seed: the seed's reported upload-to-result time (ms). target: median overhead < 30 ms.")
+    print()
+    print("where the overhead goes, medians in ms (timestamps of the analysis rows; one machine, one clock)  | this process, per image")
+    print(f"{'architecture':<13} {'batch':>5} {'upload->saved':>13} {'->1st claim':>11} {'bookkeeping':>11} {'between':>8} "
+          f"{'done->response':>14} | {'decode+prepare':>14} {'predictor':>9} {'Grad-CAM+overlay':>16} {'total':>7}")
+    for arch, batch, (upload, first_claim, bookkeeping, between, response), in_process, total in breakdowns:
+        own = (f"{in_process[0]:14.2f} {in_process[1]:9.2f} {in_process[2]:16.1f} {total:7.1f}" if in_process else "")
+        print(f"{arch:<13} {batch:>5} {upload:13.1f} {first_claim:11.1f} {bookkeeping:11.1f} {between:8.1f} {response:14.1f} | {own}")
+    print()
+    print("upload->saved: request sent -> last analysis row saved (upload, validation, storing the images); ->1st claim: -> the")
+    print("worker claims the first (commit, publish, broker, worker; queued tasks ahead of it); bookkeeping: the worker's claim,")
+    print("status pushes and result write around its compute, summed over the analyses; between: last result -> next claim,")
+    print("summed (ack, next message, tasks queued in between); done->response: last result written -> last byte received")
+    print("(the request's polling wait, serialisation, HTTP).")
+    for note in notes:
+        print(f"model {note}")
+    for arch in missing:
+        print(f"{arch}: not registered (no ml_models/artifacts/{DATASET}-{arch}/<version>/; train it with "
+              f"`manage.py train_model --dataset {DATASET} --arch {arch}`)")
+
+
+if __name__ == "__main__":
+    main()
