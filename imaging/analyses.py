@@ -169,6 +169,10 @@ def analysis_run(*, analysis_id: int) -> str:
     if written != 1:  # a later attempt took over: its result stands, not ours
         analysis.gradcam.storage.delete(gradcam_name)
         return "superseded"
+    for earlier in range(1, attempt):  # overlays of attempts whose worker died before recording them
+        stale = analysis.gradcam.field.generate_filename(analysis, f"gradcam-{analysis.pk}-{earlier}.png")
+        if stale != gradcam_name and analysis.gradcam.storage.exists(stale):
+            analysis.gradcam.storage.delete(stale)
     _announce(analysis_id, AnalysisStatus.DONE)
     return "done"
 
