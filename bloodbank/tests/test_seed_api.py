@@ -166,3 +166,12 @@ def test_donor_accounts_never_see_hospital_endpoints(api, dave, hospital_a):
         assert client.get(f"{BASE}/{path}").status_code == 403, path
     for path, body in [("hospital/inventory/add", {"blood_type": "A+"}), ("hospital/request", {"blood_type": "A+", "units": 1, "urgency_level": 3}), ("hospital/request/fulfill/1", None), ("units/1/discard", {"reason": "x"})]:
         assert client.post(f"{BASE}/{path}", body, format="json").status_code == 403, path
+
+
+def test_creating_requests_is_rate_limited(api, bob, monkeypatch):
+    from rest_framework.throttling import ScopedRateThrottle
+
+    monkeypatch.setitem(ScopedRateThrottle.THROTTLE_RATES, "blood_request", "2/min")
+    client = api(bob)
+    made = [client.post(f"{BASE}/hospital/request", {"blood_type": "A+", "units": 1, "urgency_level": 4}, format="json").status_code for _ in range(3)]
+    assert made == [201, 201, 429]
