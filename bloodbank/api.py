@@ -4,14 +4,14 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
-from rest_framework.decorators import api_view, permission_classes, throttle_classes
+from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import AllowAny
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.response import Response
 
 from healthsync import services as core_services
 from healthsync.api.views import RegistrationView, role_login_view
 from healthsync.models import Hospital
+from healthsync.api.throttling import rate_limited
 from healthsync.permissions import ACT, IsHospitalStaff, acting_hospital, can, hospitals_for, scope_to_hospitals
 from healthsync.security import require_recent_login
 
@@ -215,9 +215,9 @@ def inventory_add(request):
 
 
 @extend_schema(request=RequestCreateSerializer, responses={201: inline_serializer("RequestCreated", {"request_id": serializers.IntegerField(), "status": serializers.CharField()})})
+@rate_limited("blood_request")
 @api_view(["POST"])
 @permission_classes([IsHospitalStaff])
-@throttle_classes([ScopedRateThrottle])
 def request_create(request):
     """Create a request; urgency 4-5 alerts the network and eligible donors (rate limited per user)."""
     serializer = RequestCreateSerializer(data=request.data)
@@ -234,8 +234,6 @@ def request_create(request):
         status=status.HTTP_201_CREATED,
     )
 
-
-request_create.cls.throttle_scope = "blood_request"
 
 
 def _own_request(request, request_id) -> BloodRequest:

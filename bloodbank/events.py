@@ -4,8 +4,9 @@ Each is sent after the transaction that caused it commits, so a receiver never
 sees a change that was rolled back. Receivers get plain ids and values.
 """
 
-from django.db import transaction
 from django.dispatch import Signal
+
+from healthsync.events import publish  # noqa: F401  callers use events.publish
 
 # hospital_id, blood_group, component, level ("critical" | "low" | "adequate"), available_units
 inventory_level_changed = Signal()
@@ -14,7 +15,3 @@ units_expired = Signal()
 # request_id, hospital_id, urgency
 request_created = Signal()
 
-
-def publish(signal: Signal, **payload) -> None:
-    """Send ``signal`` once the current transaction commits (at once outside a transaction)."""
-    transaction.on_commit(lambda: signal.send(sender="bloodbank", **payload))

@@ -2,7 +2,7 @@
 
 from django.dispatch import Signal
 
-from bloodbank.events import publish  # noqa: F401  the same after-commit sender
+from healthsync.events import publish  # noqa: F401  callers use events.publish
 
 # appointment_id, donor_user_id, starts_at (aware datetime), hospital_id
 appointment_booked = Signal()

@@ -7,11 +7,11 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
-from rest_framework.decorators import api_view, parser_classes, permission_classes, throttle_classes
+from rest_framework.decorators import api_view, parser_classes, permission_classes
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 
+from healthsync.api.throttling import rate_limited
 from healthsync.permissions import ACT, IsHospitalStaff, acting_hospital, can, scope_to_hospitals
 
 from . import analyses
@@ -121,10 +121,10 @@ def _truthy(value) -> bool:
     parameters=[OpenApiParameter("wait", bool, description="Wait for the result (200) instead of 202.")],
     responses={200: OpenApiTypes.OBJECT, 202: OpenApiTypes.OBJECT},
 )
+@rate_limited("predict")
 @api_view(["POST"])
 @permission_classes([IsHospitalStaff])
 @parser_classes([MultiPartParser, FormParser])
-@throttle_classes([ScopedRateThrottle])
 def predict(request):
     """Queue one analysis per `image` part (202 `{analysis_id, status}`); with `wait=true`, 200 with the predictions."""
     hospital = acting_hospital(request.user, request.data.get("hospital"))
@@ -145,8 +145,6 @@ def predict(request):
                      "analyses": rows if code == 200 else [{"analysis_id": r["analysis_id"], "status": r["status"]} for r in rows]},
                     status=code)
 
-
-predict.cls.throttle_scope = "predict"
 
 
 class AnalysisList(generics.ListAPIView):

@@ -2,7 +2,7 @@
 
 from django.dispatch import Signal
 
-from bloodbank.events import publish  # noqa: F401  the same after-commit sender
+from healthsync.events import publish  # noqa: F401  callers use events.publish
 
 # analysis_id, user_id, status ("queued" | "running" | "done" | "failed")
 analysis_status_changed = Signal()
