@@ -1,6 +1,9 @@
 """The operations console: the Django admin, titled and scoped for HealthSync."""
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.urls import reverse
 
 from .permissions import ACT, can, can_anywhere, hospitals_for, scope_to_hospitals
 
@@ -49,6 +52,23 @@ class OperationsAdminSite(admin.AdminSite):
     def index(self, request, extra_context=None):
         extra_context = {**(extra_context or {}), "dashboard_panels": self.dashboard_panels(request)}
         return super().index(request, extra_context)
+
+    def login(self, request, extra_context=None):
+        """The console's login page runs django-allauth's login, in the console's look: an account
+        with two-factor authentication is asked for its code before it gets a session (Django's
+        own admin login form would skip that step)."""
+        from allauth.account.views import LoginView
+
+        index = reverse("admin:index", current_app=self.name)
+        if request.user.is_authenticated:
+            if self.has_permission(request):
+                return HttpResponseRedirect(index)
+            # Logged in without console rights; the login page would send them straight back here.
+            raise PermissionDenied  # as allauth's secure_admin_login
+        context = {**self.each_context(request), "title": "Log in", "subtitle": None, **(extra_context or {})}
+        request.current_app = self.name
+        view = LoginView.as_view(template_name="admin/healthsync_login.html", success_url=index, extra_context=context)
+        return view(request)
 
 
 def hospital_of(obj, lookup: str):

@@ -1,10 +1,20 @@
-"""Session rules for staff: an idle timeout, and a recent login before sensitive actions."""
+"""Session rules for staff: an idle timeout, a recent login before sensitive actions, and the
+optional second factor (django-allauth's MFA: an authenticator app, with recovery codes)."""
 
+import functools
 import time
 
+from allauth.account.authentication import get_authentication_records
+from allauth.mfa.adapter import DefaultMFAAdapter
+from allauth.mfa.base.forms import AuthenticateForm
+from allauth.mfa.models import Authenticator
+from allauth.mfa.utils import is_mfa_enabled
 from django.conf import settings
 from django.contrib.auth import logout
+from django.core.exceptions import ValidationError
 from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.http import urlencode
 
 from .errors import Forbidden
 
@@ -39,19 +49,71 @@ class StaffIdleTimeoutMiddleware:
         return self.get_response(request)
 
 
+def _session_authenticated_at(request) -> float | None:
+    """When the session's user last proved who they are: the login, or a later allauth
+    re-authentication (password, or authenticator code when the account has one)."""
+    moments = [request.session.get(LOGGED_IN_AT)]
+    moments += [record.get("at") for record in get_authentication_records(request, getattr(request, "user", None))]
+    moments = [float(moment) for moment in moments if moment is not None]
+    return max(moments, default=None)
+
+
 def require_recent_login(request) -> None:
     """Refuse a sensitive action (emergency release, discarding units, activating a model) unless the
-    user logged in within ``HEALTHSYNC_REAUTH_MINUTES``: by password for the session, or for the
-    bearer token's original login (its ``auth_time`` claim)."""
+    user logged in within ``HEALTHSYNC_REAUTH_MINUTES``: for a web session, the login or a later
+    re-authentication at ``/accounts/reauthenticate/``; for a bearer token, its original login
+    (its ``auth_time`` claim)."""
     window = settings.HEALTHSYNC_REAUTH_MINUTES * 60
     token = getattr(request, "auth", None)
     logged_in_at = None
+    reauthenticate_url = None
     if token is not None and hasattr(token, "get"):
         logged_in_at = token.get("auth_time")
     elif hasattr(request, "session"):
-        logged_in_at = request.session.get(LOGGED_IN_AT)
+        logged_in_at = _session_authenticated_at(request)
+        reauthenticate_url = f"{reverse('account_reauthenticate')}?{urlencode({'next': request.get_full_path()})}"
     if logged_in_at is None or time.time() - float(logged_in_at) > window:
+        how = f" (confirm it is you at {reauthenticate_url})" if reauthenticate_url else ""
         raise Forbidden(
-            f"Log in again to do this: sensitive actions need a login within the last {settings.HEALTHSYNC_REAUTH_MINUTES} minutes.",
+            f"Log in again to do this{how}: sensitive actions need a login within the last {settings.HEALTHSYNC_REAUTH_MINUTES} minutes.",
             code="reauthentication_required",
+            details={"reauthenticate_url": reauthenticate_url} if reauthenticate_url else {},
         )
+
+
+# --- Second factor ---------------------------------------------------------------------------------
+
+
+def has_second_factor(user) -> bool:
+    """The account has turned on two-factor authentication (optional, per account). Recovery codes
+    alone do not count, as in allauth's login step: they are the fallback of an authenticator."""
+    return is_mfa_enabled(user, types=[Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN])
+
+
+def verify_second_factor(*, user, code: str) -> None:
+    """Accept an authenticator-app code or an unused recovery code of ``user``, as allauth's login
+    step does: a code is accepted once, a recovery code is used up, and wrong codes count against
+    the account's ``login_failed`` rate limit. Raises ``ValidationError`` with allauth's reason."""
+    form = AuthenticateForm(user=user, data={"code": code})
+    if not form.is_valid():
+        raise ValidationError(form.errors["code"])
+    form.authenticator.record_usage()
+
+
+@functools.cache
+def _secret_cipher():
+    from .fields import PersonalTextField
+
+    # The personal-data keys (HEALTHSYNC_FIELD_ENCRYPTION_KEYS with DJANGO_SECRET_KEY): first encrypts, all decrypt.
+    return PersonalTextField().f
+
+
+class MFAAdapter(DefaultMFAAdapter):
+    """allauth's MFA adapter, storing TOTP secrets and recovery-code seeds encrypted, so a copy of the
+    database alone cannot produce second-factor codes."""
+
+    def encrypt(self, text: str) -> str:
+        return _secret_cipher().encrypt(text.encode()).decode()
+
+    def decrypt(self, encrypted_text: str) -> str:
+        return _secret_cipher().decrypt(encrypted_text.encode()).decode()

@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "guardian",
     "allauth",
     "allauth.account",
+    "allauth.mfa",
     "auditlog",
     "channels",
     "django_celery_results",
@@ -215,6 +216,13 @@ ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_EMAIL_VERIFICATION = env.str("HEALTHSYNC_EMAIL_VERIFICATION", default="optional")
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
+# Two-factor authentication (allauth.mfa), optional per account: an authenticator app (TOTP) with
+# recovery codes. Every web login (portal and console) then asks for a code, and the JWT login
+# takes it as `otp`. Wrong codes count against the per-account `login_failed` limit above.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "HealthSync"
+MFA_TOTP_TOLERANCE = 1  # one 30-second step either side, for phone clocks that drift
+MFA_ADAPTER = "healthsync.security.MFAAdapter"  # TOTP secrets stored encrypted
 
 # --- REST API --------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -2,26 +2,35 @@
 
 import time
 
+from django.contrib.auth.models import update_last_login
+from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action, api_view, permission_classes
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
-from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
+from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenObtainSerializer
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.views import TokenBlacklistView, TokenObtainPairView, TokenRefreshView
 
 from .. import services
 from ..errors import DomainError, Forbidden
 from ..models import Hospital, Membership, User
 from ..permissions import CHANGE, MANAGE_STAFF, VIEW, HospitalObjectPermission, can_anywhere, hospitals_for, scope_to_hospitals
+from ..security import has_second_factor, verify_second_factor
 from .serializers import HospitalSerializer, MembershipSerializer, RegisterSerializer, UserSerializer
 
 
 class LoginTokenSerializer(TokenObtainPairSerializer):
+    otp = serializers.CharField(
+        required=False, allow_blank=True, write_only=True, max_length=64,
+        help_text="For accounts with two-factor authentication: the authenticator app's code, or an unused recovery code.",
+    )
+
     @classmethod
     def get_token(cls, user):
         token = super().get_token(user)
@@ -30,9 +39,31 @@ class LoginTokenSerializer(TokenObtainPairSerializer):
         token["auth_time"] = int(time.time())
         return token
 
+    def validate(self, attrs):
+        TokenObtainSerializer.validate(self, attrs)  # the password: sets self.user, or 401
+        # The second factor before any token exists, so a password alone never gets one.
+        if has_second_factor(self.user):
+            otp = attrs.get("otp", "").strip()
+            if not otp:
+                raise AuthenticationFailed(
+                    "This account uses two-factor authentication: send the code from its authenticator app "
+                    "(or an unused recovery code) as otp, with the email and password.",
+                    code="otp_required",
+                )
+            try:
+                verify_second_factor(user=self.user, code=otp)
+            except ValidationError as exc:
+                raise AuthenticationFailed(f"Two-factor code refused: {exc.messages[0]}", code="otp_invalid") from exc
+        refresh = self.get_token(self.user)
+        if jwt_settings.UPDATE_LAST_LOGIN:
+            update_last_login(None, self.user)
+        return {"refresh": str(refresh), "access": str(refresh.access_token)}
+
 
 class LoginView(TokenObtainPairView):
-    """`{email, password}` gives `{access, refresh}`. Rate limited per client address."""
+    """`{email, password}` gives `{access, refresh}`; accounts with two-factor authentication add
+    `otp` (else 401 `otp_required`, or `otp_invalid` for a wrong or reused code). Rate limited per
+    client address."""
 
     serializer_class = LoginTokenSerializer
     throttle_classes = [ScopedRateThrottle]

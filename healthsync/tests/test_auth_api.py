@@ -93,3 +93,11 @@ def test_login_is_rate_limited_with_retry_after(client, dave, monkeypatch):
     assert int(limited["Retry-After"]) > 0
     assert limited.json()["error"]["code"] == "throttled"
     assert limited.json()["error"]["details"]["retry_after_seconds"] > 0
+
+
+def test_login_documents_the_optional_second_factor(client):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    body = schema["paths"]["/api/auth/login"]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    component = schema["components"]["schemas"][body.rsplit("/", 1)[-1]]
+    assert "otp" in component["properties"] and "otp" not in component.get("required", [])
+    assert {"email", "password"} <= set(component["required"])

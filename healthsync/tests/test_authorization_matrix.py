@@ -279,9 +279,29 @@ RULES: dict[str, Rule] = {
         "/accounts/password/reset/key/1-not-a-key/", {"GET": PUBLIC}, html=True,
     ),
     "accounts/password/reset/done/": Rule("/accounts/password/reset/done/", {"GET": PUBLIC}, html=True),
+    # --- two-factor authentication (allauth.mfa); the matrix's accounts have no authenticator ---------
+    "accounts/2fa/": Rule("/accounts/2fa/", {"GET": LOGIN_REQUIRED_PAGE}, html=True),
+    "accounts/2fa/authenticate/": Rule(  # no login waiting for its code: anonymous back to the login page, others away
+        "/accounts/2fa/authenticate/", {"GET": "login ok ok ok ok ok", "POST": "login ok ok ok ok ok"}, html=True,
+    ),
+    "accounts/2fa/reauthenticate/": Rule(  # without an authenticator: on to the password form
+        "/accounts/2fa/reauthenticate/", {"GET": LOGIN_REQUIRED_PAGE}, html=True,
+    ),
+    "accounts/2fa/totp/activate/": Rule(  # first the password again (allauth's re-authentication)
+        "/accounts/2fa/totp/activate/", {"GET": LOGIN_REQUIRED_PAGE, "POST": LOGIN_REQUIRED_PAGE}, html=True,
+    ),
+    "accounts/2fa/totp/deactivate/": Rule("/accounts/2fa/totp/deactivate/", {"GET": "login 404 404 404 404 404"}, html=True),
+    "accounts/2fa/recovery-codes/": Rule("/accounts/2fa/recovery-codes/", {"GET": "login 404 404 404 404 404"}, html=True),
+    "accounts/2fa/recovery-codes/generate/": Rule(
+        "/accounts/2fa/recovery-codes/generate/", {"GET": LOGIN_REQUIRED_PAGE, "POST": LOGIN_REQUIRED_PAGE}, html=True,
+    ),
+    "accounts/2fa/recovery-codes/download/": Rule(
+        "/accounts/2fa/recovery-codes/download/", {"GET": "login 404 404 404 404 404"}, html=True,
+    ),
     # --- operations console: custom views ---------------------------------------------------------------
     "admin/": Rule("/admin/", {"GET": CONSOLE}, html=True),
-    "admin/login/": Rule("/admin/login/", {"GET": PUBLIC}, html=True),
+    # allauth's login in the console's look; logged in without console rights: 403 (a login would loop back).
+    "admin/login/": Rule("/admin/login/", {"GET": "ok 403 403 ok ok ok"}, html=True),
     "admin/logout/": Rule("/admin/logout/", {"POST": PUBLIC}, html=True, isolated=True),
     "admin/password_change/": Rule("/admin/password_change/", {"GET": CONSOLE}, html=True),
     "admin/password_change/done/": Rule("/admin/password_change/done/", {"GET": CONSOLE}, html=True),
@@ -313,6 +333,7 @@ ADMIN_MODELS: dict[str, tuple[str, str]] = {
     "token_blacklist.outstandingtoken": PLATFORM_READ_ONLY,
     "token_blacklist.blacklistedtoken": PLATFORM_ONLY,
     "account.emailaddress": PLATFORM_ONLY,
+    "mfa.authenticator": PLATFORM_ONLY,  # a platform administrator resets a lost authenticator
     "django_celery_results.taskresult": PLATFORM_ONLY,
     "django_celery_results.groupresult": PLATFORM_ONLY,
     "django_celery_beat.periodictask": PLATFORM_ONLY,
