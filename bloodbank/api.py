@@ -85,6 +85,9 @@ class RequestDetailSerializer(RequestSerializer):
         read_only_fields = fields
 
 
+HOSPITAL_ID = {"required": False, "min_value": 1, "max_value": 2**31 - 1}
+
+
 def _positive(value):
     if value is not None and value <= 0:
         raise serializers.ValidationError("Must be a positive number.")
@@ -98,7 +101,7 @@ class InventoryAddSerializer(serializers.Serializer):
     expiry_date = serializers.DateField(required=False)
     component = serializers.ChoiceField(choices=Component.choices, default=Component.RED_CELLS)
     din = serializers.CharField(required=False, max_length=24)
-    hospital = serializers.IntegerField(required=False)
+    hospital = serializers.IntegerField(**HOSPITAL_ID)
 
 
 class RequestCreateSerializer(serializers.Serializer):
@@ -109,7 +112,7 @@ class RequestCreateSerializer(serializers.Serializer):
     component = serializers.ChoiceField(choices=Component.choices, default=Component.RED_CELLS)
     needed_by = serializers.DateTimeField(required=False)
     patient_reference = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
-    hospital = serializers.IntegerField(required=False)
+    hospital = serializers.IntegerField(**HOSPITAL_ID)
 
     def validate(self, attrs):
         if attrs.get("units") is None and attrs.get("quantity_ml") is None:
@@ -121,9 +124,14 @@ class HospitalRegisterSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     address = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000)
     contact_number = serializers.CharField(required=False, allow_blank=True, default="", max_length=40)
-    email = serializers.EmailField()
+    email = serializers.EmailField(max_length=254)  # the column's length (the validator allows 320)
     password = serializers.CharField(write_only=True, trim_whitespace=False, max_length=128)
     region = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
+
+
+class EmergencyReleaseSerializer(serializers.Serializer):
+    physician = serializers.CharField(max_length=150)
+    units = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=200)
 
 
 class PublicHospitalSerializer(serializers.ModelSerializer):
@@ -140,6 +148,7 @@ class TransferSerializer(serializers.ModelSerializer):
         fields = ["id", "from_hospital", "to_hospital", "request", "component", "blood_group", "units_requested",
                   "status", "note", "requested_at", "decided_at", "dispatched_at", "received_at", "units"]
         read_only_fields = ["id", "status", "requested_at", "decided_at", "dispatched_at", "received_at", "units"]
+        extra_kwargs = {"units_requested": {"min_value": 1, "max_value": 200}, "note": {"max_length": 2000}}
 
 
 class InventoryRowSerializer(serializers.Serializer):
@@ -164,6 +173,7 @@ class ParLevelSerializer(serializers.ModelSerializer):
         model = ParLevel
         fields = ["id", "hospital", "blood_group", "component", "critical_units", "low_units"]
         read_only_fields = ["id"]
+        extra_kwargs = {"critical_units": {"max_value": 10_000}, "low_units": {"max_value": 10_000}}
 
 
 # --- seed endpoints ---------------------------------------------------------------------------
@@ -353,16 +363,18 @@ def request_cancel(request, request_id):
     return Response(RequestSerializer(blood_request).data)
 
 
-@extend_schema(request=inline_serializer("EmergencyRelease", {"physician": serializers.CharField(), "units": serializers.IntegerField(required=False)}), responses=AllocationSerializer(many=True))
+@extend_schema(request=EmergencyReleaseSerializer, responses=AllocationSerializer(many=True))
 @api_view(["POST"])
 @permission_classes([IsHospitalStaff])
 def request_emergency_release(request, request_id):
     """Uncrossmatched group O red cells for an urgency-5 request, recorded with the authorising physician."""
     require_recent_login(request)
-    units = request.data.get("units")
+    blood_request = _own_request(request, request_id)
+    serializer = EmergencyReleaseSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
     allocations = services.emergency_release(
-        request=_own_request(request, request_id), physician=str(request.data.get("physician", "")), by=request.user,
-        units=int(units) if str(units or "").isdigit() and int(units) > 0 else None,
+        request=blood_request, physician=serializer.validated_data["physician"], by=request.user,
+        units=serializer.validated_data.get("units"),
     )
     return Response(AllocationSerializer(allocations, many=True).data)
 

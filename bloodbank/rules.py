@@ -256,6 +256,21 @@ def last_day_of_use(
     return _add_years_no_later(collected_on, dating.years) + timedelta(days=dating.days)
 
 
+def latest_last_day_of_use(
+    *, component: str, received_on: date, shelf_life: dict[tuple[str, str | None], ShelfLife] = SHELF_LIFE
+) -> date:
+    """The latest label expiry a unit of ``component`` received on ``received_on`` can carry.
+
+    A unit was collected on the day it arrives at the latest, so its label cannot run past the
+    component's longest dating (21 CFR 610.53(c)) counted from that day; a later one is a typing error.
+    """
+    _check_component(component)
+    return max(
+        _add_years_no_later(received_on, dating.years) + timedelta(days=dating.days)
+        for (kind, _anticoagulant), dating in shelf_life.items() if kind == component
+    )
+
+
 def expires_at(
     *,
     component: str,
@@ -457,6 +472,21 @@ def validate_urgency(urgency: int) -> int:
     if isinstance(urgency, bool) or not isinstance(urgency, int) or urgency not in URGENCY_LEVELS:
         raise ValueError(f"Urgency must be a whole number from 1 to 5 (5 = emergency), got {urgency!r}.")
     return urgency
+
+
+# How far ahead a request may say it is needed: scheduled surgery is booked weeks or months
+# ahead, never years; a clock running a few minutes behind the server's is no past date.
+NEEDED_BY_HORIZON = timedelta(days=365)
+NEEDED_BY_SKEW = timedelta(minutes=5)
+
+
+def check_needed_by(*, needed_by: datetime, now: datetime, horizon: timedelta = NEEDED_BY_HORIZON) -> datetime:
+    """Return ``needed_by`` if it is from now to ``horizon`` ahead, else raise ValueError."""
+    if needed_by < now - NEEDED_BY_SKEW:
+        raise ValueError("The time the blood is needed by is in the past.")
+    if needed_by > now + horizon:
+        raise ValueError(f"The time the blood is needed by is more than a year ahead ({horizon.days} days at most).")
+    return needed_by
 
 
 # --- O-negative reserve ---------------------------------------------------------

@@ -160,8 +160,16 @@ def units_receive(
         raise DomainError("One DIN identifies one bag per component; give no DIN to add several bags.", fields={"din": ["Only with units=1."]})
     expires_at = None
     if expiry_date is not None:
-        if expiry_date < timezone.localdate():
+        today = timezone.localdate()
+        if expiry_date < today:
             raise DomainError("The expiry date is in the past.", fields={"expiry_date": ["Must not be in the past."]})
+        try:
+            latest = rules.latest_last_day_of_use(component=component, received_on=today)
+        except ValueError as exc:
+            raise DomainError(str(exc), fields={"component": [str(exc)]}) from exc
+        if expiry_date > latest:
+            message = f"A {component.replace('_', ' ')} unit received today expires by {latest.isoformat()} at the latest (21 CFR 610.53)."
+            raise DomainError(message, fields={"expiry_date": [message]})
         expires_at = datetime.combine(expiry_date + timedelta(days=1), time(0), tzinfo=_local_tz())
     with transaction.atomic():
         units = [
@@ -339,6 +347,11 @@ def request_create(
     except ValueError as exc:
         field = "urgency_level" if "rgency" in str(exc) else "blood_type"
         raise DomainError(str(exc), fields={field: [str(exc)]}) from exc
+    if needed_by is not None:
+        try:
+            rules.check_needed_by(needed_by=needed_by, now=timezone.now())
+        except ValueError as exc:
+            raise DomainError(str(exc), fields={"needed_by": [str(exc)]}) from exc
     count = units_for(component=component, units=units, quantity_ml=quantity_ml)
     if count > 200:
         raise DomainError("A request can ask for at most 200 units.", fields={"units": ["At most 200."]})

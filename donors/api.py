@@ -28,9 +28,13 @@ from .models import Appointment, AppointmentStatus, Deferral, Donation, Donation
 # --- serializers -----------------------------------------------------------------------------
 
 
+# A hospital or slot id beyond the database's integer range is an input error, not a lookup.
+ROW_ID = {"min_value": 1, "max_value": 2**31 - 1}
+
+
 class DonorRegisterSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=150)
-    email = serializers.EmailField()
+    email = serializers.EmailField(max_length=254)  # the column's length (the validator allows 320)
     password = serializers.CharField(write_only=True, trim_whitespace=False, max_length=128)
     blood_type = serializers.ChoiceField(choices=BloodGroup.choices)
     date_of_birth = serializers.DateField()
@@ -55,6 +59,7 @@ class DonorProfileSerializer(serializers.ModelSerializer):
                   "contact_number", "address", "region", "available_for_emergencies", "notify_by_email", "notify_by_sms",
                   "quiet_hours_start", "quiet_hours_end", "created_at"]
         read_only_fields = ["id", "email", "blood_group_confirmed", "date_of_birth", "created_at"]
+        extra_kwargs = {"contact_number": {"max_length": 40}, "address": {"max_length": 1000}}  # as at registration
 
 
 class StaffDonorSerializer(serializers.ModelSerializer):
@@ -130,7 +135,7 @@ class StaffDonationSerializer(DonationSerializer):
 
 class SlotSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
-    hospital = serializers.IntegerField(source="hospital_id", required=False)
+    hospital = serializers.IntegerField(source="hospital_id", required=False, **ROW_ID)
     hospital_name = serializers.CharField(source="hospital.name", read_only=True)
     region = serializers.CharField(source="hospital.region", read_only=True)
     starts_at = serializers.DateTimeField()
@@ -186,8 +191,16 @@ class DeferralSerializer(serializers.ModelSerializer):
 
 
 class DonateSerializer(serializers.Serializer):
-    hospital_id = serializers.IntegerField()
+    hospital_id = serializers.IntegerField(**ROW_ID)
     quantity_ml = serializers.IntegerField(required=False, allow_null=True, min_value=100, max_value=1000)
+
+
+class BookingSerializer(serializers.Serializer):
+    slot = serializers.IntegerField(**ROW_ID)
+
+
+class ActingHospitalSerializer(serializers.Serializer):
+    hospital = serializers.IntegerField(required=False, allow_null=True, **ROW_ID)
 
 
 class EligibilityQuery(serializers.Serializer):
@@ -338,10 +351,9 @@ def donor_appointments(request):
     donor = selectors.donor_of(request.user)
     if request.method == "GET":
         return Response(AppointmentSerializer(selectors.donor_history(donor=donor)["appointments"], many=True).data)
-    slot_id = request.data.get("slot")
-    if not str(slot_id or "").isdigit():
-        raise serializers.ValidationError({"slot": ["A slot id is required."]})
-    slot = get_object_or_404(DonationSlot.objects.filter(hospital__is_verified=True), pk=int(slot_id))
+    booking = BookingSerializer(data=request.data)
+    booking.is_valid(raise_exception=True)
+    slot = get_object_or_404(DonationSlot.objects.filter(hospital__is_verified=True), pk=booking.validated_data["slot"])
     appointment = services.appointment_book(donor=donor, slot=slot)
     return Response(AppointmentSerializer(appointment).data, status=status.HTTP_201_CREATED)
 
@@ -532,9 +544,11 @@ def staff_donor_deferrals(request, donor_id):
     serializer = DeferralSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
     data = serializer.validated_data
+    acting = ActingHospitalSerializer(data=request.data)
+    acting.is_valid(raise_exception=True)
     deferral = services.deferral_create(
         donor=donor, reason=data["reason"], starts_on=data["starts_on"], ends_on=data.get("ends_on"),
-        hospital=acting_hospital(request.user, request.data.get("hospital")), by=request.user,
+        hospital=acting_hospital(request.user, acting.validated_data.get("hospital")), by=request.user,
     )
     return Response(DeferralSerializer(deferral).data, status=status.HTTP_201_CREATED)
 

@@ -22,6 +22,11 @@ FEMALE = "female"
 MALE = "male"
 
 MINIMUM_AGE_YEARS = 17  # 16 with parental consent in most US states: pass 16 there.
+# Input bounds, not eligibility: older than anyone living is a typing error; slots and deferrals
+# are planned up to a year ahead, and a temporary deferral longer than ten years is a permanent one.
+OLDEST_AGE_YEARS = 120
+PLANNING_HORIZON = timedelta(days=365)
+LONGEST_TEMPORARY_DEFERRAL = timedelta(days=3653)
 MINIMUM_WEIGHT_KG = 50.0  # 110 lb
 
 # 21 CFR 630.10(d)(1): minimum haemoglobin by sex; 630.10(d)(2): none above 20.0 g/dL.

@@ -83,6 +83,9 @@ def _check_adult_on_registration(date_of_birth: date) -> None:
     today = timezone.localdate()
     if date_of_birth > today:
         raise DomainError("The date of birth is in the future.", fields={"date_of_birth": ["Must not be in the future."]})
+    if date_of_birth.year < today.year - rules.OLDEST_AGE_YEARS:
+        message = f"A date of birth more than {rules.OLDEST_AGE_YEARS} years ago is not plausible."
+        raise DomainError(message, fields={"date_of_birth": [message]})
     verdict = rules.eligibility(
         date_of_birth=date_of_birth, sex=rules.FEMALE, weight_kg=rules.MINIMUM_WEIGHT_KG, donations=[], deferrals=[], on_date=today
     )
@@ -172,6 +175,13 @@ def deferral_create(
     except ValueError as exc:
         field = "reason" if "reason" in str(exc) else "ends_on"
         raise DomainError(str(exc), fields={field: [str(exc)]}) from exc
+    if starts_on < donor.date_of_birth:
+        raise DomainError("A deferral cannot start before the donor was born.", fields={"starts_on": ["Before the date of birth."]})
+    if starts_on > timezone.localdate() + rules.PLANNING_HORIZON:
+        raise DomainError("A deferral starts within a year.", fields={"starts_on": ["At most a year ahead."]})
+    if ends_on is not None and ends_on - starts_on > rules.LONGEST_TEMPORARY_DEFERRAL:
+        message = "A temporary deferral lasts at most ten years; leave ends_on empty for a permanent one."
+        raise DomainError(message, fields={"ends_on": [message]})
     with transaction.atomic():
         return Deferral.objects.create(
             donor=donor, reason=reason.strip(), starts_on=starts_on, ends_on=ends_on, hospital=hospital, set_by=by, donation=donation,
@@ -197,6 +207,8 @@ def deferral_lift(*, deferral: Deferral, by: User) -> Deferral:
 
 
 def _check_slot_times(starts_at: datetime, ends_at: datetime) -> None:
+    if starts_at > timezone.now() + rules.PLANNING_HORIZON:
+        raise DomainError("Slots are published at most a year ahead.", fields={"starts_at": ["At most a year ahead."]})
     if ends_at <= starts_at:
         raise DomainError("A slot must end after it starts.", fields={"ends_at": ["Must be after starts_at."]})
     if ends_at - starts_at > timedelta(hours=12):
@@ -234,6 +246,8 @@ def slot_update(
     """Move or resize a slot; capacity cannot drop below the places already taken."""
     with transaction.atomic():
         slot = DonationSlot.objects.select_for_update().get(pk=slot.pk)
+        if starts_at is not None and starts_at <= timezone.now():
+            raise DomainError("A slot cannot be moved into the past.", fields={"starts_at": ["Must be in the future."]})
         starts_at = starts_at or slot.starts_at
         ends_at = ends_at or slot.ends_at
         _check_slot_times(starts_at, ends_at)

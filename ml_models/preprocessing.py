@@ -115,6 +115,25 @@ def read_image(source: bytes | str | Path) -> np.ndarray:
         return np.asarray(picture)
 
 
+# The decoder for each compressed transfer syntax that a permissively licensed plugin other than
+# GDCM reads; ``dicom_pixels`` uses it. GDCM answers some malformed JPEG streams by throwing a C++ exception nothing
+# catches, which aborts the whole process; it is left only the syntaxes nothing else decodes.
+DECODING_PLUGIN = {
+    "1.2.840.10008.1.2.4.50": "pillow",  # JPEG Baseline (Process 1)
+    "1.2.840.10008.1.2.4.90": "pylibjpeg",  # JPEG 2000 Lossless (openjpeg)
+    "1.2.840.10008.1.2.4.91": "pylibjpeg",  # JPEG 2000
+    "1.2.840.10008.1.2.5": "pylibjpeg",  # RLE Lossless (pylibjpeg-rle)
+}
+
+
+def only_gdcm_decodes(dataset) -> bool:
+    """Whether the dataset's pixels are compressed in a syntax only GDCM decodes here."""
+    from pydicom.uid import UID
+
+    syntax = UID(str(getattr(getattr(dataset, "file_meta", None), "TransferSyntaxUID", "") or ""))
+    return syntax.is_transfer_syntax and syntax.is_encapsulated and str(syntax) not in DECODING_PLUGIN
+
+
 def read_dicom(source: bytes | str | Path) -> np.ndarray:
     import pydicom
 
@@ -127,6 +146,9 @@ def dicom_pixels(dataset) -> np.ndarray:
     """A pydicom dataset -> uint8 display pixels, as a radiologist's viewer would show them."""
     from pydicom.pixels import apply_modality_lut, apply_voi_lut
 
+    plugin = DECODING_PLUGIN.get(str(getattr(getattr(dataset, "file_meta", None), "TransferSyntaxUID", "") or ""))
+    if plugin:
+        dataset.pixel_array_options(decoding_plugin=plugin)
     pixels = dataset.pixel_array
     frames = int(getattr(dataset, "NumberOfFrames", 1) or 1)
     samples = int(getattr(dataset, "SamplesPerPixel", 1) or 1)

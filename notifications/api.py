@@ -40,7 +40,8 @@ class NotificationList(generics.ListAPIView):
         if params.get("kind"):
             inbox = inbox.filter(alert__kind=params["kind"])
         if (params.get("after") or "").isdigit():
-            inbox = inbox.filter(alert_id__gt=int(params["after"]))
+            # Beyond the largest id there is nothing; the database's integers stop there.
+            inbox = inbox.filter(alert_id__gt=min(int(params["after"]), 2**63 - 1))
         return inbox
 
 

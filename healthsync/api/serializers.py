@@ -4,7 +4,7 @@ from ..models import Hospital, Membership, Role, User
 
 
 class RegisterSerializer(serializers.Serializer):
-    email = serializers.EmailField()
+    email = serializers.EmailField(max_length=254)  # the column's length (RFC 5321 limits an address to 254)
     password = serializers.CharField(write_only=True, trim_whitespace=False, max_length=128)
     name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
 

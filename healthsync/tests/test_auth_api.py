@@ -59,6 +59,7 @@ def test_wrong_password_gives_401(client, dave):
     [
         ({"password": PASSWORD, "name": "No Email"}, "email"),
         ({"email": "not-an-email", "password": PASSWORD}, "email"),
+        ({"email": "a" * 64 + "@" + ".".join(["b" * 60] * 4) + ".org", "password": PASSWORD}, "email"),  # over 254
         ({"email": "short@example.com", "password": "short"}, "password"),
         ({"email": "common@example.com", "password": "password123"}, "password"),
         ({"email": "nopass@example.com"}, "password"),
