@@ -17,11 +17,12 @@ warm-up, median and p95 in ms:
 
 * predictor: ``Predictor.probabilities`` on an already prepared input, in this process; at batch
   32, one call on 32 images.
-* worker compute: what the worker itself recorded computing for each analysis (``timings_ms``:
-  the span of ``analysis_run`` from reading the stored image to the Grad-CAM overlay: decode,
-  prepare, probabilities, decision, Grad-CAM, overlay PNG). The service runs one analysis per
-  image, one after another on a solo worker, so at batch 32 it is the sum over the 32 analyses.
-  The same per-image work is also timed in this process, in parts, as a cross-check.
+* worker compute: what the worker itself recorded computing (``timings_ms``: the span of its
+  compute from reading the stored images to the Grad-CAM overlays: decode, prepare,
+  probabilities, decision, Grad-CAM, overlay PNGs). The images of one request are one batch,
+  computed in one pass (one model call, one Grad-CAM call); each analysis records an equal share,
+  so the sum over a request's analyses is the batch's compute. The same per-image work is also
+  timed in this process, in parts, as a cross-check.
 * upload to result: ``POST /api/predict`` (multipart, ``wait=true``) timed by the client from the
   first byte sent to the last byte of the 200 response: upload, validation, storing the image,
   queueing, the worker's claim, compute and result write, and the request's wait for it; at batch
@@ -132,10 +133,9 @@ def finished_rows(status: int, body: dict, expected: int) -> list[dict]:
 
 
 def compute_parts(predictor, png: bytes) -> tuple[float, float, float]:
-    """What analysis_run computes for one analysis (its `started` -> `explained` span, minus the
-    storage read), timed in parts, ms: decode + prepare, probabilities + decision, Grad-CAM + overlay."""
+    """What the worker computes for a batch of one analysis (minus the storage read), timed in
+    parts, ms: decode + prepare, probabilities + decision, Grad-CAM + overlay."""
     from imaging.analyses import _overlay
-    from ml_models.gradcam import heatmap
     from ml_models.preprocessing import read_image
 
     started = time.perf_counter()
@@ -144,7 +144,7 @@ def compute_parts(predictor, png: bytes) -> tuple[float, float, float]:
     prepared_at = time.perf_counter()
     prediction = predictor.predictions(predictor.probabilities(prepared))[0]
     predicted_at = time.perf_counter()
-    _overlay(pixels, heatmap(predictor.model, prepared[0], class_index=prediction.class_index))
+    _overlay(pixels, predictor.explainer.heatmaps(prepared, [prediction.class_index])[0])
     explained_at = time.perf_counter()
     return (prepared_at - started) * 1000, (predicted_at - prepared_at) * 1000, (explained_at - predicted_at) * 1000
 
@@ -163,13 +163,13 @@ def epoch(stamp: str) -> float:
 
 def where_it_goes(rows: list[dict], sent: float, received: float) -> tuple[float, ...]:
     """One request's overhead split by its analyses' timestamps (wall clock, ms): request sent -> last
-    row saved; last row saved -> first claim; the worker's bookkeeping around its compute (summed);
-    gaps between one analysis's result and the next claim (summed); last result -> response received."""
-    spans = sorted((epoch(row["started_at"]), epoch(row["finished_at"]), worker_compute_ms(row)) for row in rows)
+    row saved; last row saved -> first claim; the worker's bookkeeping: from its first claim to its
+    last result, less the compute; last result -> response received."""
     saved = max(epoch(row["submitted_at"]) for row in rows)
-    bookkeeping = sum((finished - started) * 1000 - compute for started, finished, compute in spans)
-    gaps = sum((spans[i + 1][0] - spans[i][1]) * 1000 for i in range(len(spans) - 1))
-    return ((saved - sent) * 1000, (spans[0][0] - saved) * 1000, bookkeeping, gaps, (received - max(f for _, f, _ in spans)) * 1000)
+    claimed = min(epoch(row["started_at"]) for row in rows)
+    finished = max(epoch(row["finished_at"]) for row in rows)
+    compute = sum(worker_compute_ms(row) for row in rows)
+    return ((saved - sent) * 1000, (claimed - saved) * 1000, (finished - claimed) * 1000 - compute, (received - finished) * 1000)
 
 
 def main():
@@ -305,22 +305,21 @@ def run(args, url: str) -> None:
     print()
     print("predictor: Predictor.probabilities on a prepared input, in this process (batch 32: one call on 32 images).")
     print("worker compute: what the worker recorded computing (timings_ms: read + decode + prepare, predict, Grad-CAM + overlay);")
-    print("  batch 32: the sum over its 32 analyses, which the solo worker runs one after another.")
+    print("  a request's images are one batch computed in one pass; its analyses' shares add up to the batch's compute.")
     print("upload->result: POST /api/predict wait=true, client side. overhead: upload->result - worker compute, per request.")
     print("per image: median overhead / batch. seed: the seed's reported upload-to-result time (ms). target: median overhead < 30 ms.")
     print()
     print("where the overhead goes, medians in ms (timestamps of the analysis rows; one machine, one clock)  | this process, per image")
-    print(f"{'architecture':<13} {'batch':>5} {'upload->saved':>13} {'->1st claim':>11} {'bookkeeping':>11} {'between':>8} "
+    print(f"{'architecture':<13} {'batch':>5} {'upload->saved':>13} {'->claim':>8} {'bookkeeping':>11} "
           f"{'done->response':>14} | {'decode+prepare':>14} {'predictor':>9} {'Grad-CAM+overlay':>16} {'total':>7}")
-    for arch, batch, (upload, first_claim, bookkeeping, between, response), in_process, total in breakdowns:
+    for arch, batch, (upload, claim, bookkeeping, response), in_process, total in breakdowns:
         own = (f"{in_process[0]:14.2f} {in_process[1]:9.2f} {in_process[2]:16.1f} {total:7.1f}" if in_process else "")
-        print(f"{arch:<13} {batch:>5} {upload:13.1f} {first_claim:11.1f} {bookkeeping:11.1f} {between:8.1f} {response:14.1f} | {own}")
+        print(f"{arch:<13} {batch:>5} {upload:13.1f} {claim:8.1f} {bookkeeping:11.1f} {response:14.1f} | {own}")
     print()
-    print("upload->saved: request sent -> last analysis row saved (upload, validation, storing the images); ->1st claim: -> the")
-    print("worker claims the first (commit, publish, broker, worker; queued tasks ahead of it); bookkeeping: the worker's claim,")
-    print("status pushes and result write around its compute, summed over the analyses; between: last result -> next claim,")
-    print("summed (ack, next message, tasks queued in between); done->response: last result written -> last byte received")
-    print("(the request's polling wait, serialisation, HTTP).")
+    print("upload->saved: request sent -> last analysis row saved (upload, validation, storing the images); ->claim: -> the")
+    print("worker claims the batch (commit, publish, broker, worker; queued tasks ahead of it); bookkeeping: the worker's")
+    print("claim, status pushes and result write, i.e. claim -> last result less the compute; done->response: last result")
+    print("written -> last byte received (the request's polling wait, serialisation, HTTP).")
     for note in notes:
         print(f"model {note}")
     for arch in missing:

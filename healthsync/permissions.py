@@ -7,7 +7,14 @@ scopes any queryset to what a user may see, and ``can`` answers for one
 object. The API, the admin, the pages and the WebSocket consumers all use
 these functions. Deny by default: a user with no membership sees nothing;
 platform administrators (superusers) see everything.
+
+Within one request (``PermissionMemoMiddleware``) a user's hospitals are looked up once per
+permission: a staff API call asks "staff anywhere?", "acting for which hospital?" and "may act on
+this object?", and guardian's lookup costs a few milliseconds each time.
 """
+
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.db.models import QuerySet
 from guardian.shortcuts import assign_perm, get_objects_for_user, get_perms, remove_perm
@@ -27,11 +34,53 @@ ROLE_PERMISSIONS = {
 ALL_HOSPITAL_PERMISSIONS = (VIEW, CHANGE, ACT, MANAGE_STAFF)
 
 
+_memo: ContextVar[dict | None] = ContextVar("hospital_permission_memo", default=None)
+
+
+@contextmanager
+def memoised():
+    """Within the block, each user's hospitals per permission are looked up once."""
+    token = _memo.set({})
+    try:
+        yield
+    finally:
+        _memo.reset(token)
+
+
+class PermissionMemoMiddleware:
+    """One permission lookup per user and permission per request (see the module docstring)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        with memoised():
+            return self.get_response(request)
+
+
+def _guardian_hospitals(user, perm: str) -> QuerySet:
+    return get_objects_for_user(user, perm, klass=Hospital, accept_global_perms=False, with_superuser=True)
+
+
+def _memoised_ids(user, perm: str) -> frozenset | None:
+    """``user``'s hospital ids for ``perm`` from this request's memo (None outside a request)."""
+    memo = _memo.get()
+    if memo is None:
+        return None
+    key = (user.pk, perm)
+    if key not in memo:
+        memo[key] = frozenset(_guardian_hospitals(user, perm).values_list("pk", flat=True))
+    return memo[key]
+
+
 def hospitals_for(user, perm: str = ACT) -> QuerySet:
     """The hospitals on which ``user`` holds ``perm`` (all of them for a platform administrator)."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return Hospital.objects.none()
-    return get_objects_for_user(user, perm, klass=Hospital, accept_global_perms=False, with_superuser=True)
+    ids = _memoised_ids(user, perm)
+    if ids is not None:
+        return Hospital.objects.filter(pk__in=ids)
+    return _guardian_hospitals(user, perm)
 
 
 def scope_to_hospitals(queryset: QuerySet, user, *, perm: str = ACT, via: str = "hospital") -> QuerySet:
@@ -51,12 +100,18 @@ def can(user, perm: str, hospital: Hospital | None) -> bool:
         return False
     if user.is_superuser:
         return True
+    ids = _memoised_ids(user, perm)
+    if ids is not None:
+        return hospital.pk in ids
     return perm.split(".", 1)[1] in get_perms(user, hospital)
 
 
 def can_anywhere(user, perm: str = ACT) -> bool:
     """Whether ``user`` holds ``perm`` on at least one hospital."""
-    return hospitals_for(user, perm).exists()
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    ids = _memoised_ids(user, perm)
+    return bool(ids) if ids is not None else hospitals_for(user, perm).exists()
 
 
 def acting_hospital(user, hospital_id=None, *, perm: str = ACT) -> Hospital:
@@ -82,6 +137,9 @@ def acting_hospital(user, hospital_id=None, *, perm: str = ACT) -> Hospital:
 def sync_hospital_permissions(*, user, hospital: Hospital, role: str | None) -> None:
     """Make ``user``'s object permissions on ``hospital`` exactly those of ``role`` (none when ``role`` is None)."""
     wanted = set(ROLE_PERMISSIONS.get(role, ()))
+    memo = _memo.get()
+    if memo:  # this request's answers no longer hold
+        memo.clear()
     for perm in ALL_HOSPITAL_PERMISSIONS:
         if perm in wanted:
             assign_perm(perm, user, hospital)

@@ -5,7 +5,11 @@ and network groups. What is pushed here is a courtesy copy: anything that
 must not be lost is persisted first by the caller.
 """
 
-from asgiref.sync import async_to_sync
+import asyncio
+import os
+import threading
+
+from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 
 
@@ -21,6 +25,53 @@ def hospital_group(hospital_id: int) -> str:
     return f"hospital.{hospital_id}"
 
 
+PUSH_TIMEOUT_S = 10.0
+_sender = {"loop": None, "pid": None}
+_sender_lock = threading.Lock()
+
+
+def _serving_loop():
+    """The event loop of the ASGI server this thread serves a request for (``sync_to_async``), if any."""
+    loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+    if loop is not None and getattr(SyncToAsync.threadlocal, "main_event_loop_pid", None) == os.getpid() and loop.is_running():
+        return loop
+    return None
+
+
+def _sending_loop() -> asyncio.AbstractEventLoop:
+    """This process's own event loop for pushes from outside a server (Celery workers, commands):
+    one long-lived loop in a daemon thread, so the channel layer keeps its connections instead of
+    opening new ones in a new loop on every push (``async_to_sync`` there costs milliseconds).
+    Made again in a forked child, where the parent's thread does not exist."""
+    with _sender_lock:
+        loop = _sender["loop"]
+        if loop is None or _sender["pid"] != os.getpid() or loop.is_closed():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="healthsync-push", daemon=True).start()
+            _sender.update(loop=loop, pid=os.getpid())
+        return loop
+
+
 def push(group: str, payload: dict, *, kind: str = "push.message") -> None:
-    """Send ``payload`` (JSON-serialisable) to every socket in ``group``. Callable from sync code and tasks."""
-    async_to_sync(get_channel_layer().group_send)(group, {"type": kind, "payload": payload})
+    """Send ``payload`` (JSON-serialisable) to every socket in ``group``. Callable from sync code and
+    tasks, not from a coroutine. Pushes from one thread arrive in the order they were made."""
+    push_many([(group, payload)], kind=kind)
+
+
+def push_many(messages: list[tuple[str, dict]], *, kind: str = "push.message") -> None:
+    """``push`` each ``(group, payload)``, in order, in one hand-over to the event loop."""
+    layer = get_channel_layer()
+
+    async def send_all():
+        for group, payload in messages:
+            await layer.group_send(group, {"type": kind, "payload": payload})
+
+    if _serving_loop() is not None:  # inside a request: the server's loop holds the layer's connections
+        async_to_sync(send_all)()
+        return
+    future = asyncio.run_coroutine_threadsafe(send_all(), _sending_loop())
+    try:
+        future.result(timeout=PUSH_TIMEOUT_S)
+    except TimeoutError:
+        future.cancel()
+        raise

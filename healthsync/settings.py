@@ -83,6 +83,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "healthsync.permissions.PermissionMemoMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -352,6 +353,7 @@ CELERY_BEAT_SCHEDULE = {
     "notifications-expiring-digest": {"task": "notifications.tasks.expiring_digest", "schedule": crontab(hour=7, minute=0)},
     "notifications-appointment-reminders": {"task": "notifications.tasks.appointment_reminders", "schedule": crontab(minute=5)},
     "notifications-resend-due": {"task": "notifications.tasks.resend_due_deliveries", "schedule": 300},
+    "imaging-requeue-stale": {"task": "imaging.tasks.requeue_stale_analyses", "schedule": 60},
 }
 
 # ISBT 128 facility identification numbers are assigned from this prefix at registration.

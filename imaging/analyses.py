@@ -1,15 +1,21 @@
-"""Image analyses: submitting uploads, running them (the Celery task calls ``analysis_run``), confirming.
+"""Image analyses: submitting uploads, running them (the Celery task calls ``analyses_run``), confirming.
 
-Running is exactly-once per analysis: the worker claims the row with a conditional UPDATE
-(queued, or running after a worker died, with attempts left) and writes the result only if its
-claim is still the latest, so a redelivered task never produces a second result; an image that
-keeps killing its worker ends as failed after ``MAX_ATTEMPTS``.
+The images of one request are one batch: one task, one conditional UPDATE claiming them, one
+model call and one Grad-CAM call for all of them, one transaction writing the results.
+
+Running is exactly-once per analysis: a worker claims rows with a conditional UPDATE and writes
+a result only if its claim is still the latest, so a redelivered task never produces a second
+result. When a worker dies during a batch, the redelivered task runs the batch's unfinished
+analyses one at a time (each claimed again, queued or running with attempts left), so an image
+that keeps killing its worker ends as failed after ``MAX_ATTEMPTS`` and the others are analysed.
 """
 
 import json
 import logging
 import time
 import uuid
+from collections import Counter
+from datetime import timedelta
 
 import numpy as np
 from django.core.files.base import ContentFile
@@ -18,6 +24,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from PIL import Image
 
+from healthsync import wakeups
 from healthsync.errors import Conflict, DomainError
 
 from . import events
@@ -27,6 +34,8 @@ from .uploads import check_modality, read_study
 
 logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
+STALE_AFTER = timedelta(minutes=5)
+FINISHED_CHANNEL = "imaging_analyses_finished"
 MAX_BATCH = 32
 OVERLAY_SIZE = 256
 
@@ -62,8 +71,21 @@ def analyses_submit(*, hospital, user, dataset: str, model: str | None, uploads:
         studies.append((name, study))
     batch = uuid.uuid4()
     condition = chosen.conditions.first()
+    created = []
+    try:
+        _store(created, studies, hospital=hospital, user=user, batch=batch, chosen=chosen, condition=condition)
+    except BaseException:  # nothing half-written: rows that rolled back take their files with them
+        kept = set(ImageAnalysis.objects.filter(pk__in=[a.pk for a in created if a.pk]).values_list("pk", flat=True))
+        for analysis in created:
+            if analysis.image and analysis.pk not in kept:
+                analysis.image.storage.delete(analysis.image.name)
+        raise
+    return created
+
+
+def _store(created: list, studies, *, hospital, user, batch, chosen: MLModel, condition) -> None:
+    """Store the images and their analyses (one transaction), then queue them once it commits."""
     with transaction.atomic():
-        created = []
         for name, study in studies:
             analysis = ImageAnalysis(
                 hospital=hospital, requested_by=user, batch=batch, dataset=chosen.dataset, condition=condition, model=chosen,
@@ -72,43 +94,73 @@ def analyses_submit(*, hospital, user, dataset: str, model: str | None, uploads:
             )
             extension = {"png": "png", "jpeg": "jpg", "dicom": "dcm"}[study.kind]
             analysis.image.save(f"{uuid.uuid4().hex}.{extension}", ContentFile(study.stored), save=False)
-            analysis.save()
             created.append(analysis)
+        ImageAnalysis.objects.bulk_create(created)
         transaction.on_commit(lambda: _enqueue([a.pk for a in created]))
-        for analysis in created:
-            events.publish(events.analysis_status_changed, analysis_id=analysis.pk, user_id=user.pk, status=AnalysisStatus.QUEUED)
-    return created
+        events.publish(events.analyses_status_changed, analysis_ids=[a.pk for a in created], user_id=user.pk, status=AnalysisStatus.QUEUED)
 
 
 def _enqueue(analysis_ids: list[int]) -> None:
+    """One message per submitted batch, in order of submission. The rows are committed already: if
+    the broker cannot take the message (or this process dies first), the batch stays queued and
+    ``analyses_requeue_stale`` sends it again."""
+    from kombu.exceptions import OperationalError
+
     from .tasks import run_analysis
 
-    for analysis_id in analysis_ids:  # one message each, in order of submission
-        run_analysis.delay(analysis_id=analysis_id)
+    try:
+        run_analysis.delay(analysis_ids=analysis_ids)
+    except OperationalError as error:
+        logger.warning("analyses %s not queued, the broker is unavailable (%s): the stale-batch sweep will queue them", analysis_ids, error)
 
 
-def _claim(analysis_id: int) -> int | None:
-    """Take the analysis for this worker: returns the attempt number, or None when it is done,
-    failed, or out of attempts (then it is marked failed)."""
+def analyses_requeue_stale(*, older_than: timedelta = STALE_AFTER) -> int:
+    """Queue again every batch whose analyses have waited untouched for ``older_than`` (its message
+    was never published, or was lost); returns how many batches. A batch whose first message
+    still arrives runs once all the same: the second delivery finds nothing left to claim."""
+    stale = ImageAnalysis.objects.filter(status=AnalysisStatus.QUEUED, attempts=0, submitted_at__lt=timezone.now() - older_than)
+    batches: dict = {}
+    for analysis_id, batch in stale.order_by("submitted_at", "pk").values_list("pk", "batch"):
+        batches.setdefault(batch, []).append(analysis_id)
+    for analysis_ids in batches.values():
+        _enqueue(analysis_ids)
+    return len(batches)
+
+
+def _announce(analyses: list[ImageAnalysis], status: str) -> None:
+    if status in (AnalysisStatus.DONE, AnalysisStatus.FAILED) and analyses:
+        wakeups.wake(FINISHED_CHANNEL)  # requests waiting for a result (`analyses_waited`) look again
+    for user_id in {analysis.requested_by_id for analysis in analyses}:
+        ids = [analysis.pk for analysis in analyses if analysis.requested_by_id == user_id]
+        events.analyses_status_changed.send(sender="imaging", analysis_ids=ids, user_id=user_id, status=status)
+
+
+def _claim_batch(analysis_ids: list[int]) -> list[ImageAnalysis]:
+    """First delivery: take every analysis of the batch that no worker has touched, in one
+    conditional UPDATE; returns them (with their model) in submission order."""
+    claimed_at = timezone.now()
+    fresh = ImageAnalysis.objects.filter(pk__in=analysis_ids, status=AnalysisStatus.QUEUED, attempts=0)
+    if not fresh.update(status=AnalysisStatus.RUNNING, attempts=1, started_at=claimed_at):
+        return []
+    mine = ImageAnalysis.objects.filter(pk__in=analysis_ids, status=AnalysisStatus.RUNNING, attempts=1, started_at=claimed_at)
+    return sorted(mine.select_related("model"), key=lambda analysis: analysis_ids.index(analysis.pk))
+
+
+def _claim_one(analysis_id: int) -> ImageAnalysis | None:
+    """Take one analysis again after a worker died with it (queued, or running with attempts left):
+    returns it, or None when it is done, failed, or out of attempts (then it is marked failed)."""
     now = timezone.now()
     live = Q(status=AnalysisStatus.QUEUED) | Q(status=AnalysisStatus.RUNNING)
     claimed = ImageAnalysis.objects.filter(live, pk=analysis_id, attempts__lt=MAX_ATTEMPTS).update(
         status=AnalysisStatus.RUNNING, attempts=F("attempts") + 1, started_at=now
     )
-    if claimed != 1:
-        exhausted = ImageAnalysis.objects.filter(live, pk=analysis_id, attempts__gte=MAX_ATTEMPTS).update(
-            status=AnalysisStatus.FAILED, finished_at=now,
-            failure_reason=f"The analysis stopped its worker {MAX_ATTEMPTS} times; the image is not analysed.",
-        )
-        if exhausted:
-            _announce(analysis_id, AnalysisStatus.FAILED)
-        return None
-    return ImageAnalysis.objects.values_list("attempts", flat=True).get(pk=analysis_id)
-
-
-def _announce(analysis_id: int, status: str) -> None:
-    user_id = ImageAnalysis.objects.values_list("requested_by_id", flat=True).get(pk=analysis_id)
-    events.analysis_status_changed.send(sender="imaging", analysis_id=analysis_id, user_id=user_id, status=status)
+    if claimed == 1:
+        return ImageAnalysis.objects.select_related("model").get(pk=analysis_id)
+    exhausted = ImageAnalysis.objects.filter(live, pk=analysis_id, attempts__gte=MAX_ATTEMPTS)
+    if exhausted.update(status=AnalysisStatus.FAILED, finished_at=now,
+                        failure_reason=f"The analysis stopped its worker {MAX_ATTEMPTS} times; the image is not analysed."):
+        _announce(list(ImageAnalysis.objects.filter(pk=analysis_id)), AnalysisStatus.FAILED)
+    return None
 
 
 def _overlay(pixels: np.ndarray, cam: np.ndarray) -> bytes:
@@ -120,61 +172,124 @@ def _overlay(pixels: np.ndarray, cam: np.ndarray) -> bytes:
     return overlay_png(np.asarray(picture, dtype=np.float32), np.clip(np.asarray(heat), 0.0, 1.0))
 
 
-def analysis_run(*, analysis_id: int) -> str:
-    """Run one queued analysis (called by the Celery task). Safe to call twice."""
-    from ml_models.gradcam import heatmap
+def _compute(predictor, analyses: list[ImageAnalysis]) -> tuple[list, list[bytes], dict[str, float]]:
+    """Predictions and Grad-CAM overlays for ``analyses`` in one pass (one model call, one Grad-CAM
+    call), with the time each stage took (ms, for the whole batch)."""
     from ml_models.preprocessing import read_image
 
+    started = time.perf_counter()
+    pixels = []
+    for analysis in analyses:
+        with analysis.image.open("rb") as stored:
+            pixels.append(read_image(stored.read()))
+    prepared = predictor.prepare(pixels)
+    preprocessed = time.perf_counter()
+    predictions = predictor.predictions(predictor.probabilities(prepared))
+    inferred = time.perf_counter()
+    cams = predictor.explainer.heatmaps(prepared, [prediction.class_index for prediction in predictions])
+    overlays = [_overlay(picture, cam) for picture, cam in zip(pixels, cams)]
+    explained = time.perf_counter()
+    stages = {"preprocessing_ms": preprocessed - started, "inference_ms": inferred - preprocessed, "gradcam_ms": explained - inferred}
+    return predictions, overlays, {name: seconds * 1000 for name, seconds in stages.items()}
+
+
+def _record_failure(analysis: ImageAnalysis, exc: Exception) -> bool:
+    logger.error("analysis %s failed: %s: %s", analysis.pk, exc.__class__.__name__, exc, exc_info=exc)
+    return bool(ImageAnalysis.objects.filter(pk=analysis.pk, status=AnalysisStatus.RUNNING, attempts=analysis.attempts).update(
+        status=AnalysisStatus.FAILED, finished_at=timezone.now(), failure_reason=f"{exc.__class__.__name__}: {str(exc)[:500]}"
+    ))
+
+
+def _record_results(analyses: list[ImageAnalysis], predictions: list, overlays: list[bytes], stages: dict[str, float]) -> list[ImageAnalysis]:
+    """Write the results of analyses still claimed by this run (one transaction); returns those
+    written. A batch's stage times are shared equally among its analyses."""
+    share = {name: value / len(analyses) for name, value in stages.items()}
+    storage = ImageAnalysis._meta.get_field("gradcam").storage
+    now = timezone.now()
+    for analysis, prediction, overlay in zip(analyses, predictions, overlays):
+        name = analysis.gradcam.field.generate_filename(analysis, f"gradcam-{analysis.pk}-{analysis.attempts}.png")
+        analysis.gradcam.name = storage.save(name, ContentFile(overlay))
+        analysis.predictions = sorted(
+            ({"class": label, "probability": probability} for label, probability in prediction.probabilities.items()),
+            key=lambda row: -row["probability"],
+        )
+        analysis.predicted_class, analysis.status, analysis.finished_at, analysis.failure_reason = prediction.label, AnalysisStatus.DONE, now, ""
+        analysis.queue_wait_ms = (analysis.started_at - analysis.submitted_at).total_seconds() * 1000
+        analysis.preprocessing_ms, analysis.inference_ms, analysis.gradcam_ms = share["preprocessing_ms"], share["inference_ms"], share["gradcam_ms"]
+    # One UPDATE, conditional on each row still being running under this claim (its attempt).
+    claimed = ImageAnalysis.objects.filter(Q(*[Q(pk=a.pk, attempts=a.attempts) for a in analyses], _connector=Q.OR), status=AnalysisStatus.RUNNING)
+    count = claimed.bulk_update(analyses, [
+        "status", "finished_at", "predictions", "predicted_class", "gradcam", "failure_reason",
+        "queue_wait_ms", "preprocessing_ms", "inference_ms", "gradcam_ms",
+    ])
+    if count == len(analyses):
+        still_mine = {analysis.pk for analysis in analyses}
+    else:  # some were taken over by a later attempt: ours are those holding our overlay
+        names = [analysis.gradcam.name for analysis in analyses]
+        still_mine = set(ImageAnalysis.objects.filter(pk__in=[a.pk for a in analyses], gradcam__in=names).values_list("pk", flat=True))
+    written = [analysis for analysis in analyses if analysis.pk in still_mine]
+    for analysis in analyses:
+        if analysis.pk not in still_mine:  # a later attempt took over: its result stands, not ours
+            storage.delete(analysis.gradcam.name)
+            continue
+        for earlier in range(1, analysis.attempts):  # overlays of attempts whose worker died before recording them
+            stale = analysis.gradcam.field.generate_filename(analysis, f"gradcam-{analysis.pk}-{earlier}.png")
+            if stale != analysis.gradcam.name and storage.exists(stale):
+                storage.delete(stale)
+    return written
+
+
+def _run_claimed(analyses: list[ImageAnalysis]) -> Counter:
+    """Compute and record analyses this run has claimed; an image that fails is recorded as failed on its own."""
     from .inference import predictor_for
 
-    attempt = _claim(analysis_id)
-    if attempt is None:
-        return "skipped"
-    analysis = ImageAnalysis.objects.select_related("model").get(pk=analysis_id)
-    _announce(analysis_id, AnalysisStatus.RUNNING)
-    try:
-        predictor = predictor_for(analysis.model)  # loaded once per worker; not part of the timings
-        started = time.perf_counter()
-        with analysis.image.open("rb") as stored:
-            pixels = read_image(stored.read())
-        prepared = predictor.prepare([pixels])
-        preprocessed = time.perf_counter()
-        prediction = predictor.predictions(predictor.probabilities(prepared))[0]
-        inferred = time.perf_counter()
-        cam = heatmap(predictor.model, prepared[0], class_index=prediction.class_index)
-        overlay = _overlay(pixels, cam)
-        explained = time.perf_counter()
-    except Exception as exc:  # a failure of this image, not of the worker: record it
-        logger.exception("analysis %s failed", analysis_id)
-        finished = ImageAnalysis.objects.filter(pk=analysis_id, status=AnalysisStatus.RUNNING, attempts=attempt).update(
-            status=AnalysisStatus.FAILED, finished_at=timezone.now(), failure_reason=f"{exc.__class__.__name__}: {str(exc)[:500]}"
-        )
-        if finished:
-            _announce(analysis_id, AnalysisStatus.FAILED)
-        return "failed"
-    predictions = sorted(
-        ({"class": name, "probability": probability} for name, probability in prediction.probabilities.items()),
-        key=lambda row: -row["probability"],
-    )
-    gradcam_name = analysis.gradcam.field.generate_filename(analysis, f"gradcam-{analysis.pk}-{attempt}.png")
-    gradcam_name = analysis.gradcam.storage.save(gradcam_name, ContentFile(overlay))
-    now = timezone.now()
-    written = ImageAnalysis.objects.filter(pk=analysis_id, status=AnalysisStatus.RUNNING, attempts=attempt).update(
-        status=AnalysisStatus.DONE, finished_at=now, predictions=predictions, predicted_class=prediction.label,
-        gradcam=gradcam_name, failure_reason="",
-        queue_wait_ms=(analysis.started_at - analysis.submitted_at).total_seconds() * 1000,
-        preprocessing_ms=(preprocessed - started) * 1000, inference_ms=(inferred - preprocessed) * 1000,
-        gradcam_ms=(explained - inferred) * 1000,
-    )
-    if written != 1:  # a later attempt took over: its result stands, not ours
-        analysis.gradcam.storage.delete(gradcam_name)
-        return "superseded"
-    for earlier in range(1, attempt):  # overlays of attempts whose worker died before recording them
-        stale = analysis.gradcam.field.generate_filename(analysis, f"gradcam-{analysis.pk}-{earlier}.png")
-        if stale != gradcam_name and analysis.gradcam.storage.exists(stale):
-            analysis.gradcam.storage.delete(stale)
-    _announce(analysis_id, AnalysisStatus.DONE)
-    return "done"
+    outcome = Counter()
+    _announce(analyses, AnalysisStatus.RUNNING)
+    by_model = {}
+    for analysis in analyses:
+        by_model.setdefault(analysis.model_id, []).append(analysis)
+    for group in by_model.values():
+        predictor = predictor_for(group[0].model)  # loaded once per worker; not part of the timings
+        try:
+            batches = [(group, _compute(predictor, group))]
+        except Exception:  # find the image at fault: each one on its own
+            batches = []
+            for analysis in group:
+                try:
+                    batches.append(([analysis], _compute(predictor, [analysis])))
+                except Exception as exc:  # a failure of this image, not of the worker: record it
+                    if _record_failure(analysis, exc):
+                        _announce([analysis], AnalysisStatus.FAILED)
+                        outcome["failed"] += 1
+        for members, (predictions, overlays, stages) in batches:
+            written = _record_results(members, predictions, overlays, stages)
+            _announce(written, AnalysisStatus.DONE)
+            outcome["done"] += len(written)
+            outcome["superseded"] += len(members) - len(written)
+    return outcome
+
+
+def analyses_run(*, analysis_ids: list[int]) -> dict[str, int]:
+    """Run one submitted batch (called by the Celery task). Safe to call twice.
+
+    On its first delivery the batch is claimed at once and computed in one pass. Analyses that a
+    worker had already claimed (it died during the batch: the task was delivered again) are then
+    claimed and run one at a time, so an image that kills its worker uses up only its own attempts.
+    """
+    outcome = Counter()
+    batch = _claim_batch(analysis_ids)
+    if batch:
+        outcome += _run_claimed(batch)
+    done = {analysis.pk for analysis in batch}
+    for analysis_id in analysis_ids:
+        if analysis_id in done:
+            continue
+        claimed = _claim_one(analysis_id)
+        if claimed is None:
+            outcome["skipped"] += 1
+        else:
+            outcome += _run_claimed([claimed])
+    return dict(outcome)
 
 
 def analysis_confirm(*, analysis: ImageAnalysis, by, confirmation: str, true_finding: str = "") -> ImageAnalysis:
@@ -204,10 +319,11 @@ def analyses_waited(*, analyses: list[ImageAnalysis], timeout: float = 60.0) -> 
     """Wait for ``analyses`` to finish (done or failed), up to ``timeout`` seconds; returns them fresh."""
     ids = [a.pk for a in analyses]
     deadline = time.monotonic() + timeout
-    finished = (AnalysisStatus.DONE, AnalysisStatus.FAILED)
-    # A flat, short poll of one indexed count: a growing back-off added up to 50 ms to every answer.
-    while ImageAnalysis.objects.filter(pk__in=ids).exclude(status__in=finished).exists() and time.monotonic() < deadline:
-        time.sleep(0.003)
-    rows = list(ImageAnalysis.objects.filter(pk__in=ids).select_related("model"))
+    fresh = ImageAnalysis.objects.filter(pk__in=ids).select_related("model", "condition").defer("model__card", "model__metrics")
+    with wakeups.listening(FINISHED_CHANNEL) as wait:  # woken by the worker's `_announce` of a finished batch
+        rows = list(fresh)
+        while any(row.status not in (AnalysisStatus.DONE, AnalysisStatus.FAILED) for row in rows) and time.monotonic() < deadline:
+            wait(deadline - time.monotonic())
+            rows = list(fresh.all())
     return sorted(rows, key=lambda row: ids.index(row.pk))
 

@@ -4,5 +4,5 @@ from django.dispatch import Signal
 
 from healthsync.events import publish  # noqa: F401  callers use events.publish
 
-# analysis_id, user_id, status ("queued" | "running" | "done" | "failed")
-analysis_status_changed = Signal()
+# analysis_ids (one user's, in submission order), user_id, status ("queued" | "running" | "done" | "failed")
+analyses_status_changed = Signal()

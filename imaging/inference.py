@@ -8,8 +8,11 @@ activated version is served from the next request on, without restarting workers
 
 from __future__ import annotations
 
+import gc
 import threading
 from pathlib import Path
+
+import numpy as np
 
 from .models import MLModel
 from .selectors import model_directory, model_resolve
@@ -28,7 +31,10 @@ def predictor_for(model: MLModel):
             predictor = _predictors.get(key)
             if predictor is None:
                 predictor = Predictor.load(model_directory(model))
+                blank = np.zeros((1, *predictor.spec.input_shape), dtype=np.float32)
+                predictor.explainer.heatmaps(blank, [0])  # trace Grad-CAM now, not in the first analysis
                 _predictors[key] = predictor
+                gc.freeze()  # the model's many objects live as long as the process: out of full collections
     return predictor
 
 
@@ -68,11 +74,11 @@ def _fresh_predictors_in_worker(**kwargs):
 
 def explain(*, reference: str, picture) -> tuple[MLModel, object, bytes]:
     """The active model's prediction for one picture, with its Grad-CAM overlay as PNG bytes."""
-    from ml_models.gradcam import heatmap, overlay_png
+    from ml_models.gradcam import overlay_png
 
     model = model_resolve(reference=reference)
     predictor = predictor_for(model)
     image = predictor.prepare([picture])[0]
     prediction = predictor.predictions(predictor.probabilities(image[None]))[0]
-    cam = heatmap(predictor.model, image, class_index=prediction.class_index)
+    cam = predictor.explainer.heatmaps(image[None], [prediction.class_index])[0]
     return model, prediction, overlay_png(image, cam)

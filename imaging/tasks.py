@@ -6,8 +6,9 @@ from . import analyses
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=analyses.MAX_ATTEMPTS)
-def run_analysis(self, *, analysis_id: int) -> str:
-    return analyses.analysis_run(analysis_id=analysis_id)
+def run_analysis(self, *, analysis_ids: list[int] | None = None, analysis_id: int | None = None) -> dict[str, int]:
+    """One submitted batch (``analysis_id``: a message queued before batches existed)."""
+    return analyses.analyses_run(analysis_ids=list(analysis_ids or [analysis_id]))
 
 
 @shared_task(acks_late=True)
@@ -19,3 +20,9 @@ def warm_model(*, model_id: int) -> str:
     model = MLModel.objects.get(pk=model_id)
     predictor_for(model)
     return str(model)
+
+
+@shared_task(acks_late=True)
+def requeue_stale_analyses() -> int:
+    """Periodic: batches whose message never reached a worker are queued again."""
+    return analyses.analyses_requeue_stale()

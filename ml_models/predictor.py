@@ -84,6 +84,13 @@ class Predictor:
         )
 
     @property
+    def explainer(self):
+        """The model's Grad-CAM (built and traced on first use)."""
+        from ml_models.gradcam import gradcam_for
+
+        return gradcam_for(self.model)
+
+    @property
     def name(self) -> str:
         return self.card.get("name", self.model.name)
 

@@ -13,6 +13,7 @@ from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
 from bloodbank import rules as bloodbank_rules
 from bloodbank import selectors as bloodbank_selectors
@@ -83,7 +84,10 @@ def _after_commit(alert: Alert, groups: list[str], delivery_ids: list[int]) -> N
         except Exception:  # the inbox row is safe; a client that reconnects replays it
             logger.exception("push of alert %s to %s failed", alert.pk, group)
     for delivery_id in delivery_ids:
-        send_delivery.delay(delivery_id=delivery_id)
+        try:
+            send_delivery.delay(delivery_id=delivery_id)
+        except OperationalError:  # the broker is down: the row stays pending and the resend sweep sends it
+            logger.warning("delivery %s not queued: the broker is unavailable", delivery_id)
 
 
 def _staff_groups(hospital_ids) -> list[str]:
@@ -272,11 +276,17 @@ def appointment_reminders(*, now: datetime | None = None) -> int:
 # --- analyses -----------------------------------------------------------------------------------
 
 
-def analysis_finished(*, analysis_id: int) -> Alert | None:
-    """Tell the requester that an image analysis finished or failed."""
-    analysis = ImageAnalysis.objects.select_related("model").get(pk=analysis_id)
-    if analysis.requested_by_id is None or analysis.status not in ("done", "failed"):
-        return None
+def analyses_finished(*, analysis_ids: list[int]) -> list[Alert]:
+    """Tell each requester that their analyses finished: one inbox message for one analysis, one
+    summary for a batch (a person wants one message for the 32 images they sent together)."""
+    finished = ImageAnalysis.objects.filter(pk__in=analysis_ids, status__in=("done", "failed"), requested_by__isnull=False)
+    by_requester: dict[int, list[ImageAnalysis]] = {}
+    for analysis in finished.select_related("model").order_by("pk"):
+        by_requester.setdefault(analysis.requested_by_id, []).append(analysis)
+    return [_analysis_alert(mine[0]) if len(mine) == 1 else _batch_alert(mine) for mine in by_requester.values()]
+
+
+def _analysis_alert(analysis: ImageAnalysis) -> Alert:
     if analysis.status == "done":
         top = analysis.predictions[0] if analysis.predictions else {"class": analysis.predicted_class, "probability": 0}
         title = f"Analysis {analysis.pk} done: {analysis.predicted_class}"
@@ -288,6 +298,25 @@ def analysis_finished(*, analysis_id: int) -> Alert | None:
         kind=Kind.ANALYSIS, title=title, body=body, severity=severity, event_key=f"analysis:{analysis.pk}:{analysis.status}",
         audience=Q(pk=analysis.requested_by_id), groups=[user_group(analysis.requested_by_id)],
         link=f"/admin/imaging/imageanalysis/{analysis.pk}/change/", hospital_id=analysis.hospital_id,
+    )
+
+
+def _batch_alert(analyses: list[ImageAnalysis]) -> Alert:
+    first = analyses[0]
+    done = [analysis for analysis in analyses if analysis.status == "done"]
+    failed = len(analyses) - len(done)
+    findings: dict[str, int] = {}
+    for analysis in done:
+        findings[analysis.predicted_class] = findings.get(analysis.predicted_class, 0) + 1
+    title = f"{len(analyses)} analyses finished: {len(done)} done" + (f", {failed} failed" if failed else "")
+    summary = ", ".join(f"{label} {count}" for label, count in sorted(findings.items(), key=lambda item: -item[1]))
+    body = (f"{summary or 'No findings'} with {first.model}. " if done else "") + (
+        f"{failed} could not be analysed. " if failed else "") + "Results support, not replace, a clinician's reading."
+    ids = hashlib.sha256(",".join(str(analysis.pk) for analysis in analyses).encode()).hexdigest()[:16]
+    return alert_raise(
+        kind=Kind.ANALYSIS, title=title, body=body, severity=Severity.WARNING if failed else Severity.INFO,
+        event_key=f"analyses:{first.batch}:{ids}", audience=Q(pk=first.requested_by_id), groups=[user_group(first.requested_by_id)],
+        link=f"/admin/imaging/imageanalysis/?batch={first.batch}", hospital_id=first.hospital_id,
     )
 
 

@@ -26,8 +26,8 @@ def appointment_booked(*, appointment_id: int):
 
 
 @shared_task(acks_late=True, max_retries=3)
-def analysis_finished(*, analysis_id: int):
-    services.analysis_finished(analysis_id=analysis_id)
+def analyses_finished(*, analysis_ids: list[int]):
+    services.analyses_finished(analysis_ids=analysis_ids)
 
 
 @shared_task(acks_late=True)

@@ -6,87 +6,22 @@ directory, never the machine's shared server, and a real ``manage.py serve`` aga
 """
 
 import json
-import os
-import shutil
-import subprocess
-import tempfile
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-from .servers import free_port, manage, process_env, start_server
+from .servers import PG_BIN, PrivatePostgres, free_port, manage, process_env, start_server
 
 pytestmark = pytest.mark.slow
 
-PG_BIN = Path(os.environ.get("HEALTHSYNC_PG_BIN", "/usr/lib/postgresql/15/bin"))
 DEMO_LOGIN = {"email": "platform@healthsync.example", "password": "healthsync-demo"}
-
-
-class PrivatePostgres:
-    """A throw-away PostgreSQL cluster: trust authentication on 127.0.0.1, a port of its own.
-
-    PostgreSQL refuses to run as root: as root, every command runs as the ``postgres`` OS user."""
-
-    def __init__(self):
-        self.dir = Path(tempfile.mkdtemp(prefix="healthsync-pg-"))
-        self.data = self.dir / "data"
-        self.log = self.dir / "postgres.log"
-        self.port = free_port()
-        self.as_postgres = []
-        if os.geteuid() == 0:
-            self.as_postgres = ["runuser", "-u", "postgres", "--"]
-            shutil.chown(self.dir, "postgres", "postgres")
-        os.chmod(self.dir, 0o700)
-
-    def _run(self, *args, timeout=60):
-        result = subprocess.run([*self.as_postgres, *args], capture_output=True, text=True, timeout=timeout)
-        assert result.returncode == 0, f"{args[0]} failed:\n{result.stdout}{result.stderr}\n{self.read_log()}"
-        return result.stdout
-
-    def read_log(self) -> str:
-        try:
-            return self.log.read_text()
-        except OSError:
-            return ""
-
-    def init(self):
-        self._run(str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync", "--locale=C")
-
-    def start(self):
-        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.dir} -c fsync=off -c full_page_writes=off"
-        self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "-t", "60", "start", timeout=90)
-
-    def stop(self, mode="immediate"):
-        self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop", timeout=90)
-
-    def running(self) -> bool:
-        return (self.data / "postmaster.pid").exists()
-
-    def create_database(self, name):
-        import psycopg2
-
-        connection = psycopg2.connect(host="127.0.0.1", port=self.port, user="postgres", dbname="postgres")
-        connection.autocommit = True
-        with connection.cursor() as cursor:
-            cursor.execute(f'CREATE DATABASE "{name}"')
-        connection.close()
-        return f"postgres://postgres@127.0.0.1:{self.port}/{name}"
-
-    def cleanup(self):
-        if self.running():
-            try:
-                self.stop("immediate")
-            except AssertionError:
-                pass
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @pytest.fixture
 def postgres():
-    missing = [name for name in ("initdb", "pg_ctl", "postgres") if not (PG_BIN / name).exists()]
+    missing = PrivatePostgres.missing_binaries()
     if missing:
         pytest.skip(f"PostgreSQL server binaries not found in {PG_BIN} ({', '.join(missing)}); install postgresql-15")
     server = PrivatePostgres()

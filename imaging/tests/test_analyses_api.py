@@ -138,18 +138,51 @@ def test_confirmation_and_scoping(api, bob, carol):
     assert api(carol).get("/api/analyses").json()["count"] == 0
 
 
-def test_a_redelivered_task_never_gives_two_results_and_a_killer_image_ends_failed(api, bob):
-    analysis_id = predict(api(bob), ("x.png", png()), wait="1").json()["analysis_id"]
-    assert analyses.analysis_run(analysis_id=analysis_id) == "skipped"  # done: a second delivery does nothing
-    # A worker died mid-analysis: the row is left running; the redelivery takes it over.
-    ImageAnalysis.objects.filter(pk=analysis_id).update(status="running", attempts=1, predictions=[], gradcam="")
-    assert analyses.analysis_run(analysis_id=analysis_id) == "done"
-    assert ImageAnalysis.objects.get(pk=analysis_id).attempts == 2
-    # Killed on every attempt: after the last one the analysis fails instead of looping.
-    ImageAnalysis.objects.filter(pk=analysis_id).update(status="running", attempts=analyses.MAX_ATTEMPTS)
-    assert analyses.analysis_run(analysis_id=analysis_id) == "skipped"
-    failed = ImageAnalysis.objects.get(pk=analysis_id)
+def test_a_redelivered_batch_never_gives_two_results_and_a_killer_image_ends_failed(api, bob):
+    body = predict(api(bob), ("a.png", png(seed=5)), ("b.png", png(seed=6)), wait="1").json()
+    ids = [row["analysis_id"] for row in body["analyses"]]
+    assert analyses.analyses_run(analysis_ids=ids) == {"skipped": 2}  # done: a second delivery does nothing
+    # A worker died during the batch: its rows are left running; the redelivery runs each on its own.
+    ImageAnalysis.objects.filter(pk__in=ids).update(status="running", attempts=1, predictions=[], gradcam="")
+    assert analyses.analyses_run(analysis_ids=ids) == {"done": 2}
+    assert list(ImageAnalysis.objects.filter(pk__in=ids).values_list("attempts", flat=True)) == [2, 2]
+    # One image killed its worker on every attempt: after the last one it fails instead of looping.
+    ImageAnalysis.objects.filter(pk=ids[0]).update(status="running", attempts=analyses.MAX_ATTEMPTS)
+    assert analyses.analyses_run(analysis_ids=ids) == {"skipped": 2}
+    failed = ImageAnalysis.objects.get(pk=ids[0])
     assert failed.status == "failed" and "stopped its worker" in failed.failure_reason
+    assert ImageAnalysis.objects.get(pk=ids[1]).status == "done"
+
+
+def test_a_batch_runs_in_one_pass_and_an_unreadable_stored_image_fails_alone(api, bob):
+    from ml_models.gradcam import heatmap
+
+    from imaging.inference import predictor_for
+
+    client = api(bob)
+    queued = predict(client, *[(f"{n}.png", png(seed=10 + n)) for n in range(4)]).json()
+    ids = [row["analysis_id"] for row in queued["analyses"]]
+    # In the test settings tasks run eagerly: the batch finished inside the request, in one pass.
+    rows = list(ImageAnalysis.objects.filter(pk__in=ids).order_by("pk"))
+    assert {row.status for row in rows} == {"done"} and {row.attempts for row in rows} == {1}
+    assert len({row.started_at for row in rows}) == 1  # claimed together
+    # The batched Grad-CAM is each image's own.
+    predictor = predictor_for(rows[0].model)
+    images = predictor.prepare([png(seed=10 + n) for n in range(4)])
+    classes = [predictor.classes.index(row.predicted_class) for row in rows]
+    for image, cam, class_index in zip(images, predictor.explainer.heatmaps(images, classes), classes):
+        assert np.allclose(cam, heatmap(predictor.model, image, class_index=class_index), atol=1e-4)
+
+    # A stored image that can no longer be read fails on its own; the rest of its batch is analysed.
+    again = predict(client, ("a.png", png(seed=20)), ("b.png", png(seed=21)), ("c.png", png(seed=22))).json()
+    ids = [row["analysis_id"] for row in again["analyses"]]
+    ImageAnalysis.objects.filter(pk__in=ids).update(status="queued", attempts=0, predictions=[], gradcam="")
+    broken = ImageAnalysis.objects.get(pk=ids[1])
+    broken.image.storage.delete(broken.image.name)
+    broken.image.storage.save(broken.image.name, io.BytesIO(b"not an image any more"))
+    assert analyses.analyses_run(analysis_ids=ids) == {"done": 2, "failed": 1}
+    statuses = dict(ImageAnalysis.objects.filter(pk__in=ids).values_list("pk", "status"))
+    assert statuses == {ids[0]: "done", ids[1]: "failed", ids[2]: "done"}
 
 
 @pytest.fixture
@@ -222,3 +255,47 @@ def test_the_requester_is_told_in_the_inbox_when_an_analysis_finishes(api, bob):
     analysis_id = predict(api(bob), ("x.png", png()), wait="1").json()["analysis_id"]
     note = Notification.objects.get(recipient=bob, alert__kind="analysis")
     assert note.alert.title.startswith(f"Analysis {analysis_id} done")
+
+
+def test_a_batch_finishing_is_one_inbox_message(api, bob):
+    from notifications.models import Notification
+
+    body = predict(api(bob), *[(f"{n}.png", png(seed=30 + n)) for n in range(3)], wait="1").json()
+    note = Notification.objects.get(recipient=bob, alert__kind="analysis")
+    assert note.alert.title == "3 analyses finished: 3 done"
+    assert "support, not replace" in note.alert.body and note.alert.link.endswith(f"?batch={body['batch']}")
+    listed = api(bob).get("/api/analyses", {"batch": body["batch"]}).json()
+    labels = [row["predicted_class"] for row in listed["results"]]
+    assert all(f"{label} {labels.count(label)}" in note.alert.body for label in set(labels))
+
+
+def test_a_batch_whose_message_was_lost_is_queued_again_by_the_sweep(api, bob, settings, monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from imaging import tasks
+
+    lost = []
+    monkeypatch.setattr(tasks.run_analysis, "delay", lambda **kwargs: lost.append(kwargs))  # the broker never got it
+    ids = [row["analysis_id"] for row in predict(api(bob), ("a.png", png(seed=40)), ("b.png", png(seed=41))).json()["analyses"]]
+    assert lost == [{"analysis_ids": ids}] and set(ImageAnalysis.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"queued"}
+    assert analyses.analyses_requeue_stale() == 0  # not stale yet: its message may still be on its way
+    ImageAnalysis.objects.filter(pk__in=ids).update(submitted_at=timezone.now() - analyses.STALE_AFTER - timedelta(seconds=1))
+    monkeypatch.undo()
+    assert tasks.requeue_stale_analyses() == 1  # in tests tasks run eagerly: the batch runs now
+    assert set(ImageAnalysis.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"done"}
+    assert analyses.analyses_requeue_stale() == 0
+
+
+def test_a_batch_that_fails_to_save_leaves_no_files_behind(api, bob, settings, tmp_path, monkeypatch):
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("the database refused the rows")
+
+    monkeypatch.setattr(ImageAnalysis.objects, "bulk_create", refuse)
+    response = predict(api(bob), ("a.png", png(seed=50)), ("b.png", png(seed=51)))
+    assert response.status_code == 500 and response.json()["error"]["code"] == "server_error"
+    assert ImageAnalysis.objects.count() == 0
+    assert [path for path in (tmp_path / "media").rglob("*") if path.is_file()] == []
