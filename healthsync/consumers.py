@@ -1,11 +1,12 @@
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from .channel_layers import ReconnectOnLayerLoss
 from .realtime import user_group
 
 UNAUTHORISED = 4401
 
 
-class UserSocketConsumer(AsyncJsonWebsocketConsumer):
+class UserSocketConsumer(ReconnectOnLayerLoss, AsyncJsonWebsocketConsumer):
     """An authenticated user's socket; anonymous and bad-token connections are refused."""
 
     async def connect(self):

@@ -145,8 +145,9 @@ if REDIS_URL:
         "default": {
             # Pub/sub: one alert to a group is one PUBLISH, and each daphne process hands it to all its
             # sockets, instead of one list push and pop per socket. Delivery is at most once either
-            # way; the inbox is the source of truth and reconnecting clients replay from it.
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            # way; the inbox is the source of truth and reconnecting clients replay from it. The
+            # watched variant closes the sockets whose subscriptions a lost Redis connection dropped.
+            "BACKEND": "healthsync.channel_layers.WatchedRedisPubSubChannelLayer",
             "CONFIG": {
                 # redis-py 8 reads with a 5 s socket timeout by default, the same as channels-redis's
                 # 5 s blocking pop, so an idle socket's receive could time out: read for longer.
@@ -157,9 +158,11 @@ if REDIS_URL:
     }
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Rate-limit counters only: while Redis is unreachable every read is a miss (see healthsync/cache.py).
+            "BACKEND": "healthsync.cache.FailSoftRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "healthsync",
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }
     }
 else:
@@ -169,6 +172,9 @@ else:
 # --- Celery --------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="memory://")
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=REDIS_URL or "django-db")
+# Tasks report through the database and sockets; nothing reads task results. Storing them anyway made
+# every .delay() (web) and every finished task (worker) wait ~20 s and then fail while Redis was down.
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_EXTENDED = True
 CELERY_TASK_DEFAULT_QUEUE = env.str("HEALTHSYNC_TASK_QUEUE", default="healthsync")
 CELERY_TASK_SERIALIZER = "json"

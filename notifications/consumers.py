@@ -5,6 +5,7 @@ from collections import deque
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from healthsync.channel_layers import ReconnectOnLayerLoss
 from healthsync.consumers import UNAUTHORISED
 from healthsync.realtime import PLATFORM_GROUP, hospital_group, user_group
 
@@ -31,7 +32,7 @@ def _missed(user, after_id: int) -> list[dict]:
     return [notification.alert.as_message() for notification in inbox]
 
 
-class AlertConsumer(AsyncJsonWebsocketConsumer):
+class AlertConsumer(ReconnectOnLayerLoss, AsyncJsonWebsocketConsumer):
     """Staff hear their hospitals' alerts and network alerts; donors the calls meant for them;
     platform administrators everything. ``?last_id=N`` replays alerts after N from the inbox."""
 
@@ -77,7 +78,7 @@ class AlertConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json(message)
 
 
-class AnalysisConsumer(AsyncJsonWebsocketConsumer):
+class AnalysisConsumer(ReconnectOnLayerLoss, AsyncJsonWebsocketConsumer):
     """/ws/analyses/: the status of the user's own image analyses as they change: {analysis_id, status}."""
 
     async def connect(self):
