@@ -1,5 +1,6 @@
 """Blood bank API under /api/blood-bank/: the seed's hospital endpoints, and richer ones beside them."""
 
+from django.db.models import prefetch_related_objects
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -258,10 +259,12 @@ def request_fulfil(request, request_id):
     blood_request = _own_request(request, request_id)
     allocations = services.request_fulfil(request=blood_request, by=request.user)
     blood_request.refresh_from_db()
+    units = [allocation.unit for allocation in allocations]
+    prefetch_related_objects(units, "hospital")  # one query for the units' FIN, not one per unit
     return Response({
         "request_id": blood_request.pk,
         "status": blood_request.get_status_display(),
-        "allocated": UnitSerializer([allocation.unit for allocation in allocations], many=True).data,
+        "allocated": UnitSerializer(units, many=True).data,
     })
 
 

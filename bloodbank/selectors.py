@@ -21,7 +21,8 @@ def _available(now=None):
 
 def inventory_summary(*, hospitals) -> dict:
     """Available stock of ``hospitals`` (a queryset): the seed rows per group and a breakdown per component with levels."""
-    units = BloodUnit.objects.filter(_available(), hospital__in=hospitals)
+    hospital_ids = list(hospitals.values_list("pk", flat=True))
+    units = BloodUnit.objects.filter(_available(), hospital_id__in=hospital_ids)
     by_key = {
         (row["blood_group"], row["component"]): row
         for row in units.values("blood_group", "component").annotate(units=Count("id"), quantity_ml=Sum("volume_ml"))
@@ -34,9 +35,8 @@ def inventory_summary(*, hospitals) -> dict:
             "units": sum(row["units"] for row in rows if row),
             "quantity_ml": sum(row["quantity_ml"] or 0 for row in rows if row),
         })
-    single = hospitals.count() == 1
-    hospital_id = hospitals.first().pk if single else None
-    pars = {(p.blood_group, p.component): p for p in ParLevel.objects.filter(hospital_id=hospital_id)} if single else {}
+    single = len(hospital_ids) == 1
+    pars = {(p.blood_group, p.component): p for p in ParLevel.objects.filter(hospital_id=hospital_ids[0])} if single else {}
     components = []
     for component in Component.values:
         for group in BloodGroup.values:

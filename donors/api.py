@@ -523,7 +523,7 @@ def staff_donation_cancel(request, donation_id):
 @staff_api(["GET"])
 def staff_donors(request):
     """Donors who visited or booked at the user's hospitals, with their eligibility now; search by name/email, group, region."""
-    donors = selectors.donors_for_staff(user=request.user).prefetch_related("deferrals")
+    donors = selectors.with_eligibility_facts(selectors.donors_for_staff(user=request.user))
     params = request.query_params
     if params.get("q"):
         donors = donors.filter(Q(user__name__icontains=params["q"]) | Q(user__email__icontains=params["q"]))

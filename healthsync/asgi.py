@@ -13,12 +13,13 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from notifications.routing import websocket_urlpatterns as alert_sockets  # noqa: E402
 
+from .http_concurrency import BoundedConcurrency  # noqa: E402
 from .routing import websocket_urlpatterns  # noqa: E402
 from .ws_auth import JWTAuthMiddleware, origin_validated  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": BoundedConcurrency(django_asgi_app),
         "websocket": origin_validated(AuthMiddlewareStack(JWTAuthMiddleware(URLRouter(websocket_urlpatterns + alert_sockets)))),
     }
 )

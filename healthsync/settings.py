@@ -93,6 +93,11 @@ MIDDLEWARE = [
     "healthsync.middleware.DatabaseUnavailableMiddleware",
 ]
 
+# HTTP requests run on this many long-lived threads per server process (healthsync/http_concurrency.py):
+# each keeps its database connection. Requests past it wait their turn; keep it above the number of
+# long requests (predict with wait=true, streamed exports) expected at once.
+HEALTHSYNC_HTTP_CONCURRENCY = env.int("HEALTHSYNC_HTTP_CONCURRENCY", default=8)
+
 ROOT_URLCONF = "healthsync.urls"
 WSGI_APPLICATION = None
 ASGI_APPLICATION = "healthsync.asgi.application"
@@ -131,7 +136,7 @@ if EMBEDDED:
     }
 else:
     DATABASES = {"default": env.db("DATABASE_URL")}
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)  # kept by the HTTP threads below
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"]["ATOMIC_REQUESTS"] = False
 

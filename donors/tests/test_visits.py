@@ -221,3 +221,14 @@ def test_staff_defer_and_lift_through_http(api, visit, erin, bob):
     lifted = staff.post(f"{BASE}/staff/deferrals/{created.json()['id']}/lift")
     assert lifted.status_code == 200 and lifted.json()["ends_on"] == today.isoformat()
     assert staff.post(f"{BASE}/staff/deferrals/{created.json()['id']}/lift").status_code == 409
+
+
+def test_staff_donor_list_reads_eligibility_facts_once_for_the_page(api, hospital_a, bob, django_assert_max_num_queries):
+    staff = api(bob)
+    for number in range(6):
+        donor = make_donor(f"donor{number}@donor.example")
+        services.donation_register_walk_in(donor=donor, hospital=hospital_a)  # a visit at Alpha: staff there see the donor
+    with django_assert_max_num_queries(8):  # user, hospitals, count, page, visits, deferrals; not one per donor
+        listed = staff.get(f"{BASE}/staff/donors/").json()
+    assert listed["count"] == 6
+    assert all(d["eligibility"]["eligible"] is False for d in listed["results"])  # each has a visit today

@@ -71,9 +71,10 @@ class Process:
         self._log.close()
 
 
-def start_server(*, env, port, log_path) -> Process:
-    server = Process([sys.executable, "manage.py", "serve", "--port", str(port)], env=env, log_path=log_path)
-    deadline = time.monotonic() + 90
+def start_server(*, env, port, log_path, args=None, timeout=90) -> Process:
+    """``manage.py serve`` (or the server ``args`` name) on ``port``, once ``/healthz`` answers 200."""
+    server = Process(args or [sys.executable, "manage.py", "serve", "--port", str(port)], env=env, log_path=log_path)
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.popen.poll() is not None:
             raise AssertionError(f"server exited early:\n{server.log()}")
