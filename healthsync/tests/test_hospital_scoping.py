@@ -115,3 +115,24 @@ def test_admin_index_is_the_operations_console(alice):
     assert page.status_code == 200
     assert b"HealthSync operations" in page.content
     assert b"Your hospitals" in page.content
+
+
+def test_the_per_request_lookup_finds_what_guardian_finds(alice, bob, carol, dave, root, hospital_a, hospital_b):
+    """Within a request, hospitals are read straight from guardian's tables (user and group grants)."""
+    from django.contrib.auth.models import Group
+    from guardian.shortcuts import assign_perm
+
+    from healthsync import permissions
+
+    group = Group.objects.create(name="night shift at B")
+    assign_perm(permissions.VIEW, group, hospital_b)
+    bob.groups.add(group)
+    for user in (alice, bob, carol, dave, root):
+        for perm in permissions.ALL_HOSPITAL_PERMISSIONS:
+            expected = set(permissions._guardian_hospitals(user, perm).values_list("pk", flat=True))
+            assert permissions._hospital_ids(user, perm) == expected, (user, perm)
+            with permissions.memoised():
+                assert set(permissions.hospitals_for(user, perm).values_list("pk", flat=True)) == expected
+                assert permissions.can_anywhere(user, perm) == bool(expected)
+                assert permissions.can(user, perm, hospital_b) == (hospital_b.pk in expected)
+    assert hospital_b.pk in permissions._hospital_ids(bob, permissions.VIEW)  # through the group
