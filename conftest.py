@@ -127,3 +127,33 @@ def production_database():
     with admin.cursor() as cursor:
         cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin.close()
+
+
+@pytest.fixture
+def private_rabbitmq(tmp_path):
+    """A RabbitMQ node of the test's own (fault tests stop, restart and kill what runs on it)."""
+    from healthsync.tests.servers import PrivateRabbitMQ
+
+    if not PrivateRabbitMQ.available():
+        pytest.skip("needs the rabbitmq-server package (a private broker is started for this test)")
+    broker = PrivateRabbitMQ(tmp_path / "rabbitmq")
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    """A Redis server of the test's own."""
+    from healthsync.tests.servers import REDIS_SERVER, PrivateRedis
+
+    if REDIS_SERVER is None:
+        pytest.skip("needs redis-server (a private Redis is started for this test)")
+    redis = PrivateRedis(tmp_path / "redis")
+    redis.start()
+    try:
+        yield redis
+    finally:
+        redis.stop()

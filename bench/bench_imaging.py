@@ -60,7 +60,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from benchdb import own_database  # noqa: E402
-from healthsync.tests.servers import free_port, http_json, manage, process_env, start_server, start_worker  # noqa: E402
+from healthsync.tests.servers import free_port, http_json, manage, multipart, process_env, start_server, start_worker  # noqa: E402
 
 BENCH_DB = "healthsync_bench_imaging"
 DATASET = "pneumoniamnist"
@@ -100,16 +100,6 @@ def test_images(count: int) -> list[bytes]:
         Image.fromarray(np.asarray(picture, dtype=np.uint8)).save(buffer, format="PNG")
         files.append(buffer.getvalue())
     return files
-
-
-def multipart(fields: dict, images: list[bytes]) -> tuple[bytes, str]:
-    boundary = uuid.uuid4().hex
-    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode() for name, value in fields.items()]
-    for number, data in enumerate(images):
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="xray-{number}.png"\r\n'
-                     f"Content-Type: image/png\r\n\r\n".encode() + data + b"\r\n")
-    parts.append(f"--{boundary}--\r\n".encode())
-    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
 
 def predict(url: str, token: str, body: bytes, content_type: str) -> tuple[float, int, dict]:

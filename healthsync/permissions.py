@@ -19,7 +19,7 @@ from contextvars import ContextVar
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import QuerySet
 from guardian.models import GroupObjectPermission, UserObjectPermission
-from guardian.shortcuts import assign_perm, get_objects_for_user, get_perms, remove_perm
+from guardian.shortcuts import assign_perm, remove_perm
 from rest_framework import permissions as drf_permissions
 
 from .models import Hospital, Role
@@ -60,14 +60,10 @@ class PermissionMemoMiddleware:
             return self.get_response(request)
 
 
-def _guardian_hospitals(user, perm: str) -> QuerySet:
-    return get_objects_for_user(user, perm, klass=Hospital, accept_global_perms=False, with_superuser=True)
-
-
 def _hospital_ids(user, perm: str) -> frozenset:
-    """The ids ``_guardian_hospitals`` selects, read straight from guardian's permission tables
-    (granted to the user or one of their groups): one query, where building guardian's queryset
-    costs more than running it."""
+    """The hospitals guardian's ``get_objects_for_user`` would select (object permissions granted
+    to the user or one of their groups; every hospital for a superuser), read straight from its
+    tables: one query, where building guardian's queryset costs more than running it."""
     if user.is_superuser:
         return frozenset(Hospital.objects.values_list("pk", flat=True))
     app_label, codename = perm.split(".", 1)
@@ -78,11 +74,13 @@ def _hospital_ids(user, perm: str) -> frozenset:
     return frozenset(int(pk) for pk in direct.union(via_groups))
 
 
-def _memoised_ids(user, perm: str) -> frozenset | None:
-    """``user``'s hospital ids for ``perm`` from this request's memo (None outside a request)."""
+def _ids(user, perm: str) -> frozenset:
+    """``user``'s hospital ids for ``perm``: once per request (this request's memo), else looked up."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return frozenset()
     memo = _memo.get()
     if memo is None:
-        return None
+        return _hospital_ids(user, perm)
     key = (user.pk, perm)
     if key not in memo:
         memo[key] = _hospital_ids(user, perm)
@@ -91,12 +89,7 @@ def _memoised_ids(user, perm: str) -> frozenset | None:
 
 def hospitals_for(user, perm: str = ACT) -> QuerySet:
     """The hospitals on which ``user`` holds ``perm`` (all of them for a platform administrator)."""
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
-        return Hospital.objects.none()
-    ids = _memoised_ids(user, perm)
-    if ids is not None:
-        return Hospital.objects.filter(pk__in=ids)
-    return _guardian_hospitals(user, perm)
+    return Hospital.objects.filter(pk__in=_ids(user, perm))
 
 
 def scope_to_hospitals(queryset: QuerySet, user, *, perm: str = ACT, via: str = "hospital") -> QuerySet:
@@ -114,20 +107,12 @@ def can(user, perm: str, hospital: Hospital | None) -> bool:
     """Whether ``user`` holds ``perm`` on ``hospital``."""
     if hospital is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return False
-    if user.is_superuser:
-        return True
-    ids = _memoised_ids(user, perm)
-    if ids is not None:
-        return hospital.pk in ids
-    return perm.split(".", 1)[1] in get_perms(user, hospital)
+    return user.is_superuser or hospital.pk in _ids(user, perm)
 
 
 def can_anywhere(user, perm: str = ACT) -> bool:
     """Whether ``user`` holds ``perm`` on at least one hospital."""
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
-        return False
-    ids = _memoised_ids(user, perm)
-    return bool(ids) if ids is not None else hospitals_for(user, perm).exists()
+    return bool(_ids(user, perm))
 
 
 def acting_hospital(user, hospital_id=None, *, perm: str = ACT) -> Hospital:

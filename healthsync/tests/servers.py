@@ -1,6 +1,7 @@
 """Real HealthSync processes for end-to-end tests: daphne (``manage.py serve``) and Celery workers, and
 private PostgreSQL, Redis and RabbitMQ instances for fault tests."""
 
+import io
 import json
 import os
 import shutil
@@ -326,3 +327,41 @@ class PrivatePostgres:
             except AssertionError:
                 pass
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def png_bytes(seed: int, size: int = 28) -> bytes:
+    """A random grayscale PNG (the default model's input size)."""
+    import numpy as np
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.random.default_rng(seed).integers(0, 256, (size, size), dtype=np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def multipart(fields: dict, images: list[bytes]) -> tuple[bytes, str]:
+    """A multipart/form-data body of ``fields`` and one ``image`` part per PNG, and its content type."""
+    boundary = uuid.uuid4().hex
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode() for name, value in fields.items()]
+    for number, data in enumerate(images):
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="xray-{number}.png"\r\n'
+                     f"Content-Type: image/png\r\n\r\n".encode() + data + b"\r\n")
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+def predict_over_http(url: str, token: str, images: list[bytes], *, dataset: str, wait: bool = False, timeout=90) -> tuple[int, dict]:
+    """POST /api/predict with ``images`` for ``dataset`` (and ``wait=true``): (status, JSON)."""
+    body, content_type = multipart({"dataset": dataset, **({"wait": "true"} if wait else {})}, images)
+    request = urllib.request.Request(f"{url}/api/predict", data=body, method="POST",
+                                     headers={"Content-Type": content_type, "Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+def analysis_ids(body: dict) -> list[int]:
+    """The analysis ids of a /api/predict answer (one image or a batch)."""
+    return [row["analysis_id"] for row in body["analyses"]] if "analyses" in body else [body["analysis_id"]]

@@ -14,19 +14,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from healthsync.channel_layers import LAYER_LOST, WatchedRedisPubSubChannelLayer
 
-from .servers import REDIS_SERVER, PrivateRedis
-
-
-@pytest.fixture
-def redis(tmp_path):
-    if REDIS_SERVER is None:
-        pytest.skip("needs redis-server (a private Redis is started and killed by this test)")
-    server = PrivateRedis(tmp_path / "redis")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+from .servers import PrivateRedis
 
 
 def _layer(redis: PrivateRedis) -> WatchedRedisPubSubChannelLayer:
@@ -43,7 +31,8 @@ async def _receive(layer, channel: str) -> dict:
     return await asyncio.wait_for(layer.receive(channel), timeout=5)
 
 
-def test_a_killed_redis_is_reported_and_a_restarted_one_used_again(redis):
+def test_a_killed_redis_is_reported_and_a_restarted_one_used_again(private_redis):
+    redis = private_redis
     async def scenario():
         listener, sender = _layer(redis), _layer(redis)
         channel = await _subscribed(listener, "alerts")
@@ -65,7 +54,8 @@ def test_a_killed_redis_is_reported_and_a_restarted_one_used_again(redis):
     asyncio.run(scenario())
 
 
-def test_a_dropped_subscriber_connection_is_reported_not_resumed_silently(redis):
+def test_a_dropped_subscriber_connection_is_reported_not_resumed_silently(private_redis):
+    redis = private_redis
     async def scenario():
         listener, sender = _layer(redis), _layer(redis)
         channel = await _subscribed(listener, "alerts")

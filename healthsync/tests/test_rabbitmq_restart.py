@@ -18,80 +18,26 @@ Redis of the test's own (never the machine's shared ones: this test stops the br
    worker's log with its idempotency key), and nothing is left in the queue.
 """
 
-import io
 import json
 import re
 import time
-import urllib.error
-import urllib.request
-import uuid
 from collections import Counter
 
-import numpy as np
 import psycopg2
 import pytest
-from PIL import Image
 
 from healthsync.celery import app as celery_app
 from healthsync.demo import DEMO_PASSWORD
 
-from .servers import REDIS_SERVER, PrivateRabbitMQ, PrivateRedis, free_port, http_json, manage, production_env, start_server, start_worker
+from .servers import PrivateRabbitMQ, analysis_ids, free_port, http_json, manage, png_bytes, predict_over_http, production_env, start_server, start_worker
 
 pytestmark = pytest.mark.slow
 BASE = "/api/blood-bank"
 DATASET = "pneumoniamnist"
 
 
-@pytest.fixture
-def private_rabbitmq(tmp_path):
-    if not PrivateRabbitMQ.available():
-        pytest.skip("needs the rabbitmq-server package (a private broker is started and restarted by this test)")
-    broker = PrivateRabbitMQ(tmp_path / "rabbitmq")
-    broker.start()
-    try:
-        yield broker
-    finally:
-        broker.stop()
 
 
-@pytest.fixture
-def private_redis(tmp_path):
-    if REDIS_SERVER is None:
-        pytest.skip("needs redis-server (a private Redis is started for this test)")
-    redis = PrivateRedis(tmp_path / "redis")
-    redis.start()
-    try:
-        yield redis
-    finally:
-        redis.stop()
-
-
-def _png(seed: int) -> bytes:
-    pixels = np.random.default_rng(seed).integers(0, 256, (28, 28), dtype=np.uint8)
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def _predict(url: str, token: str, images: list[bytes]) -> tuple[int, dict]:
-    """POST /api/predict as multipart: one `image` part per image and the data set."""
-    boundary = uuid.uuid4().hex
-    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="dataset"\r\n\r\n{DATASET}\r\n'.encode()]
-    for number, data in enumerate(images):
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="xray-{number}.png"\r\n'
-                     f"Content-Type: image/png\r\n\r\n".encode() + data + b"\r\n")
-    parts.append(f"--{boundary}--\r\n".encode())
-    request = urllib.request.Request(f"{url}/api/predict", data=b"".join(parts), method="POST", headers={
-        "Content-Type": f"multipart/form-data; boundary={boundary}", "Authorization": f"Bearer {token}"})
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
-
-
-def _analysis_ids(body: dict) -> list[int]:
-    return [row["analysis_id"] for row in body["analyses"]] if "analyses" in body else [body["analysis_id"]]
 
 
 def _until(predicate, *, timeout: float, what, interval: float = 0.1):
@@ -119,9 +65,9 @@ class Stack:
         return body["access"]
 
     def submit(self, token: str, images: int, seed: int) -> None:
-        status, body = _predict(self.url, token, [_png(seed + n) for n in range(images)])
+        status, body = predict_over_http(self.url, token, [png_bytes(seed + n) for n in range(images)], dataset=DATASET, timeout=60)
         assert status == 202, body
-        self.analyses += _analysis_ids(body)
+        self.analyses += analysis_ids(body)
 
     def urgent_request(self, token: str) -> None:
         status, body = http_json("POST", f"{self.url}{BASE}/hospital/request", {"blood_type": "O-", "units": 2, "urgency_level": 4}, token)

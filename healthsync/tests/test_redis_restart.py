@@ -35,35 +35,15 @@ import websockets
 from healthsync.channel_layers import LAYER_UNAVAILABLE
 from healthsync.demo import DEMO_PASSWORD
 
-from .servers import REDIS_SERVER, PrivateRabbitMQ, PrivateRedis, free_port, http_json, manage, production_env, start_server, start_worker
+from .servers import PrivateRedis, free_port, http_json, manage, production_env, start_server, start_worker
 
 pytestmark = pytest.mark.slow
 BASE = "/api/blood-bank"
 RECONNECT_DELAY_S = 0.2
 
 
-@pytest.fixture
-def private_redis(tmp_path):
-    if REDIS_SERVER is None:
-        pytest.skip("needs redis-server (a private Redis is started and killed by this test)")
-    redis = PrivateRedis(tmp_path / "redis")
-    redis.start()
-    try:
-        yield redis
-    finally:
-        redis.stop()
 
 
-@pytest.fixture
-def private_rabbitmq(tmp_path):
-    if not PrivateRabbitMQ.available():
-        pytest.skip("needs the rabbitmq-server package (a private broker is started for this test)")
-    broker = PrivateRabbitMQ(tmp_path / "rabbitmq")
-    broker.start()
-    try:
-        yield broker
-    finally:
-        broker.stop()
 
 
 class AlertClient:

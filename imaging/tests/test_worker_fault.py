@@ -17,22 +17,16 @@ two batches (nothing running when the worker is dead), more batches are submitte
 worker is killed instead, up to ``KILL_TRIES`` times.
 """
 
-import io
 import json
 import signal
 import time
-import urllib.error
-import urllib.request
-import uuid
 from pathlib import Path
 
-import numpy as np
 import psycopg2
 import pytest
-from PIL import Image
 
 from healthsync.demo import DEMO_PASSWORD
-from healthsync.tests.servers import PrivateRabbitMQ, free_port, http_json, manage, production_env, start_server, start_worker
+from healthsync.tests.servers import analysis_ids, free_port, http_json, manage, png_bytes, predict_over_http, production_env, start_server, start_worker
 from imaging.analyses import MAX_BATCH
 
 pytestmark = pytest.mark.slow
@@ -42,46 +36,6 @@ BATCHES = 4
 KILL_TRIES = 3
 
 
-@pytest.fixture
-def private_rabbitmq(tmp_path):
-    if not PrivateRabbitMQ.available():
-        pytest.skip("needs the rabbitmq-server package (a private broker is started for this test)")
-    broker = PrivateRabbitMQ(tmp_path / "rabbitmq")
-    broker.start()
-    try:
-        yield broker
-    finally:
-        broker.stop()
-
-
-def _png(seed: int) -> bytes:
-    pixels = np.random.default_rng(seed).integers(0, 256, (28, 28), dtype=np.uint8)
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def _predict(url: str, token: str, images: list[bytes], *, wait: bool = False) -> tuple[int, dict]:
-    """POST /api/predict as multipart: one `image` part per image, `dataset`, optionally `wait`."""
-    boundary = uuid.uuid4().hex
-    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="dataset"\r\n\r\n{DATASET}\r\n'.encode()]
-    if wait:
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="wait"\r\n\r\ntrue\r\n'.encode())
-    for number, data in enumerate(images):
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="xray-{number}.png"\r\n'
-                     f"Content-Type: image/png\r\n\r\n".encode() + data + b"\r\n")
-    parts.append(f"--{boundary}--\r\n".encode())
-    request = urllib.request.Request(f"{url}/api/predict", data=b"".join(parts), method="POST", headers={
-        "Content-Type": f"multipart/form-data; boundary={boundary}", "Authorization": f"Bearer {token}"})
-    try:
-        with urllib.request.urlopen(request, timeout=90) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
-
-
-def _ids(body: dict) -> list[int]:
-    return [row["analysis_id"] for row in body["analyses"]] if "analyses" in body else [body["analysis_id"]]
 
 
 def _wait_for_log(process, text: str, timeout=60) -> None:
@@ -155,7 +109,7 @@ def test_a_worker_killed_during_a_batch_leaves_each_analysis_done_exactly_once(t
         _wait_for_log(workers[0], " ready.")
 
         # Warm-up: the worker loads the model, so the kill below lands in a steady-state analysis.
-        status, body = _predict(url, token, [_png(0)], wait=True)
+        status, body = predict_over_http(url, token, [png_bytes(0)], dataset=DATASET, wait=True)
         assert status == 200 and body["status"] == "done", body
         every_id = [body["analysis_id"]]
 
@@ -163,9 +117,9 @@ def test_a_worker_killed_during_a_batch_leaves_each_analysis_done_exactly_once(t
         for attempt in range(1, KILL_TRIES + 1):
             batches = []
             for number in range(BATCHES):
-                status, body = _predict(url, token, [_png(attempt * 1000 + number * 100 + n) for n in range(BATCH)])
+                status, body = predict_over_http(url, token, [png_bytes(attempt * 1000 + number * 100 + n) for n in range(BATCH)], dataset=DATASET)
                 assert status == 202, body
-                batches.append(_ids(body))
+                batches.append(analysis_ids(body))
                 assert len(batches[-1]) == BATCH <= MAX_BATCH
             submitted = [analysis_id for batch in batches for analysis_id in batch]
             every_id += submitted
