@@ -7,6 +7,7 @@ reached reads are misses and writes do nothing, logged; limits apply again once 
 
 import functools
 import logging
+import threading
 
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -32,7 +33,28 @@ def _fail_soft(answer):
     return wrap
 
 
+_clients: dict[tuple, object] = {}
+_clients_lock = threading.Lock()
+
+
 class FailSoftRedisCacheClient(RedisCacheClient):
+    """Also: one connection pool and client per server for the whole process. Under ASGI, Django
+    makes the cache object anew in each request's context, and each made a pool of its own: a new
+    Redis connection for every request (and a new client, building its callbacks, per call).
+    redis-py's clients and pools are thread-safe and make new connections after a fork."""
+
+    def get_client(self, key=None, *, write=False):
+        server = self._servers[self._get_connection_pool_index(write)]
+        shared = (server, tuple(sorted((name, repr(value)) for name, value in self._pool_options.items())))
+        client = _clients.get(shared)
+        if client is None:
+            with _clients_lock:
+                client = _clients.get(shared)
+                if client is None:
+                    pool = self._pool_class.from_url(server, **self._pool_options)
+                    client = _clients[shared] = self._client(connection_pool=pool)
+        return client
+
     add = _fail_soft(lambda *args, **kwargs: False)(RedisCacheClient.add)
     get = _fail_soft(lambda key, default: default)(RedisCacheClient.get)
     set = _fail_soft(lambda *args, **kwargs: None)(RedisCacheClient.set)
