@@ -6,6 +6,7 @@ must not be lost is persisted first by the caller.
 """
 
 import asyncio
+import logging
 import os
 import threading
 
@@ -14,6 +15,7 @@ from channels.layers import get_channel_layer
 
 
 PLATFORM_GROUP = "platform"
+logger = logging.getLogger(__name__)
 
 
 def user_group(user_id: int) -> str:
@@ -26,7 +28,7 @@ def hospital_group(hospital_id: int) -> str:
 
 
 PUSH_TIMEOUT_S = 10.0
-_sender = {"loop": None, "pid": None}
+_sender = {"loop": None, "pid": None, "lock": None}
 _sender_lock = threading.Lock()
 
 
@@ -38,38 +40,47 @@ def _serving_loop():
     return None
 
 
-def _sending_loop() -> asyncio.AbstractEventLoop:
+def _sending_loop() -> tuple[asyncio.AbstractEventLoop, asyncio.Lock]:
     """This process's own event loop for pushes from outside a server (Celery workers, commands):
     one long-lived loop in a daemon thread, so the channel layer keeps its connections instead of
     opening new ones in a new loop on every push (``async_to_sync`` there costs milliseconds).
-    Made again in a forked child, where the parent's thread does not exist."""
+    Made again in a forked child, where the parent's thread does not exist. Its lock keeps pushes
+    in the order they were handed over (asyncio locks are first come, first served)."""
     with _sender_lock:
         loop = _sender["loop"]
         if loop is None or _sender["pid"] != os.getpid() or loop.is_closed():
             loop = asyncio.new_event_loop()
             threading.Thread(target=loop.run_forever, name="healthsync-push", daemon=True).start()
-            _sender.update(loop=loop, pid=os.getpid())
-        return loop
+            _sender.update(loop=loop, pid=os.getpid(), lock=asyncio.Lock())
+        return loop, _sender["lock"]
 
 
-def push(group: str, payload: dict, *, kind: str = "push.message") -> None:
+def _not_pushed(future) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        logger.warning("push failed", exc_info=future.exception())
+
+
+def push(group: str, payload: dict, *, kind: str = "push.message", wait: bool = True) -> None:
     """Send ``payload`` (JSON-serialisable) to every socket in ``group``. Callable from sync code and
-    tasks, not from a coroutine. Pushes from one thread arrive in the order they were made."""
-    push_many([(group, payload)], kind=kind)
+    tasks, not from a coroutine. Pushes from one thread arrive in the order they were made.
 
-
-def push_many(messages: list[tuple[str, dict]], *, kind: str = "push.message") -> None:
-    """``push`` each ``(group, payload)``, in order, in one hand-over to the event loop."""
+    ``wait=False`` (outside a server: workers, commands) hands the push over and returns at once; a
+    failure is logged, not raised. Use it where the caller must not wait for a courtesy copy."""
     layer = get_channel_layer()
-
-    async def send_all():
-        for group, payload in messages:
-            await layer.group_send(group, {"type": kind, "payload": payload})
-
+    message = {"type": kind, "payload": payload}
     if _serving_loop() is not None:  # inside a request: the server's loop holds the layer's connections
-        async_to_sync(send_all)()
+        async_to_sync(layer.group_send)(group, message)
         return
-    future = asyncio.run_coroutine_threadsafe(send_all(), _sending_loop())
+    loop, lock = _sending_loop()
+
+    async def send():
+        async with lock:
+            await layer.group_send(group, message)
+
+    future = asyncio.run_coroutine_threadsafe(send(), loop)
+    if not wait:
+        future.add_done_callback(_not_pushed)
+        return
     try:
         future.result(timeout=PUSH_TIMEOUT_S)
     except TimeoutError:

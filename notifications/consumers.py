@@ -96,5 +96,7 @@ class AnalysisConsumer(ReconnectOnLayerLoss, AsyncJsonWebsocketConsumer):
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
-    async def push_message(self, event):
-        await self.send_json(event["payload"])
+    async def analyses_status(self, event):
+        """One status change of a batch: a frame per analysis, in the batch's order."""
+        for row in event["payload"]["analyses"]:
+            await self.send_json(row)

@@ -6,7 +6,7 @@ from kombu.exceptions import OperationalError
 
 from bloodbank import events as bloodbank_events
 from donors import events as donor_events
-from healthsync.realtime import push_many
+from healthsync.realtime import push
 from imaging import events as imaging_events
 
 from . import tasks
@@ -57,7 +57,9 @@ def _analyses_status_changed(sender, *, analysis_ids, user_id, status, **_):
     # a finished or failed analysis also lands in the requester's inbox.
     if user_id is not None:
         try:
-            push_many([(analyses_group(user_id), {"analysis_id": analysis_id, "status": str(status)}) for analysis_id in analysis_ids])
+            # One channel-layer message per status change of a batch; the consumer sends one frame per analysis.
+            push(analyses_group(user_id), {"analyses": [{"analysis_id": analysis_id, "status": str(status)} for analysis_id in analysis_ids]},
+                 kind="analyses.status", wait=False)
         except Exception:  # the channel layer is down: never fail the request or task that changed the status
             logger.warning("push of analyses %s status %s failed", list(analysis_ids), status, exc_info=True)
     if status in ("done", "failed"):
