@@ -28,28 +28,55 @@ def wake(channel: str, payload: str = "") -> None:
             cursor.execute("SELECT pg_notify(%s, %s)", [channel, payload])
 
 
+class Listener:
+    """Listening for wake-ups on ``channel`` on this thread's connection, from ``start()`` to ``close()``.
+
+    Started inside a transaction, it takes effect as that transaction commits (PostgreSQL's rule
+    for LISTEN): a caller that starts it in the transaction that sets off the work it will wait
+    for misses no wake-up, and needs no first look before its first wait. Outside PostgreSQL
+    (SQLite, embedded) ``wait`` sleeps briefly instead."""
+
+    def __init__(self, channel: str, *, fallback: float = 0.25):
+        self.channel, self.fallback = channel, fallback
+        self._raw = None
+
+    def start(self) -> None:
+        if connection.vendor != "postgresql" or self._raw is not None:
+            return
+        with connection.cursor() as cursor:
+            cursor.execute(f"LISTEN {connection.ops.quote_name(self.channel)}")
+        self._raw = connection.connection
+
+    def wait(self, seconds: float) -> None:
+        """Return after a wake-up or ``seconds`` (at most ``fallback``), whichever comes first. Call it
+        outside a transaction: PostgreSQL delivers notifications between transactions only."""
+        raw = self._raw
+        if raw is None or not connection.get_autocommit():
+            time.sleep(max(0.0, min(seconds, POLL_SECONDS)))
+            return
+        if not raw.notifies:
+            select.select([raw], [], [], max(0.0, min(seconds, self.fallback)))
+        raw.poll()
+        raw.notifies.clear()
+
+    def close(self) -> None:
+        if self._raw is None:
+            return
+        with connection.cursor() as cursor:
+            cursor.execute(f"UNLISTEN {connection.ops.quote_name(self.channel)}")
+        self._raw.poll()
+        self._raw.notifies.clear()
+        self._raw = None
+
+
 @contextmanager
 def listening(channel: str, *, fallback: float = 0.25):
     """Yields ``wait(seconds)``: returns after a wake-up on ``channel`` or ``seconds`` (at most
     ``fallback``), whichever comes first. Outside PostgreSQL's autocommit mode it sleeps briefly."""
-    if not _notifiable():
-        yield lambda seconds: time.sleep(max(0.0, min(seconds, POLL_SECONDS)))
-        return
-    quoted = connection.ops.quote_name(channel)
-    with connection.cursor() as cursor:
-        cursor.execute(f"LISTEN {quoted}")
-    raw = connection.connection
-
-    def wait(seconds: float) -> None:
-        if not raw.notifies:
-            select.select([raw], [], [], max(0.0, min(seconds, fallback)))
-        raw.poll()
-        raw.notifies.clear()
-
+    listener = Listener(channel, fallback=fallback)
+    if _notifiable():
+        listener.start()
     try:
-        yield wait
+        yield listener.wait
     finally:
-        with connection.cursor() as cursor:
-            cursor.execute(f"UNLISTEN {quoted}")
-        raw.poll()
-        raw.notifies.clear()
+        listener.close()

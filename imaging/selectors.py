@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from django.db.models import OuterRef, QuerySet, Subquery
+
 from ml_models.catalogue import DATASETS, model_name
 
 from .models import Condition, MLModel
@@ -19,6 +21,13 @@ def model_directory(model: MLModel) -> Path:
     return path if path.is_absolute() else models_dir() / path
 
 
+def _registry() -> QuerySet:
+    """Models, each with the id of its first condition (``first_condition_id``), which every
+    analysis of the model records: read with the model, not in a query of its own."""
+    first = MLModel.conditions.through.objects.filter(mlmodel=OuterRef("pk")).order_by("condition_id").values("condition_id")[:1]
+    return MLModel.objects.annotate(first_condition_id=Subquery(first))
+
+
 def dataset_default_model(*, dataset: str) -> MLModel:
     """The active default model of a data set: its catalogue default architecture when trained,
     else any active model trained on it (best validation AUC first)."""
@@ -26,11 +35,11 @@ def dataset_default_model(*, dataset: str) -> MLModel:
     if info is not None:
         for recipe in info.defaults:
             if recipe.active:
-                found = MLModel.objects.filter(name=model_name(dataset, recipe.arch), is_active=True).first()
+                found = _registry().filter(name=model_name(dataset, recipe.arch), is_active=True).first()
                 if found:
                     return found
     candidates = sorted(
-        MLModel.objects.filter(dataset=dataset, is_active=True),
+        _registry().filter(dataset=dataset, is_active=True),
         key=lambda model: -(model.metrics.get("validation", {}).get("auc") or 0),
     )
     if not candidates:
@@ -46,10 +55,10 @@ def model_resolve(*, reference: str) -> MLModel:
         name = dataset_default_model(dataset=name).name  # "pneumoniamnist:2": version 2 of its default model
     if version:
         try:
-            return MLModel.objects.get(name=name, version=int(version))
+            return _registry().get(name=name, version=int(version))
         except (MLModel.DoesNotExist, ValueError):
             raise ModelNotFound(f"no model {reference!r}") from None
-    active = MLModel.objects.filter(name=name, is_active=True).first()
+    active = _registry().filter(name=name, is_active=True).first()
     if active:
         return active
     if name in DATASETS or MLModel.objects.filter(dataset=name).exists():
@@ -79,7 +88,7 @@ def default_model_status() -> list[dict]:
     for info in DATASETS.values():
         for recipe in info.defaults:
             name = model_name(info.name, recipe.arch)
-            active = MLModel.objects.filter(name=name, is_active=True).first()
+            active = _registry().filter(name=name, is_active=True).first()
             available = active is not None and (model_directory(active) / "model.keras").is_file()
             status.append(
                 {"name": name, "dataset": info.name, "default": recipe.active, "model": str(active) if available else None,

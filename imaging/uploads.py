@@ -19,7 +19,7 @@ from django.conf import settings
 from PIL import Image
 
 from healthsync.errors import DomainError
-from ml_models.preprocessing import dicom_pixels, only_gdcm_decodes, read_image
+from ml_models.preprocessing import dicom_pixels, only_gdcm_decodes, picture_pixels
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 JPEG_MAGIC = b"\xff\xd8\xff"
@@ -157,8 +157,7 @@ def _read_picture(data: bytes, kind: str, name: str) -> Study:
                 width, height = picture.size
                 if width * height > limit:
                     raise _refuse(f"{name} declares {width} x {height} pixels; the limit is {limit:,}.", "image_too_large")
-                picture.load()
-            pixels = read_image(data)
+                pixels = picture_pixels(picture)  # decoded the way the worker will decode it
     except UploadRefused:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):

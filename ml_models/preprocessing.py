@@ -107,12 +107,17 @@ def read_image(source: bytes | str | Path) -> np.ndarray:
         return read_dicom(source)
     stream = io.BytesIO(source) if isinstance(source, bytes) else source
     with Image.open(stream) as picture:
-        if picture.mode not in ("L", "RGB"):
-            # 16-bit PNGs, palettes and alpha: flatten to what every model understands.
-            if picture.mode in ("I", "I;16", "I;16B", "F"):
-                return to_uint8(np.asarray(picture))
-            picture = picture.convert("RGB")
-        return np.asarray(picture)
+        return picture_pixels(picture)
+
+
+def picture_pixels(picture: Image.Image) -> np.ndarray:
+    """An opened PNG/JPEG -> uint8 H x W or H x W x 3 pixels."""
+    if picture.mode not in ("L", "RGB"):
+        # 16-bit PNGs, palettes and alpha: flatten to what every model understands.
+        if picture.mode in ("I", "I;16", "I;16B", "F"):
+            return to_uint8(np.asarray(picture))
+        picture = picture.convert("RGB")
+    return np.asarray(picture)
 
 
 # The decoder for each compressed transfer syntax that a permissively licensed plugin other than
