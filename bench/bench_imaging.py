@@ -8,8 +8,9 @@ Usage:
 It creates (and drops afterwards) its own database, ``healthsync_bench_imaging``, on that
 PostgreSQL server, uses a queue of its own on that RabbitMQ (deleted afterwards) and a channel
 prefix of its own on that Redis, runs ``migrate`` (which registers every model directory under
-ml_models/artifacts) and ``seed_demo``, then starts daphne and one Celery worker (``--pool solo``)
-as subprocesses and logs in as the demo medical staff account.
+ml_models/artifacts) and ``seed_demo``, then starts the README's production stack as subprocesses,
+with ``DJANGO_DEBUG=0``: gunicorn with two uvicorn workers (``--server daphne``: one daphne
+process) and one Celery worker (``--pool solo``), and logs in as the demo medical staff account.
 
 For each pneumoniamnist architecture that is registered (basic_cnn is committed; resnet50 and
 efficientnet only where their files were trained into ml_models/artifacts) it measures, after a
@@ -60,7 +61,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from benchdb import own_database  # noqa: E402
-from healthsync.tests.servers import free_port, http_json, manage, multipart, process_env, start_server, start_worker  # noqa: E402
+from healthsync.tests.servers import (  # noqa: E402
+    free_port, http_json, manage, multipart, process_env, production_settings, start_production_server, start_worker,
+)
 
 BENCH_DB = "healthsync_bench_imaging"
 DATASET = "pneumoniamnist"
@@ -168,6 +171,11 @@ def main():
     parser.add_argument("--batch-runs", type=int, default=5, help=f"requests of {LARGE_BATCH} images per architecture (default 5)")
     parser.add_argument("--batch-budget-s", type=float, default=40.0,
                         help=f"stop the {LARGE_BATCH}-image requests of an architecture after this long, at 3 or more (default 40)")
+    parser.add_argument("--server", choices=["gunicorn", "daphne"], default="gunicorn",
+                        help="the web server: gunicorn with uvicorn workers (default, as the README's production) or daphne")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers under gunicorn (default 2)")
+    parser.add_argument("--architectures", nargs="+", choices=ARCHITECTURES, default=list(ARCHITECTURES),
+                        help="architectures to measure (default: every registered one)")
     args = parser.parse_args()
 
     with own_database(BENCH_DB):
@@ -182,7 +190,7 @@ def measure(args):
         REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
         CELERY_BROKER_URL=os.environ.get("CELERY_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//"),
         HEALTHSYNC_TASK_QUEUE=queue, HEALTHSYNC_CHANNEL_PREFIX=f"bench{uuid.uuid4().hex[:8]}", HEALTHSYNC_VAR_DIR=var_dir,
-        HEALTHSYNC_PREDICT_RATE="100000/min", HEALTHSYNC_LOG_LEVEL="WARNING",
+        **production_settings(), HEALTHSYNC_PREDICT_RATE="100000/min", HEALTHSYNC_LOG_LEVEL="WARNING",
         DJANGO_EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend", TF_CPP_MIN_LOG_LEVEL="2",
     )
     processes = []
@@ -194,7 +202,8 @@ def measure(args):
 
         django.setup()
         port = free_port()
-        processes.append(start_server(env=env, port=port, log_path=Path(var_dir) / "server.log"))
+        processes.append(start_production_server(server=args.server, workers=args.workers, env=env, port=port,
+                                                 log_path=Path(var_dir) / "server.log"))
         processes.append(start_worker(env=env, log_path=Path(var_dir) / "worker.log"))
         run(args, f"http://127.0.0.1:{port}")
     finally:
@@ -223,13 +232,15 @@ def run(args, url: str) -> None:
     status, listed = http_json("GET", f"{url}/api/models", token=token)
     assert status == 200, listed
     registered = {model["architecture"]: model for model in listed if model["dataset"] == DATASET and model["active"]}
-    missing = [arch for arch in ARCHITECTURES if arch not in registered]
+    missing = [arch for arch in args.architectures if arch not in registered]
     images = test_images(LARGE_BATCH)
-    print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs; production mode: PostgreSQL, RabbitMQ, Redis, daphne + 1 Celery worker (solo)")
+    server = "daphne" if args.server == "daphne" else f"gunicorn + {args.workers} uvicorn workers"
+    print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs; production mode (DJANGO_DEBUG=0): PostgreSQL, RabbitMQ, Redis, "
+          f"{server} + 1 Celery worker (solo)")
     print(f"{args.runs} requests at batch 1, {args.batch_runs} of {LARGE_BATCH} images, per architecture, after a warm-up; ms, median / p95")
 
     results, breakdowns, notes = [], [], []
-    for arch in ARCHITECTURES:
+    for arch in args.architectures:
         if arch not in registered:
             continue
         model = registered[arch]

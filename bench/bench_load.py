@@ -73,7 +73,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from benchdb import own_database  # noqa: E402
-from healthsync.tests.servers import Process, free_port, http_json, process_env, start_server, start_worker  # noqa: E402
+from healthsync.tests.servers import free_port, http_json, process_env, production_settings, start_production_server, start_worker  # noqa: E402
 
 BENCH_DB = "healthsync_bench_load"
 SEED_P95_MS = 1250.0
@@ -189,16 +189,6 @@ def test_png() -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (28, 28), dtype=np.uint8)).save(buffer, format="PNG")
     return buffer.getvalue()
-
-
-def start_http(*, server: str, workers: int, env: dict, port: int, log_path: Path) -> Process:
-    if server == "daphne":
-        args = [sys.executable, "manage.py", "serve", "--port", str(port), "--no-beat"]
-    else:
-        args = [str(Path(sys.executable).parent / "gunicorn"), "healthsync.asgi:application", "-k", "uvicorn.workers.UvicornWorker",
-                "-w", str(workers), "-b", f"127.0.0.1:{port}", "--graceful-timeout", "5", "--timeout", "120",
-                "--keep-alive", "75"]  # longer than any think time: no idle connection closed under a client about to reuse it
-    return start_server(env=env, port=port, log_path=log_path, args=args, timeout=120)
 
 
 # --- measuring -----------------------------------------------------------------------------------
@@ -500,8 +490,7 @@ def run(args) -> int:
         DATABASE_URL=os.environ["DATABASE_URL"], REDIS_URL=redis,
         CELERY_BROKER_URL=os.environ.get("CELERY_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//"),
         HEALTHSYNC_TASK_QUEUE=queue, HEALTHSYNC_CHANNEL_PREFIX=f"benchload{uuid.uuid4().hex[:8]}", HEALTHSYNC_VAR_DIR=str(var_dir),
-        DJANGO_DEBUG="0", DJANGO_SECRET_KEY=uuid.uuid4().hex * 2, HEALTHSYNC_FIELD_ENCRYPTION_KEYS=uuid.uuid4().hex,
-        DJANGO_SECURE_SSL_REDIRECT="0", HEALTHSYNC_LOG_LEVEL="WARNING", TF_CPP_MIN_LOG_LEVEL="2",
+        **production_settings(), HEALTHSYNC_LOG_LEVEL="WARNING", TF_CPP_MIN_LOG_LEVEL="2",
         HEALTHSYNC_LOGIN_RATE="1000000/min", HEALTHSYNC_BLOOD_REQUEST_RATE="1000000/min", HEALTHSYNC_PREDICT_RATE="1000000/min",
         HEALTHSYNC_JWT_ACCESS_MINUTES="240", DJANGO_EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
     )
@@ -533,7 +522,7 @@ def run(args) -> int:
               + f": {Hospital.objects.count()} hospitals, {User.objects.filter(memberships__isnull=False).distinct().count()} staff, "
               f"{User.objects.filter(is_donor=True).count()} donors, {BloodUnit.objects.count()} units")
         port = free_port()
-        processes.append(start_http(server=args.server, workers=args.workers, env=env, port=port, log_path=var_dir / "server.log"))
+        processes.append(start_production_server(server=args.server, workers=args.workers, env=env, port=port, log_path=var_dir / "server.log"))
         processes.append(start_worker(env=env, log_path=var_dir / "worker.log"))
         url = f"http://127.0.0.1:{port}"
         stack = {"server": processes[0].popen.pid, "celery worker": processes[1].popen.pid}  # each leads its process group

@@ -89,6 +89,24 @@ def start_server(*, env, port, log_path, args=None, timeout=90) -> Process:
     raise AssertionError(f"server did not become healthy:\n{server.log()}")
 
 
+def production_settings() -> dict:
+    """The environment of ``DJANGO_DEBUG=0`` (README, Production) with throwaway keys, over plain HTTP."""
+    return {"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": uuid.uuid4().hex * 2, "HEALTHSYNC_FIELD_ENCRYPTION_KEYS": uuid.uuid4().hex,
+            "DJANGO_SECURE_SSL_REDIRECT": "0"}
+
+
+def start_production_server(*, server: str = "gunicorn", workers: int = 2, env, port, log_path) -> Process:
+    """The README's production web server on ``port``: gunicorn with ``workers`` uvicorn workers,
+    or one daphne process (``manage.py serve``)."""
+    if server == "daphne":
+        args = [sys.executable, "manage.py", "serve", "--port", str(port), "--no-beat"]
+    else:
+        args = [str(Path(sys.executable).parent / "gunicorn"), "healthsync.asgi:application", "-k", "uvicorn.workers.UvicornWorker",
+                "-w", str(workers), "-b", f"127.0.0.1:{port}", "--graceful-timeout", "5", "--timeout", "120",
+                "--keep-alive", "75"]  # longer than any think time: no idle connection closed under a client about to reuse it
+    return start_server(env=env, port=port, log_path=log_path, args=args, timeout=120)
+
+
 def start_worker(*, env, log_path, extra=()) -> Process:
     # A node name of its own: two workers named alike on one broker fight over their exclusive control queue.
     return Process(
