@@ -256,7 +256,8 @@ def _update_claimed(analyses: list[ImageAnalysis], fields: tuple[str, ...]) -> s
         params += [meta.get_field(field).get_db_prep_value(getattr(analysis, field), connection) for field in fields]
     names = ", ".join(quote(column) for column in columns)
     assignments = ", ".join(f"{quote(column)} = claimed.{quote(column)}" for column in columns)
-    sql = (f"WITH claimed (id, attempts, {names}) AS (VALUES {', '.join([row] * len(analyses))}) "
+    # Only quoted table and column names from the model go into the text; every value is a parameter.
+    sql = (f"WITH claimed (id, attempts, {names}) AS (VALUES {', '.join([row] * len(analyses))}) "  # nosec B608
            f"UPDATE {table} SET {assignments} FROM claimed "
            f"WHERE {table}.id = claimed.id AND {table}.attempts = claimed.attempts AND {table}.status = %s RETURNING {table}.id")
     with connection.cursor() as cursor:
