@@ -1,8 +1,8 @@
 """Waking a waiting request when another process has written what it waits for.
 
 On PostgreSQL this is LISTEN/NOTIFY: the writer calls ``wake(channel)`` after (or inside) the
-transaction that wrote, the waiter holds ``listening(channel)`` and sleeps on its connection's
-socket until a notification arrives, so it sees the write within a fraction of a millisecond
+transaction that wrote, the waiter holds a ``Listener`` on the channel and sleeps on its
+connection's socket until a notification arrives, so it sees the write within a fraction of a millisecond
 instead of at its next poll. Elsewhere (SQLite in the embedded mode) the waiter polls with a short
 sleep. Either way the waiter re-checks the database after each wake-up: a notification is only a
 hint, and a lost one costs at most ``fallback`` seconds.
@@ -10,15 +10,10 @@ hint, and a lost one costs at most ``fallback`` seconds.
 
 import select
 import time
-from contextlib import contextmanager
 
 from django.db import connection
 
 POLL_SECONDS = 0.003
-
-
-def _notifiable() -> bool:
-    return connection.vendor == "postgresql" and connection.get_autocommit()
 
 
 def wake(channel: str, payload: str = "") -> None:
@@ -68,15 +63,3 @@ class Listener:
         self._raw.notifies.clear()
         self._raw = None
 
-
-@contextmanager
-def listening(channel: str, *, fallback: float = 0.25):
-    """Yields ``wait(seconds)``: returns after a wake-up on ``channel`` or ``seconds`` (at most
-    ``fallback``), whichever comes first. Outside PostgreSQL's autocommit mode it sleeps briefly."""
-    listener = Listener(channel, fallback=fallback)
-    if _notifiable():
-        listener.start()
-    try:
-        yield listener.wait
-    finally:
-        listener.close()

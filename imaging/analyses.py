@@ -61,7 +61,7 @@ def model_for(*, dataset: str, model: str | None) -> MLModel:
 def analyses_submit(*, hospital, user, dataset: str, model: str | None, uploads: list[tuple[str, bytes]],
                     listener: wakeups.Listener | None = None) -> list[ImageAnalysis]:
     """Check every upload, then queue one analysis per image (all or none: one transaction).
-    ``listener`` starts listening for finished analyses in that transaction (``analyses_waited``)."""
+    ``listener`` starts listening for finished analyses in that transaction (``analyses_submit_and_wait``)."""
     if not uploads:
         raise DomainError("Attach at least one image.", code="no_image", fields={"image": ["Required."]})
     if len(uploads) > MAX_BATCH:
@@ -133,7 +133,7 @@ def analyses_requeue_stale(*, older_than: timedelta = STALE_AFTER) -> int:
 
 def _announce(analyses: list[ImageAnalysis], status: str, *, woken: bool = False) -> None:
     """Publish a status change; a finished one also wakes the requests waiting for results
-    (``analyses_waited``), unless the transaction that wrote it did (``woken``)."""
+    (``analyses_submit_and_wait``), unless the transaction that wrote it did (``woken``)."""
     if status in (AnalysisStatus.DONE, AnalysisStatus.FAILED) and analyses and not woken:
         wakeups.wake(FINISHED_CHANNEL)
     for user_id in {analysis.requested_by_id for analysis in analyses}:
@@ -342,8 +342,9 @@ def analysis_confirm(*, analysis: ImageAnalysis, by, confirmation: str, true_fin
 
 
 def analyses_submit_and_wait(*, timeout: float = 60.0, **submission) -> list[ImageAnalysis]:
-    """``analyses_submit``, then ``analyses_waited`` for its analyses, listening from the transaction
-    that queues them (no first look needed, one round trip fewer)."""
+    """``analyses_submit``, then wait up to ``timeout`` seconds for its analyses to finish (done or
+    failed); returns them fresh. It listens from the transaction that queues them, so nothing can
+    finish unseen: the first look is after the first wake-up."""
     listener = wakeups.Listener(FINISHED_CHANNEL)
     try:
         queued = analyses_submit(**submission, listener=listener)
@@ -351,22 +352,10 @@ def analyses_submit_and_wait(*, timeout: float = 60.0, **submission) -> list[Ima
         with contextlib.suppress(DatabaseError):  # the error that stopped the submission is the one to report
             listener.close()
         raise
-    return analyses_waited(analyses=queued, timeout=timeout, listener=listener)
-
-
-def analyses_waited(*, analyses: list[ImageAnalysis], timeout: float = 60.0,
-                    listener: wakeups.Listener | None = None) -> list[ImageAnalysis]:
-    """Wait for ``analyses`` to finish (done or failed), up to ``timeout`` seconds; returns them fresh.
-    With the ``listener`` given to ``analyses_submit`` nothing can have finished unseen: the first
-    look is after the first wake-up. The listener is closed either way."""
-    ids = [a.pk for a in analyses]
+    ids = [a.pk for a in queued]
     deadline = time.monotonic() + timeout
     fresh = ImageAnalysis.objects.filter(pk__in=ids).select_related("model", "condition").defer("model__card", "model__metrics")
-    rows = analyses
-    if listener is None:
-        listener = wakeups.Listener(FINISHED_CHANNEL)
-        listener.start()
-        rows = list(fresh)
+    rows = queued
     try:  # woken as the worker commits results (or `_announce`s a failure)
         while any(row.status not in (AnalysisStatus.DONE, AnalysisStatus.FAILED) for row in rows) and time.monotonic() < deadline:
             listener.wait(deadline - time.monotonic())

@@ -89,6 +89,22 @@ def start_server(*, env, port, log_path, args=None, timeout=90) -> Process:
     raise AssertionError(f"server did not become healthy:\n{server.log()}")
 
 
+def private_stack_env(*, var_dir, database_url, rabbitmq, redis, email_backend: str) -> dict:
+    """Production mode on a private RabbitMQ and Redis (the fault tests'), migrated, with the
+    superuser root@e2e.example; returns once the broker answers."""
+    from healthsync.demo import DEMO_PASSWORD
+
+    env = production_env(var_dir=var_dir, database_url=database_url)
+    env.update(
+        CELERY_BROKER_URL=rabbitmq.url, REDIS_URL=redis.url, HEALTHSYNC_AUTO_VERIFY_HOSPITALS="1", DJANGO_EMAIL_BACKEND=email_backend,
+        DJANGO_SUPERUSER_EMAIL="root@e2e.example", DJANGO_SUPERUSER_PASSWORD=DEMO_PASSWORD,
+    )
+    manage("migrate", "--noinput", env=env)  # also registers the committed models
+    manage("createsuperuser", "--noinput", env=env)
+    rabbitmq.wait_ready()
+    return env
+
+
 def production_settings() -> dict:
     """The environment of ``DJANGO_DEBUG=0`` (README, Production) with throwaway keys, over plain HTTP."""
     return {"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": uuid.uuid4().hex * 2, "HEALTHSYNC_FIELD_ENCRYPTION_KEYS": uuid.uuid4().hex,

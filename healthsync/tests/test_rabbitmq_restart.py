@@ -29,7 +29,7 @@ import pytest
 from healthsync.celery import app as celery_app
 from healthsync.demo import DEMO_PASSWORD
 
-from .servers import PrivateRabbitMQ, analysis_ids, free_port, http_json, manage, png_bytes, predict_over_http, production_env, start_server, start_worker
+from .servers import PrivateRabbitMQ, analysis_ids, free_port, http_json, png_bytes, predict_over_http, private_stack_env, start_server, start_worker
 
 pytestmark = pytest.mark.slow
 BASE = "/api/blood-bank"
@@ -82,15 +82,8 @@ class Stack:
 
 def test_rabbitmq_restart_with_tasks_queued_completes_each_once(tmp_path, production_database, private_rabbitmq, private_redis):
     started = time.monotonic()
-    env = production_env(var_dir=tmp_path, database_url=production_database)
-    env.update(
-        CELERY_BROKER_URL=private_rabbitmq.url, REDIS_URL=private_redis.url, HEALTHSYNC_AUTO_VERIFY_HOSPITALS="1",
-        DJANGO_EMAIL_BACKEND="django.core.mail.backends.console.EmailBackend",
-        DJANGO_SUPERUSER_EMAIL="root@e2e.example", DJANGO_SUPERUSER_PASSWORD=DEMO_PASSWORD,
-    )
-    manage("migrate", "--noinput", env=env)  # registers the committed pneumoniamnist-basic_cnn
-    manage("createsuperuser", "--noinput", env=env)
-    private_rabbitmq.wait_ready()
+    env = private_stack_env(var_dir=tmp_path, database_url=production_database, rabbitmq=private_rabbitmq, redis=private_redis,
+                            email_backend="django.core.mail.backends.console.EmailBackend")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     server = start_server(env=env, port=port, log_path=tmp_path / "server.log")

@@ -35,7 +35,7 @@ import websockets
 from healthsync.channel_layers import LAYER_UNAVAILABLE
 from healthsync.demo import DEMO_PASSWORD
 
-from .servers import PrivateRedis, free_port, http_json, manage, production_env, start_server, start_worker
+from .servers import PrivateRedis, free_port, http_json, private_stack_env, start_server, start_worker
 
 pytestmark = pytest.mark.slow
 BASE = "/api/blood-bank"
@@ -234,15 +234,8 @@ async def _scenario(port: int, redis: PrivateRedis, worker) -> str:
 
 def test_redis_restart_clients_reconnect_and_replay_what_they_missed(tmp_path, production_database, private_redis, private_rabbitmq):
     started = time.monotonic()
-    env = production_env(var_dir=tmp_path, database_url=production_database)
-    env.update(
-        REDIS_URL=private_redis.url, CELERY_BROKER_URL=private_rabbitmq.url, HEALTHSYNC_AUTO_VERIFY_HOSPITALS="1",
-        DJANGO_EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
-        DJANGO_SUPERUSER_EMAIL="root@e2e.example", DJANGO_SUPERUSER_PASSWORD=DEMO_PASSWORD,
-    )
-    manage("migrate", "--noinput", env=env)
-    manage("createsuperuser", "--noinput", env=env)
-    private_rabbitmq.wait_ready()
+    env = private_stack_env(var_dir=tmp_path, database_url=production_database, rabbitmq=private_rabbitmq, redis=private_redis,
+                            email_backend="django.core.mail.backends.locmem.EmailBackend")
     worker = start_worker(env=env, log_path=tmp_path / "worker.log")
     port = free_port()
     server = start_server(env=env, port=port, log_path=tmp_path / "server.log")

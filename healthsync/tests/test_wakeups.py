@@ -13,11 +13,15 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def _waiter(channel, fallback, started, result):
     try:
-        with wakeups.listening(channel, fallback=fallback) as wait:
+        listener = wakeups.Listener(channel, fallback=fallback)
+        listener.start()
+        try:
             started.set()
             began = time.monotonic()
-            wait(fallback)
+            listener.wait(fallback)
             result["waited"] = time.monotonic() - began
+        finally:
+            listener.close()
     finally:
         connections.close_all()
 
