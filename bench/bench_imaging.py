@@ -21,9 +21,9 @@ warm-up, median and p95 in ms:
 * worker compute: what the worker itself recorded computing (``timings_ms``: the span of its
   compute from reading the stored images to the Grad-CAM overlays: decode, prepare,
   probabilities, decision, Grad-CAM, overlay PNGs). The images of one request are one batch,
-  computed in one pass (one model call, one Grad-CAM call); each analysis records an equal share,
-  so the sum over a request's analyses is the batch's compute. The same per-image work is also
-  timed in this process, in parts, as a cross-check.
+  computed in one pass (one model call, one Grad-CAM call, the overlays drawn on every core);
+  each analysis records an equal share, so the sum over a request's analyses is the batch's
+  compute. The same per-image work is also timed in this process, in parts, as a cross-check.
 * upload to result: ``POST /api/predict`` (multipart, ``wait=true``) timed by the client from the
   first byte sent to the last byte of the 200 response: upload, validation, storing the image,
   queueing, the worker's claim, compute and result write, and the request's wait for it; at batch

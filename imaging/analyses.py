@@ -1,7 +1,8 @@
 """Image analyses: submitting uploads, running them (the Celery task calls ``analyses_run``), confirming.
 
 The images of one request are one batch: one task, one conditional UPDATE claiming them, one
-model call and one Grad-CAM call for all of them, one transaction writing the results.
+model call and one Grad-CAM call for all of them (their overlays drawn on every core), one
+transaction writing the results.
 
 Running is exactly-once per analysis: a worker claims rows with a conditional UPDATE and writes
 a result only if its claim is still the latest, so a redelivered task never produces a second
@@ -11,11 +12,14 @@ that keeps killing its worker ends as failed after ``MAX_ATTEMPTS`` and the othe
 """
 
 import contextlib
+import functools
 import json
 import logging
+import os
 import time
 import uuid
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import numpy as np
@@ -178,6 +182,20 @@ def _overlay(pixels: np.ndarray, cam: np.ndarray) -> bytes:
     return overlay_png(np.asarray(picture, dtype=np.float32), np.clip(np.asarray(heat), 0.0, 1.0))
 
 
+@functools.cache
+def _drawing_threads() -> ThreadPoolExecutor:
+    """Threads for drawing a batch's overlays, made in the process that draws (after any fork)."""
+    return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="overlay")
+
+
+def _overlays(pixels: list[np.ndarray], cams: list[np.ndarray]) -> list[bytes]:
+    """A batch's overlays, drawn on every core: nearly all of the work (about 4 ms an image, against
+    0.1 ms for its heatmap) is Pillow resizing, blending and encoding, which releases the GIL."""
+    if len(pixels) == 1:
+        return [_overlay(pixels[0], cams[0])]
+    return list(_drawing_threads().map(_overlay, pixels, cams))
+
+
 def _compute(predictor, analyses: list[ImageAnalysis]) -> tuple[list, list[bytes], dict[str, float]]:
     """Predictions and Grad-CAM overlays for ``analyses`` in one pass (one model call, one Grad-CAM
     call), with the time each stage took (ms, for the whole batch)."""
@@ -193,7 +211,7 @@ def _compute(predictor, analyses: list[ImageAnalysis]) -> tuple[list, list[bytes
     predictions = predictor.predictions(predictor.probabilities(prepared))
     inferred = time.perf_counter()
     cams = predictor.explainer.heatmaps(prepared, [prediction.class_index for prediction in predictions])
-    overlays = [_overlay(picture, cam) for picture, cam in zip(pixels, cams)]
+    overlays = _overlays(pixels, cams)
     explained = time.perf_counter()
     stages = {"preprocessing_ms": preprocessed - started, "inference_ms": inferred - preprocessed, "gradcam_ms": explained - inferred}
     return predictions, overlays, {name: seconds * 1000 for name, seconds in stages.items()}
