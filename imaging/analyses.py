@@ -1,8 +1,8 @@
 """Image analyses: submitting uploads, running them (the Celery task calls ``analyses_run``), confirming.
 
-The images of one request are one batch: one task, one conditional UPDATE claiming them, one
-model call and one Grad-CAM call for all of them (their overlays drawn on every core), one
-transaction writing the results.
+The images of one request are one batch: one task, one conditional ``UPDATE ... RETURNING``
+claiming and reading them, one model call and one Grad-CAM call for all of them (their overlays
+drawn on every core), one transaction writing the results.
 
 Running is exactly-once per analysis: a worker claims rows with a conditional UPDATE and writes
 a result only if its claim is still the latest, so a redelivered task never produces a second
@@ -33,7 +33,7 @@ from healthsync import wakeups
 from healthsync.errors import Conflict, DomainError
 
 from . import events
-from .models import AnalysisStatus, Confirmation, ImageAnalysis, MLModel
+from .models import AnalysisStatus, Condition, Confirmation, ImageAnalysis, MLModel
 from .selectors import ModelNotFound, model_resolve
 from .uploads import check_modality, read_study
 
@@ -147,13 +147,24 @@ def _announce(analyses: list[ImageAnalysis], status: str, *, woken: bool = False
 
 def _claim_batch(analysis_ids: list[int]) -> list[ImageAnalysis]:
     """First delivery: take every analysis of the batch that no worker has touched, in one
-    conditional UPDATE; returns them (with their model) in submission order."""
-    claimed_at = timezone.now()
-    fresh = ImageAnalysis.objects.filter(pk__in=analysis_ids, status=AnalysisStatus.QUEUED, attempts=0)
-    if not fresh.update(status=AnalysisStatus.RUNNING, attempts=1, started_at=claimed_at):
+    conditional ``UPDATE ... RETURNING`` (the claim and the rows in one statement); returns them,
+    with their model, in submission order."""
+    if not analysis_ids:
         return []
-    mine = ImageAnalysis.objects.filter(pk__in=analysis_ids, status=AnalysisStatus.RUNNING, attempts=1, started_at=claimed_at)
-    return sorted(mine.select_related("model").defer("model__card", "model__metrics"), key=lambda analysis: analysis_ids.index(analysis.pk))
+    meta, quote = ImageAnalysis._meta, connection.ops.quote_name
+    column = {name: quote(meta.get_field(name).column) for name in ("id", "status", "attempts", "started_at")}
+    returned = ", ".join(quote(field.column) for field in meta.concrete_fields)
+    # Only quoted table and column names from the model go into the text; every value is a parameter.
+    sql = (f"UPDATE {quote(meta.db_table)} SET {column['status']} = %s, {column['attempts']} = 1, {column['started_at']} = %s "  # nosec B608
+           f"WHERE {column['id']} IN ({', '.join(['%s'] * len(analysis_ids))}) AND {column['status']} = %s AND {column['attempts']} = 0 "
+           f"RETURNING {returned}")
+    claimed_at = meta.get_field("started_at").get_db_prep_value(timezone.now(), connection)
+    params = [AnalysisStatus.RUNNING, claimed_at, *analysis_ids, AnalysisStatus.QUEUED]
+    claimed = list(ImageAnalysis.objects.raw(sql, params))
+    models = MLModel.objects.defer("card", "metrics").in_bulk({analysis.model_id for analysis in claimed})
+    for analysis in claimed:
+        analysis.model = models[analysis.model_id]
+    return sorted(claimed, key=lambda analysis: analysis_ids.index(analysis.pk))
 
 
 def _claim_one(analysis_id: int) -> ImageAnalysis | None:
@@ -359,10 +370,16 @@ def analysis_confirm(*, analysis: ImageAnalysis, by, confirmation: str, true_fin
     return analysis
 
 
+# What a worker writes about an analysis after it was queued: all a waiting request reads again.
+RESULT_FIELDS = ("status", "attempts", "started_at", "finished_at", "predictions", "predicted_class", "gradcam", "failure_reason",
+                 "queue_wait_ms", "preprocessing_ms", "inference_ms", "gradcam_ms")
+
+
 def analyses_submit_and_wait(*, timeout: float = 60.0, **submission) -> list[ImageAnalysis]:
     """``analyses_submit``, then wait up to ``timeout`` seconds for its analyses to finish (done or
-    failed); returns them fresh. It listens from the transaction that queues them, so nothing can
-    finish unseen: the first look is after the first wake-up."""
+    failed); returns them with their results, in submission order. It listens from the transaction
+    that queues them, so nothing can finish unseen: the first look is after the first wake-up. It
+    reads again only what a worker writes (``RESULT_FIELDS``) into the analyses it queued."""
     listener = wakeups.Listener(FINISHED_CHANNEL)
     try:
         queued = analyses_submit(**submission, listener=listener)
@@ -370,14 +387,18 @@ def analyses_submit_and_wait(*, timeout: float = 60.0, **submission) -> list[Ima
         with contextlib.suppress(DatabaseError):  # the error that stopped the submission is the one to report
             listener.close()
         raise
-    ids = [a.pk for a in queued]
+    by_id = {analysis.pk: analysis for analysis in queued}
     deadline = time.monotonic() + timeout
-    fresh = ImageAnalysis.objects.filter(pk__in=ids).select_related("model", "condition").defer("model__card", "model__metrics")
-    rows = queued
     try:  # woken as the worker commits results (or `_announce`s a failure)
-        while any(row.status not in (AnalysisStatus.DONE, AnalysisStatus.FAILED) for row in rows) and time.monotonic() < deadline:
+        conditions = Condition.objects.in_bulk({analysis.condition_id for analysis in queued} - {None})
+        for analysis in queued:
+            if analysis.condition_id in conditions:  # read once for the response, not once per analysis
+                analysis.condition = conditions[analysis.condition_id]
+        while any(analysis.status not in (AnalysisStatus.DONE, AnalysisStatus.FAILED) for analysis in queued) and time.monotonic() < deadline:
             listener.wait(deadline - time.monotonic())
-            rows = list(fresh.all())
+            for pk, *values in ImageAnalysis.objects.filter(pk__in=by_id).values_list("pk", *RESULT_FIELDS):
+                for field, value in zip(RESULT_FIELDS, values):
+                    setattr(by_id[pk], field, value)
     finally:
         listener.close()
-    return sorted(rows, key=lambda row: ids.index(row.pk))
+    return queued

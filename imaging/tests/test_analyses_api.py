@@ -277,6 +277,37 @@ def test_the_hand_built_representation_is_drfs_own(api, bob, root, any_modality_
     assert AnalysisSerializer(rows, many=True, context={"request": request}).data[0].keys() == set(AnalysisSerializer.Meta.fields)
 
 
+def test_a_waited_answer_names_the_models_condition_as_stored(api, bob):
+    client = api(bob)
+    waited = predict(client, ("c.png", png(seed=42)), wait="1").json()
+    assert waited["status"] == "done" and waited["condition"]
+    assert client.get(f"/api/analyses/{waited['analysis_id']}").json() == waited
+
+
+def test_a_waited_answer_is_what_the_api_reads_back_from_the_database(api, bob, any_modality_model):
+    """A waiting request re-reads only what a worker writes into the analyses it queued: its answer
+    must be the stored analyses exactly, for a batch, a DICOM with identifiers, and a failure."""
+    client = api(bob)
+    dicom = open(get_testdata_file("MR_small.dcm"), "rb").read()
+    waited = client.post("/api/predict", {"dataset": "anyset", "wait": "1", "image": [upload("a.png", png(seed=40)), upload("mr.dcm", dicom)]},
+                         format="multipart").json()
+    assert [row["status"] for row in waited["analyses"]] == ["done", "done"]
+    assert waited["analyses"][1]["patient_identifiers"]  # the member sees them
+    for row in waited["analyses"]:
+        assert client.get(f"/api/analyses/{row['analysis_id']}").json() == row
+
+    def broken(*args, **kwargs):
+        raise ValueError("unreadable tensor")
+
+    original, analyses._compute = analyses._compute, broken
+    try:
+        failed = predict(client, ("b.png", png(seed=41)), dataset="anyset", wait="1").json()
+    finally:
+        analyses._compute = original
+    assert failed["status"] == "failed" and "unreadable tensor" in failed["failure_reason"]
+    assert client.get(f"/api/analyses/{failed['analysis_id']}").json() == failed
+
+
 def test_the_requester_is_told_in_the_inbox_when_an_analysis_finishes(api, bob):
     from notifications.models import Notification
 
