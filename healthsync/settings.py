@@ -97,6 +97,10 @@ MIDDLEWARE = [
 # each keeps its database connection. Requests past it wait their turn; keep it above the number of
 # long requests (predict with wait=true, streamed exports) expected at once.
 HEALTHSYNC_HTTP_CONCURRENCY = env.int("HEALTHSYNC_HTTP_CONCURRENCY", default=8)
+# Of those threads, at most this many per process wait for their analyses (predict with wait=true);
+# past it, such a request is answered 202 at once, as when its wait runs out, so requests waiting
+# for a worker never hold every thread while other requests queue behind them.
+HEALTHSYNC_PREDICT_WAITERS = env.int("HEALTHSYNC_PREDICT_WAITERS", default=max(1, HEALTHSYNC_HTTP_CONCURRENCY // 2))
 
 ROOT_URLCONF = "healthsync.urls"
 WSGI_APPLICATION = None

@@ -16,6 +16,7 @@ import functools
 import json
 import logging
 import os
+import threading
 import time
 import uuid
 from collections import Counter
@@ -23,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import numpy as np
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q
@@ -375,11 +377,38 @@ RESULT_FIELDS = ("status", "attempts", "started_at", "finished_at", "predictions
                  "queue_wait_ms", "preprocessing_ms", "inference_ms", "gradcam_ms")
 
 
+_waiting_slots: dict[int, threading.BoundedSemaphore] = {}
+_waiting_slots_lock = threading.Lock()
+
+
+def _waiting_slots_of_process() -> threading.BoundedSemaphore:
+    """This process's ``HEALTHSYNC_PREDICT_WAITERS`` places for requests that wait for results."""
+    limit = max(0, settings.HEALTHSYNC_PREDICT_WAITERS)
+    with _waiting_slots_lock:
+        return _waiting_slots.setdefault(limit, threading.BoundedSemaphore(limit))
+
+
 def analyses_submit_and_wait(*, timeout: float = 60.0, **submission) -> list[ImageAnalysis]:
     """``analyses_submit``, then wait up to ``timeout`` seconds for its analyses to finish (done or
     failed); returns them with their results, in submission order. It listens from the transaction
     that queues them, so nothing can finish unseen: the first look is after the first wake-up. It
-    reads again only what a worker writes (``RESULT_FIELDS``) into the analyses it queued."""
+    reads again only what a worker writes (``RESULT_FIELDS``) into the analyses it queued.
+
+    A waiting request holds a server thread: when ``HEALTHSYNC_PREDICT_WAITERS`` requests of this
+    process are waiting already, it submits without waiting (the caller answers 202, as when the
+    wait runs out)."""
+    slots = _waiting_slots_of_process()
+    if not slots.acquire(blocking=False):
+        logger.info("%s requests of this process already wait for results: this one is answered at once",
+                    settings.HEALTHSYNC_PREDICT_WAITERS)
+        return analyses_submit(**submission)
+    try:
+        return _submit_and_wait(timeout=timeout, **submission)
+    finally:
+        slots.release()
+
+
+def _submit_and_wait(*, timeout: float, **submission) -> list[ImageAnalysis]:
     listener = wakeups.Listener(FINISHED_CHANNEL)
     try:
         queued = analyses_submit(**submission, listener=listener)

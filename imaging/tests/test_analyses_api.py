@@ -308,6 +308,24 @@ def test_a_waited_answer_is_what_the_api_reads_back_from_the_database(api, bob, 
     assert client.get(f"/api/analyses/{failed['analysis_id']}").json() == failed
 
 
+def test_wait_true_is_answered_at_once_when_this_process_has_no_place_left_to_wait(api, bob, settings):
+    """Waiting requests hold server threads: past HEALTHSYNC_PREDICT_WAITERS they are answered 202
+    at once (the analysis still queued), and a finished wait gives its place back."""
+    settings.HEALTHSYNC_PREDICT_WAITERS = 1
+    client = api(bob)
+    places = analyses._waiting_slots_of_process()
+    assert places.acquire(blocking=False)  # another request of this process is waiting
+    try:
+        crowded = predict(client, ("x.png", png(seed=50)), wait="true")
+    finally:
+        places.release()
+    assert crowded.status_code == 202, crowded.content
+    assert ImageAnalysis.objects.filter(pk=crowded.json()["analysis_id"]).exists()
+    for seed in (51, 52):  # the place is free again after each wait
+        waited = predict(client, ("y.png", png(seed=seed)), wait="true")
+        assert waited.status_code == 200 and waited.json()["predictions"], waited.content
+
+
 def test_the_requester_is_told_in_the_inbox_when_an_analysis_finishes(api, bob):
     from notifications.models import Notification
 
