@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import threading
 import weakref
+import zlib
 
 import numpy as np
 from PIL import Image
@@ -93,13 +94,15 @@ _JET = jet(np.linspace(0.0, 1.0, 256))  # a lookup table: colouring a heatmap is
 
 
 def overlay_png(image: np.ndarray, cam: np.ndarray, *, opacity: float = OVERLAY_OPACITY) -> bytes:
-    """The image (0-255, [S, S, C]) with the heatmap blended over it, as PNG bytes (zlib's fastest
-    level: the overlay is written once per analysis and several times faster to encode)."""
+    """The image (0-255, [S, S, C]) with the heatmap blended over it, as PNG bytes. Compressed by
+    Huffman coding only: PNG encoding is most of an overlay's cost, and for these pictures this is
+    both faster and smaller than zlib's fastest level (256 px: 2.4 ms and 44 KB against 2.8 ms and
+    54 KB; level 6 takes 11 ms for 41 KB)."""
     base = np.clip(np.asarray(image, dtype=np.float32), 0, 255).astype(np.uint8)
     if base.ndim == 3 and base.shape[-1] == 1:
         base = base[..., 0]
     colours = _JET[np.round(np.clip(cam, 0, 1) * 255).astype(np.uint8)]
     blended = Image.blend(Image.fromarray(base).convert("RGB"), Image.fromarray(colours), opacity)
     buffer = io.BytesIO()
-    blended.save(buffer, format="PNG", compress_level=1)
+    blended.save(buffer, format="PNG", compress_level=1, compress_type=zlib.Z_HUFFMAN_ONLY)
     return buffer.getvalue()
