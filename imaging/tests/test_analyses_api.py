@@ -5,6 +5,7 @@ import io
 import json
 import struct
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pydicom
@@ -284,11 +285,11 @@ def test_a_waited_answer_names_the_models_condition_as_stored(api, bob):
     assert client.get(f"/api/analyses/{waited['analysis_id']}").json() == waited
 
 
-def test_a_waited_answer_is_what_the_api_reads_back_from_the_database(api, bob, any_modality_model):
+def test_a_waited_answer_is_what_the_api_reads_back_from_the_database(api, bob, any_modality_model, monkeypatch):
     """A waiting request re-reads only what a worker writes into the analyses it queued: its answer
     must be the stored analyses exactly, for a batch, a DICOM with identifiers, and a failure."""
     client = api(bob)
-    dicom = open(get_testdata_file("MR_small.dcm"), "rb").read()
+    dicom = Path(get_testdata_file("MR_small.dcm")).read_bytes()
     waited = client.post("/api/predict", {"dataset": "anyset", "wait": "1", "image": [upload("a.png", png(seed=40)), upload("mr.dcm", dicom)]},
                          format="multipart").json()
     assert [row["status"] for row in waited["analyses"]] == ["done", "done"]
@@ -299,11 +300,8 @@ def test_a_waited_answer_is_what_the_api_reads_back_from_the_database(api, bob, 
     def broken(*args, **kwargs):
         raise ValueError("unreadable tensor")
 
-    original, analyses._compute = analyses._compute, broken
-    try:
-        failed = predict(client, ("b.png", png(seed=41)), dataset="anyset", wait="1").json()
-    finally:
-        analyses._compute = original
+    monkeypatch.setattr(analyses, "_compute", broken)
+    failed = predict(client, ("b.png", png(seed=41)), dataset="anyset", wait="1").json()
     assert failed["status"] == "failed" and "unreadable tensor" in failed["failure_reason"]
     assert client.get(f"/api/analyses/{failed['analysis_id']}").json() == failed
 
