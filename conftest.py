@@ -5,8 +5,9 @@ import uuid
 import psycopg2
 
 import pytest
+from asgiref.sync import SyncToAsync
 from django.conf import settings as django_settings
-from django.db import connection
+from django.db import connection, connections
 from rest_framework.test import APIClient
 
 from healthsync import services
@@ -42,6 +43,15 @@ def _tasks_run_inline():
     app.conf.task_eager_propagates = True
     yield
     app.conf.task_always_eager = False
+
+
+@pytest.fixture(autouse=True)
+def _sync_thread_connection_closed():
+    """Consumers reach the database from asgiref's one sync thread (``database_sync_to_async``), and
+    that thread's connection outlives the test (``CONN_MAX_AGE``): closed after each test, or
+    PostgreSQL cannot drop the test database at the end of the run ("being accessed by other users")."""
+    yield
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result(timeout=30)
 
 
 @pytest.fixture
