@@ -147,6 +147,12 @@ def _announce(analyses: list[ImageAnalysis], status: str, *, woken: bool = False
         events.analyses_status_changed.send(sender="imaging", analysis_ids=ids, user_id=user_id, status=status)
 
 
+def _columns(*names: str) -> dict[str, str]:
+    """The quoted database columns of ImageAnalysis fields, for the statements written by hand below."""
+    meta, quote = ImageAnalysis._meta, connection.ops.quote_name
+    return {name: quote(meta.get_field(name).column) for name in names}
+
+
 def _claim_batch(analysis_ids: list[int]) -> list[ImageAnalysis]:
     """First delivery: take every analysis of the batch that no worker has touched, in one
     conditional ``UPDATE ... RETURNING`` (the claim and the rows in one statement); returns them,
@@ -154,7 +160,7 @@ def _claim_batch(analysis_ids: list[int]) -> list[ImageAnalysis]:
     if not analysis_ids:
         return []
     meta, quote = ImageAnalysis._meta, connection.ops.quote_name
-    column = {name: quote(meta.get_field(name).column) for name in ("id", "status", "attempts", "started_at")}
+    column = _columns("id", "status", "attempts", "started_at")
     returned = ", ".join(quote(field.column) for field in meta.concrete_fields)
     # Only quoted table and column names from the model go into the text; every value is a parameter.
     sql = (f"UPDATE {quote(meta.db_table)} SET {column['status']} = %s, {column['attempts']} = 1, {column['started_at']} = %s "  # nosec B608
@@ -278,19 +284,20 @@ def _update_claimed(analyses: list[ImageAnalysis], fields: tuple[str, ...]) -> s
     3.3 ms against 2.4 ms; compiling the updates was most of it), or Django's ``bulk_update``,
     whose CASE expressions are slower still."""
     meta, quote = ImageAnalysis._meta, connection.ops.quote_name
-    table, columns = quote(meta.db_table), [meta.get_field(field).column for field in fields]
+    table, column = quote(meta.db_table), _columns("id", "attempts", "status", *fields)
     jsonb = "::jsonb" if connection.vendor == "postgresql" else ""
     row = "(%s, %s, " + ", ".join("%s" + (jsonb if meta.get_field(f).get_internal_type() == "JSONField" else "") for f in fields) + ")"
     params = []
     for analysis in analyses:
         params += [analysis.pk, analysis.attempts]
         params += [meta.get_field(field).get_db_prep_value(getattr(analysis, field), connection) for field in fields]
-    names = ", ".join(quote(column) for column in columns)
-    assignments = ", ".join(f"{quote(column)} = claimed.{quote(column)}" for column in columns)
+    names = ", ".join(column[field] for field in fields)
+    assignments = ", ".join(f"{column[field]} = claimed.{column[field]}" for field in fields)
     # Only quoted table and column names from the model go into the text; every value is a parameter.
     sql = (f"WITH claimed (id, attempts, {names}) AS (VALUES {', '.join([row] * len(analyses))}) "  # nosec B608
            f"UPDATE {table} SET {assignments} FROM claimed "
-           f"WHERE {table}.id = claimed.id AND {table}.attempts = claimed.attempts AND {table}.status = %s RETURNING {table}.id")
+           f"WHERE {table}.{column['id']} = claimed.id AND {table}.{column['attempts']} = claimed.attempts "
+           f"AND {table}.{column['status']} = %s RETURNING {table}.{column['id']}")
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, AnalysisStatus.RUNNING])
         return {written for (written,) in cursor.fetchall()}
