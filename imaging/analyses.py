@@ -25,13 +25,12 @@ from datetime import timedelta
 
 import numpy as np
 from django.conf import settings
-from django.core.files.base import ContentFile
 from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from PIL import Image
 
-from healthsync import wakeups
+from healthsync import files, wakeups
 from healthsync.errors import Conflict, DomainError
 
 from . import events
@@ -80,34 +79,56 @@ def analyses_submit(*, hospital, user, dataset: str, model: str | None, uploads:
         studies.append((name, study))
     batch = uuid.uuid4()
     created = []
-    try:
-        _store(created, studies, hospital=hospital, user=user, batch=batch, chosen=chosen, listener=listener)
-    except BaseException:  # nothing half-written: rows that rolled back take their files with them
-        kept = set(ImageAnalysis.objects.filter(pk__in=[a.pk for a in created if a.pk]).values_list("pk", flat=True))
-        for analysis in created:
-            if analysis.image and analysis.pk not in kept:
-                analysis.image.storage.delete(analysis.image.name)
-        raise
+    for name, study in studies:
+        analysis = ImageAnalysis(
+            hospital=hospital, requested_by=user, batch=batch, dataset=chosen.dataset, condition_id=chosen.first_condition_id, model=chosen,
+            image_kind=study.kind, original_name=(name or "")[:255], study_metadata=study.metadata,
+            patient_identifiers=json.dumps(study.identifiers) if study.identifiers else "",
+        )
+        extension = {"png": "png", "jpeg": "jpg", "dicom": "dcm"}[study.kind]
+        analysis.image = _file_name("image", analysis, f"{uuid.uuid4().hex}.{extension}")
+        created.append(analysis)
+    _store(created, [study.stored for _, study in studies], user=user, listener=listener)
     return created
 
 
-def _store(created: list, studies, *, hospital, user, batch, chosen: MLModel, listener) -> None:
-    """Store the images and their analyses (one transaction), then queue them once it commits."""
-    with transaction.atomic():
-        if listener is not None:
-            listener.start()  # in effect as this commits, before the batch is queued
-        for name, study in studies:
-            analysis = ImageAnalysis(
-                hospital=hospital, requested_by=user, batch=batch, dataset=chosen.dataset, condition_id=chosen.first_condition_id, model=chosen,
-                image_kind=study.kind, original_name=(name or "")[:255], study_metadata=study.metadata,
-                patient_identifiers=json.dumps(study.identifiers) if study.identifiers else "",
-            )
-            extension = {"png": "png", "jpeg": "jpg", "dicom": "dcm"}[study.kind]
-            analysis.image.save(f"{uuid.uuid4().hex}.{extension}", ContentFile(study.stored), save=False)
-            created.append(analysis)
-        ImageAnalysis.objects.bulk_create(created)
-        transaction.on_commit(lambda: _enqueue([a.pk for a in created]))
-        events.publish(events.analyses_status_changed, analysis_ids=[a.pk for a in created], user_id=user.pk, status=AnalysisStatus.QUEUED)
+def _file_name(field: str, analysis: ImageAnalysis, filename: str) -> str:
+    """Where a file of ``analysis`` is stored: its field's ``upload_to``. The names made here are
+    safe (hexadecimal and decimal digits) and ``files.save_new`` joins them to the storage root
+    safely, so they skip ``FileField.generate_filename``'s checks (9 µs a name, against 1 µs; a
+    32-image batch names 64 files on its way to a result)."""
+    return ImageAnalysis._meta.get_field(field).upload_to(analysis, filename)
+
+
+def _store(created: list[ImageAnalysis], contents: list[bytes], *, user, listener) -> None:
+    """Store the images (under the names in ``created``) and their analyses in one transaction,
+    then queue them once it commits; a batch that rolls back takes its files with it."""
+    storage = ImageAnalysis._meta.get_field("image").storage
+    stored = files.save_new(storage, [(analysis.image.name, data) for analysis, data in zip(created, contents)])
+    for analysis, name in zip(created, stored):
+        analysis.image = name  # another name only where the one chosen was taken
+    try:
+        with transaction.atomic():
+            if listener is not None:
+                listener.start()  # in effect as this commits, before the batch is queued
+            ImageAnalysis.objects.bulk_create(created)
+            transaction.on_commit(lambda: _enqueue([a.pk for a in created]))
+            events.publish(events.analyses_status_changed, analysis_ids=[a.pk for a in created], user_id=user.pk, status=AnalysisStatus.QUEUED)
+    except BaseException:
+        _remove_unrecorded("image", created, stored)
+        raise
+
+
+def _remove_unrecorded(field: str, analyses: list[ImageAnalysis], names: list[str]) -> None:
+    """After a write failed: remove the files among ``names`` that no stored analysis refers to.
+    Rows that did commit (before an error after the commit) keep theirs, and every file stays when
+    the database cannot say (it is out of reach)."""
+    storage = ImageAnalysis._meta.get_field(field).storage
+    with contextlib.suppress(DatabaseError):
+        kept = set(ImageAnalysis.objects.filter(pk__in=[a.pk for a in analyses if a.pk]).values_list(field, flat=True))
+        for name in names:
+            if name not in kept:
+                storage.delete(name)
 
 
 def _enqueue(analysis_ids: list[int]) -> None:
@@ -249,9 +270,8 @@ def _record_results(analyses: list[ImageAnalysis], predictions: list, overlays: 
     share = {name: value / len(analyses) for name, value in stages.items()}
     storage = ImageAnalysis._meta.get_field("gradcam").storage
     now = timezone.now()
-    for analysis, prediction, overlay in zip(analyses, predictions, overlays):
-        name = analysis.gradcam.field.generate_filename(analysis, f"gradcam-{analysis.pk}-{analysis.attempts}.png")
-        analysis.gradcam.name = storage.save(name, ContentFile(overlay))
+    for analysis, prediction in zip(analyses, predictions):
+        analysis.gradcam = _file_name("gradcam", analysis, f"gradcam-{analysis.pk}-{analysis.attempts}.png")
         analysis.predictions = sorted(
             ({"class": label, "probability": probability} for label, probability in prediction.probabilities.items()),
             key=lambda row: -row["probability"],
@@ -261,17 +281,24 @@ def _record_results(analyses: list[ImageAnalysis], predictions: list, overlays: 
         analysis.preprocessing_ms, analysis.inference_ms, analysis.gradcam_ms = share["preprocessing_ms"], share["inference_ms"], share["gradcam_ms"]
     fields = ("status", "finished_at", "predictions", "predicted_class", "gradcam", "failure_reason",
               "queue_wait_ms", "preprocessing_ms", "inference_ms", "gradcam_ms")
-    with transaction.atomic():
-        still_mine = _update_claimed(analyses, fields)
-        if still_mine:  # the waiting requests are woken as this commits (one round trip fewer than after it)
-            wakeups.wake(FINISHED_CHANNEL)
+    stored = files.save_new(storage, [(analysis.gradcam.name, overlay) for analysis, overlay in zip(analyses, overlays)])
+    for analysis, name in zip(analyses, stored):
+        analysis.gradcam = name  # another name only where the one chosen was taken
+    try:
+        with transaction.atomic():
+            still_mine = _update_claimed(analyses, fields)
+            if still_mine:  # the waiting requests are woken as this commits (one round trip fewer than after it)
+                wakeups.wake(FINISHED_CHANNEL)
+    except BaseException:
+        _remove_unrecorded("gradcam", analyses, stored)
+        raise
     written = [analysis for analysis in analyses if analysis.pk in still_mine]
     for analysis in analyses:
         if analysis.pk not in still_mine:  # a later attempt took over: its result stands, not ours
             storage.delete(analysis.gradcam.name)
             continue
         for earlier in range(1, analysis.attempts):  # overlays of attempts whose worker died before recording them
-            stale = analysis.gradcam.field.generate_filename(analysis, f"gradcam-{analysis.pk}-{earlier}.png")
+            stale = _file_name("gradcam", analysis, f"gradcam-{analysis.pk}-{earlier}.png")
             if stale != analysis.gradcam.name and storage.exists(stale):
                 storage.delete(stale)
     return written

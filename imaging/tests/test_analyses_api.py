@@ -374,3 +374,24 @@ def test_a_batch_that_fails_to_save_leaves_no_files_behind(api, bob, settings, t
     assert response.status_code == 500 and response.json()["error"]["code"] == "server_error"
     assert ImageAnalysis.objects.count() == 0
     assert [path for path in (tmp_path / "media").rglob("*") if path.is_file()] == []
+
+
+def test_results_that_fail_to_save_leave_no_overlays_behind(api, bob, settings, tmp_path, monkeypatch):
+    from django.db import DatabaseError
+
+    from imaging import tasks
+
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    monkeypatch.setattr(tasks.run_analysis, "delay", lambda **kwargs: None)  # run below, by hand
+    ids = [row["analysis_id"] for row in predict(api(bob), ("a.png", png(seed=52)), ("b.png", png(seed=53))).json()["analyses"]]
+
+    def refuse(*args, **kwargs):
+        raise DatabaseError("the database refused the results")
+
+    monkeypatch.setattr(analyses, "_update_claimed", refuse)
+    with pytest.raises(DatabaseError):
+        analyses.analyses_run(analysis_ids=ids)
+    assert set(ImageAnalysis.objects.filter(pk__in=ids).values_list("status", "gradcam")) == {("running", "")}
+    assert list((tmp_path / "media").rglob("gradcam-*")) == []
+    assert len([path for path in (tmp_path / "media").rglob("*") if path.is_file()]) == 2  # the uploads stay with their rows
+
