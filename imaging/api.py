@@ -73,9 +73,12 @@ class AnalysisSerializer(serializers.ModelSerializer):
         return {"name": analysis.model.name, "version": analysis.model.version, "architecture": analysis.model.architecture}
 
     def _url(self, analysis, kind):
-        request = self.context.get("request")
-        path = f"/api/analyses/{analysis.pk}/{kind}"
-        return request.build_absolute_uri(path) if request else path
+        """The analysis's file URL, absolute when serialising for a request: its scheme and host are
+        read once per response (each ``build_absolute_uri`` validates the host again)."""
+        if "site" not in self.context:
+            request = self.context.get("request")
+            self.context["site"] = request.build_absolute_uri("/").rstrip("/") if request else ""
+        return f"{self.context['site']}/api/analyses/{analysis.pk}/{kind}"
 
     def get_gradcam_url(self, analysis) -> str | None:
         return self._url(analysis, "gradcam.png") if analysis.gradcam else None

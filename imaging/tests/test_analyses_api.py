@@ -58,6 +58,8 @@ def test_predict_and_wait_gives_sorted_predictions_and_a_heatmap(api, bob):
     assert [p["class"] for p in body["predictions"]] and len(body["predictions"]) == 2
     probabilities = [p["probability"] for p in body["predictions"]]
     assert probabilities == sorted(probabilities, reverse=True) and abs(sum(probabilities) - 1) < 1e-3
+    site = "http://testserver/api/analyses/"  # absolute, as the request reached the server
+    assert (body["gradcam_url"], body["image_url"]) == (f"{site}{body['analysis_id']}/gradcam.png", f"{site}{body['analysis_id']}/image")
     heatmap = client.get(body["gradcam_url"])
     assert heatmap.status_code == 200 and heatmap["Content-Type"] == "image/png"
     assert Image.open(io.BytesIO(b"".join(heatmap.streaming_content))).size == (256, 256)
