@@ -280,8 +280,14 @@ def analyses_finished(*, analysis_ids: list[int]) -> list[Alert]:
     """Tell each requester that their analyses finished: one inbox message for one analysis, one
     summary for a batch (a person wants one message for the 32 images they sent together)."""
     finished = ImageAnalysis.objects.filter(pk__in=analysis_ids, status__in=("done", "failed"), requested_by__isnull=False)
+    # Only what the messages say: the rows' other columns (a model's card, a study's metadata and encrypted
+    # identifiers) took most of this task's time, which a worker spends just as the next batch arrives.
+    finished = finished.select_related("model").only(
+        "status", "predictions", "predicted_class", "original_name", "failure_reason", "requested_by", "hospital", "batch",
+        "model__name", "model__version", "model__is_active",
+    )
     by_requester: dict[int, list[ImageAnalysis]] = {}
-    for analysis in finished.select_related("model").order_by("pk"):
+    for analysis in finished.order_by("pk"):
         by_requester.setdefault(analysis.requested_by_id, []).append(analysis)
     return [_analysis_alert(mine[0]) if len(mine) == 1 else _batch_alert(mine) for mine in by_requester.values()]
 

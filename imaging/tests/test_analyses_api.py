@@ -397,3 +397,18 @@ def test_results_that_fail_to_save_leave_no_overlays_behind(api, bob, settings, 
     assert list((tmp_path / "media").rglob("gradcam-*")) == []
     assert len([path for path in (tmp_path / "media").rglob("*") if path.is_file()]) == 2  # the uploads stay with their rows
 
+
+def test_a_batch_summary_reads_its_analyses_in_one_query_whatever_their_number(api, bob):
+    from django.test.utils import CaptureQueriesContext
+
+    from notifications import services
+
+    counts = []
+    for size in (2, 5):
+        ids = [row["analysis_id"] for row in predict(api(bob), *[(f"{n}.png", png(seed=60 + n)) for n in range(size)], wait="1").json()["analyses"]]
+        with CaptureQueriesContext(connection) as queries:
+            (alert,) = services.analyses_finished(analysis_ids=ids)  # raised already (the task ran): read, then found
+        assert alert.title == f"{size} analyses finished: {size} done"
+        counts.append(len(queries))
+        assert "card" not in queries[0]["sql"] and "patient_identifiers" not in queries[0]["sql"]  # only what the message says
+    assert counts[0] == counts[1]
