@@ -142,6 +142,20 @@ def compute_parts(predictor, png: bytes) -> tuple[float, float, float]:
     return (prepared_at - started) * 1000, (predicted_at - prepared_at) * 1000, (explained_at - predicted_at) * 1000
 
 
+def file_creation_ms(directory: Path, count: int = 64) -> float:
+    """How long ``count`` new small files (a 32-image batch's uploads and overlays) take to create in
+    ``directory``, ms: a reading of the file system's state, which the upload and result paths
+    depend on (ext4 on this machine creates files 10-20 times slower for minutes after thousands
+    of files were deleted: it skips recently freed inodes one by one)."""
+    directory.mkdir(parents=True)
+    started = time.perf_counter()
+    for number in range(count):
+        descriptor = os.open(directory / f"{number}.png", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        os.write(descriptor, bytes(1024))
+        os.close(descriptor)
+    return (time.perf_counter() - started) * 1000
+
+
 def worker_compute_ms(row: dict) -> float:
     """The compute span the worker recorded for one analysis (storage read, decode, prepare, predict, Grad-CAM, overlay)."""
     timings = row["timings_ms"]
@@ -205,7 +219,7 @@ def measure(args):
         processes.append(start_production_server(server=args.server, workers=args.workers, env=env, port=port,
                                                  log_path=Path(var_dir) / "server.log"))
         processes.append(start_worker(env=env, log_path=Path(var_dir) / "worker.log"))
-        run(args, f"http://127.0.0.1:{port}")
+        run(args, f"http://127.0.0.1:{port}", files_ms=file_creation_ms(Path(var_dir) / "media" / "probe"))
     finally:
         for process in reversed(processes):
             process.stop()
@@ -219,7 +233,7 @@ def measure(args):
         shutil.rmtree(var_dir, ignore_errors=True)
 
 
-def run(args, url: str) -> None:
+def run(args, url: str, *, files_ms: float) -> None:
     import tensorflow as tf
 
     from healthsync.demo import DEMO_PASSWORD
@@ -237,6 +251,7 @@ def run(args, url: str) -> None:
     server = "daphne" if args.server == "daphne" else f"gunicorn + {args.workers} uvicorn workers"
     print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs; production mode (DJANGO_DEBUG=0): PostgreSQL, RabbitMQ, Redis, "
           f"{server} + 1 Celery worker (solo)")
+    print(f"file system: 64 new small files created in {files_ms:.1f} ms (settled ext4 here: about 1 ms; see file_creation_ms)")
     print(f"{args.runs} requests at batch 1, {args.batch_runs} of {LARGE_BATCH} images, per architecture, after a warm-up; ms, median / p95")
 
     results, breakdowns, notes = [], [], []
