@@ -58,8 +58,10 @@ def alert_raise(
         if not created:
             return alert
         recipients = list(User.objects.filter(audience, is_active=True).distinct().select_related("donor_profile"))
-        Notification.objects.bulk_create([Notification(alert=alert, recipient=user) for user in recipients], ignore_conflicts=True)
-        by_recipient = dict(Notification.objects.filter(alert=alert).values_list("recipient_id", "pk"))
+        # The alert is new (created in this transaction), so none of its inbox rows or deliveries exist
+        # yet: they are inserted plainly and their ids come back with the insert, not from a second read.
+        notifications = Notification.objects.bulk_create([Notification(alert=alert, recipient=user) for user in recipients])
+        by_recipient = {notification.recipient_id: notification.pk for notification in notifications}
         deliveries = []
         for user in recipients:
             profile = getattr(user, "donor_profile", None) if user.is_donor else None
@@ -68,8 +70,7 @@ def alert_raise(
                 email=profile.notify_by_email if profile else True, sms=profile.notify_by_sms if profile else False,
             ):
                 deliveries.append(Delivery(notification_id=by_recipient[user.pk], channel=channel))
-        Delivery.objects.bulk_create(deliveries, ignore_conflicts=True)
-        delivery_ids = list(Delivery.objects.filter(notification__alert=alert).values_list("pk", flat=True))
+        delivery_ids = [delivery.pk for delivery in Delivery.objects.bulk_create(deliveries)]
         transaction.on_commit(lambda: _after_commit(alert, groups, delivery_ids))
     return alert
 
