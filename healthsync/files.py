@@ -16,28 +16,17 @@ from django.core.files.storage import FileSystemStorage
 
 
 def save_new(storage, files: list[tuple[str, bytes]]) -> list[str]:
-    """Store each ``(name, data)`` under its name (as made by its field's ``generate_filename``);
-    returns the names stored, in order. A name already taken is stored under a free one instead
-    (``storage.save``'s rule), so use the names returned. Nothing is left behind on failure:
-    the files this call wrote are removed before the error is raised."""
-    if not isinstance(storage, FileSystemStorage) or storage.directory_permissions_mode is not None:
-        return _save_each(storage, files)  # directory modes need Django's umask handling
+    """Store each ``(name, data)`` under its name (a path relative to the storage root, such as its
+    field's ``upload_to`` makes); returns the names stored, in order. A name already taken is
+    stored under a free one instead (``storage.save``'s rule), so use the names returned. Nothing
+    is left behind on failure: the files this call wrote are removed before the error is raised."""
+    # Directory modes need Django's own umask handling, and other storages their own save.
+    local = isinstance(storage, FileSystemStorage) and storage.directory_permissions_mode is None
     written: list[str] = []
+    made: set[str] = set()
     try:
-        made, location_gid = set(), None
         for name, data in files:
-            path = storage.path(name)
-            directory = os.path.dirname(path)
-            if directory not in made:
-                os.makedirs(directory, exist_ok=True)  # the storage root too, the first time
-                made.add(directory)
-                if location_gid is None and os.name == "posix":
-                    location_gid = os.stat(storage.location).st_gid
-            try:
-                _write_exclusive(path, data, mode=storage.file_permissions_mode, gid=location_gid)
-            except FileExistsError:  # taken: Django picks a free name
-                name = storage.save(name, ContentFile(data))
-            written.append(name)
+            written.append(_save_local(storage, name, data, made) if local else storage.save(name, ContentFile(data)))
     except BaseException:
         for name in written:
             storage.delete(name)
@@ -45,16 +34,19 @@ def save_new(storage, files: list[tuple[str, bytes]]) -> list[str]:
     return written
 
 
-def _save_each(storage, files: list[tuple[str, bytes]]) -> list[str]:
-    written: list[str] = []
+def _save_local(storage: FileSystemStorage, name: str, data: bytes, made: set[str]) -> str:
+    """One file of ``save_new`` on a local file system; ``made``: the directories made so far."""
+    path = storage.path(name)
+    directory = os.path.dirname(path)
+    if directory not in made:
+        os.makedirs(directory, exist_ok=True)  # the storage root too, the first time
+        made.add(directory)
+    gid = os.stat(storage.location).st_gid if os.name == "posix" else None
     try:
-        for name, data in files:
-            written.append(storage.save(name, ContentFile(data)))
-    except BaseException:
-        for name in written:
-            storage.delete(name)
-        raise
-    return written
+        _write_exclusive(path, data, mode=storage.file_permissions_mode, gid=gid)
+    except FileExistsError:  # taken: Django picks a free name
+        return storage.save(name, ContentFile(data))
+    return name
 
 
 def _write_exclusive(path: str, data: bytes, *, mode: int | None, gid: int | None) -> None:

@@ -103,10 +103,7 @@ def _file_name(field: str, analysis: ImageAnalysis, filename: str) -> str:
 def _store(created: list[ImageAnalysis], contents: list[bytes], *, user, listener) -> None:
     """Store the images (under the names in ``created``) and their analyses in one transaction,
     then queue them once it commits; a batch that rolls back takes its files with it."""
-    storage = ImageAnalysis._meta.get_field("image").storage
-    stored = files.save_new(storage, [(analysis.image.name, data) for analysis, data in zip(created, contents)])
-    for analysis, name in zip(created, stored):
-        analysis.image = name  # another name only where the one chosen was taken
+    stored = _write_files("image", created, contents)
     try:
         with transaction.atomic():
             if listener is not None:
@@ -117,6 +114,16 @@ def _store(created: list[ImageAnalysis], contents: list[bytes], *, user, listene
     except BaseException:
         _remove_unrecorded("image", created, stored)
         raise
+
+
+def _write_files(field: str, analyses: list[ImageAnalysis], contents: list[bytes]) -> list[str]:
+    """Store each analysis's file ``field`` (named already) with its content; returns the names
+    stored, which the analyses now hold (another name only where the one chosen was taken)."""
+    storage = ImageAnalysis._meta.get_field(field).storage
+    stored = files.save_new(storage, [(getattr(analysis, field).name, data) for analysis, data in zip(analyses, contents)])
+    for analysis, name in zip(analyses, stored):
+        setattr(analysis, field, name)
+    return stored
 
 
 def _remove_unrecorded(field: str, analyses: list[ImageAnalysis], names: list[str]) -> None:
@@ -281,9 +288,7 @@ def _record_results(analyses: list[ImageAnalysis], predictions: list, overlays: 
         analysis.preprocessing_ms, analysis.inference_ms, analysis.gradcam_ms = share["preprocessing_ms"], share["inference_ms"], share["gradcam_ms"]
     fields = ("status", "finished_at", "predictions", "predicted_class", "gradcam", "failure_reason",
               "queue_wait_ms", "preprocessing_ms", "inference_ms", "gradcam_ms")
-    stored = files.save_new(storage, [(analysis.gradcam.name, overlay) for analysis, overlay in zip(analyses, overlays)])
-    for analysis, name in zip(analyses, stored):
-        analysis.gradcam = name  # another name only where the one chosen was taken
+    stored = _write_files("gradcam", analyses, overlays)
     try:
         with transaction.atomic():
             still_mine = _update_claimed(analyses, fields)
