@@ -12,9 +12,10 @@ class HealthSyncConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_in
 
         from . import audit  # noqa: F401  registers the audited models
-        from .security import stamp_login
+        from . import security
 
-        user_logged_in.connect(stamp_login, dispatch_uid="healthsync.stamp_login")
+        user_logged_in.connect(security.stamp_login, dispatch_uid="healthsync.stamp_login")
+        security.connect()
 
 
 class HealthSyncAdminConfig(admin_apps.AdminConfig):

@@ -49,6 +49,42 @@ class StaffIdleTimeoutMiddleware:
         return self.get_response(request)
 
 
+def revoke_api_tokens(user) -> int:
+    """End ``user``'s API sessions: blacklist every refresh token of theirs still valid; returns how
+    many. Called when their credentials change (password, a new second factor), so a token obtained
+    before the change cannot outlive it: refreshing with it gives 401. Access tokens already issued
+    run out within ``ACCESS_TOKEN_LIFETIME``; a changed password ends those at once as well
+    (``CHECK_REVOKE_TOKEN``)."""
+    from django.utils import timezone
+    from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+
+    live = OutstandingToken.objects.filter(user=user, expires_at__gt=timezone.now(), blacklistedtoken__isnull=True)
+    revoked = BlacklistedToken.objects.bulk_create([BlacklistedToken(token=token) for token in live], ignore_conflicts=True)
+    return len(revoked)
+
+
+def _credentials_changed(sender, request=None, user=None, **kwargs) -> None:
+    """Receiver of allauth's password signals (changed, set, reset)."""
+    if user is not None:
+        revoke_api_tokens(user)
+
+
+def _authenticator_added(sender, request=None, user=None, authenticator=None, **kwargs) -> None:
+    """Receiver of allauth's ``authenticator_added``: once a second factor is on, a token obtained
+    with the password alone no longer counts. Recovery codes alone change nothing (see ``has_second_factor``)."""
+    if user is not None and authenticator is not None and authenticator.type in (Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN):
+        revoke_api_tokens(user)
+
+
+def connect() -> None:
+    from allauth.account import signals as account_signals
+    from allauth.mfa import signals as mfa_signals
+
+    for name in ("password_changed", "password_set", "password_reset"):
+        getattr(account_signals, name).connect(_credentials_changed, dispatch_uid=f"healthsync.revoke_api_tokens.{name}")
+    mfa_signals.authenticator_added.connect(_authenticator_added, dispatch_uid="healthsync.revoke_api_tokens.mfa")
+
+
 def _session_authenticated_at(request) -> float | None:
     """When the session's user last proved who they are: the login, or a later allauth
     re-authentication (password, or authenticator code when the account has one)."""

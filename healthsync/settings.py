@@ -273,6 +273,9 @@ SIMPLE_JWT = {
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": True,
     "AUTH_HEADER_TYPES": ("Bearer",),
+    # Tokens carry a digest of the password hash: a changed password ends every token issued before it
+    # (healthsync.security.revoke_api_tokens also blacklists the refresh tokens, and does on a new second factor).
+    "CHECK_REVOKE_TOKEN": True,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "HealthSync API",

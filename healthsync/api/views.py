@@ -13,8 +13,9 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
-from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenObtainSerializer
+from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenObtainSerializer, TokenRefreshSerializer
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.utils import get_md5_hash_password
 from rest_framework_simplejwt.views import TokenBlacklistView, TokenObtainPairView, TokenRefreshView
 
 from .. import services
@@ -91,8 +92,25 @@ class RegistrationView(APIView):
     throttle_scope = "register"
 
 
+class RefreshSerializer(TokenRefreshSerializer):
+    """simplejwt's refresh, which also refuses a token issued before its user's password changed
+    (simplejwt checks ``CHECK_REVOKE_TOKEN``'s claim on access tokens only) or whose user is gone."""
+
+    def validate(self, attrs):
+        refresh = self.token_class(attrs["refresh"])  # signature, expiry, blacklist: 401 when invalid
+        user = User.objects.filter(pk=refresh.payload.get(jwt_settings.USER_ID_CLAIM)).first()
+        if user is None:
+            raise AuthenticationFailed(self.error_messages["no_active_account"], code="no_active_account")
+        if refresh.payload.get(jwt_settings.REVOKE_TOKEN_CLAIM) != get_md5_hash_password(user.password):
+            raise AuthenticationFailed("The account's password changed after this token was issued: log in again.", code="password_changed")
+        return super().validate(attrs)
+
+
 class RefreshView(TokenRefreshView):
-    """`{refresh}` gives `{access}`; a blacklisted refresh token gives 401."""
+    """`{refresh}` gives `{access}`; a blacklisted refresh token, or one issued before the account's
+    password changed or its second factor was turned on, gives 401."""
+
+    serializer_class = RefreshSerializer
 
 
 class LogoutView(TokenBlacklistView):

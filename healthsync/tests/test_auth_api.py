@@ -102,3 +102,46 @@ def test_login_documents_the_optional_second_factor(client):
     component = schema["components"]["schemas"][body.rsplit("/", 1)[-1]]
     assert "otp" in component["properties"] and "otp" not in component.get("required", [])
     assert {"email", "password"} <= set(component["required"])
+
+
+def _login(client, email, password=PASSWORD) -> dict:
+    response = client.post("/api/auth/login", {"email": email, "password": password}, content_type="application/json")
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def test_a_changed_password_ends_the_tokens_issued_before_it(client, dave):
+    before = _login(client, dave.email)
+    dave.set_password("a-new-long-passphrase-2026")
+    dave.save()  # as the admin's password form or `changepassword` would
+
+    called = client.get("/api/me", HTTP_AUTHORIZATION=f"Bearer {before['access']}")
+    assert called.status_code == 401 and called.json()["error"]["code"] == "password_changed"
+    refreshed = client.post("/api/auth/refresh", {"refresh": before["refresh"]}, content_type="application/json")
+    assert refreshed.status_code == 401 and refreshed.json()["error"]["code"] == "password_changed"
+
+    after = _login(client, dave.email, "a-new-long-passphrase-2026")
+    assert client.get("/api/me", HTTP_AUTHORIZATION=f"Bearer {after['access']}").status_code == 200
+    assert client.post("/api/auth/refresh", {"refresh": after["refresh"]}, content_type="application/json").status_code == 200
+
+
+def test_changing_the_password_in_the_web_pages_blacklists_the_refresh_tokens(client, dave):
+    from django.test import Client
+    from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+
+    before = _login(client, dave.email)
+    web = Client()
+    assert web.login(email=dave.email, password=PASSWORD)
+    changed = web.post("/accounts/password/change/", {"oldpassword": PASSWORD, "password1": "a-new-long-passphrase-2026",
+                                                     "password2": "a-new-long-passphrase-2026"})
+    assert changed.status_code == 302, changed.content
+    assert BlacklistedToken.objects.filter(token__user=dave).count() == OutstandingToken.objects.filter(user=dave).count() == 1
+    refused = client.post("/api/auth/refresh", {"refresh": before["refresh"]}, content_type="application/json")
+    assert refused.status_code == 401
+
+
+def test_a_refresh_token_of_a_deleted_account_is_refused(client, dave):
+    before = _login(client, dave.email)
+    dave.delete()
+    refused = client.post("/api/auth/refresh", {"refresh": before["refresh"]}, content_type="application/json")
+    assert refused.status_code == 401 and refused.json()["error"]["code"] == "no_active_account"

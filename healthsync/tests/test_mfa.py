@@ -85,6 +85,34 @@ def test_staff_turn_on_an_authenticator_app_from_the_console(bob):
     assert codes.status_code == 200 and recovery_codes(bob)[0].encode() in codes.content
 
 
+def test_turning_on_an_authenticator_app_ends_the_api_sessions_opened_with_the_password_alone(bob, django_capture_on_commit_callbacks):
+    api = Client()
+    before = api_login(api, bob).json()
+    assert api.post("/api/auth/refresh", {"refresh": before["refresh"]}, content_type="application/json").status_code == 200
+
+    console = Client()
+    console_login(console, bob)
+    console.post(console.get("/accounts/2fa/totp/activate/")["Location"], {"password": PASSWORD})
+    secret = console.get("/accounts/2fa/totp/activate/").context["form"].secret
+    with django_capture_on_commit_callbacks(execute=True):  # allauth announces the new authenticator once it is committed
+        assert console.post("/accounts/2fa/totp/activate/", {"code": code(secret)}).status_code == 302
+
+    refused = api.post("/api/auth/refresh", {"refresh": before["refresh"]}, content_type="application/json")
+    assert refused.status_code == 401 and refused.json()["error"]["code"] == "token_not_valid"
+    after = api_login(api, bob, otp=code(secret, 1)).json()  # the login now asks for the code, and its tokens work
+    assert api.post("/api/auth/refresh", {"refresh": after["refresh"]}, content_type="application/json").status_code == 200
+
+
+def test_recovery_codes_alone_leave_api_sessions_open(bob):
+    from allauth.mfa import signals
+
+    api = Client()
+    before = api_login(api, bob).json()
+    codes = RecoveryCodes.activate(bob)
+    signals.authenticator_added.send(sender=Authenticator, request=None, user=bob, authenticator=codes.instance)
+    assert api.post("/api/auth/refresh", {"refresh": before["refresh"]}, content_type="application/json").status_code == 200
+
+
 def test_donors_manage_it_in_the_portal_look():
     from datetime import date
 

@@ -44,6 +44,15 @@ async def test_anonymous_and_bad_tokens_are_refused(db, path):
     assert code == 4401
 
 
+async def test_a_token_issued_before_a_password_change_is_refused(dave, token):
+    from asgiref.sync import sync_to_async
+
+    dave.set_password("a-new-long-passphrase-2026")
+    await sync_to_async(dave.save)()
+    communicator, connected, code = await _connect(f"/ws/system/?token={token}")
+    assert not connected and code == 4401
+
+
 async def test_cross_site_browser_origin_is_refused(token):
     communicator, connected, _ = await _connect(f"/ws/system/?token={token}", headers=[(b"origin", b"https://evil.example")])
     assert not connected
