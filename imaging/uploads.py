@@ -14,12 +14,11 @@ import warnings
 import zipfile
 from dataclasses import dataclass, field
 
-import numpy as np
 from django.conf import settings
 from PIL import Image
 
 from healthsync.errors import DomainError
-from ml_models.preprocessing import dicom_pixels, only_gdcm_decodes, picture_pixels
+from ml_models.preprocessing import dicom_pixels, only_gdcm_decodes
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 JPEG_MAGIC = b"\xff\xd8\xff"
@@ -65,8 +64,10 @@ class UploadRefused(DomainError):
 
 @dataclass
 class Study:
+    """An upload that passed the checks. Its pixels were decoded to check them, and not kept: the
+    worker decodes the stored file (32 decoded 2048 x 2048 images would hold 128 MB in the request)."""
+
     kind: str  # "png", "jpeg" or "dicom"
-    pixels: np.ndarray  # uint8 display pixels (H x W or H x W x 3)
     stored: bytes  # what is kept: the upload, or the de-identified DICOM
     metadata: dict = field(default_factory=dict)  # modality, body part, (replaced) study and series UIDs, size
     identifiers: dict = field(default_factory=dict)  # the DICOM's original identifiers, for encrypted fields
@@ -157,7 +158,7 @@ def _read_picture(data: bytes, kind: str, name: str) -> Study:
                 width, height = picture.size
                 if width * height > limit:
                     raise _refuse(f"{name} declares {width} x {height} pixels; the limit is {limit:,}.", "image_too_large")
-                pixels = picture_pixels(picture)  # decoded the way the worker will decode it
+                _decode_to_check(picture, width, height)
     except UploadRefused:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -171,7 +172,18 @@ def _read_picture(data: bytes, kind: str, name: str) -> Study:
     # zero padding is all a real encoder leaves there.
     if data[end:].strip(b"\x00"):
         raise _refuse(f"{name} has {len(data) - end} bytes after the end of the {kind.upper()} image (a polyglot file); upload the image alone.", "polyglot")
-    return Study(kind=kind, pixels=pixels, stored=data, metadata={"width": width, "height": height})
+    return Study(kind=kind, stored=data, metadata={"width": width, "height": height})
+
+
+def _decode_to_check(picture: Image.Image, width: int, height: int) -> None:
+    """Decode the whole picture, so a corrupt or truncated one is refused here (the worker decodes it
+    again, from the stored file). A JPEG is decoded at 1/8 scale (libjpeg's DCT scaling): every
+    entropy-coded byte is still read and checked, and only the inverse DCT is done smaller, 3-4
+    times faster for a large image (2048 x 2048: 10 -> 2.8 ms). PNG has no such mode: it is decoded
+    in full."""
+    if picture.format == "JPEG":
+        picture.draft(picture.mode, (max(1, width // 8), max(1, height // 8)))
+    picture.load()
 
 
 # Decodes a DICOM file read from stdin; exits 0 when its pixels decode.
@@ -229,7 +241,7 @@ def _read_dicom(data: bytes, name: str) -> Study:
         if failure:
             raise _refuse(f"{name}: its pixel data cannot be decoded ({failure}).", "undecodable_pixels")
     try:
-        pixels = dicom_pixels(dataset)
+        dicom_pixels(dataset)  # decoded to check it decodes; the worker decodes the stored file
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:  # any decoder failure, even a Rust decoder's panic (pyo3's PanicException is no Exception)
@@ -246,7 +258,7 @@ def _read_dicom(data: bytes, name: str) -> Study:
         "transfer_syntax": str(getattr(getattr(dataset, "file_meta", None), "TransferSyntaxUID", "") or ""),
         "rows": rows, "columns": columns, "frames": frames,
     }
-    return Study(kind="dicom", pixels=pixels, stored=stored, metadata=metadata, identifiers=identifiers)
+    return Study(kind="dicom", stored=stored, metadata=metadata, identifiers=identifiers)
 
 
 def _sequences_deeper_than(dataset, limit: int) -> bool:

@@ -310,3 +310,46 @@ def test_a_decoder_that_kills_its_process_costs_a_400_not_the_server(api, bob, m
     assert ImageAnalysis.objects.count() == 0 and stored_files(media) == []
     monkeypatch.undo()  # the real probe: the same file decodes in the child, then here
     assert uploads._decoding_failure_in_a_child_process(study) is None
+
+
+@pytest.mark.parametrize("progressive", [False, True])
+def test_every_jpeg_the_check_accepts_decodes_in_full(progressive):
+    """The upload check decodes a JPEG at 1/8 scale, and the worker decodes it in full: whatever the
+    check accepts must decode in full. A corpus of damaged files (truncations, cut-out runs and
+    overwritten bytes of the scan), against Pillow's full decode."""
+    from imaging import uploads
+
+    size = 96
+    pixels = np.random.default_rng(3).integers(0, 256, (size, size, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG", quality=90, progressive=progressive)
+    data = buffer.getvalue()
+    scan = data.find(b"\xff\xda") + 20
+    rng = np.random.default_rng(7)
+    variants = [data[:cut] for cut in range(scan, len(data), max(1, (len(data) - scan) // 40))]
+    for _ in range(40):
+        start = int(rng.integers(scan, len(data) - 60))
+        variants.append(data[:start] + data[start + int(rng.integers(1, 50)):])
+        overwritten = bytearray(data)
+        overwritten[int(rng.integers(scan, len(data) - 2))] = int(rng.integers(0, 256))
+        variants.append(bytes(overwritten))
+
+    def full_decode_fails(candidate: bytes) -> bool:
+        try:
+            with Image.open(io.BytesIO(candidate), formats=["JPEG"]) as picture:
+                picture.load()
+        except Exception:
+            return True
+        return False
+
+    verdicts = []
+    for candidate in variants:
+        try:
+            uploads._read_picture(candidate, "jpeg", "scan.jpg")
+            refused = False
+        except uploads.UploadRefused as refusal:
+            refused = refusal.code == "corrupt_image"
+        verdicts.append(refused)
+        if not refused:
+            assert not full_decode_fails(candidate)
+    assert 10 < sum(verdicts) < len(variants)  # the corpus holds files of both kinds
