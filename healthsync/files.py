@@ -25,8 +25,9 @@ def save_new(storage, files: list[tuple[str, bytes]]) -> list[str]:
     written: list[str] = []
     made: set[str] = set()
     try:
+        gid = _root_group(storage) if local else None
         for name, data in files:
-            written.append(_save_local(storage, name, data, made) if local else storage.save(name, ContentFile(data)))
+            written.append(_save_local(storage, name, data, made, gid) if local else storage.save(name, ContentFile(data)))
     except BaseException:
         for name in written:
             storage.delete(name)
@@ -34,19 +35,25 @@ def save_new(storage, files: list[tuple[str, bytes]]) -> list[str]:
     return written
 
 
-def _save_local(storage: FileSystemStorage, name: str, data: bytes, made: set[str]) -> str:
-    """One file of ``save_new`` on a local file system; ``made``: the directories made so far."""
+def _save_local(storage: FileSystemStorage, name: str, data: bytes, made: set[str], gid: int | None) -> str:
+    """One file of ``save_new`` on a local file system; ``made``: the directories made so far;
+    ``gid``: the storage root's group, read once per batch."""
     path = storage.path(name)
     directory = os.path.dirname(path)
     if directory not in made:
-        os.makedirs(directory, exist_ok=True)  # the storage root too, the first time
+        os.makedirs(directory, exist_ok=True)
         made.add(directory)
-    gid = os.stat(storage.location).st_gid if os.name == "posix" else None
     try:
         _write_exclusive(path, data, mode=storage.file_permissions_mode, gid=gid)
     except FileExistsError:  # taken: Django picks a free name
         return storage.save(name, ContentFile(data))
     return name
+
+
+def _root_group(storage: FileSystemStorage) -> int | None:
+    """The group of the storage root (made if missing), which Django gives every file it stores."""
+    os.makedirs(storage.location, exist_ok=True)
+    return os.stat(storage.location).st_gid if os.name == "posix" else None
 
 
 def _write_exclusive(path: str, data: bytes, *, mode: int | None, gid: int | None) -> None:

@@ -49,9 +49,8 @@ class StaffIdleTimeoutMiddleware:
         return self.get_response(request)
 
 
-def revoke_api_tokens(user) -> int:
-    """End ``user``'s API sessions: blacklist every refresh token of theirs still valid; returns how
-    many. Called when their credentials change (password, a new second factor), so a token obtained
+def revoke_api_tokens(user) -> None:
+    """End ``user``'s API sessions: blacklist every refresh token of theirs still valid. Called when their credentials change (password, a new second factor), so a token obtained
     before the change cannot outlive it: refreshing with it gives 401. Access tokens already issued
     run out within ``ACCESS_TOKEN_LIFETIME``; a changed password ends those at once as well
     (``CHECK_REVOKE_TOKEN``)."""
@@ -59,8 +58,7 @@ def revoke_api_tokens(user) -> int:
     from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
     live = OutstandingToken.objects.filter(user=user, expires_at__gt=timezone.now(), blacklistedtoken__isnull=True)
-    revoked = BlacklistedToken.objects.bulk_create([BlacklistedToken(token=token) for token in live], ignore_conflicts=True)
-    return len(revoked)
+    BlacklistedToken.objects.bulk_create([BlacklistedToken(token=token) for token in live], ignore_conflicts=True)
 
 
 def _credentials_changed(sender, request=None, user=None, **kwargs) -> None:
@@ -71,8 +69,8 @@ def _credentials_changed(sender, request=None, user=None, **kwargs) -> None:
 
 def _authenticator_added(sender, request=None, user=None, authenticator=None, **kwargs) -> None:
     """Receiver of allauth's ``authenticator_added``: once a second factor is on, a token obtained
-    with the password alone no longer counts. Recovery codes alone change nothing (see ``has_second_factor``)."""
-    if user is not None and authenticator is not None and authenticator.type in (Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN):
+    with the password alone no longer counts. Recovery codes alone change nothing (``SECOND_FACTORS``)."""
+    if user is not None and authenticator is not None and authenticator.type in SECOND_FACTORS:
         revoke_api_tokens(user)
 
 
@@ -120,10 +118,14 @@ def require_recent_login(request) -> None:
 # --- Second factor ---------------------------------------------------------------------------------
 
 
+# What counts as a second factor. Recovery codes alone do not, as in allauth's login step: they are the
+# fallback of an authenticator.
+SECOND_FACTORS = (Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN)
+
+
 def has_second_factor(user) -> bool:
-    """The account has turned on two-factor authentication (optional, per account). Recovery codes
-    alone do not count, as in allauth's login step: they are the fallback of an authenticator."""
-    return is_mfa_enabled(user, types=[Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN])
+    """The account has turned on two-factor authentication (optional, per account)."""
+    return is_mfa_enabled(user, types=list(SECOND_FACTORS))
 
 
 def verify_second_factor(*, user, code: str) -> None:
