@@ -141,8 +141,7 @@ def donors_eligible_now(
         donors = donors.filter(blood_group__in=blood_groups)
     if region:
         donors = donors.filter(region__iexact=region)
-    donors = donors.prefetch_related("deferrals")
-    return [donor for donor in donors if donor_eligibility(donor=donor, on_date=on_date).eligible]
+    return [donor for donor in with_eligibility_facts(donors) if donor_eligibility(donor=donor, on_date=on_date).eligible]
 
 
 def release_problems_for_din(*, din: str, unit_group: str) -> list[str] | None:

@@ -5,6 +5,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from donors import services
+from donors.tests.conftest import make_donor
 from donors.tests.test_seed_donor_api import login
 
 BASE = "/api/blood-bank"
@@ -48,3 +49,20 @@ def test_eligible_now_excludes_those_not_available(erin, frank):
     services.donor_profile_update(donor=frank, available_for_emergencies=True)
     assert [d.pk for d in selectors.donors_eligible_now()] == [frank.pk]
     assert selectors.donors_eligible_now(blood_groups=["O-"]) == []
+
+
+def test_eligible_now_reads_the_facts_of_all_candidates_at_once(hospital_a, django_assert_num_queries):
+    """An urgent request's donor call reads every candidate's visits and deferrals in one query
+    each, not one per donor; and a recent visit or a deferral still rules the donor out."""
+    from donors import selectors
+
+    donors = [make_donor(f"donor{number}@donor.example") for number in range(6)]
+    for donor in donors:
+        services.donor_profile_update(donor=donor, available_for_emergencies=True)
+    services.donation_register_walk_in(donor=donors[0], hospital=hospital_a)
+    today = timezone.localdate()
+    services.deferral_create(donor=donors[1], reason="Recent surgery", starts_on=today, ends_on=today + timedelta(days=30),
+                             hospital=hospital_a, by=None)
+    with django_assert_num_queries(3):  # donors with their accounts, their visits, their deferrals
+        eligible = selectors.donors_eligible_now(blood_groups=["O-"])
+    assert [donor.pk for donor in eligible] == [donor.pk for donor in donors[2:]]
