@@ -12,6 +12,7 @@ class HealthSyncConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_in
 
         from . import audit  # noqa: F401  registers the audited models
+        from . import checks  # noqa: F401  registers the system checks
         from . import security
 
         user_logged_in.connect(security.stamp_login, dispatch_uid="healthsync.stamp_login")
