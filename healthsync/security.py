@@ -128,6 +128,53 @@ def has_second_factor(user) -> bool:
     return is_mfa_enabled(user, types=list(SECOND_FACTORS))
 
 
+SECOND_FACTOR_SEEN = "healthsync_second_factor_seen"  # session key: the id of the account whose second factor was seen
+
+
+def second_factor_missing(user, session=None) -> bool:
+    """Whether ``user`` may not work yet because ``HEALTHSYNC_STAFF_SECOND_FACTOR`` requires staff
+    (console accounts) to have an authenticator app and theirs has none. ``session``: a web
+    session, which remembers an account found compliant (one look per session, not per request)."""
+    if not settings.HEALTHSYNC_STAFF_SECOND_FACTOR or not user.is_authenticated or not user.is_staff:
+        return False
+    if session is not None and session.get(SECOND_FACTOR_SEEN) == user.pk:
+        return False
+    if not has_second_factor(user):
+        return True
+    if session is not None:
+        session[SECOND_FACTOR_SEEN] = user.pk
+    return False
+
+
+SECOND_FACTOR_REQUIRED = (
+    "HealthSync requires staff to use two-factor authentication: turn on an authenticator app at "
+    "/accounts/2fa/ (log in there with your password), then log in again with its code."
+)
+
+
+class StaffSecondFactorMiddleware:
+    """Under ``HEALTHSYNC_STAFF_SECOND_FACTOR``, a staff web session of an account without an
+    authenticator app reaches only the account pages (``/accounts/``: turning one on, logging out):
+    console pages redirect to the authenticator app's activation, API calls get 403
+    ``second_factor_required``. (Bearer tokens are refused at login and refresh instead.)"""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.open_paths = ("/accounts/", f"/{settings.HEALTHSYNC_ADMIN_URL}logout/", settings.STATIC_URL, "/healthz")
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is None or request.path.startswith(self.open_paths) or not second_factor_missing(user, request.session):
+            return self.get_response(request)
+        if request.path.startswith(("/api/", "/fhir/")):
+            from django.http import JsonResponse
+
+            from .errors import error_body
+
+            return JsonResponse(error_body("second_factor_required", SECOND_FACTOR_REQUIRED), status=403)
+        return redirect("mfa_activate_totp")
+
+
 def verify_second_factor(*, user, code: str) -> None:
     """Accept an authenticator-app code or an unused recovery code of ``user``, as allauth's login
     step does: a code is accepted once, a recovery code is used up, and wrong codes count against

@@ -89,6 +89,7 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "auditlog.middleware.AuditlogMiddleware",
     "healthsync.security.StaffIdleTimeoutMiddleware",
+    "healthsync.security.StaffSecondFactorMiddleware",
     # Last, so its exception hook sees a view's database error first: 503, not a traceback.
     "healthsync.middleware.DatabaseUnavailableMiddleware",
 ]
@@ -228,6 +229,8 @@ LOGIN_URL = "/accounts/login/"
 # Staff web sessions end after this long idle; sensitive actions need a login this recent.
 HEALTHSYNC_STAFF_IDLE_MINUTES = env.int("HEALTHSYNC_STAFF_IDLE_MINUTES", default=30)
 HEALTHSYNC_REAUTH_MINUTES = env.int("HEALTHSYNC_REAUTH_MINUTES", default=15)
+# Staff (console accounts) must have an authenticator app: without one they reach only the page turning it on.
+HEALTHSYNC_STAFF_SECOND_FACTOR = env.bool("HEALTHSYNC_STAFF_SECOND_FACTOR", default=False)
 ANONYMOUS_USER_NAME = None  # guardian: no anonymous user row; anonymous is denied by default
 
 ACCOUNT_LOGIN_METHODS = {"email"}

@@ -33,14 +33,26 @@ def _user_for_token(raw_token: str):
         return AnonymousUser()
 
 
+@database_sync_to_async
+def _second_factor_missing(user) -> bool:
+    from .security import second_factor_missing
+
+    return second_factor_missing(user)
+
+
 class JWTAuthMiddleware(BaseMiddleware):
     """A token in the ``token`` query parameter or an ``Authorization: Bearer`` header
-    sets the user; an invalid token makes the connection anonymous (and refused)."""
+    sets the user; an invalid token makes the connection anonymous (and refused). A session's staff
+    user without the second factor ``HEALTHSYNC_STAFF_SECOND_FACTOR`` requires is refused too (a
+    token's was refused at login)."""
 
     async def __call__(self, scope, receive, send):
         token = _bearer_token(scope)
         if token is not None:
             scope = dict(scope, user=await _user_for_token(token))
+        elif settings.HEALTHSYNC_STAFF_SECOND_FACTOR and getattr(scope.get("user"), "is_staff", False):
+            if await _second_factor_missing(scope["user"]):
+                scope = dict(scope, user=AnonymousUser())
         return await super().__call__(scope, receive, send)
 
 

@@ -22,7 +22,7 @@ from .. import services
 from ..errors import DomainError, Forbidden
 from ..models import Hospital, Membership, User
 from ..permissions import CHANGE, MANAGE_STAFF, VIEW, HospitalObjectPermission, can_anywhere, hospitals_for, scope_to_hospitals
-from ..security import has_second_factor, verify_second_factor
+from ..security import SECOND_FACTOR_REQUIRED, has_second_factor, second_factor_missing, verify_second_factor
 from .serializers import HospitalSerializer, MembershipSerializer, RegisterSerializer, UserSerializer
 
 
@@ -55,6 +55,8 @@ class LoginTokenSerializer(TokenObtainPairSerializer):
                 verify_second_factor(user=self.user, code=otp)
             except ValidationError as exc:
                 raise AuthenticationFailed(f"Two-factor code refused: {exc.messages[0]}", code="otp_invalid") from exc
+        if second_factor_missing(self.user):
+            raise PermissionDenied(SECOND_FACTOR_REQUIRED, code="second_factor_required")
         refresh = self.get_token(self.user)
         if jwt_settings.UPDATE_LAST_LOGIN:
             update_last_login(None, self.user)
@@ -103,12 +105,15 @@ class RefreshSerializer(TokenRefreshSerializer):
             raise AuthenticationFailed(self.error_messages["no_active_account"], code="no_active_account")
         if refresh.payload.get(jwt_settings.REVOKE_TOKEN_CLAIM) != get_md5_hash_password(user.password):
             raise AuthenticationFailed("The account's password changed after this token was issued: log in again.", code="password_changed")
+        if second_factor_missing(user):  # the policy came in after this token was issued
+            raise PermissionDenied(SECOND_FACTOR_REQUIRED, code="second_factor_required")
         return super().validate(attrs)
 
 
 class RefreshView(TokenRefreshView):
     """`{refresh}` gives `{access}`; a blacklisted refresh token, or one issued before the account's
-    password changed or its second factor was turned on, gives 401."""
+    password changed or its second factor was turned on, gives 401; a staff account without the
+    second factor that ``HEALTHSYNC_STAFF_SECOND_FACTOR`` requires gives 403."""
 
     serializer_class = RefreshSerializer
 
