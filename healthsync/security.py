@@ -1,5 +1,6 @@
 """Session rules for staff: an idle timeout, a recent login before sensitive actions, and the
-optional second factor (django-allauth's MFA: an authenticator app, with recovery codes)."""
+second factor (django-allauth's MFA: an authenticator app, with recovery codes), optional per account or
+compulsory for staff (``HEALTHSYNC_STAFF_SECOND_FACTOR``)."""
 
 import functools
 import time
@@ -12,11 +13,12 @@ from allauth.mfa.utils import is_mfa_enabled
 from django.conf import settings
 from django.contrib.auth import logout
 from django.core.exceptions import ValidationError
+from django.http import JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import urlencode
 
-from .errors import Forbidden
+from .errors import Forbidden, error_body
 
 LAST_SEEN = "healthsync_last_seen"
 LOGGED_IN_AT = "healthsync_logged_in_at"
@@ -167,10 +169,6 @@ class StaffSecondFactorMiddleware:
         if user is None or request.path.startswith(self.open_paths) or not second_factor_missing(user, request.session):
             return self.get_response(request)
         if request.path.startswith(("/api/", "/fhir/")):
-            from django.http import JsonResponse
-
-            from .errors import error_body
-
             return JsonResponse(error_body("second_factor_required", SECOND_FACTOR_REQUIRED), status=403)
         return redirect("mfa_activate_totp")
 
