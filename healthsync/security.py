@@ -130,22 +130,11 @@ def has_second_factor(user) -> bool:
     return is_mfa_enabled(user, types=list(SECOND_FACTORS))
 
 
-SECOND_FACTOR_SEEN = "healthsync_second_factor_seen"  # session key: the id of the account whose second factor was seen
-
-
-def second_factor_missing(user, session=None) -> bool:
+def second_factor_missing(user) -> bool:
     """Whether ``user`` may not work yet because ``HEALTHSYNC_STAFF_SECOND_FACTOR`` requires staff
-    (console accounts) to have an authenticator app and theirs has none. ``session``: a web
-    session, which remembers an account found compliant (one look per session, not per request)."""
-    if not settings.HEALTHSYNC_STAFF_SECOND_FACTOR or not user.is_authenticated or not user.is_staff:
-        return False
-    if session is not None and session.get(SECOND_FACTOR_SEEN) == user.pk:
-        return False
-    if not has_second_factor(user):
-        return True
-    if session is not None:
-        session[SECOND_FACTOR_SEEN] = user.pk
-    return False
+    (console accounts) to have an authenticator app and theirs has none. Looked up on each staff
+    request (one indexed query), so an authenticator an administrator removes counts at once."""
+    return bool(settings.HEALTHSYNC_STAFF_SECOND_FACTOR and user.is_authenticated and user.is_staff and not has_second_factor(user))
 
 
 SECOND_FACTOR_REQUIRED = (
@@ -166,7 +155,7 @@ class StaffSecondFactorMiddleware:
 
     def __call__(self, request):
         user = getattr(request, "user", None)
-        if user is None or request.path.startswith(self.open_paths) or not second_factor_missing(user, request.session):
+        if user is None or request.path.startswith(self.open_paths) or not second_factor_missing(user):
             return self.get_response(request)
         if request.path.startswith(("/api/", "/fhir/")):
             return JsonResponse(error_body("second_factor_required", SECOND_FACTOR_REQUIRED), status=403)

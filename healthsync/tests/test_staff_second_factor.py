@@ -3,6 +3,7 @@ session reaches only the pages that turn it on, session API calls and sockets ar
 the API gives no token; donors and staff with an app work as before. Off (the default), nothing changes."""
 
 import pytest
+from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
@@ -36,6 +37,9 @@ def test_a_console_session_without_an_authenticator_app_is_sent_to_turn_one_on(r
     TOTP.activate(bob, generate_totp_secret())  # turned on (in the page the redirect leads to)
     assert client.get("/admin/").status_code == 200
     assert client.get("/api/blood-bank/hospital/inventory").status_code == 200
+
+    Authenticator.objects.filter(user=bob).delete()  # a platform administrator removes it (lost phone)
+    assert client.get("/admin/")["Location"] == "/accounts/2fa/totp/activate/"  # the open session too
 
 
 def test_the_api_gives_staff_without_an_authenticator_app_no_token(required, bob):
