@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 
 from .errors import Forbidden, error_body
+from .middleware import API_PREFIXES
 
 LAST_SEEN = "healthsync_last_seen"
 LOGGED_IN_AT = "healthsync_logged_in_at"
@@ -52,10 +53,10 @@ class StaffIdleTimeoutMiddleware:
 
 
 def revoke_api_tokens(user) -> None:
-    """End ``user``'s API sessions: blacklist every refresh token of theirs still valid. Called when their credentials change (password, a new second factor), so a token obtained
-    before the change cannot outlive it: refreshing with it gives 401. Access tokens already issued
-    run out within ``ACCESS_TOKEN_LIFETIME``; a changed password ends those at once as well
-    (``CHECK_REVOKE_TOKEN``)."""
+    """End ``user``'s API sessions: blacklist every refresh token of theirs still valid. Called when
+    their credentials change (password, a new second factor), so a token obtained before the change
+    cannot outlive it: refreshing with it gives 401. Access tokens already issued run out within
+    ``ACCESS_TOKEN_LIFETIME``; a changed password ends those at once as well (``CHECK_REVOKE_TOKEN``)."""
     from django.utils import timezone
     from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
@@ -157,7 +158,7 @@ class StaffSecondFactorMiddleware:
         user = getattr(request, "user", None)
         if user is None or request.path.startswith(self.open_paths) or not second_factor_missing(user):
             return self.get_response(request)
-        if request.path.startswith(("/api/", "/fhir/")):
+        if request.path.startswith(API_PREFIXES):
             return JsonResponse(error_body("second_factor_required", SECOND_FACTOR_REQUIRED), status=403)
         return redirect("mfa_activate_totp")
 

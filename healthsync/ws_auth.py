@@ -50,9 +50,8 @@ class JWTAuthMiddleware(BaseMiddleware):
         token = _bearer_token(scope)
         if token is not None:
             scope = dict(scope, user=await _user_for_token(token))
-        elif settings.HEALTHSYNC_STAFF_SECOND_FACTOR and getattr(scope.get("user"), "is_staff", False):
-            if await _second_factor_missing(scope["user"]):
-                scope = dict(scope, user=AnonymousUser())
+        elif getattr(scope.get("user"), "is_authenticated", False) and await _second_factor_missing(scope["user"]):
+            scope = dict(scope, user=AnonymousUser())
         return await super().__call__(scope, receive, send)
 
 
