@@ -1,8 +1,8 @@
 """Reading an uploaded study: the type from its content, size and decompression-bomb guards,
 DICOM decoding and de-identification, and the modality check against the chosen model.
 
-Everything a caller gets back is safe to keep: PNG/JPEG bytes as uploaded, DICOM bytes with
-the patient's identifiers removed (DICOM PS3.15 Annex E, Basic Application Level
+Everything a caller gets back is safe to keep: PNG/JPEG image data as uploaded without its
+metadata (text, EXIF, comments), DICOM bytes with the patient's identifiers removed (DICOM PS3.15 Annex E, Basic Application Level
 Confidentiality Profile); the original identifiers come back separately, for encrypted storage.
 """
 
@@ -12,6 +12,7 @@ import subprocess
 import sys
 import warnings
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -44,8 +45,33 @@ IDENTIFYING_KEYWORDS = [
     "SeriesDescription", "DeviceSerialNumber", "AdmittingDiagnosesDescription", "AdditionalPatientHistory",
     "RequestAttributesSequence", "ContentCreatorName", "InstanceCreatorUID",
 ]
+# More of the profile's "X" attributes, and free text that carries names and numbers in practice.
+IDENTIFYING_KEYWORDS += [
+    "PatientBirthName", "CountryOfResidence", "RegionOfResidence", "Occupation", "AdmissionID", "MedicalAlerts", "Allergies",
+    "PatientReligiousPreference", "PatientState", "PregnancyStatus", "SmokingStatus", "PatientInsurancePlanCodeSequence",
+    "PerformedStationName", "PerformedLocation", "PerformedStationAETitle", "ScheduledStationAETitle", "ScheduledStationName",
+    "RequestingService", "ProtocolName", "RequestedProcedureDescription", "RequestedProcedureID", "PerformedProcedureStepID",
+    "PerformedProcedureStepDescription", "ScheduledProcedureStepDescription", "ScheduledProcedureStepID", "StudyComments",
+    "TextString", "PersonAddress", "PersonTelephoneNumbers", "InstitutionCodeSequence", "ReferringPhysicianIdentificationSequence",
+    "PerformingPhysicianIdentificationSequence", "PhysiciansOfRecordIdentificationSequence", "OperatorIdentificationSequence",
+    "PersonIdentificationCodeSequence", "ReferencedPatientSequence", "ContentSequence", "IconImageSequence", "DerivationDescription",
+    "FillerOrderNumberImagingServiceRequest", "PlacerOrderNumberImagingServiceRequest", "OrderCallbackPhoneNumber",
+    "ServiceEpisodeID", "ServiceEpisodeDescription", "VisitComments", "CurrentPatientLocation", "PatientInstitutionResidence",
+    "DeviceSerialNumber", "StorageMediaFileSetID",
+]
+# Value representations removed wherever they occur (in sequences too): person names and free text.
+IDENTIFYING_VRS = {"PN", "LT", "ST", "UT"}
+# Dates and times are emptied wherever they occur (the profile's "Z"/"D"); the element stays.
+DATE_VRS = {"DA", "DT", "TM"}
+# File meta elements that name the sending application (they name the hospital's machines).
+IDENTIFYING_META_KEYWORDS = ["SourceApplicationEntityTitle", "SendingApplicationEntityTitle", "ReceivingApplicationEntityTitle",
+                             "PrivateInformationCreatorUID", "PrivateInformation"]
 KEPT_IDENTIFIERS = ["PatientName", "PatientID", "PatientBirthDate", "PatientSex", "AccessionNumber", "StudyInstanceUID", "SeriesInstanceUID"]
-REPLACED_UIDS = ["StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "FrameOfReferenceUID"]
+# Sequence items (item tags, little and big endian) a file may hold: a study has hundreds; millions
+# of empty ones cost pydicom minutes and gigabytes to read, so they are counted in the bytes first.
+MAX_SEQUENCE_ITEMS = 100_000
+ITEM_TAGS = (b"\xfe\xff\x00\xe0", b"\xff\xfe\xe0\x00")
+DEFLATED_SYNTAX = "1.2.840.10008.1.2.1.99"
 
 # Which DICOM modalities (PS3.3 C.7.3.1.1.1) may go to a model of each imaging modality.
 DICOM_MODALITIES = {
@@ -68,7 +94,7 @@ class Study:
     worker decodes the stored file (32 decoded 2048 x 2048 images would hold 128 MB in the request)."""
 
     kind: str  # "png", "jpeg" or "dicom"
-    stored: bytes  # what is kept: the upload, or the de-identified DICOM
+    stored: bytes  # what is kept: the picture without its metadata, or the de-identified DICOM
     metadata: dict = field(default_factory=dict)  # modality, body part, (replaced) study and series UIDs, size
     identifiers: dict = field(default_factory=dict)  # the DICOM's original identifiers, for encrypted fields
 
@@ -108,29 +134,43 @@ def _holds_zip(data: bytes) -> bool:
         return False
 
 
-def _png_end(data: bytes) -> int | None:
-    """The offset just after a PNG's IEND chunk, or None when it has none."""
+def _png_chunks(data: bytes):
+    """(type, start, end) of each chunk of a PNG (PNG 5.3), up to and with IEND; stops early at a
+    chunk that runs past the data."""
     offset = len(PNG_MAGIC)
     while offset + 8 <= len(data):
         length, kind = struct.unpack(">I4s", data[offset:offset + 8])
-        offset += 12 + length
+        start, offset = offset, offset + 12 + length
+        if offset > len(data):
+            return
+        yield kind, start, offset
         if kind == b"IEND":
-            return offset if offset <= len(data) else None
-    return None
+            return
 
 
-def _jpeg_end(data: bytes) -> int | None:
-    """The offset just after a JPEG's EOI marker (ITU-T T.81 B.2), or None when it has none."""
+def _png_end(data: bytes) -> int | None:
+    """The offset just after a PNG's IEND chunk, or None when it has none."""
+    return next((end for kind, _, end in _png_chunks(data) if kind == b"IEND"), None)
+
+
+def _jpeg_segments(data: bytes):
+    """(marker, start, end) of each marker segment of a JPEG (ITU-T T.81 B.1), a scan's
+    entropy-coded data with its SOS segment, up to and with EOI; stops early when the data
+    is malformed or ends before EOI."""
+    yield 0xD8, 0, 2
     offset = 2
     while offset + 1 < len(data):
         if data[offset] != 0xFF:
-            return None
+            return
         marker = data[offset + 1]
         if marker == 0xFF:  # fill byte
             offset += 1
-        elif marker == 0xD9:
-            return offset + 2
-        elif marker == 0x01 or 0xD0 <= marker <= 0xD7:  # no length
+            continue
+        start = offset
+        if marker == 0xD9:
+            yield marker, start, offset + 2
+            return
+        if marker == 0x01 or 0xD0 <= marker <= 0xD7:  # no length
             offset += 2
         else:
             offset += 2 + int.from_bytes(data[offset + 2:offset + 4], "big")
@@ -138,7 +178,7 @@ def _jpeg_end(data: bytes) -> int | None:
                 while True:
                     offset = data.find(b"\xff", offset)
                     if offset < 0 or offset + 1 >= len(data):
-                        return None
+                        return
                     following = data[offset + 1]
                     if following == 0x00 or 0xD0 <= following <= 0xD7:
                         offset += 2
@@ -146,7 +186,33 @@ def _jpeg_end(data: bytes) -> int | None:
                         offset += 1
                     else:
                         break
-    return None
+        yield marker, start, offset
+
+
+def _jpeg_end(data: bytes) -> int | None:
+    """The offset just after a JPEG's EOI marker, or None when it has none."""
+    return next((end for marker, _, end in _jpeg_segments(data) if marker == 0xD9), None)
+
+
+# What a picture keeps: what decoding and colour need. Text, EXIF (camera serial numbers, GPS,
+# dates, the photographer's and often the patient's name), XMP and comments are dropped.
+PNG_KEPT_CHUNKS = {b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"iCCP", b"sBIT", b"pHYs", b"bKGD"}
+JPEG_KEPT_APPLICATION_SEGMENTS = {0xE0: (b"JFIF\x00", b"JFXX\x00"), 0xE2: (b"ICC_PROFILE\x00",), 0xEE: (b"Adobe",)}
+
+
+def _without_metadata(data: bytes, kind: str) -> bytes:
+    """The picture as kept: its image data whole, its metadata dropped."""
+    if kind == "png":
+        return PNG_MAGIC + b"".join(data[start:end] for chunk, start, end in _png_chunks(data) if chunk in PNG_KEPT_CHUNKS)
+    kept = []
+    for marker, start, end in _jpeg_segments(data):
+        if 0xE0 <= marker <= 0xEF:  # APPn: kept only for the decoder's own (JFIF, ICC colour, Adobe colour transform)
+            if not data[start + 4:end].startswith(JPEG_KEPT_APPLICATION_SEGMENTS.get(marker, ())):
+                continue
+        elif marker == 0xFE:  # comment
+            continue
+        kept.append(data[start:end])
+    return b"".join(kept)
 
 
 def _read_picture(data: bytes, kind: str, name: str) -> Study:
@@ -172,7 +238,7 @@ def _read_picture(data: bytes, kind: str, name: str) -> Study:
     # zero padding is all a real encoder leaves there.
     if data[end:].strip(b"\x00"):
         raise _refuse(f"{name} has {len(data) - end} bytes after the end of the {kind.upper()} image (a polyglot file); upload the image alone.", "polyglot")
-    return Study(kind=kind, stored=data, metadata={"width": width, "height": height})
+    return Study(kind=kind, stored=_without_metadata(data[:end], kind), metadata={"width": width, "height": height})
 
 
 def _decode_to_check(picture: Image.Image, width: int, height: int) -> None:
@@ -211,6 +277,9 @@ def _decoding_failure_in_a_child_process(data: bytes) -> str | None:
 def _read_dicom(data: bytes, name: str) -> Study:
     import pydicom
 
+    if sum(data.count(tag) for tag in ITEM_TAGS) > MAX_SEQUENCE_ITEMS:
+        raise _refuse(f"{name} holds more than {MAX_SEQUENCE_ITEMS:,} sequence items; it is not a study we can read.", "corrupt_image")
+    _check_inflated_size(data, name)
     # Any exception while parsing an uploaded DICOM is the file's fault (pydicom raises a dozen
     # types on malformed input: zlib.error for a lying deflated syntax, struct.error, KeyError...).
     try:
@@ -235,7 +304,13 @@ def _read_dicom(data: bytes, name: str) -> Study:
         raise _refuse(f"{name} declares {frames} frame(s) of {rows} x {columns}; too large to decode safely.", "image_too_large")
     if bits not in BITS_ALLOCATED:
         raise _refuse(f"{name} declares {bits} bits allocated per sample; pixel data holds 1, 8, 16 or 32.", "undecodable_pixels")
+    decoded = rows * columns * frames * samples * max(bits, 8) // 8
+    if decoded > settings.HEALTHSYNC_MAX_IMAGE_PIXELS * 2:  # the pixel limit at 16 bits, one sample
+        raise _refuse(f"{name} would decode to {decoded / 2**20:,.0f} MB of pixels; too large to decode safely.", "image_too_large")
     _check_pixel_data_fits_transfer_syntax(dataset, name, rows=rows, columns=columns, frames=frames, bits=bits)
+    if str(dataset.get("BurnedInAnnotation", "") or "").strip().upper() == "YES":
+        raise _refuse(f"{name} says its pixels carry burned-in annotation (names or numbers drawn on the image), which "
+                      "cannot be removed here; send a copy without it.", "burned_in_annotation")
     if only_gdcm_decodes(dataset):
         failure = _decoding_failure_in_a_child_process(data)
         if failure:
@@ -291,6 +366,8 @@ def _check_pixel_data_fits_transfer_syntax(dataset, name: str, *, rows: int, col
         raise _refuse(f"{name} names an unknown transfer syntax ({str(syntax)[:64] or 'none'}).", "undecodable_pixels")
     element = dataset["PixelData"]
     value = element.value or b""
+    if not isinstance(value, (bytes, bytearray)):
+        raise _refuse(f"{name} holds pixel data that is not a byte stream (VR {element.VR}).", "corrupt_image")
     if not syntax.is_encapsulated:
         if element.is_undefined_length:
             raise _refuse(f"{name} says its pixel data is uncompressed ({syntax.name}) but holds compressed (encapsulated) frames.", "undecodable_pixels")
@@ -342,22 +419,76 @@ def _codestream_size(fragment: bytes) -> tuple[int, int] | None:
     return None
 
 
+def _check_inflated_size(data: bytes, name: str) -> None:
+    """Refuse a deflated DICOM (PS3.5 A.5) whose data set inflates past the upload limit, before
+    pydicom inflates all of it in memory (a few kilobytes can inflate to gigabytes). The file meta
+    group, which is never deflated, names the transfer syntax and says where the data set starts."""
+    if DEFLATED_SYNTAX.encode() not in data[132:132 + 4096]:
+        return
+    if data[132:138] != b"\x02\x00\x00\x00UL":
+        raise _refuse(f"{name} is deflated but its file meta group has no length; it is not a study we can read.", "corrupt_image")
+    start = 144 + int.from_bytes(data[140:144], "little")
+    limit = max_upload_bytes()
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    try:
+        inflated = len(inflater.decompress(data[start:], limit + 1))
+    except zlib.error:
+        return  # not deflated after all, or corrupt: pydicom's reading says which
+    if inflated > limit or inflater.unconsumed_tail:
+        raise _refuse(f"{name} inflates to more than {settings.HEALTHSYNC_MAX_UPLOAD_MB} MB; too large to read safely.", "image_too_large")
+
+
+def _is_registered_uid(value: str) -> bool:
+    """Whether a UID is one of DICOM's own (a SOP class, transfer syntax, coding scheme...), which
+    names a kind of thing, not a patient's study: those are kept, every other UID is replaced."""
+    from pydicom.uid import UID
+
+    return UID(value).name != value
+
+
 def _de_identified(dataset) -> tuple[dict, bytes]:
-    """The original identifiers, and the DICOM as kept: PS3.15 Annex E basic profile applied."""
+    """The original identifiers, and the DICOM as kept: the PS3.15 Annex E basic profile applied
+    at every level of the data set, not only the top one:
+
+    * the identifying attributes above, person names and free text (PN, LT, ST, UT), overlays and
+      curves (groups 60xx and 50xx: drawings and comments over the image) and private elements
+      are removed;
+    * dates and times are emptied;
+    * every UID that is not one of DICOM's own is replaced, the same way throughout the file, so
+      references inside it still match (and no longer match the hospital's archive);
+    * a study whose pixels carry burned-in annotation (names on the image) is refused before this.
+    """
     from pydicom.dataset import Dataset
     from pydicom.sequence import Sequence
     from pydicom.uid import generate_uid
 
     identifiers = {keyword: str(dataset.get(keyword, "") or "") for keyword in KEPT_IDENTIFIERS if keyword in dataset}
-    for keyword in IDENTIFYING_KEYWORDS:
-        if keyword in dataset:
-            delattr(dataset, keyword)
     dataset.remove_private_tags()
-    for keyword in REPLACED_UIDS:
-        if keyword in dataset:
-            setattr(dataset, keyword, generate_uid())
-    if "SOPInstanceUID" in dataset and hasattr(dataset, "file_meta"):
-        dataset.file_meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID
+    removed, replaced = set(IDENTIFYING_KEYWORDS), {}
+
+    def replacement(uid: str) -> str:
+        if uid not in replaced:
+            replaced[uid] = generate_uid()
+        return replaced[uid]
+
+    def clean(current, element) -> None:
+        group = element.tag.group
+        if element.keyword in removed or element.VR in IDENTIFYING_VRS or 0x5000 <= group <= 0x50FF or 0x6000 <= group <= 0x60FF:
+            del current[element.tag]
+        elif element.VR in DATE_VRS:
+            element.value = ""
+        elif element.VR == "UI" and element.value:
+            values = element.value if element.VM > 1 else [element.value]
+            kept = [str(uid) if _is_registered_uid(str(uid)) else replacement(str(uid)) for uid in values]
+            element.value = kept if element.VM > 1 else kept[0]
+
+    dataset.walk(clean)
+    if hasattr(dataset, "file_meta"):
+        for keyword in IDENTIFYING_META_KEYWORDS:
+            if keyword in dataset.file_meta:
+                delattr(dataset.file_meta, keyword)
+        if "SOPInstanceUID" in dataset:
+            dataset.file_meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID
     dataset.PatientIdentityRemoved = "YES"
     dataset.DeidentificationMethod = "HealthSync PS3.15 Annex E basic profile"  # LO: 64 characters at most
     method = Dataset()

@@ -141,6 +141,25 @@ def deeply_nested_dicom(depth: int = 300) -> bytes:
         sys.setrecursionlimit(limit)
 
 
+def with_raw_elements(data: bytes, raw: bytes) -> bytes:
+    """A DICOM from ``dicom()`` with ``raw`` (encoded explicit VR little endian elements) put first in its data set."""
+    start = 144 + int.from_bytes(data[140:144], "little")
+    return data[:start] + raw + data[start:]
+
+
+def item_flood(items: int = 100_001) -> bytes:
+    """A sequence of ``items`` empty items, undefined length: a few bytes each to send, slow and large to read."""
+    header = struct.pack("<HH2sHI", 0x0008, 0x1140, b"SQ", 0, 0xFFFFFFFF)
+    return with_raw_elements(dicom(), header + b"\xfe\xff\x00\xe0\x00\x00\x00\x00" * items + b"\xfe\xff\xdd\xe0\x00\x00\x00\x00")
+
+
+def pixel_data_as_a_number() -> bytes:
+    """Pixel Data written with the VR UL and a 4-byte number for its value."""
+    data = dicom()
+    at = data.rindex(b"\xe0\x7f\x10\x00")
+    return data[:at] + struct.pack("<HH2sHI", 0x7FE0, 0x0010, b"UL", 4, 1)
+
+
 PDF = b"%PDF-1.7\n1 0 obj <</Type /Catalog /OpenAction <</S /JavaScript /JS (app.alert(1))>> >> endobj\ntrailer <</Root 1 0 R>>\n%%EOF\n"
 SCRIPT = b"<html><body><script>fetch('/api/me').then(r => r.text()).then(alert)</script></body></html>"
 
@@ -186,6 +205,11 @@ CORPUS = [
     ("dicom-without-dicm-prefix", "scan.dcm", lambda: dicom(prefix=b"XXXX"), "unsupported_type", "not a PNG, JPEG or DICOM"),
     ("dicom-then-zip", "scan.dcm", lambda: dicom() + archive({"payload.js": b"alert(1)"}), "polyglot", "ZIP archive"),
     ("dicom-sequences-300-deep", "scan.dcm", deeply_nested_dicom, "corrupt_image", "nests sequences"),
+    ("dicom-100001-sequence-items", "scan.dcm", item_flood, "corrupt_image", "more than 100,000 sequence items"),
+    ("dicom-pixel-data-as-a-number", "scan.dcm", pixel_data_as_a_number, "corrupt_image", "not a byte stream"),
+    ("dicom-32-bit-colour-beyond-the-decoded-size-limit", "scan.dcm",
+     lambda: dicom(rows=4096, columns=4096, bits=32, pixel_data=native_pixels(), SamplesPerPixel=3), "image_too_large", "would decode to 192 MB"),
+    ("dicom-burned-in-annotation", "scan.dcm", lambda: dicom(BurnedInAnnotation="YES"), "burned_in_annotation", "burned-in annotation"),
 ]
 
 
@@ -353,3 +377,90 @@ def test_every_jpeg_the_check_accepts_decodes_in_full(progressive):
         if not refused:
             assert not full_decode_fails(candidate)
     assert 10 < sum(verdicts) < len(variants)  # the corpus holds files of both kinds
+
+
+def deflated(data: bytes, padding: int = 0) -> bytes:
+    """``data`` (from ``dicom()``) with its data set deflated (PS3.5 A.5), ``padding`` zero bytes after it."""
+    start = 144 + int.from_bytes(data[140:144], "little")
+    deflater = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    body = deflater.compress(data[start:] + bytes(padding)) + deflater.flush()
+    return data[:start] + body + (b"\x00" if len(body) % 2 else b"")
+
+
+def test_a_deflated_dicom_that_inflates_past_the_upload_limit_is_refused_before_it_is_read(api, bob, media, settings):
+    settings.HEALTHSYNC_MAX_UPLOAD_MB = 1
+    bomb = deflated(dicom(syntax=DeflatedExplicitVRLittleEndian), padding=3 * 1024 * 1024)
+    assert len(bomb) < 20_000
+    response = predict(api(bob), "bomb.dcm", bomb, wait="1")
+    assert response.status_code == 400, response.content[:500]
+    assert response.json()["error"]["code"] == "image_too_large" and "inflates to more than 1 MB" in response.json()["error"]["message"]
+    assert ImageAnalysis.objects.count() == 0 and stored_files(media) == []
+
+
+def test_an_honest_deflated_dicom_is_still_analysed(api, bob, media, any_modality_model):
+    response = predict(api(bob), "deflated.dcm", deflated(dicom(syntax=DeflatedExplicitVRLittleEndian)), dataset="anyset", wait="1")
+    assert response.status_code == 200, response.content[:500]
+    assert response.json()["status"] == "done"
+
+
+def test_de_identification_reaches_into_sequences_overlays_dates_and_the_file_meta(api, bob, media, any_modality_model):
+    """PS3.15 Annex E at every level: names, free text, overlays and private elements gone, dates
+    emptied, every UID that is not DICOM's own replaced the same way throughout the file."""
+    import pydicom
+
+    study_uid, source_uid = generate_uid(), generate_uid()
+    referenced_patient = Dataset()
+    referenced_patient.PatientName, referenced_patient.PatientID, referenced_patient.PatientBirthDate = "Nested^Patient", "NESTED-42", "19600101"
+    observation = Dataset()
+    observation.PersonName, observation.TextValue = "Observer^Alice", "Patient Jane Smith, MRN 12345"
+    referenced_study = Dataset()
+    referenced_study.ReferencedSOPClassUID, referenced_study.ReferencedSOPInstanceUID = "1.2.840.10008.3.1.2.3.1", study_uid
+    source = Dataset()
+    source.ReferencedSOPClassUID, source.ReferencedSOPInstanceUID = SecondaryCaptureImageStorage, source_uid
+    source.add_new(0x00091010, "LO", "a private note")
+    data = dicom(
+        StudyInstanceUID=study_uid, StudyDate="20240102", AcquisitionDateTime="20240102101010", ImageComments="pt J. Smith",
+        ProtocolName="SMITH_J brain", Occupation="Nurse", ReferencedPatientSequence=Sequence([referenced_patient]),
+        ContentSequence=Sequence([observation]), ReferencedStudySequence=Sequence([referenced_study]),
+        SourceImageSequence=Sequence([source]),
+    )
+    overlay = struct.pack("<HH2sH", 0x6000, 0x4000, b"LT", 24) + b"Overlay comment: J Smith"
+    data = with_raw_elements(data, overlay)
+    response = predict(api(bob), "nested.dcm", data, dataset="anyset", wait="1")
+    assert response.status_code == 200, response.content[:500]
+    analysis = ImageAnalysis.objects.get(pk=response.json()["analysis_id"])
+    kept = open(analysis.image.path, "rb").read()
+    for text in (b"Doe^Jane", b"P-0001", b"Nested^Patient", b"NESTED-42", b"19600101", b"Observer^Alice", b"Jane Smith", b"J Smith",
+                 b"SMITH_J", b"Nurse", b"20240102", b"private note", study_uid.encode(), source_uid.encode()):
+        assert text not in kept, text
+    stored = pydicom.dcmread(analysis.image.path)
+    assert all(element.VR not in ("PN", "LT", "ST", "UT") and not element.tag.is_private and element.tag.group != 0x6000
+               for element in stored.iterall())
+    assert stored.StudyDate == "" and stored.AcquisitionDateTime == ""
+    assert stored.ReferencedStudySequence[0].ReferencedSOPInstanceUID == stored.StudyInstanceUID  # replaced alike
+    assert stored.ReferencedStudySequence[0].ReferencedSOPClassUID == "1.2.840.10008.3.1.2.3.1"  # DICOM's own: kept
+    assert stored.SOPClassUID == SecondaryCaptureImageStorage
+    assert stored.file_meta.MediaStorageSOPInstanceUID == stored.SOPInstanceUID
+    assert analysis.study_metadata["study_uid"] == stored.StudyInstanceUID
+
+
+def test_pictures_are_kept_without_their_metadata_and_decode_the_same(api, bob, media):
+    """EXIF (camera serial, GPS, the photographer's and often the patient's name), PNG text and JPEG
+    comments are dropped from the stored copy; the image data is kept whole."""
+    pixels = np.random.default_rng(5).integers(0, 256, (32, 32), dtype=np.uint8)
+    exif = Image.Exif()
+    exif[0x013B], exif[0x010E] = "Dr Jane Smith", "Patient John Doe MRN 12345"  # Artist, ImageDescription
+    jpeg = io.BytesIO()
+    Image.fromarray(pixels).save(jpeg, format="JPEG", exif=exif, comment=b"John Doe scan", quality=95)
+    text = png_chunk(b"tEXt", b"Comment\x00Patient: John Doe MRN 12345")
+    plain = picture("PNG", 32, seed=5)
+    png = plain[:33] + text + plain[33:]  # after IHDR
+    client = api(bob)
+    for name, data in (("photo.jpg", jpeg.getvalue()), ("scan.png", png)):
+        assert b"John Doe" in data
+        response = predict(client, name, data, wait="1")
+        assert response.status_code == 200, response.content[:500]
+        analysis = ImageAnalysis.objects.get(pk=response.json()["analysis_id"])
+        kept = open(analysis.image.path, "rb").read()
+        assert b"John Doe" not in kept and b"Jane Smith" not in kept, name
+        assert np.array_equal(np.asarray(Image.open(io.BytesIO(kept))), np.asarray(Image.open(io.BytesIO(data)))), name
