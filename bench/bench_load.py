@@ -142,12 +142,17 @@ def seed_network() -> dict:
             core_services.membership_grant(hospital=hospital, user=user, role=Role.MEDICAL_STAFF, by=None)
             staff.append({"email": email, "hospital": hospital.pk, "user": user})
     first_staff = {entry["hospital"]: entry["user"] for entry in reversed(staff)}
+    collected_at = timezone.now()  # fresh stock: dated from its collection (units_receive needs it, or an expiry date)
     for hospital in hospitals:
         with transaction.atomic():
             for group, count in RED_CELL_STOCK.items():
-                bloodbank_services.units_receive(hospital=hospital, blood_group=group, component="red_cells", count=count, by=first_staff[hospital.pk])
+                bloodbank_services.units_receive(
+                    hospital=hospital, blood_group=group, component="red_cells", count=count, collected_at=collected_at, by=first_staff[hospital.pk],
+                )
                 for component, per_group in OTHER_STOCK.items():
-                    bloodbank_services.units_receive(hospital=hospital, blood_group=group, component=component, count=per_group, by=first_staff[hospital.pk])
+                    bloodbank_services.units_receive(
+                        hospital=hospital, blood_group=group, component=component, count=per_group, collected_at=collected_at, by=first_staff[hospital.pk],
+                    )
     donors = []
     for number in range(DONORS):
         hospital = hospitals[number % len(hospitals)]
@@ -167,7 +172,7 @@ def seed_network() -> dict:
         donation = donor_services.donation_register_walk_in(donor=donor, hospital=hospital)
         donor_services.screening_record(
             donation=donation, haemoglobin_g_dl=14.2, systolic_mmhg=122, diastolic_mmhg=78, pulse_bpm=68,
-            temperature_c=36.7, questionnaire_passed=True, by=by,
+            temperature_c=36.7, questionnaire_passed=True, weight_kg=60 + number % 30, by=by,
         )
         donation.refresh_from_db()
         donor_services.donation_collect(donation=donation, by=by)

@@ -30,6 +30,7 @@ import os
 import random
 import time
 import uuid
+from datetime import datetime, timedelta, timezone
 
 import gevent
 from locust import events, task
@@ -199,7 +200,11 @@ class StaffUser(HealthSyncUser):
     def receive_stock(self):
         self.call(
             "POST", f"{BB}/hospital/inventory/add", f"POST {BB}/hospital/inventory/add", ok=(201,),
-            json_body={"blood_type": random.choice(RECIPIENT_GROUPS), "units": random.randint(1, 4), "component": "red_cells"},
+            json_body={
+                "blood_type": random.choice(RECIPIENT_GROUPS), "units": random.randint(1, 4), "component": "red_cells",
+                # A unit is dated from its collection: bags collected up to a week ago.
+                "collected_at": (datetime.now(timezone.utc) - timedelta(days=random.randint(0, 7))).isoformat(),
+            },
             count=lambda body: len(body["units"]),
         )
 

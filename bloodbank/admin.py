@@ -190,7 +190,7 @@ class TransferAdmin(HospitalScopedAdmin):
     list_display = ["id", "from_hospital", "to_hospital", "component", "blood_group", "units_requested", "status", "requested_at"]
     list_filter = ["status", "component", "blood_group"]
     readonly_fields = ["status", "units", "requested_by", "requested_at", "decided_by", "decided_at", "dispatched_by", "dispatched_at", "received_by", "received_at"]
-    actions = ["approve", "dispatch", "receive"]
+    actions = ["approve", "dispatch", "receive", "cancel"]
 
     def get_queryset(self, request):
         mine = hospitals_for(request.user)
@@ -227,6 +227,10 @@ class TransferAdmin(HospitalScopedAdmin):
     @admin.action(description="Receive (requesting hospital)")
     def receive(self, request, queryset):
         self._step(request, queryset, services.transfer_receive, "to_hospital", "transfer(s) received")
+
+    @admin.action(description="Cancel before dispatch (holding hospital; reserved units back to stock)")
+    def cancel(self, request, queryset):
+        self._step(request, queryset, services.transfer_cancel, "from_hospital", "transfer(s) cancelled")
 
 
 @admin.register(ParLevel)

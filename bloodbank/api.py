@@ -1,6 +1,9 @@
 """Blood bank API under /api/blood-bank/: the seed's hospital endpoints, and richer ones beside them."""
 
-from django.db.models import prefetch_related_objects
+from functools import reduce
+from operator import or_
+
+from django.db.models import Q, prefetch_related_objects
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -99,7 +102,9 @@ class InventoryAddSerializer(serializers.Serializer):
     blood_type = serializers.ChoiceField(choices=BloodGroup.choices)
     quantity_ml = serializers.IntegerField(required=False, validators=[_positive], max_value=5000)
     units = serializers.IntegerField(required=False, min_value=1, max_value=500, default=1)
-    expiry_date = serializers.DateField(required=False)
+    expiry_date = serializers.DateField(required=False, help_text="The label's expiry date; or give collected_at.")
+    collected_at = serializers.DateTimeField(required=False, help_text="When the unit was collected: it is dated from then.")
+    anticoagulant = serializers.CharField(required=False, allow_blank=True, default="", max_length=20)
     component = serializers.ChoiceField(choices=Component.choices, default=Component.RED_CELLS)
     din = serializers.CharField(required=False, max_length=24)
     hospital = serializers.IntegerField(**HOSPITAL_ID)
@@ -213,14 +218,15 @@ def inventory(request):
 @api_view(["POST"])
 @permission_classes([IsHospitalStaff])
 def inventory_add(request):
-    """Receive one bag of `quantity_ml` (or `units` such bags) into available stock."""
+    """Receive one bag of `quantity_ml` (or `units` such bags) into available stock; give `expiry_date` or `collected_at`."""
     serializer = InventoryAddSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
     data = serializer.validated_data
     hospital = acting_hospital(request.user, data.get("hospital"))
     units = services.units_receive(
         hospital=hospital, blood_group=data["blood_type"], component=data["component"], quantity_ml=data.get("quantity_ml"),
-        count=data["units"], expiry_date=data.get("expiry_date"), din=data.get("din"), by=request.user,
+        count=data["units"], expiry_date=data.get("expiry_date"), collected_at=data.get("collected_at"),
+        anticoagulant=data["anticoagulant"], din=data.get("din"), by=request.user,
     )
     return Response({"units": UnitSerializer(units, many=True).data}, status=status.HTTP_201_CREATED)
 
@@ -438,10 +444,11 @@ class TransferListCreate(generics.ListCreateAPIView):
 
 
 TRANSFER_STEPS = {
-    "approve": (services.transfer_approve, "from_hospital"),
-    "decline": (services.transfer_decline, "from_hospital"),
-    "dispatch": (services.transfer_dispatch, "from_hospital"),
-    "receive": (services.transfer_receive, "to_hospital"),
+    "approve": (services.transfer_approve, ("from_hospital",)),
+    "decline": (services.transfer_decline, ("from_hospital",)),
+    "dispatch": (services.transfer_dispatch, ("from_hospital",)),
+    "receive": (services.transfer_receive, ("to_hospital",)),
+    "cancel": (services.transfer_cancel, ("from_hospital", "to_hospital")),
 }
 
 
@@ -451,10 +458,10 @@ TRANSFER_STEPS = {
 def transfer_step(request, transfer_id, step):
     if step not in TRANSFER_STEPS:
         raise Http404("Unknown transfer step.")
-    """approve / decline / dispatch (the holding hospital), receive (the requesting hospital)."""
-    service, side = TRANSFER_STEPS[step]
+    """approve / decline / dispatch (the holding hospital), receive (the requesting hospital), cancel (either, before dispatch)."""
+    service, sides = TRANSFER_STEPS[step]
     mine = hospitals_for(request.user)
-    transfer = get_object_or_404(Transfer.objects.filter(**{f"{side}__in": mine}), pk=transfer_id)
+    transfer = get_object_or_404(Transfer.objects.filter(pk=transfer_id), reduce(or_, (Q(**{f"{side}__in": mine}) for side in sides)))
     return Response(TransferSerializer(service(transfer=transfer, by=request.user)).data)
 
 

@@ -188,6 +188,23 @@ ACD = "ACD"
 # Additive solutions (AS-1, AS-3, AS-5) are added to red cells after
 # separation; for dating they replace the anticoagulant.
 ADDITIVE_SOLUTION = "additive_solution"
+ADDITIVE_SOLUTIONS: tuple[str, ...] = ("AS-1", "AS-3", "AS-5")
+ANTICOAGULANTS: tuple[str, ...] = (CPDA_1, CPD, CP2D, ACD, ADDITIVE_SOLUTION, *ADDITIVE_SOLUTIONS)
+
+
+def dating_anticoagulant(name: str | None) -> str | None:
+    """The anticoagulant as the dating table knows it: AS-1/AS-3/AS-5 are all ``additive_solution`` (42 days).
+
+    ``None`` or blank stays ``None`` (the component's default); a name that is
+    not in :data:`ANTICOAGULANTS` raises ValueError.
+    """
+    cleaned = (name or "").strip()
+    if not cleaned:
+        return None
+    for known in ANTICOAGULANTS:
+        if cleaned.upper() == known.upper():
+            return ADDITIVE_SOLUTION if known in ADDITIVE_SOLUTIONS else known
+    raise ValueError(f"Unknown anticoagulant {name!r}; expected one of {', '.join(ANTICOAGULANTS)}.")
 
 
 @dataclass(frozen=True)
@@ -242,14 +259,14 @@ def last_day_of_use(
     on 1 January may be used until the end of 12 February (day 42). "1 year"
     is the same date next year (a 29 February collection: 28 February).
     ``anticoagulant`` defaults to CPDA-1 for whole blood and additive solution
-    for red cells; platelets, plasma and cryoprecipitate are dated the same
+    (AS-1/AS-3/AS-5) for red cells; platelets, plasma and cryoprecipitate are dated the same
     whatever they were collected in, so it is ignored for them.
     """
     _check_component(component)
     if (component, None) in shelf_life:
         key = (component, None)
     else:
-        key = (component, anticoagulant or DEFAULT_ANTICOAGULANT.get(component))
+        key = (component, dating_anticoagulant(anticoagulant) or DEFAULT_ANTICOAGULANT.get(component))
     if key not in shelf_life:
         raise ValueError(f"No dating for {component} collected in {key[1]!r}.")
     dating = shelf_life[key]
@@ -405,16 +422,16 @@ def _abo_preference(component: str, recipient_abo: str) -> list[str]:
         suitable = [abo for abo in ABO_GROUPS if _plasma_matches(abo, recipient_abo)]
     else:
         suitable = list(ABO_GROUPS)
+    return sorted(suitable, key=lambda abo: (*_abo_tier(abo, recipient_abo), _ABO_TIEBREAK.index(abo)))
+
+
+def _abo_tier(donor_abo: str, recipient_abo: str) -> tuple[bool, bool, bool]:
     # Identical first; then, for platelets, minor incompatibility (donor
     # antibodies: haemolysis risk) is worse than major (lower increment).
-    return sorted(
-        suitable,
-        key=lambda abo: (
-            abo != recipient_abo,
-            not _plasma_matches(abo, recipient_abo),
-            not _red_cells_match(abo, recipient_abo),
-            _ABO_TIEBREAK.index(abo),
-        ),
+    return (
+        donor_abo != recipient_abo,
+        not _plasma_matches(donor_abo, recipient_abo),
+        not _red_cells_match(donor_abo, recipient_abo),
     )
 
 
@@ -427,16 +444,19 @@ def donor_preference(
     red cells O to all, A to A/AB, B to B/AB, AB to AB; whole blood
     ABO-identical; plasma and cryoprecipitate the reverse; platelets any ABO
     group. RhD-negative recipients get RhD-negative red cells and whole blood,
-    RhD-positive only when ``emergency`` (urgency 5, documented emergency
-    release, 21 CFR 606.151(e)); RhD does not restrict plasma.
+    RhD-positive only when ``emergency`` (a documented emergency release by
+    a physician, 21 CFR 606.151(e); routine allocation never passes it); RhD
+    does not restrict plasma.
 
     Order: the identical group first; then ABO groups in order of
     suitability (for platelets: plasma-compatible before red-cell-compatible
     before neither), ties A, B, AB, O. For RhD-positive recipients each ABO
     group's RhD-positive units come before its RhD-negative ones, so
     RhD-negative stock (O- last of all) stays for RhD-negative patients. For
-    RhD-negative recipients of red cells, whole blood or platelets every
-    RhD-negative group comes before any RhD-positive one.
+    RhD-negative recipients of red cells or whole blood every RhD-negative
+    group comes before any RhD-positive one; for platelets the ABO order
+    tiers come first (identical, major mismatch only, minor mismatch: a
+    haemolysis risk, both) and RhD-negative is preferred within each tier.
     """
     _check_component(component)
     recipient = _blood_group(recipient_group)
@@ -446,7 +466,13 @@ def donor_preference(
         return sorted(
             donors, key=lambda group: (abo_order.index(group.abo), group.rhd_positive != recipient.rhd_positive)
         )
-    if component in _RHD_RESTRICTED and not emergency:
+    if component not in _RHD_RESTRICTED:
+        # Platelets: ABO suitability decides first, RhD-negative within each tier.
+        return sorted(
+            donors,
+            key=lambda group: (_abo_tier(group.abo, recipient.abo), group.rhd_positive, abo_order.index(group.abo)),
+        )
+    if not emergency:
         donors = [group for group in donors if not group.rhd_positive]
     return sorted(donors, key=lambda group: (group.rhd_positive, abo_order.index(group.abo)))
 

@@ -98,6 +98,11 @@ def unit_create(
 ) -> BloodUnit:
     """Record one bag. Its expiry comes from the component's dating (21 CFR 610.53) unless given.
 
+    The dating counts from ``collected_at``; it defaults to now only for a bag
+    collected here and now (a donation recorded in this system). Bags received
+    from elsewhere go through :func:`units_receive`, which needs their expiry
+    or collection time. ``anticoagulant`` is one of ``rules.ANTICOAGULANTS``
+    (AS-1/AS-3/AS-5 are additive solutions: 42-day red cells).
     ``publish=False`` leaves the level event to a caller that creates many units at once.
     """
     if component not in Component.values:
@@ -109,11 +114,20 @@ def unit_create(
     volume_ml = volume_ml if volume_ml is not None else standard_volumes()[component]
     if volume_ml <= 0:
         raise DomainError("Volume must be a positive number of ml.", fields={"quantity_ml": ["Must be positive."]})
+    try:
+        dating_anticoagulant = rules.dating_anticoagulant(anticoagulant)
+    except ValueError as exc:
+        raise DomainError(str(exc), fields={"anticoagulant": [str(exc)]}) from exc
     collected_at = collected_at or timezone.now()
+    if collected_at > timezone.now():
+        raise DomainError("The collection time is in the future.", fields={"collected_at": ["Must not be in the future."]})
     if expires_at is None:
-        expires_at = rules.expires_at(
-            component=component, collected_at=collected_at, tz=_local_tz(), anticoagulant=anticoagulant or None
-        )
+        try:
+            expires_at = rules.expires_at(
+                component=component, collected_at=collected_at, tz=_local_tz(), anticoagulant=dating_anticoagulant
+            )
+        except ValueError as exc:
+            raise DomainError(str(exc), fields={"anticoagulant": [str(exc)]}) from exc
     if expires_at <= timezone.now():
         raise DomainError("The unit is already expired.", fields={"expiry_date": ["Must be in the future."]})
     with transaction.atomic():
@@ -151,31 +165,59 @@ def units_receive(
     quantity_ml: int | None = None,
     count: int = 1,
     expiry_date: date | None = None,
+    collected_at: datetime | None = None,
+    anticoagulant: str = "",
     din: str | None = None,
 ) -> list[BloodUnit]:
-    """Receive ``count`` tested bags into available stock (the seed's "inventory add")."""
+    """Receive ``count`` tested bags into available stock (the seed's "inventory add").
+
+    A bag is dated from its collection (21 CFR 610.53), not from its arrival:
+    give the label's ``expiry_date`` or the ``collected_at`` it is dated from.
+    """
     if count < 1 or count > 500:
         raise DomainError("Units must be between 1 and 500.", fields={"units": ["Must be between 1 and 500."]})
     if din and count > 1:
         raise DomainError("One DIN identifies one bag per component; give no DIN to add several bags.", fields={"din": ["Only with units=1."]})
+    if expiry_date is None and collected_at is None:
+        message = "Give the unit's expiry_date or its collected_at: a unit is dated from its collection, not its receipt."
+        raise DomainError(message, fields={"expiry_date": ["Give expiry_date or collected_at."], "collected_at": ["Give collected_at or expiry_date."]})
+    if collected_at is not None:
+        if timezone.is_naive(collected_at):
+            raise DomainError("The collection time needs a time zone.", fields={"collected_at": ["Give a time zone offset."]})
+        if collected_at > timezone.now():
+            raise DomainError("The collection time is in the future.", fields={"collected_at": ["Must not be in the future."]})
     expires_at = None
     if expiry_date is not None:
         today = timezone.localdate()
         if expiry_date < today:
             raise DomainError("The expiry date is in the past.", fields={"expiry_date": ["Must not be in the past."]})
+        collected_on = timezone.localtime(collected_at).date() if collected_at is not None else today
         try:
-            latest = rules.latest_last_day_of_use(component=component, received_on=today)
+            latest = rules.latest_last_day_of_use(component=component, received_on=collected_on)
         except ValueError as exc:
             raise DomainError(str(exc), fields={"component": [str(exc)]}) from exc
         if expiry_date > latest:
-            message = f"A {component.replace('_', ' ')} unit received today expires by {latest.isoformat()} at the latest (21 CFR 610.53)."
+            when = "collected then" if collected_at is not None else "received today"
+            message = f"A {component.replace('_', ' ')} unit {when} expires by {latest.isoformat()} at the latest (21 CFR 610.53)."
             raise DomainError(message, fields={"expiry_date": [message]})
         expires_at = datetime.combine(expiry_date + timedelta(days=1), time(0), tzinfo=_local_tz())
+    else:
+        try:
+            expires_at = rules.expires_at(
+                component=component, collected_at=collected_at, tz=_local_tz(),
+                anticoagulant=rules.dating_anticoagulant(anticoagulant),
+            )
+        except ValueError as exc:
+            raise DomainError(str(exc), fields={"anticoagulant": [str(exc)]}) from exc
+        if expires_at <= timezone.now():
+            message = f"A {component.replace('_', ' ')} unit collected then is already expired (21 CFR 610.53)."
+            raise DomainError(message, fields={"collected_at": [message]})
     with transaction.atomic():
         units = [
             unit_create(
                 hospital=hospital, component=component, blood_group=blood_group, by=by, status=UnitStatus.AVAILABLE,
-                volume_ml=quantity_ml, expires_at=expires_at, din=din, publish=False,
+                volume_ml=quantity_ml, collected_at=collected_at, expires_at=expires_at, anticoagulant=anticoagulant,
+                din=din, publish=False,
             )
             for _ in range(count)
         ]
@@ -249,8 +291,13 @@ def unit_discard(*, unit: BloodUnit, by, reason: str) -> BloodUnit:
         raise DomainError("Discarding a unit needs a reason.", fields={"reason": ["Required."]})
     with transaction.atomic():
         unit = BloodUnit.objects.select_for_update().get(pk=unit.pk)
-        Allocation.objects.filter(unit=unit, status=AllocationStatus.RESERVED).update(status=AllocationStatus.CANCELLED)
+        reservations = Allocation.objects.filter(unit=unit, status=AllocationStatus.RESERVED)
+        request_ids = set(reservations.values_list("request_id", flat=True))
+        reservations.update(status=AllocationStatus.CANCELLED)
         _move(unit, to_status=UnitStatus.DISCARDED, by=by, reason=reason.strip())
+        # The patient no longer has this unit: the request is short again.
+        for blood_request in BloodRequest.objects.select_for_update().filter(pk__in=request_ids):
+            _refresh_request_status(blood_request)
         _publish_levels(unit.hospital_id, [(unit.blood_group, unit.component)])
     return unit
 
@@ -404,14 +451,37 @@ def _o_negative_available(*, hospital_id: int, component: str, now: datetime) ->
     ).count()
 
 
+def _within_o_negative_reserve(
+    units: list[BloodUnit], *, hospital_id: int, component: str, recipient_group: str, urgency: int, now: datetime
+) -> list[BloodUnit]:
+    """The leading O-negative ``units`` that may be taken without eating into the hospital's reserve.
+
+    Applies ``rules.may_use_o_negative`` unit by unit to red cells and whole blood.
+    """
+    if component not in (Component.RED_CELLS, Component.WHOLE_BLOOD):
+        return units
+    reserve = settings.HEALTHSYNC_O_NEGATIVE_RESERVE
+    stock = _o_negative_available(hospital_id=hospital_id, component=component, now=now)
+    allowed = []
+    for unit in units:
+        if not rules.may_use_o_negative(recipient_group=recipient_group, urgency=urgency, o_negative_available=stock, reserve=reserve):
+            break
+        allowed.append(unit)
+        stock -= 1
+    return allowed
+
+
 def request_fulfil(*, request: BloodRequest, by) -> list[Allocation]:
     """Reserve compatible units from the request's own hospital for what is still missing.
 
     Donor groups are tried in the documented preference order for the recipient
     and component (``rules.donor_preference``), earliest expiry first within a
-    group. O-negative red cells for other groups stop at the hospital's reserve
-    unless the urgency is 5. Returns the new allocations (none when the request
-    is already fulfilled); raises ``Conflict`` when nothing compatible is available.
+    group. RhD-negative recipients never get RhD-positive red cells or whole
+    blood here, whatever the urgency: that needs a physician's documented
+    emergency release (:func:`emergency_release`). O-negative red cells for
+    other groups stop at the hospital's reserve unless the urgency is 5.
+    Returns the new allocations (none when the request is already fulfilled);
+    raises ``Conflict`` when nothing compatible is available.
     """
     now = timezone.now()
     with transaction.atomic():
@@ -422,25 +492,18 @@ def request_fulfil(*, request: BloodRequest, by) -> list[Allocation]:
         if missing <= 0:
             _refresh_request_status(request, allocated=request.units_requested - missing)
             return []
-        emergency = request.urgency == rules.EMERGENCY
-        reserve = settings.HEALTHSYNC_O_NEGATIVE_RESERVE
-        guards_o_negative = request.component in (Component.RED_CELLS, Component.WHOLE_BLOOD) and request.blood_group != "O-"
         chosen: list[BloodUnit] = []
-        for donor_group in rules.donor_preference(component=request.component, recipient_group=request.blood_group, emergency=emergency):
+        for donor_group in rules.donor_preference(component=request.component, recipient_group=request.blood_group):
             need = missing - len(chosen)
             if need <= 0:
                 break
             group = str(donor_group)
             units = _candidates(hospital_id=request.hospital_id, component=request.component, donor_group=group, limit=need, now=now)
-            if group == "O-" and guards_o_negative:
-                stock = _o_negative_available(hospital_id=request.hospital_id, component=request.component, now=now)
-                allowed = []
-                for unit in units:
-                    if not rules.may_use_o_negative(recipient_group=request.blood_group, urgency=request.urgency, o_negative_available=stock, reserve=reserve):
-                        break
-                    allowed.append(unit)
-                    stock -= 1
-                units = allowed
+            if group == "O-":
+                units = _within_o_negative_reserve(
+                    units, hospital_id=request.hospital_id, component=request.component,
+                    recipient_group=request.blood_group, urgency=request.urgency, now=now,
+                )
             chosen.extend(units)
         if not chosen:
             raise Conflict(
@@ -496,7 +559,8 @@ def emergency_release(*, request: BloodRequest, physician: str, by, units: int |
     """Issue uncrossmatched group O red cells at once for an urgency-5 request (21 CFR 606.151(e)).
 
     The authorising physician is recorded on the request and every unit's history.
-    O-negative goes first; O-positive only to RhD-positive recipients.
+    O-negative goes first; O-positive only to RhD-positive recipients. At most
+    what the request still misses is released (``units`` caps it further).
     """
     if request.urgency != rules.EMERGENCY:
         raise Conflict("Emergency release is only for urgency 5 requests.", code="not_an_emergency")
@@ -507,7 +571,12 @@ def emergency_release(*, request: BloodRequest, physician: str, by, units: int |
     now = timezone.now()
     with transaction.atomic():
         request = BloodRequest.objects.select_for_update().get(pk=request.pk)
-        wanted = units or (request.units_requested - _live_allocations(request).count())
+        if request.status == BloodRequestStatus.CANCELLED:
+            raise Conflict("The request is cancelled.", code="request_cancelled")
+        missing = request.units_requested - _live_allocations(request).count()
+        if missing <= 0:
+            raise Conflict("The request already has all its units.", code="request_fulfilled")
+        wanted = min(units, missing) if units else missing
         # RhD-positive patients take O-positive first, keeping O-negative for those who need it.
         groups = ["O+", "O-"] if request.blood_group.endswith("+") else ["O-"]
         chosen: list[BloodUnit] = []
@@ -562,16 +631,26 @@ def _transfer_locked(transfer: Transfer, expected: str) -> Transfer:
 
 
 def transfer_approve(*, transfer: Transfer, by) -> Transfer:
-    """The holding hospital approves: compatible units are chosen (first expiring first) and reserved for it."""
+    """The holding hospital approves: compatible units are chosen (first expiring first) and reserved for it.
+
+    The holder's O-negative reserve is kept as in :func:`request_fulfil` (the linked request's urgency, else routine).
+    """
     now = timezone.now()
     with transaction.atomic():
         transfer = _transfer_locked(transfer, TransferStatus.REQUESTED)
+        urgency = transfer.request.urgency if transfer.request_id else rules.ROUTINE
         chosen: list[BloodUnit] = []
         for group in rules.donor_preference(component=transfer.component, recipient_group=transfer.blood_group):
             need = transfer.units_requested - len(chosen)
             if need <= 0:
                 break
-            chosen += _candidates(hospital_id=transfer.from_hospital_id, component=transfer.component, donor_group=str(group), limit=need, now=now)
+            units = _candidates(hospital_id=transfer.from_hospital_id, component=transfer.component, donor_group=str(group), limit=need, now=now)
+            if str(group) == "O-":
+                units = _within_o_negative_reserve(
+                    units, hospital_id=transfer.from_hospital_id, component=transfer.component,
+                    recipient_group=transfer.blood_group, urgency=urgency, now=now,
+                )
+            chosen += units
         if not chosen:
             raise Conflict("No compatible unit is available to send.", code="no_compatible_stock")
         for unit in chosen:
@@ -596,7 +675,16 @@ def transfer_dispatch(*, transfer: Transfer, by) -> Transfer:
     """The units leave the holding hospital (reserved → in transit); the chain of custody records who sent them."""
     with transaction.atomic():
         transfer = _transfer_locked(transfer, TransferStatus.APPROVED)
-        for unit in transfer.units.select_for_update():
+        units = list(transfer.units.select_for_update())
+        now = timezone.now()
+        expired = [unit for unit in units if unit.status == UnitStatus.EXPIRED or rules.is_expired(expires_at=unit.expires_at, now=now)]
+        if expired:
+            dins = ", ".join(unit.din_display for unit in expired)
+            raise Conflict(
+                f"Unit(s) {dins} of this transfer expired; an expired unit is not dispatched. Cancel the transfer and ask again.",
+                code="unit_expired", details={"unit_ids": [unit.pk for unit in expired]},
+            )
+        for unit in units:
             _move(unit, to_status=UnitStatus.AVAILABLE, by=by, reason="Released for dispatch", transfer=transfer)
             _move(unit, to_status=UnitStatus.IN_TRANSIT, by=by, reason=f"Dispatched to {transfer.to_hospital.fin}", transfer=transfer)
         transfer.status, transfer.dispatched_by, transfer.dispatched_at = TransferStatus.DISPATCHED, by, timezone.now()
@@ -604,13 +692,36 @@ def transfer_dispatch(*, transfer: Transfer, by) -> Transfer:
     return transfer
 
 
+def transfer_cancel(*, transfer: Transfer, by, reason: str = "") -> Transfer:
+    """Call off a transfer not yet dispatched; units reserved for it go back to the holder's available stock."""
+    with transaction.atomic():
+        transfer = Transfer.objects.select_for_update().get(pk=transfer.pk)
+        if transfer.status not in (TransferStatus.REQUESTED, TransferStatus.APPROVED):
+            raise Conflict(
+                f"The transfer is {transfer.get_status_display().lower()}; only one not yet dispatched can be cancelled.",
+                code="transfer_state",
+            )
+        released = [unit for unit in transfer.units.select_for_update() if unit.status == UnitStatus.RESERVED]
+        for unit in released:
+            _move(unit, to_status=UnitStatus.AVAILABLE, by=by, reason=reason or f"Transfer {transfer.pk} cancelled", transfer=transfer)
+        transfer.status = TransferStatus.CANCELLED
+        transfer.note = "\n".join(filter(None, [transfer.note, reason]))
+        transfer.save(update_fields=["status", "note"])
+        _publish_levels(transfer.from_hospital_id, [(u.blood_group, u.component) for u in released])
+    return transfer
+
+
 def transfer_receive(*, transfer: Transfer, by) -> Transfer:
-    """The receiving hospital takes the units into its available stock."""
+    """The receiving hospital takes the units into its available stock; any that expired on the way are marked expired."""
     with transaction.atomic():
         transfer = _transfer_locked(transfer, TransferStatus.DISPATCHED)
         units = list(transfer.units.select_for_update())
+        now = timezone.now()
         for unit in units:
             _move(unit, to_status=UnitStatus.AVAILABLE, by=by, reason=f"Received from {transfer.from_hospital.fin}", transfer=transfer, hospital=transfer.to_hospital)
+            # One that expired on the way is received (custody recorded), then expired at once.
+            if rules.is_expired(expires_at=unit.expires_at, now=now):
+                _move(unit, to_status=UnitStatus.EXPIRED, by=by, reason="Expired in transit", transfer=transfer)
         transfer.status, transfer.received_by, transfer.received_at = TransferStatus.RECEIVED, by, timezone.now()
         transfer.save(update_fields=["status", "received_by", "received_at"])
         _publish_levels(transfer.to_hospital_id, [(u.blood_group, u.component) for u in units])

@@ -1,8 +1,10 @@
 """A staff member receives units and raises a request from the operations dashboard, and sees it change."""
 
 import re
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from .conftest import log_in_staff, screenshot
@@ -29,6 +31,10 @@ def test_staff_add_units_create_a_request_and_see_the_dashboard_change(new_page)
     page.get_by_label("Group", exact=True).select_option("B-")
     page.get_by_label("Component", exact=True).select_option("red_cells")
     page.get_by_label("Units", exact=True).fill("7")
+    collected_on = page.get_by_label("Collected on", exact=True)
+    today = timezone.localdate()  # the server's day (the same settings): the field's max
+    expect(collected_on).to_have_attribute("max", today.isoformat())
+    collected_on.fill((today - timedelta(days=2)).isoformat())
     page.get_by_role("button", name="Receive into stock").click()
     expect(page.locator("#receive-status")).to_contain_text("Received 7 unit(s) of B-")
     page.wait_for_load_state("load")

@@ -37,12 +37,17 @@ def test_earliest_expiry_first_within_a_group(hospital_a, stock, bob):
     assert BloodUnit.objects.get(pk=late.pk).status == UnitStatus.AVAILABLE
 
 
-def test_rhd_negative_recipient_never_gets_rhd_positive_red_cells_unless_emergency(hospital_a, stock, bob):
+@pytest.mark.parametrize("urgency", [1, 4, 5])
+def test_rhd_negative_recipient_never_gets_rhd_positive_red_cells_from_routine_fulfilment(hospital_a, stock, bob, urgency):
+    # RhD-positive red cells to an RhD-negative patient need a physician's documented emergency release.
     stock(hospital_a, "A+", 2)
-    with pytest.raises(Conflict):
-        services.request_fulfil(request=_request(hospital_a, "A-", 1, urgency=4), by=bob)
-    allocations = services.request_fulfil(request=_request(hospital_a, "A-", 1, urgency=5), by=bob)
-    assert _groups(allocations) == ["A+"]
+    stock(hospital_a, "O+", 2)
+    request = _request(hospital_a, "A-", 1, urgency=urgency)
+    with pytest.raises(Conflict) as refused:
+        services.request_fulfil(request=request, by=bob)
+    assert refused.value.code == "no_compatible_stock"
+    assert not Allocation.objects.exists()
+    assert BloodUnit.objects.filter(status=UnitStatus.AVAILABLE).count() == 4
 
 
 def test_plasma_goes_the_reverse_way(hospital_a, stock, bob):
@@ -112,6 +117,20 @@ def test_discard_needs_a_reason_and_frees_the_reservation(hospital_a, stock, bob
     assert event.reason == "Bag leaking" and event.by == bob
 
 
+def test_discarding_a_reserved_unit_puts_the_request_back_to_what_it_still_needs(hospital_a, stock, bob):
+    stock(hospital_a, "A+", 2)
+    request = _request(hospital_a, "A+", 2)
+    allocations = services.request_fulfil(request=request, by=bob)
+    request.refresh_from_db()
+    assert request.status == "fulfilled"
+    services.unit_discard(unit=allocations[0].unit, by=bob, reason="Bag leaking")
+    request.refresh_from_db()
+    assert request.status == "partially_fulfilled" and request.fulfilled_at is None
+    services.unit_discard(unit=allocations[1].unit, by=bob, reason="Clots seen")
+    request.refresh_from_db()
+    assert request.status == "pending"
+
+
 def test_expired_units_cannot_be_issued_after_the_sweep(hospital_a, stock, bob):
     unit = stock(hospital_a, "A+", 1)[0]
     BloodUnit.objects.filter(pk=unit.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
@@ -135,6 +154,39 @@ def test_emergency_release_issues_group_o_with_the_physician_recorded(hospital_a
     assert "Dr Jane Moss" in UnitEvent.objects.filter(unit=allocations[0].unit, to_status="issued").get().reason
     with pytest.raises(Conflict):
         services.emergency_release(request=_request(hospital_a, "B+", 1, urgency=4), physician="Dr X", by=bob)
+
+
+def test_emergency_release_gives_no_more_than_the_request_still_needs(hospital_a, stock, bob):
+    stock(hospital_a, "B-", 1)
+    request = _request(hospital_a, "B-", 2, urgency=5)
+    services.request_fulfil(request=request, by=bob)
+    stock(hospital_a, "O-", 5)
+    allocations = services.emergency_release(request=request, physician="Dr Jane Moss", by=bob, units=4)
+    assert len(allocations) == 1
+    request.refresh_from_db()
+    assert request.status == "fulfilled"
+    assert BloodUnit.objects.filter(blood_group="O-", status=UnitStatus.AVAILABLE).count() == 4
+
+
+def test_emergency_release_refuses_a_fulfilled_or_cancelled_request(hospital_a, stock, bob):
+    stock(hospital_a, "O-", 4)
+    fulfilled = _request(hospital_a, "O-", 1, urgency=5)
+    services.request_fulfil(request=fulfilled, by=bob)
+    with pytest.raises(Conflict) as refused:
+        services.emergency_release(request=fulfilled, physician="Dr Jane Moss", by=bob)
+    assert refused.value.code == "request_fulfilled"
+    cancelled = services.request_cancel(request=_request(hospital_a, "O-", 1, urgency=5), by=bob)
+    with pytest.raises(Conflict) as refused:
+        services.emergency_release(request=cancelled, physician="Dr Jane Moss", by=bob)
+    assert refused.value.code == "request_cancelled"
+    assert Allocation.objects.count() == 1 and BloodUnit.objects.filter(status=UnitStatus.AVAILABLE).count() == 3
+
+
+def test_platelets_for_an_rhd_negative_recipient_are_abo_identical_first(hospital_a, stock, bob):
+    stock(hospital_a, "O-", 1, component=Component.PLATELETS)
+    stock(hospital_a, "A+", 1, component=Component.PLATELETS)
+    allocations = services.request_fulfil(request=_request(hospital_a, "A-", 1, component=Component.PLATELETS), by=bob)
+    assert _groups(allocations) == ["A+"]  # group O plasma to an A patient risks haemolysis
 
 
 def test_level_changes_are_published_after_commit(hospital_a, stock, bob, django_capture_on_commit_callbacks):

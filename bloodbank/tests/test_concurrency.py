@@ -4,6 +4,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.db import close_old_connections, connection
+from django.utils import timezone
 
 from bloodbank import services
 from bloodbank.models import Allocation, BloodRequest, BloodUnit, UnitStatus
@@ -69,7 +70,7 @@ def test_parallel_fulfilments_through_http_on_the_embedded_server(tmp_path):
         status, tokens = http_json("POST", f"{url}/hospital/login", account)
         assert status == 200, tokens
         token = tokens["access"]
-        status, added = http_json("POST", f"{url}/hospital/inventory/add", {"blood_type": "AB-", "units": 10, "quantity_ml": 300}, token)
+        status, added = http_json("POST", f"{url}/hospital/inventory/add", {"blood_type": "AB-", "units": 10, "quantity_ml": 300, "collected_at": timezone.now().isoformat()}, token)
         assert status == 201, added
         request_ids = []
         for _ in range(20):

@@ -33,7 +33,7 @@ def at_days(days: int) -> str:
 
 
 REQUEST = {"blood_type": "A+", "units": 2, "urgency_level": 3}
-RECEIPT = {"blood_type": "O-", "quantity_ml": 300}
+RECEIPT = {"blood_type": "O-", "quantity_ml": 300, "collected_at": at_days(0)}
 
 # (id, path, payload (given the hospitals' and the urgent request's ids), status, field named in the error)
 EDGES = [

@@ -258,6 +258,19 @@ def test_last_day_of_use(component, anticoagulant, collected_on, last_day):
     assert result == last_day
 
 
+@pytest.mark.parametrize("anticoagulant", ["AS-1", "AS-3", "AS-5", "as-3", " AS-5 "])
+def test_named_additive_solutions_give_red_cells_42_days(anticoagulant):
+    assert rules.dating_anticoagulant(anticoagulant) == ADDITIVE_SOLUTION
+    result = rules.last_day_of_use(component=RED_CELLS, collected_on=date(2026, 1, 1), anticoagulant=anticoagulant)
+    assert result == date(2026, 2, 12)
+
+
+def test_dating_anticoagulant_refuses_unknown_names():
+    assert rules.dating_anticoagulant("") is None and rules.dating_anticoagulant(None) is None
+    with pytest.raises(ValueError, match="Unknown anticoagulant 'heparin'"):
+        rules.dating_anticoagulant("heparin")
+
+
 @pytest.mark.parametrize(
     "component, anticoagulant", [(WHOLE_BLOOD, ADDITIVE_SOLUTION), (RED_CELLS, "heparin"), ("blood", None)]
 )
@@ -492,16 +505,17 @@ PREFERENCE = {
         "O-": "O- O+ A- A+ B- B+ AB- AB+",
     },
     # Identical, then plasma-compatible (major mismatch only), then minor
-    # mismatch, then both; RhD-negative recipients: every RhD-negative first.
+    # mismatch (haemolysis risk), then both; RhD-negative recipients: the ABO
+    # tier first, RhD-negative first within it.
     PLATELETS: {
         "A+": "A+ A- AB+ AB- O+ O- B+ B-",
-        "A-": "A- AB- O- B- A+ AB+ O+ B+",
+        "A-": "A- A+ AB- AB+ O- O+ B- B+",
         "B+": "B+ B- AB+ AB- O+ O- A+ A-",
-        "B-": "B- AB- O- A- B+ AB+ O+ A+",
+        "B-": "B- B+ AB- AB+ O- O+ A- A+",
         "AB+": "AB+ AB- A+ A- B+ B- O+ O-",
-        "AB-": "AB- A- B- O- AB+ A+ B+ O+",
+        "AB-": "AB- AB+ A- B- O- A+ B+ O+",
         "O+": "O+ O- A+ A- B+ B- AB+ AB-",
-        "O-": "O- A- B- AB- O+ A+ B+ AB+",
+        "O-": "O- O+ A- B- AB- A+ B+ AB+",
     },
 }
 PREFERENCE[CRYOPRECIPITATE] = PREFERENCE[PLASMA]

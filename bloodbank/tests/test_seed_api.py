@@ -1,10 +1,14 @@
 """The seed's hospital API, end to end through HTTP."""
 
+from datetime import timedelta
+
 import pytest
 from django.utils import timezone
 
+from bloodbank import rules, services
 from bloodbank.models import BloodUnit, UnitStatus
 from conftest import PASSWORD
+from healthsync.errors import DomainError
 from healthsync.models import Hospital, Membership
 
 pytestmark = pytest.mark.django_db
@@ -24,7 +28,7 @@ def test_hospital_registers_logs_in_and_manages_its_own_stock(client, settings):
     tokens = client.post(f"{BASE}/hospital/login", {"email": "bank@gamma.example", "password": PASSWORD}, content_type="application/json").json()
     auth = {"HTTP_AUTHORIZATION": f"Bearer {tokens['access']}"}
 
-    added = client.post(f"{BASE}/hospital/inventory/add", {"blood_type": "A+", "quantity_ml": 450, "units": 3}, content_type="application/json", **auth)
+    added = client.post(f"{BASE}/hospital/inventory/add", {"blood_type": "A+", "quantity_ml": 450, "units": 3, "collected_at": timezone.now().isoformat()}, content_type="application/json", **auth)
     assert added.status_code == 201, added.content
     units = added.json()["units"]
     assert len(units) == 3 and {u["din"][:5] for u in units} == {hospital.fin}
@@ -96,7 +100,7 @@ def test_another_hospitals_request_is_404(api, bob, carol):
         ({"blood_type": "A+", "quantity_ml": -5}, "quantity_ml"),
         ({"blood_type": "A+", "quantity_ml": 450, "expiry_date": "2020-01-01"}, "expiry_date"),
         ({"blood_type": "A+", "quantity_ml": 450, "component": "serum"}, "component"),
-        ({"blood_type": "A+", "din": "G123 498 654 321 A"}, "din"),
+        ({"blood_type": "A+", "din": "G123 498 654 321 A", "collected_at": timezone.now().isoformat()}, "din"),
         ({"blood_type": "A+", "din": "G123 498 654 321 H", "units": 2}, "din"),
         ({"blood_type": "A+", "units": 0}, "units"),
     ],
@@ -109,10 +113,10 @@ def test_inventory_add_refuses_bad_input(api, bob, payload, field):
 
 
 def test_inventory_add_accepts_a_din_with_its_check_character(api, bob):
-    response = api(bob).post(f"{BASE}/hospital/inventory/add", {"blood_type": "O+", "din": "G123 498 654 321 H", "quantity_ml": 300}, format="json")
+    response = api(bob).post(f"{BASE}/hospital/inventory/add", {"blood_type": "O+", "din": "G123 498 654 321 H", "quantity_ml": 300, "collected_at": timezone.now().isoformat()}, format="json")
     assert response.status_code == 201
     assert response.json()["units"][0]["din"] == "G123498654321"
-    duplicate = api(bob).post(f"{BASE}/hospital/inventory/add", {"blood_type": "O+", "din": "G123498654321H"}, format="json")
+    duplicate = api(bob).post(f"{BASE}/hospital/inventory/add", {"blood_type": "O+", "din": "G123498654321H", "collected_at": timezone.now().isoformat()}, format="json")
     assert duplicate.status_code == 409
 
 
@@ -175,3 +179,48 @@ def test_creating_requests_is_rate_limited(api, bob, monkeypatch):
     client = api(bob)
     made = [client.post(f"{BASE}/hospital/request", {"blood_type": "A+", "units": 1, "urgency_level": 4}, format="json").status_code for _ in range(3)]
     assert made == [201, 201, 429]
+
+
+def test_inventory_add_needs_the_expiry_date_or_the_collection_time(api, bob):
+    response = api(bob).post(f"{BASE}/hospital/inventory/add", {"blood_type": "A+", "quantity_ml": 300}, format="json")
+    assert response.status_code == 400, response.content
+    assert {"expiry_date", "collected_at"} <= set(response.json()["error"]["fields"])
+    assert BloodUnit.objects.count() == 0
+
+
+def test_a_received_unit_is_dated_from_its_collection_not_its_receipt(api, bob):
+    collected = timezone.now() - timedelta(days=30)
+    response = api(bob).post(f"{BASE}/hospital/inventory/add", {"blood_type": "A+", "collected_at": collected.isoformat()}, format="json")
+    assert response.status_code == 201, response.content
+    expected = rules.last_day_of_use(component="red_cells", collected_on=timezone.localtime(collected).date())
+    assert response.json()["units"][0]["expiry_date"] == expected.isoformat()  # 42 days from collection, 12 left
+
+
+@pytest.mark.parametrize(
+    "payload, field",
+    [
+        ({"collected_at_days": -50}, "collected_at"),  # already past its 42 days
+        ({"collected_at_days": 1}, "collected_at"),  # in the future
+        ({"collected_at_days": -10, "anticoagulant": "heparin"}, "anticoagulant"),
+        ({"collected_at_days": -10, "expiry_date_days": 35}, "expiry_date"),  # beyond 42 days from collection
+    ],
+)
+def test_inventory_add_refuses_an_impossible_collection(api, bob, payload, field):
+    now = timezone.now()
+    body = {"blood_type": "A+", "collected_at": (now + timedelta(days=payload.pop("collected_at_days"))).isoformat(), **payload}
+    if "expiry_date_days" in body:
+        body["expiry_date"] = (timezone.localdate() + timedelta(days=body.pop("expiry_date_days"))).isoformat()
+    response = api(bob).post(f"{BASE}/hospital/inventory/add", body, format="json")
+    assert response.status_code == 400, response.content
+    assert field in response.json()["error"]["fields"]
+    assert BloodUnit.objects.count() == 0
+
+
+def test_a_unit_in_a_named_additive_solution_keeps_42_days(hospital_a, bob):
+    collected = timezone.now() - timedelta(days=1)
+    unit = services.unit_create(hospital=hospital_a, component="red_cells", blood_group="O+", by=bob, collected_at=collected, anticoagulant="AS-3")
+    assert unit.anticoagulant == "AS-3"
+    assert unit.last_day_of_use == rules.last_day_of_use(component="red_cells", collected_on=timezone.localtime(collected).date(), anticoagulant="additive_solution")
+    with pytest.raises(DomainError) as refused:
+        services.unit_create(hospital=hospital_a, component="red_cells", blood_group="O+", by=bob, anticoagulant="AS-9")
+    assert "anticoagulant" in refused.value.fields and "AS-9" in refused.value.message

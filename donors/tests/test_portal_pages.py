@@ -4,6 +4,7 @@ from datetime import date
 
 import pytest
 from django.urls import include, path
+from django.utils import timezone
 
 import bloodbank.dashboard  # noqa: F401  registers the panels (the app's ready() does it in the running site)
 import donors.dashboard  # noqa: F401
@@ -88,7 +89,7 @@ def test_another_donors_appointment_cannot_be_cancelled(logged_in, erin, frank, 
 
 def test_public_shortage_page_by_region(client, hospital_a, hospital_b, bob):
     bloodbank_services.units_receive(hospital=hospital_a, blood_group="A+", component="red_cells", quantity_ml=None, count=8,
-                                     expiry_date=None, din=None, by=bob)
+                                     expiry_date=None, collected_at=timezone.now(), din=None, by=bob)
     page = client.get("/shortages/?region=North").content.decode()
     assert "Hospitals in North are short of" in page and "<strong>A+</strong>" not in page.split("red cells.")[0]
     rows = {row["blood_group"]: row for row in selectors.regional_shortages(region="North")}

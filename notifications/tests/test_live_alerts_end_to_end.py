@@ -5,6 +5,7 @@ once in production mode (daphne + a Celery worker on PostgreSQL, RabbitMQ and Re
 import asyncio
 import json
 import uuid
+from datetime import datetime, timezone
 
 import pytest
 import websockets
@@ -38,7 +39,7 @@ async def _scenario(port: int) -> None:
         assert status in (200, 201), (path, status, body)
         return body
 
-    await call("POST", "hospital/inventory/add", {"blood_type": "A+", "units": 6, "quantity_ml": 300})
+    await call("POST", "hospital/inventory/add", {"blood_type": "A+", "units": 6, "quantity_ml": 300, "collected_at": datetime.now(timezone.utc).isoformat()})
     socket_url = f"ws://127.0.0.1:{port}/ws/alerts/?token={token}"
     async with websockets.connect(socket_url, open_timeout=10) as socket:
         request = await call("POST", "hospital/request", {"blood_type": "A+", "units": 2, "urgency_level": 3})

@@ -44,6 +44,8 @@
       var data = new FormData(form);
       var payload = { blood_type: data.get("blood_type"), component: data.get("component"), units: parseInt(data.get("units"), 10) };
       if (data.get("hospital")) { payload.hospital = parseInt(data.get("hospital"), 10); }
+      // The collection date from the bag label (YYYY-MM-DD): the unit is dated from it, in the blood bank's time zone.
+      if (data.get("collected_on")) { payload.collected_at = data.get("collected_on"); }
       status.textContent = "Receiving…";
       fetch(form.getAttribute("data-endpoint"), {
         method: "POST",
