@@ -122,7 +122,15 @@ class DeferralAdmin(ServiceAdminMixin, HospitalScopedAdmin):
     actions = ["lift"]
 
     def get_fields(self, request, obj=None):
-        return ["donor", "hospital", "reason", "starts_on", "ends_on"] + (["donation", "set_by", "created_at"] if obj else [])
+        return ["donor", "hospital", "reason", "starts_on", "ends_on"] + (
+            ["donation", "set_by", "created_at", "lifted_at", "lifted_by"] if obj else []
+        )
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        # The donors this user may see, as in the API: not any donor id posted from another hospital.
+        if db_field.name == "donor":
+            kwargs["queryset"] = selectors.donors_for_staff(user=request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_readonly_fields(self, request, obj=None):
         return self.get_fields(request, obj) if obj else []
@@ -311,6 +319,12 @@ class ScreeningAdmin(_DonationChildAdmin):
     list_display = ["donation", "passed", "haemoglobin_g_dl", "systolic_mmhg", "diastolic_mmhg", "pulse_bpm", "temperature_c", "recorded_at"]
     list_filter = ["passed"]
     exclude = ["recorded_by"]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "weight_kg" and field is not None:
+            field.required = True  # weighed at every screening (services.screening_record)
+        return field
 
     def save_model(self, request, obj, form, change):
         if change:

@@ -50,7 +50,8 @@ class DonorProfileSerializer(serializers.ModelSerializer):
     email = serializers.EmailField(source="user.email", read_only=True)
     blood_type = serializers.ChoiceField(source="blood_group", choices=BloodGroup.choices)
     date_of_birth = serializers.DateField(read_only=True)
-    sex = serializers.ChoiceField(choices=Sex.choices, allow_blank=True)
+    # Given at registration; then only staff change it (at screening): it sets the haemoglobin limit.
+    sex = serializers.ChoiceField(choices=Sex.choices, allow_blank=True, read_only=True)
     weight_kg = serializers.DecimalField(max_digits=5, decimal_places=1, allow_null=True, min_value=1, max_value=400)
 
     class Meta:
@@ -58,7 +59,7 @@ class DonorProfileSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "email", "blood_type", "blood_group_confirmed", "date_of_birth", "sex", "weight_kg",
                   "contact_number", "address", "region", "available_for_emergencies", "notify_by_email", "notify_by_sms",
                   "quiet_hours_start", "quiet_hours_end", "created_at"]
-        read_only_fields = ["id", "email", "blood_group_confirmed", "date_of_birth", "created_at"]
+        read_only_fields = ["id", "email", "blood_group_confirmed", "date_of_birth", "sex", "created_at"]
         extra_kwargs = {"contact_number": {"max_length": 40}, "address": {"max_length": 1000}}  # as at registration
 
 
@@ -88,7 +89,8 @@ class ScreeningSerializer(serializers.Serializer):
     pulse_bpm = serializers.IntegerField(min_value=20, max_value=250)
     temperature_c = serializers.DecimalField(max_digits=4, decimal_places=1, min_value=30, max_value=45)
     questionnaire_passed = serializers.BooleanField()
-    weight_kg = serializers.DecimalField(max_digits=5, decimal_places=1, required=False, allow_null=True, min_value=1, max_value=400)
+    # Measured by staff at every screening: the donor's own profile figure never decides it.
+    weight_kg = serializers.DecimalField(max_digits=5, decimal_places=1, min_value=1, max_value=400)
     sex = serializers.ChoiceField(choices=Sex.choices, required=False, allow_blank=True)
     passed = serializers.BooleanField(read_only=True)
     problems = serializers.ListField(child=serializers.CharField(), read_only=True)
@@ -182,12 +184,14 @@ class StaffAppointmentSerializer(AppointmentSerializer):
 
 class DeferralSerializer(serializers.ModelSerializer):
     set_by = serializers.CharField(source="set_by.email", read_only=True, default=None, allow_null=True)
+    lifted_by = serializers.CharField(source="lifted_by.email", read_only=True, default=None, allow_null=True)
     permanent = serializers.BooleanField(read_only=True)
 
     class Meta:
         model = Deferral
-        fields = ["id", "donor", "reason", "starts_on", "ends_on", "permanent", "hospital", "donation", "set_by", "created_at"]
-        read_only_fields = ["id", "donor", "permanent", "hospital", "donation", "set_by", "created_at"]
+        fields = ["id", "donor", "reason", "starts_on", "ends_on", "permanent", "hospital", "donation", "set_by", "created_at",
+                  "lifted_at", "lifted_by"]
+        read_only_fields = ["id", "donor", "permanent", "hospital", "donation", "set_by", "created_at", "lifted_at", "lifted_by"]
 
 
 class DonateSerializer(serializers.Serializer):
@@ -295,7 +299,8 @@ def donor_history(request):
 @extend_schema(request=DonorProfileSerializer, responses=DonorProfileSerializer)
 @api_view(["GET", "PATCH"])
 def donor_profile(request):
-    """The donor's profile; PATCH changes contact details, region, weight, availability, notifications, quiet hours."""
+    """The donor's profile; PATCH changes contact details, region, weight, availability, notifications, quiet hours
+    (not the date of birth or sex given at registration, nor a blood group confirmed by typing)."""
     donor = selectors.donor_of(request.user)
     if request.method == "PATCH":
         serializer = DonorProfileSerializer(donor, data=request.data, partial=True)

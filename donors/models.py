@@ -71,6 +71,9 @@ class Deferral(models.Model):
     donation = models.ForeignKey("Donation", null=True, blank=True, on_delete=models.SET_NULL, related_name="deferrals")
     set_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set when staff lift the deferral early; kept out of ``reason``, which the donor sees.
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lifted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         ordering = ["-starts_on", "-id"]

@@ -128,14 +128,17 @@ def donor_register(
         )
 
 
+# Not the sex: it sets the haemoglobin limit at screening, so after registration only staff
+# change it (``screening_record``), as only a typing confirms the blood group.
 PROFILE_FIELDS = {
-    "name", "contact_number", "address", "region", "sex", "weight_kg", "blood_group", "available_for_emergencies",
+    "name", "contact_number", "address", "region", "weight_kg", "blood_group", "available_for_emergencies",
     "notify_by_email", "notify_by_sms", "quiet_hours_start", "quiet_hours_end",
 }
 
 
 def donor_profile_update(*, donor: DonorProfile, **changes) -> DonorProfile:
-    """Change the donor's own details. A blood group confirmed by typing cannot be changed here."""
+    """Change the donor's own details. A blood group confirmed by typing cannot be changed here, nor the sex
+    given at registration (staff record it at screening)."""
     unknown = set(changes) - PROFILE_FIELDS
     if unknown:
         raise DomainError(f"Cannot change {', '.join(sorted(unknown))}.", fields={name: ["Not editable."] for name in unknown})
@@ -155,8 +158,6 @@ def donor_profile_update(*, donor: DonorProfile, **changes) -> DonorProfile:
                     code="group_confirmed", fields={"blood_type": ["Confirmed by typing."]},
                 )
             changes["blood_group"] = group
-        if "sex" in changes:
-            changes["sex"] = _sex(changes["sex"])
         if "weight_kg" in changes:
             changes["weight_kg"] = _weight(changes["weight_kg"])
         for field, value in changes.items():
@@ -189,7 +190,11 @@ def deferral_create(
 
 
 def deferral_lift(*, deferral: Deferral, by: User) -> Deferral:
-    """End a deferral today (the donor is eligible again from today, as far as this deferral goes)."""
+    """End a deferral today (the donor is eligible again from today, as far as this deferral goes).
+
+    Who lifted it and when are kept in their own fields: the reason is shown to the donor, so it
+    stays as it was set (no staff names or emails in it).
+    """
     today = timezone.localdate()
     with transaction.atomic():
         deferral = Deferral.objects.select_for_update().get(pk=deferral.pk)
@@ -198,8 +203,8 @@ def deferral_lift(*, deferral: Deferral, by: User) -> Deferral:
         if deferral.starts_on >= today:
             deferral.starts_on = today - timedelta(days=1)
         deferral.ends_on = today
-        deferral.reason = f"{deferral.reason} [lifted on {today} by {by.email}]"
-        deferral.save(update_fields=["starts_on", "ends_on", "reason"])
+        deferral.lifted_at, deferral.lifted_by = timezone.now(), by
+        deferral.save(update_fields=["starts_on", "ends_on", "lifted_at", "lifted_by"])
     return deferral
 
 
@@ -277,7 +282,10 @@ def slot_delete(*, slot: DonationSlot) -> None:
 
 def appointment_book(*, donor: DonorProfile, slot: DonationSlot) -> Appointment:
     """Book a place. Refused: a past or full slot (overbooking), a second open booking (double booking),
-    and a donor not eligible for the slot's donation type on the slot's date."""
+    and a donor not eligible for the slot's donation type on the slot's date.
+
+    A booking whose slot ended without a check-in is recorded as a no-show here, so it no longer
+    counts as the donor's open booking (one per donor, ``one_open_booking_per_donor``)."""
     with transaction.atomic():
         # Lock the slot, then the donor: two bookings of one slot, or by one donor, queue here.
         slot = DonationSlot.objects.select_for_update().select_related("hospital").get(pk=slot.pk)
@@ -286,6 +294,9 @@ def appointment_book(*, donor: DonorProfile, slot: DonationSlot) -> Appointment:
             raise Conflict("This slot has already started.", code="slot_past")
         if not slot.hospital.is_verified:
             raise Conflict("This hospital does not take bookings yet.", code="hospital_not_verified")
+        missed = Appointment.objects.filter(donor=donor, status=AppointmentStatus.BOOKED, slot__ends_at__lte=timezone.now())
+        for appointment in missed:
+            _appointment_move(appointment, to_status=AppointmentStatus.NO_SHOW, by=None)
         if Appointment.objects.filter(donor=donor, status=AppointmentStatus.BOOKED).exists():
             raise Conflict("You already have a booked appointment; cancel it to book another.", code="already_booked")
         if not rules.slot_has_room(capacity=slot.capacity, places_taken=_places_taken(slot)):
@@ -402,40 +413,41 @@ def screening_record(
     temperature_c: float | Decimal,
     questionnaire_passed: bool,
     by: User | None,
-    weight_kg: float | Decimal | None = None,
+    weight_kg: float | Decimal | None,
     sex: str | None = None,
 ) -> Screening:
     """Record the screening at the visit (21 CFR 630.10). Passed: the visit awaits collection.
+
+    ``weight_kg`` is required: staff weigh the donor here, and that weight (never the figure the
+    donor keeps on their profile) decides the weight rules, including the double red cell minimum.
+    ``sex`` recorded by staff replaces the profile's, which donors cannot change after registering.
 
     Failed: the visit is deferred, no unit is made, and the measured problems (haemoglobin,
     vital signs, questionnaire) defer the donor for ``rules.SCREENING_DEFERRAL_DAYS``; reasons
     already on record (intervals, deferrals, age, weight) are listed without a new deferral.
     """
     weight = _weight(weight_kg)
+    if weight is None:
+        raise DomainError("Weigh the donor at screening.", fields={"weight_kg": ["Required: the weight measured at screening."]})
     sex = _sex(sex)
     with transaction.atomic():
         donation = _locked_visit(donation, DonationStatus.AWAITING_SCREENING)
         donor = donation.donor
-        changed = []
-        if weight is not None:
-            donor.weight_kg = weight
-            changed.append("weight_kg")
+        donor.weight_kg = weight
+        changed = ["weight_kg"]
         if sex:
             donor.sex = sex
             changed.append("sex")
-        if changed:
-            donor.save(update_fields=changed)
         if not donor.sex:
             raise DomainError("Record the donor's sex: the haemoglobin limit depends on it.", fields={"sex": ["Required."]})
-        if donor.weight_kg is None:
-            raise DomainError("Record the donor's weight.", fields={"weight_kg": ["Required."]})
+        donor.save(update_fields=changed)
         measured = rules.screening_problems(
             haemoglobin=float(haemoglobin_g_dl), sex=donor.sex, donation_type=donation.donation_type,
             systolic_mmhg=systolic_mmhg, diastolic_mmhg=diastolic_mmhg, pulse_bpm=pulse_bpm,
             temperature_c=float(temperature_c), questionnaire_passed=questionnaire_passed,
         )
         on_record = selectors.donor_eligibility(
-            donor=donor, on_date=donation.visit_date, donation_type=donation.donation_type, exclude=donation
+            donor=donor, on_date=donation.visit_date, donation_type=donation.donation_type, exclude=donation, weight_kg=weight,
         ).reasons
         problems = [reason.message for reason in (*measured, *on_record)]
         screening = Screening.objects.create(

@@ -406,6 +406,9 @@ HEALTHSYNC_DONATION_INTERVALS = {
     "platelets": env.int("HEALTHSYNC_INTERVAL_PLATELETS_DAYS", default=7),
     "plasma": env.int("HEALTHSYNC_INTERVAL_PLASMA_DAYS", default=28),
 }
+# Least weight (kg) for a double red cell donation; the whole-blood minimum is 50 kg (110 lb). Blood centre
+# practice: 130 lb for men; the sources give no figure for women, so it applies to every donor.
+HEALTHSYNC_DOUBLE_RED_CELLS_MINIMUM_WEIGHT_KG = env.float("HEALTHSYNC_DOUBLE_RED_CELLS_MINIMUM_WEIGHT_KG", default=59.0)
 # Infection markers that must be recorded negative before a donation's units leave quarantine.
 HEALTHSYNC_REQUIRED_MARKERS = env.list("HEALTHSYNC_REQUIRED_MARKERS", default=["HIV", "HBV", "HCV", "syphilis"])
 # SMS provider: a class with send(*, to, body, idempotency_key); the default logs messages.

@@ -49,6 +49,7 @@ def slot(hospital_a, bob):
 
 GOOD_SCREENING = dict(
     haemoglobin_g_dl=13.8, systolic_mmhg=120, diastolic_mmhg=80, pulse_bpm=70, temperature_c=36.6, questionnaire_passed=True,
+    weight_kg=65,
 )
 
 

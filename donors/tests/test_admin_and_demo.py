@@ -48,6 +48,34 @@ def test_screening_form_and_check_in_action(console, slot, erin, bob):
     assert donation.status == "collected"
 
 
+def test_screening_form_needs_the_weight(console, visit):
+    unweighed = {k: str(v) for k, v in GOOD_SCREENING.items() if k != "weight_kg"}
+    response = console.post("/admin/donors/screening/add/", {"donation": visit.pk, **unweighed})
+    assert response.status_code == 200 and "weight_kg" in response.context["adminform"].form.errors
+    visit.refresh_from_db()
+    assert visit.status == "awaiting_screening"
+
+
+def test_staff_cannot_defer_another_hospitals_donor_from_the_console(client, carol, erin, visit, hospital_b):
+    # Erin has only visited Alpha; Carol works at Beta.
+    client.login(email=carol.email, password=PASSWORD)
+    today = timezone.localdate().isoformat()
+    response = client.post("/admin/donors/deferral/add/", {
+        "donor": erin.pk, "hospital": hospital_b.pk, "reason": "Not my donor", "starts_on": today, "ends_on": "",
+    })
+    assert response.status_code == 200 and "donor" in response.context["adminform"].form.errors
+    assert not erin.deferrals.exists()
+
+
+def test_staff_defer_their_own_donor_from_the_console(console, erin, visit, hospital_a):
+    today = timezone.localdate().isoformat()
+    response = console.post("/admin/donors/deferral/add/", {
+        "donor": erin.pk, "hospital": hospital_a.pk, "reason": "Recent tattoo", "starts_on": today, "ends_on": "",
+    })
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert erin.deferrals.get().reason == "Recent tattoo"
+
+
 def test_seed_donors_is_idempotent_and_covers_every_group(db):
     core_demo.seed()
     logins = seed_donors()

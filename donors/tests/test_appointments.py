@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from donors import services
-from donors.models import AppointmentStatus, Donation, DonationStatus
+from donors.models import AppointmentStatus, Donation, DonationSlot, DonationStatus
 from donors.tests.conftest import at, make_donor
 from healthsync.errors import Conflict, DomainError
 
@@ -34,6 +34,15 @@ def test_double_booking_is_refused(slot, hospital_a, bob, erin):
         with pytest.raises(Conflict) as refused:
             services.appointment_book(donor=erin, slot=target)
         assert refused.value.code == "already_booked"
+
+
+def test_a_booking_whose_slot_has_ended_does_not_block_a_new_one(slot, hospital_a, bob, erin):
+    missed = services.appointment_book(donor=erin, slot=slot)
+    DonationSlot.objects.filter(pk=slot.pk).update(starts_at=at(-2), ends_at=at(-2, 12))  # the slot passed; nobody checked her in
+    later = services.slot_create(hospital=hospital_a, starts_at=at(3), ends_at=at(3, 12), capacity=5, by=bob)
+    assert services.appointment_book(donor=erin, slot=later).status == AppointmentStatus.BOOKED
+    missed.refresh_from_db()
+    assert missed.status == AppointmentStatus.NO_SHOW and missed.changed_by is None
 
 
 @pytest.mark.parametrize("days_after_donation, eligible", [(55, False), (56, True), (57, True)])

@@ -2,11 +2,13 @@
 
 from datetime import timedelta
 
+import pytest
 from django.utils import timezone
 
 from donors import services
 from donors.tests.conftest import make_donor
 from donors.tests.test_seed_donor_api import login
+from healthsync.errors import DomainError
 
 BASE = "/api/blood-bank"
 
@@ -27,6 +29,18 @@ def test_profile_read_and_update(client, erin):
     erin.refresh_from_db()
     assert erin.date_of_birth.year == 1990
     assert client.patch(f"{BASE}/donor/profile", {"blood_type": "Z"}, content_type="application/json", **auth).status_code == 400
+
+
+def test_the_donor_cannot_change_their_sex_after_registering(client, erin):
+    # It sets the haemoglobin limit at screening (12.5 g/dL for women, 13.0 for men): staff record it there.
+    auth = login(client, erin.user.email)
+    answer = client.patch(f"{BASE}/donor/profile", {"sex": "male"}, content_type="application/json", **auth)
+    assert answer.status_code == 200 and answer.json()["sex"] == "female"
+    erin.refresh_from_db()
+    assert erin.sex == "female"
+    with pytest.raises(DomainError) as refused:
+        services.donor_profile_update(donor=erin, sex="male")
+    assert "sex" in refused.value.fields
 
 
 def test_eligibility_says_every_reason_and_the_next_date(client, erin, hospital_a, bob):

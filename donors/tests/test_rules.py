@@ -98,6 +98,32 @@ def test_weight_message():
     assert check(weight_kg=49.9).messages == ["Must weigh at least 50 kg (weighs 49.9 kg)."]
 
 
+@pytest.mark.parametrize("sex", [MALE, FEMALE])  # no figure for women in the sources: the same minimum applies
+@pytest.mark.parametrize(
+    "donation_type, weight_kg, eligible",
+    [
+        (DOUBLE_RED_CELLS, 50, False), (DOUBLE_RED_CELLS, 58.9, False), (DOUBLE_RED_CELLS, 59, True),
+        (DOUBLE_RED_CELLS, 59.1, True), (WHOLE_BLOOD, 50, True), (PLATELETS, 50, True), (PLASMA, 50, True),
+    ],
+)
+def test_double_red_cells_need_130_lb(sex, donation_type, weight_kg, eligible):
+    result = check(sex=sex, donation_type=donation_type, weight_kg=weight_kg)
+    assert result.codes == ([] if eligible else [rules.UNDERWEIGHT])
+
+
+def test_double_red_cell_weight_message_and_parameter():
+    assert check(donation_type=DOUBLE_RED_CELLS, weight_kg=58).messages == [
+        "Must weigh at least 59 kg for double red cells (weighs 58 kg)."
+    ]
+    assert check(donation_type=DOUBLE_RED_CELLS, weight_kg=60, double_red_cells_minimum_weight_kg=61).codes == [rules.UNDERWEIGHT]
+    # The higher of the two minimums wins.
+    assert check(donation_type=DOUBLE_RED_CELLS, weight_kg=60, minimum_weight_kg=65).codes == [rules.UNDERWEIGHT]
+
+
+def test_an_unmeasured_weight_is_left_to_screening():
+    assert check(weight_kg=None, donation_type=DOUBLE_RED_CELLS).eligible
+
+
 # --- Haemoglobin (21 CFR 630.10(d)) ---------------------------------------------------
 
 @pytest.mark.parametrize(

@@ -83,11 +83,46 @@ def test_screening_records_weight_and_needs_sex(hospital_a, bob):
     with pytest.raises(DomainError) as refused:
         services.screening_record(donation=visit, by=bob, **GOOD_SCREENING)
     assert "sex" in refused.value.fields
-    screening = services.screening_record(donation=visit, by=bob, sex="male", weight_kg=49, **GOOD_SCREENING)
+    screening = services.screening_record(donation=visit, by=bob, **{**GOOD_SCREENING, "sex": "male", "weight_kg": 49})
     assert not screening.passed and "50 kg" in screening.problems[0]
     donor.refresh_from_db()
     assert donor.sex == "male" and float(donor.weight_kg) == 49
     assert not donor.deferrals.exists()  # the recorded weight itself keeps them ineligible
+
+
+def test_screening_needs_the_weight_measured_there(visit, erin, bob):
+    with pytest.raises(DomainError) as refused:
+        services.screening_record(donation=visit, by=bob, **{**GOOD_SCREENING, "weight_kg": None})
+    assert list(refused.value.fields) == ["weight_kg"]
+    visit.refresh_from_db()
+    assert visit.status == DonationStatus.AWAITING_SCREENING
+
+
+def test_screening_uses_the_measured_weight_not_the_donors_own(visit, erin, bob):
+    # Erin's profile says 65 kg; the scales at screening say 48.
+    screening = services.screening_record(donation=visit, by=bob, **{**GOOD_SCREENING, "weight_kg": 48})
+    assert not screening.passed and "Must weigh at least 50 kg" in screening.problems[0]
+    erin.refresh_from_db()
+    assert float(erin.weight_kg) == 48 and float(screening.weight_kg) == 48
+
+
+@pytest.mark.parametrize("sex", ["male", "female"])
+@pytest.mark.parametrize("weight_kg, passed", [(58.9, False), (59, True)])
+def test_double_red_cells_need_130_lb_at_screening(hospital_a, bob, sex, weight_kg, passed):
+    donor = make_donor(sex=sex, weight_kg=70)
+    visit = services.donation_register_walk_in(donor=donor, hospital=hospital_a, donation_type="double_red_cells")
+    screening = services.screening_record(donation=visit, by=bob, **{**GOOD_SCREENING, "weight_kg": weight_kg})
+    assert screening.passed is passed
+    if not passed:
+        assert screening.problems == ["Must weigh at least 59 kg for double red cells (weighs 58.9 kg)."]
+
+
+def test_double_red_cell_minimum_weight_is_a_setting(erin, settings):
+    erin.weight_kg = 62
+    assert selectors.donor_eligibility(donor=erin, donation_type="double_red_cells").eligible
+    settings.HEALTHSYNC_DOUBLE_RED_CELLS_MINIMUM_WEIGHT_KG = 63
+    assert selectors.donor_eligibility(donor=erin, donation_type="double_red_cells").codes == ["underweight"]
+    assert selectors.donor_eligibility(donor=erin, donation_type="whole_blood").eligible
 
 
 def test_release_needs_negative_markers_and_confirmed_typing(collected, bob):
@@ -185,6 +220,9 @@ def test_visit_through_the_staff_api(api, client, erin, bob, carol, hospital_a):
 
     bad = staff.post(f"{BASE}/staff/donations/{donation_id}/screening", {**GOOD_SCREENING, "pulse_bpm": "fast"}, format="json")
     assert bad.status_code == 400 and "pulse_bpm" in bad.json()["error"]["fields"]
+    unweighed = staff.post(f"{BASE}/staff/donations/{donation_id}/screening",
+                           {k: v for k, v in GOOD_SCREENING.items() if k != "weight_kg"}, format="json")
+    assert unweighed.status_code == 400 and list(unweighed.json()["error"]["fields"]) == ["weight_kg"]
     screened = staff.post(f"{BASE}/staff/donations/{donation_id}/screening", GOOD_SCREENING, format="json")
     assert screened.status_code == 201 and screened.json()["passed"] is True
     collected = staff.post(f"{BASE}/staff/donations/{donation_id}/collection", {"components": ["red_cells", "plasma"]}, format="json")
@@ -220,7 +258,23 @@ def test_staff_defer_and_lift_through_http(api, visit, erin, bob):
     assert staff.post(f"{BASE}/staff/donors/{erin.pk}/deferrals", {"reason": "", "starts_on": today.isoformat()}, format="json").status_code == 400
     lifted = staff.post(f"{BASE}/staff/deferrals/{created.json()['id']}/lift")
     assert lifted.status_code == 200 and lifted.json()["ends_on"] == today.isoformat()
+    assert lifted.json()["lifted_by"] == bob.email and lifted.json()["reason"] == "Recent surgery"
     assert staff.post(f"{BASE}/staff/deferrals/{created.json()['id']}/lift").status_code == 409
+
+
+def test_a_lifted_deferral_shows_the_donor_no_staff_email(api, client, visit, erin, bob, hospital_a):
+    from donors.tests.test_seed_donor_api import login
+
+    yesterday = timezone.localdate() - timedelta(days=1)
+    deferral = services.deferral_create(donor=erin, reason="Recent surgery", starts_on=yesterday - timedelta(days=1),
+                                        ends_on=yesterday + timedelta(days=30), hospital=hospital_a, by=bob)
+    assert api(bob).post(f"{BASE}/staff/deferrals/{deferral.pk}/lift").status_code == 200
+    # The donor looks at a day the deferral was in force: its reason shows, the staff email must not.
+    seen = client.get(f"{BASE}/donor/eligibility?date={yesterday.isoformat()}", **login(client, erin.user.email))
+    assert seen.status_code == 200 and "Recent surgery" in seen.content.decode()
+    assert bob.email not in seen.content.decode()
+    deferral.refresh_from_db()
+    assert deferral.lifted_by == bob and deferral.lifted_at is not None  # recorded for staff instead
 
 
 def test_staff_donor_list_reads_eligibility_facts_once_for_the_page(api, hospital_a, bob, django_assert_max_num_queries):
