@@ -456,10 +456,14 @@ def _within_o_negative_reserve(
 ) -> list[BloodUnit]:
     """The leading O-negative ``units`` that may be taken without eating into the hospital's reserve.
 
-    Applies ``rules.may_use_o_negative`` unit by unit to red cells and whole blood.
+    Applies ``rules.may_use_o_negative`` unit by unit to red cells and whole blood. The hospital's
+    row is locked first, so allocations that take its O-negative units queue here: each counts the
+    stock only after the one before has committed (two at once would each count the same units
+    and together go below the reserve).
     """
-    if component not in (Component.RED_CELLS, Component.WHOLE_BLOOD):
+    if component not in (Component.RED_CELLS, Component.WHOLE_BLOOD) or not units:
         return units
+    list(Hospital.objects.select_for_update().filter(pk=hospital_id).values_list("pk", flat=True))
     reserve = settings.HEALTHSYNC_O_NEGATIVE_RESERVE
     stock = _o_negative_available(hospital_id=hospital_id, component=component, now=now)
     allowed = []

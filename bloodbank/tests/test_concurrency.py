@@ -55,6 +55,19 @@ def test_one_request_fulfilled_twenty_times_in_parallel_allocates_once(hospital_
     assert BloodUnit.objects.filter(status=UnitStatus.AVAILABLE).count() == 2
 
 
+@pytest.mark.django_db(transaction=True)
+def test_parallel_routine_fulfilments_never_take_the_o_negative_reserve(hospital_a, bob, stock, settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are exercised on PostgreSQL (CI); SQLite runs one writer at a time")
+    settings.HEALTHSYNC_O_NEGATIVE_RESERVE = 4
+    stock(hospital_a, "O-", 6)
+    requests = [services.request_create(hospital=hospital_a, blood_group="A-", units=1, urgency=3, by=bob).pk for _ in range(10)]
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        allocated = list(pool.map(lambda pk: _fulfil(pk, bob), requests))
+    assert sum(allocated) == 2  # 6 O-negative, 4 kept back
+    assert BloodUnit.objects.filter(blood_group="O-", status=UnitStatus.AVAILABLE).count() == 4
+
+
 @pytest.mark.slow
 def test_parallel_fulfilments_through_http_on_the_embedded_server(tmp_path):
     env = process_env(HEALTHSYNC_VAR_DIR=str(tmp_path))
