@@ -416,6 +416,8 @@ HEALTHSYNC_SMS_BACKEND = env.str("HEALTHSYNC_SMS_BACKEND", default="notification
 # Imaging uploads: the largest file accepted, and the most pixels decoded (decompression-bomb guard).
 HEALTHSYNC_MAX_UPLOAD_MB = env.int("HEALTHSYNC_MAX_UPLOAD_MB", default=50)
 HEALTHSYNC_MAX_IMAGE_PIXELS = env.int("HEALTHSYNC_MAX_IMAGE_PIXELS", default=50_000_000)
+# All the images of one request together (a batch of 32 is read into memory to be checked).
+HEALTHSYNC_MAX_BATCH_MB = env.int("HEALTHSYNC_MAX_BATCH_MB", default=256)
 DATA_UPLOAD_MAX_MEMORY_SIZE = HEALTHSYNC_MAX_UPLOAD_MB * 1024 * 1024 + 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 # Imaging: where the labelled data sets and the trained models live.

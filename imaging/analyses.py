@@ -63,6 +63,21 @@ def model_for(*, dataset: str, model: str | None) -> MLModel:
     return chosen
 
 
+def uploads_read(files) -> list[tuple[str, bytes]]:
+    """``(name, bytes)`` of a request's uploaded files (Django ``UploadedFile``s, which the parser
+    has put on disk past a few megabytes), counted and sized before any is read into memory: at
+    most ``MAX_BATCH`` of them and ``HEALTHSYNC_MAX_BATCH_MB`` in all (each file's own limit,
+    ``HEALTHSYNC_MAX_UPLOAD_MB``, is checked with its content)."""
+    if len(files) > MAX_BATCH:
+        raise DomainError(f"At most {MAX_BATCH} images in one request.", fields={"image": [f"At most {MAX_BATCH}."]})
+    limit_mb = settings.HEALTHSYNC_MAX_BATCH_MB
+    total = sum(file.size or 0 for file in files)
+    if total > limit_mb * 1024 * 1024:
+        message = f"The images of one request may hold {limit_mb} MB in all; these hold {total / 2**20:,.0f} MB. Send them in smaller batches."
+        raise DomainError(message, code="batch_too_large", fields={"image": [message]})
+    return [(file.name, file.read()) for file in files]
+
+
 def analyses_submit(*, hospital, user, dataset: str, model: str | None, uploads: list[tuple[str, bytes]],
                     listener: wakeups.Listener | None = None) -> list[ImageAnalysis]:
     """Check every upload, then queue one analysis per image (all or none: one transaction).

@@ -157,7 +157,7 @@ def _truthy(value) -> bool:
 def predict(request):
     """Queue one analysis per `image` part (202 `{analysis_id, status}`); with `wait=true`, 200 with the predictions."""
     hospital = acting_hospital(request.user, request.data.get("hospital"))
-    uploads = [(upload.name, upload.read()) for upload in request.FILES.getlist("image")]
+    uploads = analyses.uploads_read(request.FILES.getlist("image"))
     wait = _truthy(request.query_params.get("wait", request.data.get("wait", "")))
     queued = (analyses.analyses_submit_and_wait if wait else analyses.analyses_submit)(
         hospital=hospital, user=request.user, dataset=str(request.data.get("dataset", "")).strip(),

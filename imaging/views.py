@@ -27,7 +27,7 @@ def analyse(request):
             queued = analyses.analyses_submit(
                 hospital=hospital, user=request.user, dataset=request.POST.get("dataset", ""),
                 model=request.POST.get("model") or None,
-                uploads=[(upload.name, upload.read()) for upload in request.FILES.getlist("image")],
+                uploads=analyses.uploads_read(request.FILES.getlist("image")),
             )
         except DomainError as exc:
             messages.error(request, exc.message)

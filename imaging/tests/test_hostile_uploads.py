@@ -464,3 +464,15 @@ def test_pictures_are_kept_without_their_metadata_and_decode_the_same(api, bob, 
         kept = open(analysis.image.path, "rb").read()
         assert b"John Doe" not in kept and b"Jane Smith" not in kept, name
         assert np.array_equal(np.asarray(Image.open(io.BytesIO(kept))), np.asarray(Image.open(io.BytesIO(data)))), name
+
+
+def test_a_batch_larger_than_its_limit_is_refused_before_it_is_read(api, bob, media, settings):
+    settings.HEALTHSYNC_MAX_BATCH_MB = 1
+    noisy = [picture("PNG", 512, seed=seed) for seed in range(5)]
+    assert sum(map(len, noisy)) > 2**20 and all(len(data) < 2**20 for data in noisy)
+    response = api(bob).post("/api/predict", {"dataset": DATASET, "image": [upload(f"{n}.png", data) for n, data in enumerate(noisy)]},
+                             format="multipart")
+    assert response.status_code == 400, response.content[:500]
+    error = response.json()["error"]
+    assert error["code"] == "batch_too_large" and "1 MB in all" in error["message"]
+    assert ImageAnalysis.objects.count() == 0 and stored_files(media) == []
