@@ -16,8 +16,9 @@ from django.utils import timezone
 from bloodbank import rules as bloodbank_rules
 from bloodbank import services as bloodbank_services
 from bloodbank.models import BloodUnit, UnitStatus
-from healthsync.errors import Conflict, DomainError
+from healthsync.errors import Conflict, DomainError, Forbidden
 from healthsync.models import Hospital, User
+from healthsync.permissions import CHANGE, can
 from healthsync.services import user_register
 
 from . import events, rules, selectors
@@ -193,13 +194,18 @@ def deferral_lift(*, deferral: Deferral, by: User) -> Deferral:
     """End a deferral today (the donor is eligible again from today, as far as this deferral goes).
 
     Who lifted it and when are kept in their own fields: the reason is shown to the donor, so it
-    stays as it was set (no staff names or emails in it).
+    stays as it was set (no staff names or emails in it). A permanent deferral (no end date: a
+    positive infection marker, say) is lifted only by an administrator of the hospital that set
+    it, after the review that clears the donor; medical staff lift temporary ones.
     """
     today = timezone.localdate()
     with transaction.atomic():
-        deferral = Deferral.objects.select_for_update().get(pk=deferral.pk)
+        deferral = Deferral.objects.select_for_update().select_related("hospital").get(pk=deferral.pk)
         if deferral.ends_on is not None and deferral.ends_on <= today:
             raise Conflict("The deferral has already ended.", code="deferral_ended")
+        if deferral.ends_on is None and not (by.is_superuser or can(by, CHANGE, deferral.hospital)):
+            raise Forbidden("A permanent deferral is lifted only by an administrator of the hospital that set it.",
+                            code="permanent_deferral")
         if deferral.starts_on >= today:
             deferral.starts_on = today - timedelta(days=1)
         deferral.ends_on = today

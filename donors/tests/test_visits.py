@@ -262,6 +262,17 @@ def test_staff_defer_and_lift_through_http(api, visit, erin, bob):
     assert staff.post(f"{BASE}/staff/deferrals/{created.json()['id']}/lift").status_code == 409
 
 
+def test_a_permanent_deferral_is_lifted_only_by_a_hospital_administrator(api, erin, bob, alice, hospital_a):
+    permanent = services.deferral_create(donor=erin, reason="Confirmed reactive marker", starts_on=timezone.localdate(), ends_on=None,
+                                         hospital=hospital_a, by=bob)
+    refused = api(bob).post(f"{BASE}/staff/deferrals/{permanent.pk}/lift")
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "permanent_deferral"
+    permanent.refresh_from_db()
+    assert permanent.ends_on is None and permanent.lifted_by is None
+    lifted = api(alice).post(f"{BASE}/staff/deferrals/{permanent.pk}/lift")
+    assert lifted.status_code == 200 and lifted.json()["lifted_by"] == alice.email
+
+
 def test_a_lifted_deferral_shows_the_donor_no_staff_email(api, client, visit, erin, bob, hospital_a):
     from donors.tests.test_seed_donor_api import login
 
