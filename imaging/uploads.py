@@ -71,7 +71,8 @@ KEPT_IDENTIFIERS = ["PatientName", "PatientID", "PatientBirthDate", "PatientSex"
 # of empty ones cost pydicom minutes and gigabytes to read, so they are counted in the bytes first.
 MAX_SEQUENCE_ITEMS = 100_000
 ITEM_TAGS = (b"\xfe\xff\x00\xe0", b"\xff\xfe\xe0\x00")
-DEFLATED_SYNTAX = "1.2.840.10008.1.2.1.99"
+# Elements at the top level of a data set: a study has hundreds, a structured report a few thousand.
+MAX_TOP_LEVEL_ELEMENTS = 20_000
 
 # Which DICOM modalities (PS3.3 C.7.3.1.1.1) may go to a model of each imaging modality.
 DICOM_MODALITIES = {
@@ -279,7 +280,7 @@ def _read_dicom(data: bytes, name: str) -> Study:
 
     if sum(data.count(tag) for tag in ITEM_TAGS) > MAX_SEQUENCE_ITEMS:
         raise _refuse(f"{name} holds more than {MAX_SEQUENCE_ITEMS:,} sequence items; it is not a study we can read.", "corrupt_image")
-    _check_inflated_size(data, name)
+    _check_data_set_size(data, name)
     # Any exception while parsing an uploaded DICOM is the file's fault (pydicom raises a dozen
     # types on malformed input: zlib.error for a lying deflated syntax, struct.error, KeyError...).
     try:
@@ -419,23 +420,45 @@ def _codestream_size(fragment: bytes) -> tuple[int, int] | None:
     return None
 
 
-def _check_inflated_size(data: bytes, name: str) -> None:
-    """Refuse a deflated DICOM (PS3.5 A.5) whose data set inflates past the upload limit, before
-    pydicom inflates all of it in memory (a few kilobytes can inflate to gigabytes). The file meta
-    group, which is never deflated, names the transfer syntax and says where the data set starts."""
-    if DEFLATED_SYNTAX.encode() not in data[132:132 + 4096]:
-        return
-    if data[132:138] != b"\x02\x00\x00\x00UL":
-        raise _refuse(f"{name} is deflated but its file meta group has no length; it is not a study we can read.", "corrupt_image")
-    start = 144 + int.from_bytes(data[140:144], "little")
-    limit = max_upload_bytes()
-    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+def _check_data_set_size(data: bytes, name: str) -> None:
+    """Refuse, before pydicom reads the whole file, a DICOM whose data set is built to be slow and
+    large to read: a deflated one (PS3.5 A.5) that inflates past the upload limit (a few kilobytes
+    can inflate to gigabytes), or one with more than ``MAX_TOP_LEVEL_ELEMENTS`` elements (millions
+    of empty private elements fit in the upload limit and take minutes and gigabytes to read).
+    The file meta group, never deflated, names the transfer syntax and says where the data set
+    starts; the elements are counted with pydicom's own reader, large values skipped unread."""
+    from pydicom.filereader import data_element_generator, read_dataset
+    from pydicom.uid import UID
+
+    stream = io.BytesIO(data)
+    stream.seek(132)
     try:
-        inflated = len(inflater.decompress(data[start:], limit + 1))
-    except zlib.error:
-        return  # not deflated after all, or corrupt: pydicom's reading says which
-    if inflated > limit or inflater.unconsumed_tail:
-        raise _refuse(f"{name} inflates to more than {settings.HEALTHSYNC_MAX_UPLOAD_MB} MB; too large to read safely.", "image_too_large")
+        meta = read_dataset(stream, is_implicit_VR=False, is_little_endian=True, stop_when=lambda tag, vr, length: tag.group != 2)
+        syntax = UID(str(meta.get("TransferSyntaxUID", "") or ""))
+        start = stream.tell()
+    except Exception:  # a malformed meta group: pydicom's reading says what is wrong
+        return
+    if not syntax.is_transfer_syntax:
+        return  # refused, with its name, after reading
+    body = data[start:]
+    if syntax.is_deflated:
+        limit = max_upload_bytes()
+        inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+        try:
+            body = inflater.decompress(body, limit + 1)
+        except zlib.error:
+            return  # not deflated after all, or corrupt: pydicom's reading says which
+        if len(body) > limit or inflater.unconsumed_tail:
+            raise _refuse(f"{name} inflates to more than {settings.HEALTHSYNC_MAX_UPLOAD_MB} MB; too large to read safely.", "image_too_large")
+    elements = data_element_generator(io.BytesIO(body), syntax.is_implicit_VR, syntax.is_little_endian, defer_size=1024)
+    try:
+        for count, _ in enumerate(elements, 1):
+            if count > MAX_TOP_LEVEL_ELEMENTS:
+                raise _refuse(f"{name} holds more than {MAX_TOP_LEVEL_ELEMENTS:,} elements; it is not a study we can read.", "corrupt_image")
+    except UploadRefused:
+        raise
+    except Exception:  # malformed elements: pydicom's reading says what is wrong
+        return
 
 
 def _is_registered_uid(value: str) -> bool:

@@ -153,6 +153,17 @@ def item_flood(items: int = 100_001) -> bytes:
     return with_raw_elements(dicom(), header + b"\xfe\xff\x00\xe0\x00\x00\x00\x00" * items + b"\xfe\xff\xdd\xe0\x00\x00\x00\x00")
 
 
+def element_flood(elements: int = 20_001) -> bytes:
+    """``elements`` empty private elements (8 bytes each, 256 to a private block): cheap to send, slow and large to read."""
+    raw, group = bytearray(), 0x0009
+    while elements > 0:
+        block = min(elements, 256)
+        raw += struct.pack("<HH2sH", group, 0x0010, b"LO", 4) + b"ACME"
+        raw += b"".join(struct.pack("<HH2sH", group, 0x1000 + offset, b"LO", 0) for offset in range(block))
+        elements, group = elements - block, group + 2
+    return with_raw_elements(dicom(), bytes(raw))
+
+
 def pixel_data_as_a_number() -> bytes:
     """Pixel Data written with the VR UL and a 4-byte number for its value."""
     data = dicom()
@@ -207,6 +218,7 @@ CORPUS = [
     ("dicom-sequences-300-deep", "scan.dcm", deeply_nested_dicom, "corrupt_image", "nests sequences"),
     ("dicom-100001-sequence-items", "scan.dcm", item_flood, "corrupt_image", "more than 100,000 sequence items"),
     ("dicom-pixel-data-as-a-number", "scan.dcm", pixel_data_as_a_number, "corrupt_image", "not a byte stream"),
+    ("dicom-20001-elements", "scan.dcm", element_flood, "corrupt_image", "more than 20,000 elements"),
     ("dicom-32-bit-colour-beyond-the-decoded-size-limit", "scan.dcm",
      lambda: dicom(rows=4096, columns=4096, bits=32, pixel_data=native_pixels(), SamplesPerPixel=3), "image_too_large", "would decode to 192 MB"),
     ("dicom-burned-in-annotation", "scan.dcm", lambda: dicom(BurnedInAnnotation="YES"), "burned_in_annotation", "burned-in annotation"),
