@@ -18,8 +18,8 @@ full. ``collectstatic`` is left out: the API renders no template.
 The stack runs with ``DJANGO_DEBUG=0`` on free ports of 127.0.0.1: the server (gunicorn with
 ``--workers`` uvicorn workers, or daphne as ``manage.py serve`` runs it) and one Celery worker
 (``--pool solo``). The users are ``bench/locustfile.py``, run by locust headless in a process of its
-own: hospital staff (inventory, units, requests, request creation and fulfilment, issue, cancel,
-stock received, donors, inbox, predictions) and donors (history, eligibility, profile, slots), 1-5 s
+own: hospital staff (inventory, units, requests, request creation and fulfilment, crossmatch, issue,
+cancel, stock received, donors, inbox, predictions) and donors (history, eligibility, profile, slots), 1-5 s
 think time. Login rate limits and the per-user request and prediction rates are raised for the run
 (one client address plays every user); the JWT access lifetime is raised so no token expires.
 
@@ -34,7 +34,8 @@ everything else running); and the invariants, checked in the database after the 
 * every live allocation's unit is in the allocation's state, and the unit table's reserved and
   issued counts equal the live allocations';
 * every request's status agrees with its live allocations (fulfilled: exactly the units asked for);
-  every issued allocation's unit was issued for that request in its history;
+  every issued allocation's unit was issued for that request in its history; every issued red-cell
+  unit, unless released in an emergency, had a compatible crossmatch;
 * every unit's last history event ends in the unit's status;
 * the inventory endpoint's counts equal the unit table's available units, per hospital and group;
 * the writes the clients saw succeed are in the database, once: requests created, units received,
@@ -346,6 +347,10 @@ def check_invariants(samples: list[tuple], *, url: str, accounts: dict, run_star
     fulfilled = BloodRequest.objects.filter(status=BloodRequestStatus.FULFILLED).count()
     checks.append(("every issued allocation's unit was issued for its request", unrecorded == 0,
                    f"{issued_allocations} issued allocations ({fulfilled} fulfilled requests); without an issue event: {unrecorded}"))
+    uncrossmatched = (Allocation.objects.filter(status=AllocationStatus.ISSUED, emergency=False, unit__component__in=["red_cells", "whole_blood"])
+                      .exclude(crossmatch_compatible=True).count())
+    checks.append(("every issued red-cell unit was crossmatched compatible (or released in an emergency)", uncrossmatched == 0,
+                   f"issued without a compatible crossmatch: {uncrossmatched}"))
 
     last_event = UnitEvent.objects.filter(unit=OuterRef("pk")).order_by("-at", "-id").values("to_status")[:1]
     disagree = BloodUnit.objects.annotate(last=Subquery(last_event)).exclude(last=F("status")).count()

@@ -187,7 +187,14 @@ class StaffUser(HealthSyncUser):
             return
         for allocation in body["allocations"]:
             if allocation["status"] == "reserved":
-                self.call("POST", f"{BB}/allocations/{allocation['id']}/issue", f"POST {BB}/allocations/[id]/issue")
+                # Red cells are issued only after a compatible crossmatch on a recent sample of the recipient.
+                status, _ = self.call(
+                    "POST", f"{BB}/allocations/{allocation['id']}/crossmatch", f"POST {BB}/allocations/[id]/crossmatch",
+                    json_body={"method": "electronic", "sample_id": f"S-{request_id}",
+                               "sample_drawn_at": (datetime.now(timezone.utc) - timedelta(hours=2)).isoformat(), "compatible": True},
+                )
+                if status == 200:
+                    self.call("POST", f"{BB}/allocations/{allocation['id']}/issue", f"POST {BB}/allocations/[id]/issue")
 
     @task(1)
     def cancel_request(self):

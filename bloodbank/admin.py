@@ -4,6 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db.models import Count, Q
+from django.http import HttpResponseRedirect
 from django.shortcuts import render
 from django.utils import timezone
 
@@ -13,7 +14,7 @@ from healthsync.permissions import hospitals_for
 from healthsync.security import require_recent_login
 
 from . import selectors, services
-from .models import Allocation, BloodRequest, BloodUnit, ParLevel, Transfer, UnitEvent, UnitStatus
+from .models import Allocation, AllocationStatus, BloodRequest, BloodUnit, ParLevel, Transfer, UnitEvent, UnitStatus
 
 site = admin.site
 
@@ -123,7 +124,7 @@ class BloodUnitAdmin(HospitalScopedAdmin):
 
 class AllocationInline(ReadOnlyInline):
     model = Allocation
-    fields = ["unit", "status", "emergency", "allocated_at", "allocated_by", "issued_at"]
+    fields = ["unit", "status", "emergency", "crossmatch_compatible", "allocated_at", "allocated_by", "issued_at"]
     readonly_fields = fields
 
 
@@ -166,12 +167,16 @@ class BloodRequestAdmin(HospitalScopedAdmin):
 
 @admin.register(Allocation)
 class AllocationAdmin(HospitalScopedAdmin):
+    """Reserved units are crossmatched on their change page (saved through ``services.allocation_crossmatch``), then issued."""
+
     hospital_lookup = "request__hospital"
-    list_display = ["unit", "request", "status", "emergency", "allocated_at", "issued_at"]
-    list_filter = ["status", "emergency"]
+    list_display = ["unit", "request", "status", "emergency", "crossmatch_compatible", "allocated_at", "issued_at"]
+    list_filter = ["status", "emergency", "crossmatch_compatible"]
     search_fields = ["unit__din"]
     list_select_related = ["unit", "request"]
+    crossmatch_fields = ["crossmatch_method", "crossmatch_sample_id", "crossmatch_sample_drawn_at", "crossmatch_compatible"]
     readonly_fields = ["unit", "request", "status", "emergency", "allocated_at", "allocated_by", "issued_at"]
+    fields = [*readonly_fields, *crossmatch_fields, "crossmatched_by", "crossmatched_at"]
     actions = ["issue"]
 
     def has_add_permission(self, request):
@@ -179,6 +184,36 @@ class AllocationAdmin(HospitalScopedAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.status == AllocationStatus.RESERVED:
+            return [field for field in self.fields if field not in self.crossmatch_fields]
+        return self.fields
+
+    def save_model(self, request, obj, form, change):
+        if not set(self.crossmatch_fields) & set(form.changed_data):
+            return
+        data = form.cleaned_data
+        try:
+            allocation = services.allocation_crossmatch(
+                allocation=obj, method=data.get("crossmatch_method"), sample_id=data.get("crossmatch_sample_id"),
+                sample_drawn_at=data.get("crossmatch_sample_drawn_at"), compatible=data.get("crossmatch_compatible"),
+                by=request.user,
+            )
+        except DomainError as exc:
+            request._service_refused = True
+            self.message_user(request, exc.message, messages.ERROR)
+            return
+        if allocation.status == AllocationStatus.CANCELLED:
+            self.message_user(request, "Incompatible: the reservation is cancelled and the unit is back in stock.", messages.WARNING)
+
+    def save_related(self, request, form, formsets, change):
+        pass  # nothing related is edited here
+
+    def response_change(self, request, obj):
+        if getattr(request, "_service_refused", False):
+            return HttpResponseRedirect(request.path)  # back to the form, the refusal shown above it
+        return super().response_change(request, obj)
 
     @admin.action(description="Issue to the patient")
     def issue(self, request, queryset):

@@ -20,7 +20,7 @@ from healthsync.permissions import ACT, IsHospitalStaff, acting_hospital, can, h
 from healthsync.security import require_recent_login
 
 from . import selectors, services
-from .models import Allocation, BloodGroup, BloodRequest, BloodUnit, Component, ParLevel, Transfer
+from .models import Allocation, BloodGroup, BloodRequest, BloodUnit, Component, CrossmatchMethod, ParLevel, Transfer
 
 # --- serializers -----------------------------------------------------------------------------
 
@@ -62,7 +62,8 @@ class AllocationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Allocation
-        fields = ["id", "status", "emergency", "allocated_at", "issued_at", "unit"]
+        fields = ["id", "status", "emergency", "allocated_at", "issued_at", "crossmatch_method", "crossmatch_sample_id",
+                  "crossmatch_sample_drawn_at", "crossmatch_compatible", "crossmatched_by", "crossmatched_at", "unit"]
 
 
 class RequestSerializer(serializers.ModelSerializer):
@@ -133,6 +134,13 @@ class HospitalRegisterSerializer(serializers.Serializer):
     email = serializers.EmailField(max_length=254)  # the column's length (the validator allows 320)
     password = serializers.CharField(write_only=True, trim_whitespace=False, max_length=128)
     region = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
+
+
+class CrossmatchSerializer(serializers.Serializer):
+    method = serializers.ChoiceField(choices=CrossmatchMethod.choices)
+    sample_id = serializers.CharField(max_length=40, help_text="The identification on the recipient's sample tube.")
+    sample_drawn_at = serializers.DateTimeField()
+    compatible = serializers.BooleanField()
 
 
 class EmergencyReleaseSerializer(serializers.Serializer):
@@ -400,10 +408,27 @@ def _own_allocation(request, allocation_id) -> Allocation:
     return get_object_or_404(scope_to_hospitals(Allocation.objects.all(), request.user, via="request__hospital"), pk=allocation_id)
 
 
+@extend_schema(request=CrossmatchSerializer, responses=AllocationSerializer)
+@api_view(["POST"])
+@permission_classes([IsHospitalStaff])
+def allocation_crossmatch(request, allocation_id):
+    """Record a reserved unit's crossmatch against the recipient's sample; an incompatible unit goes back to stock."""
+    allocation = _own_allocation(request, allocation_id)
+    serializer = CrossmatchSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    data = serializer.validated_data
+    allocation = services.allocation_crossmatch(
+        allocation=allocation, method=data["method"], sample_id=data["sample_id"], sample_drawn_at=data["sample_drawn_at"],
+        compatible=data["compatible"], by=request.user,
+    )
+    return Response(AllocationSerializer(Allocation.objects.select_related("unit__hospital").get(pk=allocation.pk)).data)
+
+
 @extend_schema(request=None, responses=AllocationSerializer)
 @api_view(["POST"])
 @permission_classes([IsHospitalStaff])
 def allocation_issue(request, allocation_id):
+    """Issue a reserved unit; red cells and whole blood need a compatible crossmatch on an in-date sample first (409)."""
     return Response(AllocationSerializer(services.allocation_issue(allocation=_own_allocation(request, allocation_id), by=request.user)).data)
 
 

@@ -137,8 +137,18 @@ class AllocationStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+class CrossmatchMethod(models.TextChoices):
+    SEROLOGICAL = "serological", "Serological crossmatch"
+    ELECTRONIC = "electronic", "Electronic crossmatch"
+
+
 class Allocation(models.Model):
-    """A unit set aside for a request. At most one live (reserved or issued) allocation per unit."""
+    """A unit set aside for a request. At most one live (reserved or issued) allocation per unit.
+
+    The crossmatch fields record the pre-transfusion compatibility test of the unit against the
+    recipient's positively identified sample (21 CFR 606.151(b)-(c)); red cells and whole blood are
+    issued only with a compatible one on a sample still in date (``services.allocation_issue``).
+    """
 
     request = models.ForeignKey(BloodRequest, on_delete=models.PROTECT, related_name="allocations")
     unit = models.ForeignKey(BloodUnit, on_delete=models.PROTECT, related_name="allocations")
@@ -147,6 +157,14 @@ class Allocation(models.Model):
     allocated_at = models.DateTimeField(auto_now_add=True)
     allocated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     issued_at = models.DateTimeField(null=True, blank=True)
+    crossmatch_method = models.CharField(max_length=12, choices=CrossmatchMethod.choices, blank=True)
+    crossmatch_sample_id = models.CharField(
+        "recipient sample", max_length=40, blank=True, help_text="The identification on the recipient's sample tube."
+    )
+    crossmatch_sample_drawn_at = models.DateTimeField("sample drawn at", null=True, blank=True)
+    crossmatch_compatible = models.BooleanField("compatible", null=True, blank=True)
+    crossmatched_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    crossmatched_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["allocated_at", "id"]

@@ -515,6 +515,37 @@ def check_needed_by(*, needed_by: datetime, now: datetime, horizon: timedelta = 
     return needed_by
 
 
+# --- Pre-transfusion testing ------------------------------------------------------
+
+# Components carrying red cells are crossmatched against the recipient's sample
+# before issue; plasma, platelets and cryoprecipitate are given ABO-compatible only
+# (21 CFR 606.151(c); shared/domain/blood-banking.md).
+CROSSMATCHED_COMPONENTS = frozenset({RED_CELLS, WHOLE_BLOOD})
+CROSSMATCH_SAMPLE_DAYS = 3
+# A draw time typed from a ward clock a few minutes ahead of the server's is no future sample.
+CROSSMATCH_SAMPLE_SKEW = timedelta(minutes=5)
+
+
+def needs_crossmatch(component: str) -> bool:
+    _check_component(component)
+    return component in CROSSMATCHED_COMPONENTS
+
+
+def check_crossmatch_sample(*, drawn_at: datetime, now: datetime, max_days: int = CROSSMATCH_SAMPLE_DAYS) -> datetime:
+    """Return ``drawn_at`` if the recipient's sample may serve a crossmatch ``now``, else raise ValueError.
+
+    21 CFR 606.151(b): the sample must be recent; it serves for ``max_days`` days after it was drawn
+    (3 by default, the usual limit for a recipient who may have been transfused or pregnant lately).
+    """
+    if max_days < 0:
+        raise ValueError("The sample's validity cannot be negative.")
+    if drawn_at > now + CROSSMATCH_SAMPLE_SKEW:
+        raise ValueError("The sample's draw time is in the future.")
+    if drawn_at < now - timedelta(days=max_days):
+        raise ValueError(f"The recipient's sample was drawn more than {max_days} days ago; crossmatch against a new sample.")
+    return drawn_at
+
+
 # --- O-negative reserve ---------------------------------------------------------
 
 def may_use_o_negative(

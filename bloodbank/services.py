@@ -26,6 +26,7 @@ from .models import (
     BloodRequestStatus,
     BloodUnit,
     Component,
+    CrossmatchMethod,
     DinSequence,
     ParLevel,
     Transfer,
@@ -522,12 +523,76 @@ def request_fulfil(*, request: BloodRequest, by) -> list[Allocation]:
     return allocations
 
 
+def _check_sample(*, drawn_at: datetime, now: datetime) -> None:
+    rules.check_crossmatch_sample(drawn_at=drawn_at, now=now, max_days=settings.HEALTHSYNC_CROSSMATCH_SAMPLE_DAYS)
+
+
+def allocation_crossmatch(
+    *, allocation: Allocation, method: str, sample_id: str, sample_drawn_at: datetime, compatible: bool, by
+) -> Allocation:
+    """Record the compatibility test of a reserved unit against the recipient's sample (21 CFR 606.151(b)-(c)).
+
+    ``method`` is a serological or an approved electronic crossmatch; ``sample_id`` the positive
+    identification on the recipient's sample, drawn at most ``HEALTHSYNC_CROSSMATCH_SAMPLE_DAYS``
+    days ago. An incompatible unit goes back to stock (the request is short of it again); the
+    result stays recorded on the allocation either way.
+    """
+    problems = {}
+    if method not in CrossmatchMethod.values:
+        problems["method"] = [f"Choose one of {', '.join(CrossmatchMethod.values)}."]
+    sample_id = (sample_id or "").strip()
+    if not sample_id:
+        problems["sample_id"] = ["Give the identification on the recipient's sample."]
+    elif len(sample_id) > Allocation._meta.get_field("crossmatch_sample_id").max_length:
+        problems["sample_id"] = ["At most 40 characters."]
+    if sample_drawn_at is None or timezone.is_naive(sample_drawn_at):
+        problems["sample_drawn_at"] = ["Give when the sample was drawn, with its time zone."]
+    else:
+        try:
+            _check_sample(drawn_at=sample_drawn_at, now=timezone.now())
+        except ValueError as exc:
+            problems["sample_drawn_at"] = [str(exc)]
+    if not isinstance(compatible, bool):
+        problems["compatible"] = ["Say whether the unit is compatible (true or false)."]
+    if problems:
+        raise DomainError(next(iter(problems.values()))[0], fields=problems)
+    with transaction.atomic():
+        allocation = Allocation.objects.select_for_update().get(pk=allocation.pk)
+        if allocation.status != AllocationStatus.RESERVED:
+            raise Conflict(f"The allocation is {allocation.status}; only a reserved unit is crossmatched.", code="not_reserved")
+        allocation.crossmatch_method, allocation.crossmatch_sample_id = method, sample_id
+        allocation.crossmatch_sample_drawn_at, allocation.crossmatch_compatible = sample_drawn_at, compatible
+        allocation.crossmatched_by, allocation.crossmatched_at = by, timezone.now()
+        allocation.save(update_fields=[
+            "crossmatch_method", "crossmatch_sample_id", "crossmatch_sample_drawn_at", "crossmatch_compatible",
+            "crossmatched_by", "crossmatched_at",
+        ])
+        if not compatible:
+            allocation = allocation_cancel(allocation=allocation, by=by, reason=f"Crossmatch incompatible (sample {sample_id})")
+    return allocation
+
+
 def allocation_issue(*, allocation: Allocation, by) -> Allocation:
-    """Issue a reserved unit to the patient; expiry is checked again here, not only by the sweep."""
+    """Issue a reserved unit to the patient; expiry is checked again here, not only by the sweep.
+
+    Red cells and whole blood need a recorded compatible crossmatch on a sample still in date
+    (21 CFR 606.151(b)-(c)); other components are issued ABO-compatible. Uncrossmatched emergency
+    units do not pass here: ``emergency_release`` issues them at once, with the physician recorded.
+    """
     with transaction.atomic():
         allocation = Allocation.objects.select_for_update().select_related("unit", "request").get(pk=allocation.pk)
         if allocation.status != AllocationStatus.RESERVED:
             raise Conflict(f"The allocation is {allocation.status}; only a reserved unit can be issued.", code="not_reserved")
+        if rules.needs_crossmatch(allocation.unit.component):
+            if allocation.crossmatch_compatible is not True:
+                raise Conflict(
+                    "The unit has no compatible crossmatch recorded; crossmatch it against the recipient's sample first.",
+                    code="not_crossmatched",
+                )
+            try:
+                _check_sample(drawn_at=allocation.crossmatch_sample_drawn_at, now=timezone.now())
+            except ValueError as exc:
+                raise Conflict(str(exc), code="sample_too_old", details={"sample_id": allocation.crossmatch_sample_id}) from exc
         _move(allocation.unit, to_status=UnitStatus.ISSUED, by=by, reason=f"Issued for request {allocation.request_id}", request=allocation.request)
         allocation.status = AllocationStatus.ISSUED
         allocation.issued_at = timezone.now()

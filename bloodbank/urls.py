@@ -22,6 +22,7 @@ urlpatterns = [
     path("requests/<int:request_id>/cancel", api.request_cancel, name="request-cancel"),
     path("requests/<int:request_id>/emergency-release", api.request_emergency_release, name="request-emergency-release"),
     path("requests/<int:request_id>/network-stock", api.request_network_stock, name="request-network-stock"),
+    path("allocations/<int:allocation_id>/crossmatch", api.allocation_crossmatch, name="allocation-crossmatch"),
     path("allocations/<int:allocation_id>/issue", api.allocation_issue, name="allocation-issue"),
     path("allocations/<int:allocation_id>/cancel", api.allocation_cancel, name="allocation-cancel"),
     path("transfers/", api.TransferListCreate.as_view(), name="transfers"),

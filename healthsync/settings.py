@@ -293,6 +293,7 @@ SPECTACULAR_SETTINGS = {
         "BloodRequestStatusEnum": "bloodbank.models.BloodRequestStatus",
         "AllocationStatusEnum": "bloodbank.models.AllocationStatus",
         "TransferStatusEnum": "bloodbank.models.TransferStatus",
+        "CrossmatchMethodEnum": "bloodbank.models.CrossmatchMethod",
         "AppointmentStatusEnum": "donors.models.AppointmentStatus",
         "DonationStatusEnum": "donors.models.DonationStatus",
     },
@@ -388,6 +389,8 @@ HEALTHSYNC_FIN_PREFIX = env.str("HEALTHSYNC_FIN_PREFIX", default="H")
 HEALTHSYNC_AUTO_VERIFY_HOSPITALS = env.bool("HEALTHSYNC_AUTO_VERIFY_HOSPITALS", default=EMBEDDED)
 # O-negative red cells kept back for O-negative recipients and emergencies (units per hospital).
 HEALTHSYNC_O_NEGATIVE_RESERVE = env.int("HEALTHSYNC_O_NEGATIVE_RESERVE", default=4)
+# Days a recipient's sample serves for crossmatching red cells (21 CFR 606.151(b)).
+HEALTHSYNC_CROSSMATCH_SAMPLE_DAYS = env.int("HEALTHSYNC_CROSSMATCH_SAMPLE_DAYS", default=3)
 # Standard volume of one bag per component (ml): "units" = ceil(ml / standard volume).
 HEALTHSYNC_STANDARD_VOLUME_ML = {
     "whole_blood": env.int("HEALTHSYNC_VOLUME_WHOLE_BLOOD_ML", default=450),

@@ -92,6 +92,11 @@ def test_partial_then_complete_and_units_are_never_reused(hospital_a, stock, bob
 def test_issue_checks_expiry_again_and_history_is_recorded(hospital_a, stock, bob):
     stock(hospital_a, "O+", 2)
     allocations = services.request_fulfil(request=_request(hospital_a, "O+", 2), by=bob)
+    for allocation in allocations:
+        services.allocation_crossmatch(
+            allocation=allocation, method="electronic", sample_id="S-1", sample_drawn_at=timezone.now() - timedelta(hours=1),
+            compatible=True, by=bob,
+        )
     issued = services.allocation_issue(allocation=allocations[0], by=bob)
     assert issued.status == AllocationStatus.ISSUED and issued.unit.status == UnitStatus.ISSUED
 

@@ -161,6 +161,9 @@ RULES: dict[str, Rule] = {
     "api/blood-bank/requests/<int:request_id>/network-stock": Rule(
         f"{A}/requests/{{request}}/network-stock", {"GET": STAFF_READ}, other={"GET": OTHER_STAFF_READ},
     ),
+    "api/blood-bank/allocations/<int:allocation_id>/crossmatch": Rule(
+        f"{A}/allocations/{{allocation}}/crossmatch", {"POST": STAFF_WRITE}, other={"POST": OTHER_STAFF_WRITE},
+    ),
     "api/blood-bank/allocations/<int:allocation_id>/issue": Rule(
         f"{A}/allocations/{{allocation}}/issue", {"POST": STAFF_WRITE}, other={"POST": OTHER_STAFF_WRITE},
     ),
