@@ -81,6 +81,28 @@ def _record(unit: BloodUnit, *, from_status: str, by, reason: str = "", request=
     )
 
 
+def _dating_anticoagulant(anticoagulant: str) -> str | None:
+    try:
+        return rules.dating_anticoagulant(anticoagulant)
+    except ValueError as exc:
+        raise DomainError(str(exc), fields={"anticoagulant": [str(exc)]}) from exc
+
+
+def _check_collected_at(collected_at: datetime) -> None:
+    if timezone.is_naive(collected_at):
+        raise DomainError("The collection time needs a time zone.", fields={"collected_at": ["Give a time zone offset."]})
+    if collected_at > timezone.now():
+        raise DomainError("The collection time is in the future.", fields={"collected_at": ["Must not be in the future."]})
+
+
+def _expiry_from_collection(*, component: str, collected_at: datetime, anticoagulant: str | None) -> datetime:
+    """The end of a bag's last day of use, counted from its collection (21 CFR 610.53)."""
+    try:
+        return rules.expires_at(component=component, collected_at=collected_at, tz=_local_tz(), anticoagulant=anticoagulant)
+    except ValueError as exc:
+        raise DomainError(str(exc), fields={"anticoagulant": [str(exc)]}) from exc
+
+
 def unit_create(
     *,
     hospital: Hospital,
@@ -115,20 +137,11 @@ def unit_create(
     volume_ml = volume_ml if volume_ml is not None else standard_volumes()[component]
     if volume_ml <= 0:
         raise DomainError("Volume must be a positive number of ml.", fields={"quantity_ml": ["Must be positive."]})
-    try:
-        dating_anticoagulant = rules.dating_anticoagulant(anticoagulant)
-    except ValueError as exc:
-        raise DomainError(str(exc), fields={"anticoagulant": [str(exc)]}) from exc
+    dating_anticoagulant = _dating_anticoagulant(anticoagulant)
     collected_at = collected_at or timezone.now()
-    if collected_at > timezone.now():
-        raise DomainError("The collection time is in the future.", fields={"collected_at": ["Must not be in the future."]})
+    _check_collected_at(collected_at)
     if expires_at is None:
-        try:
-            expires_at = rules.expires_at(
-                component=component, collected_at=collected_at, tz=_local_tz(), anticoagulant=dating_anticoagulant
-            )
-        except ValueError as exc:
-            raise DomainError(str(exc), fields={"anticoagulant": [str(exc)]}) from exc
+        expires_at = _expiry_from_collection(component=component, collected_at=collected_at, anticoagulant=dating_anticoagulant)
     if expires_at <= timezone.now():
         raise DomainError("The unit is already expired.", fields={"expiry_date": ["Must be in the future."]})
     with transaction.atomic():
@@ -183,10 +196,7 @@ def units_receive(
         message = "Give the unit's expiry_date or its collected_at: a unit is dated from its collection, not its receipt."
         raise DomainError(message, fields={"expiry_date": ["Give expiry_date or collected_at."], "collected_at": ["Give collected_at or expiry_date."]})
     if collected_at is not None:
-        if timezone.is_naive(collected_at):
-            raise DomainError("The collection time needs a time zone.", fields={"collected_at": ["Give a time zone offset."]})
-        if collected_at > timezone.now():
-            raise DomainError("The collection time is in the future.", fields={"collected_at": ["Must not be in the future."]})
+        _check_collected_at(collected_at)
     expires_at = None
     if expiry_date is not None:
         today = timezone.localdate()
@@ -203,13 +213,7 @@ def units_receive(
             raise DomainError(message, fields={"expiry_date": [message]})
         expires_at = datetime.combine(expiry_date + timedelta(days=1), time(0), tzinfo=_local_tz())
     else:
-        try:
-            expires_at = rules.expires_at(
-                component=component, collected_at=collected_at, tz=_local_tz(),
-                anticoagulant=rules.dating_anticoagulant(anticoagulant),
-            )
-        except ValueError as exc:
-            raise DomainError(str(exc), fields={"anticoagulant": [str(exc)]}) from exc
+        expires_at = _expiry_from_collection(component=component, collected_at=collected_at, anticoagulant=_dating_anticoagulant(anticoagulant))
         if expires_at <= timezone.now():
             message = f"A {component.replace('_', ' ')} unit collected then is already expired (21 CFR 610.53)."
             raise DomainError(message, fields={"collected_at": [message]})
@@ -476,6 +480,25 @@ def _within_o_negative_reserve(
     return allowed
 
 
+def _choose_compatible(*, hospital_id: int, component: str, recipient_group: str, urgency: int, wanted: int, now: datetime) -> list[BloodUnit]:
+    """Up to ``wanted`` available units of ``hospital_id`` for the recipient: donor groups in the
+    documented preference order (``rules.donor_preference``, never RhD-positive red cells for an
+    RhD-negative recipient), earliest expiry first within a group, the O-negative reserve kept."""
+    chosen: list[BloodUnit] = []
+    for donor_group in rules.donor_preference(component=component, recipient_group=recipient_group):
+        need = wanted - len(chosen)
+        if need <= 0:
+            break
+        group = str(donor_group)
+        units = _candidates(hospital_id=hospital_id, component=component, donor_group=group, limit=need, now=now)
+        if group == "O-":
+            units = _within_o_negative_reserve(
+                units, hospital_id=hospital_id, component=component, recipient_group=recipient_group, urgency=urgency, now=now,
+            )
+        chosen.extend(units)
+    return chosen
+
+
 def request_fulfil(*, request: BloodRequest, by) -> list[Allocation]:
     """Reserve compatible units from the request's own hospital for what is still missing.
 
@@ -497,19 +520,8 @@ def request_fulfil(*, request: BloodRequest, by) -> list[Allocation]:
         if missing <= 0:
             _refresh_request_status(request, allocated=request.units_requested - missing)
             return []
-        chosen: list[BloodUnit] = []
-        for donor_group in rules.donor_preference(component=request.component, recipient_group=request.blood_group):
-            need = missing - len(chosen)
-            if need <= 0:
-                break
-            group = str(donor_group)
-            units = _candidates(hospital_id=request.hospital_id, component=request.component, donor_group=group, limit=need, now=now)
-            if group == "O-":
-                units = _within_o_negative_reserve(
-                    units, hospital_id=request.hospital_id, component=request.component,
-                    recipient_group=request.blood_group, urgency=request.urgency, now=now,
-                )
-            chosen.extend(units)
+        chosen = _choose_compatible(hospital_id=request.hospital_id, component=request.component, recipient_group=request.blood_group,
+                                    urgency=request.urgency, wanted=missing, now=now)
         if not chosen:
             raise Conflict(
                 "No compatible unit is available at this hospital.",
@@ -543,8 +555,8 @@ def allocation_crossmatch(
     sample_id = (sample_id or "").strip()
     if not sample_id:
         problems["sample_id"] = ["Give the identification on the recipient's sample."]
-    elif len(sample_id) > Allocation._meta.get_field("crossmatch_sample_id").max_length:
-        problems["sample_id"] = ["At most 40 characters."]
+    elif len(sample_id) > (longest := Allocation._meta.get_field("crossmatch_sample_id").max_length):
+        problems["sample_id"] = [f"At most {longest} characters."]
     if sample_drawn_at is None or timezone.is_naive(sample_drawn_at):
         problems["sample_drawn_at"] = ["Give when the sample was drawn, with its time zone."]
     else:
@@ -707,19 +719,10 @@ def transfer_approve(*, transfer: Transfer, by) -> Transfer:
     now = timezone.now()
     with transaction.atomic():
         transfer = _transfer_locked(transfer, TransferStatus.REQUESTED)
-        urgency = transfer.request.urgency if transfer.request_id else rules.ROUTINE
-        chosen: list[BloodUnit] = []
-        for group in rules.donor_preference(component=transfer.component, recipient_group=transfer.blood_group):
-            need = transfer.units_requested - len(chosen)
-            if need <= 0:
-                break
-            units = _candidates(hospital_id=transfer.from_hospital_id, component=transfer.component, donor_group=str(group), limit=need, now=now)
-            if str(group) == "O-":
-                units = _within_o_negative_reserve(
-                    units, hospital_id=transfer.from_hospital_id, component=transfer.component,
-                    recipient_group=transfer.blood_group, urgency=urgency, now=now,
-                )
-            chosen += units
+        chosen = _choose_compatible(
+            hospital_id=transfer.from_hospital_id, component=transfer.component, recipient_group=transfer.blood_group,
+            urgency=transfer.request.urgency if transfer.request_id else rules.ROUTINE, wanted=transfer.units_requested, now=now,
+        )
         if not chosen:
             raise Conflict("No compatible unit is available to send.", code="no_compatible_stock")
         for unit in chosen:

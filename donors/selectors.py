@@ -1,7 +1,6 @@
 """Reads of the donors app: computed eligibility, histories, free slots, staff-scoped lists, dashboard counts."""
 
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import Count, F, Prefetch, Q, QuerySet
@@ -58,18 +57,15 @@ def donor_eligibility(
     donation_type: str = rules.WHOLE_BLOOD,
     haemoglobin: float | None = None,
     exclude: Donation | None = None,
-    weight_kg: Decimal | float | None = None,
 ) -> rules.Eligibility:
     """Eligibility computed now from the donor's facts, visits and deferrals ("eligible now" without haemoglobin).
 
-    An unrecorded weight is measured at screening, so it does not refuse here. ``weight_kg``, when
-    given, is the weight measured by staff at screening and replaces the donor's own figure.
+    An unrecorded weight is measured at screening, so it does not refuse here.
     """
-    weight = weight_kg if weight_kg is not None else donor.weight_kg
     return rules.eligibility(
         date_of_birth=donor.date_of_birth,
         sex=donor.sex or rules.FEMALE,
-        weight_kg=float(weight) if weight is not None else None,
+        weight_kg=float(donor.weight_kg) if donor.weight_kg is not None else None,
         donations=past_donations(donor=donor, exclude=exclude),
         deferrals=[deferral.as_rule() for deferral in donor.deferrals.all()],
         on_date=on_date or timezone.localdate(),

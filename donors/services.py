@@ -453,8 +453,8 @@ def screening_record(
             temperature_c=float(temperature_c), questionnaire_passed=questionnaire_passed,
         )
         on_record = selectors.donor_eligibility(
-            donor=donor, on_date=donation.visit_date, donation_type=donation.donation_type, exclude=donation, weight_kg=weight,
-        ).reasons
+            donor=donor, on_date=donation.visit_date, donation_type=donation.donation_type, exclude=donation,
+        ).reasons  # with the weight just measured (set on ``donor`` above)
         problems = [reason.message for reason in (*measured, *on_record)]
         screening = Screening.objects.create(
             donation=donation, haemoglobin_g_dl=haemoglobin_g_dl, systolic_mmhg=systolic_mmhg, diastolic_mmhg=diastolic_mmhg,

@@ -2,8 +2,9 @@
 DICOM decoding and de-identification, and the modality check against the chosen model.
 
 Everything a caller gets back is safe to keep: PNG/JPEG image data as uploaded without its
-metadata (text, EXIF, comments), DICOM bytes with the patient's identifiers removed (DICOM PS3.15 Annex E, Basic Application Level
-Confidentiality Profile); the original identifiers come back separately, for encrypted storage.
+metadata (text, EXIF, comments), DICOM bytes with the patient's identifiers removed (DICOM PS3.15
+Annex E, Basic Application Level Confidentiality Profile); the original identifiers come back
+separately, for encrypted storage.
 """
 
 import io
@@ -33,8 +34,9 @@ BITS_ALLOCATED = {1, 8, 16, 32}
 MAX_SEQUENCE_DEPTH = 32
 
 # PS3.15 Annex E basic profile: attributes removed ("X") or emptied ("Z") that identify the patient,
-# the people involved or the institution. UIDs are replaced below.
-IDENTIFYING_KEYWORDS = [
+# the people involved or the institution, wherever they occur; then more of the profile's "X"
+# attributes and free text that carries names and numbers in practice. UIDs are replaced below.
+IDENTIFYING_KEYWORDS = frozenset({
     "PatientName", "PatientID", "PatientBirthDate", "PatientBirthTime", "PatientSex", "PatientAge", "PatientSize",
     "PatientWeight", "PatientAddress", "PatientTelephoneNumbers", "PatientMotherBirthName", "OtherPatientIDs",
     "OtherPatientNames", "OtherPatientIDsSequence", "PatientComments", "EthnicGroup", "MilitaryRank",
@@ -44,9 +46,6 @@ IDENTIFYING_KEYWORDS = [
     "InstitutionalDepartmentName", "StationName", "AccessionNumber", "StudyID", "StudyDescription",
     "SeriesDescription", "DeviceSerialNumber", "AdmittingDiagnosesDescription", "AdditionalPatientHistory",
     "RequestAttributesSequence", "ContentCreatorName", "InstanceCreatorUID",
-]
-# More of the profile's "X" attributes, and free text that carries names and numbers in practice.
-IDENTIFYING_KEYWORDS += [
     "PatientBirthName", "CountryOfResidence", "RegionOfResidence", "Occupation", "AdmissionID", "MedicalAlerts", "Allergies",
     "PatientReligiousPreference", "PatientState", "PregnancyStatus", "SmokingStatus", "PatientInsurancePlanCodeSequence",
     "PerformedStationName", "PerformedLocation", "PerformedStationAETitle", "ScheduledStationAETitle", "ScheduledStationName",
@@ -57,8 +56,8 @@ IDENTIFYING_KEYWORDS += [
     "PersonIdentificationCodeSequence", "ReferencedPatientSequence", "ContentSequence", "IconImageSequence", "DerivationDescription",
     "FillerOrderNumberImagingServiceRequest", "PlacerOrderNumberImagingServiceRequest", "OrderCallbackPhoneNumber",
     "ServiceEpisodeID", "ServiceEpisodeDescription", "VisitComments", "CurrentPatientLocation", "PatientInstitutionResidence",
-    "DeviceSerialNumber", "StorageMediaFileSetID",
-]
+    "StorageMediaFileSetID",
+})
 # Value representations removed wherever they occur (in sequences too): person names and free text.
 IDENTIFYING_VRS = {"PN", "LT", "ST", "UT"}
 # Dates and times are emptied wherever they occur (the profile's "Z"/"D"); the element stays.
@@ -487,7 +486,7 @@ def _de_identified(dataset) -> tuple[dict, bytes]:
 
     identifiers = {keyword: str(dataset.get(keyword, "") or "") for keyword in KEPT_IDENTIFIERS if keyword in dataset}
     dataset.remove_private_tags()
-    removed, replaced = set(IDENTIFYING_KEYWORDS), {}
+    replaced = {}
 
     def replacement(uid: str) -> str:
         if uid not in replaced:
@@ -496,7 +495,7 @@ def _de_identified(dataset) -> tuple[dict, bytes]:
 
     def clean(current, element) -> None:
         group = element.tag.group
-        if element.keyword in removed or element.VR in IDENTIFYING_VRS or 0x5000 <= group <= 0x50FF or 0x6000 <= group <= 0x60FF:
+        if element.keyword in IDENTIFYING_KEYWORDS or element.VR in IDENTIFYING_VRS or 0x5000 <= group <= 0x50FF or 0x6000 <= group <= 0x60FF:
             del current[element.tag]
         elif element.VR in DATE_VRS:
             element.value = ""
