@@ -3,6 +3,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.widgets import AdminSplitDateTime
 from django.db.models import Count, Q
 from django.http import HttpResponseRedirect
 from django.shortcuts import render
@@ -69,8 +70,38 @@ class UnitEventInline(ReadOnlyInline):
     verbose_name_plural = "History (vein to vein)"
 
 
+def _with_form(modeladmin, request, queryset, *, form_class, title: str, intro: str, button: str, apply):
+    """An action that asks for details first: a page of its own with ``form_class`` for the selected
+    rows; once the form is valid, ``apply(row, cleaned_data)`` runs on each row (``_run``)."""
+    if "apply" in request.POST:
+        form = form_class(request.POST)
+        if form.is_valid():
+            apply(form.cleaned_data)
+            return None
+    else:
+        form = form_class()
+    return render(request, "admin/bloodbank/action_form.html", {
+        **modeladmin.admin_site.each_context(request), "title": title, "intro": intro, "button": button, "rows": queryset,
+        "form": form, "action": request.POST.get("action", ""), "action_checkbox_name": ACTION_CHECKBOX_NAME, "opts": modeladmin.model._meta,
+    })
+
+
 class DiscardForm(forms.Form):
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), help_text="Recorded on each unit's history.")
+
+
+class TransfusedForm(forms.Form):
+    started_at = forms.SplitDateTimeField(label="Started at", widget=AdminSplitDateTime)
+    ended_at = forms.SplitDateTimeField(label="Ended at", required=False, widget=AdminSplitDateTime)
+    reaction = forms.BooleanField(label="Suspected transfusion reaction", required=False)
+    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, help_text="What was seen (required with a reaction).")
+
+
+class ReturnForm(forms.Form):
+    seal_intact = forms.TypedChoiceField(
+        label="Seal intact", choices=[("yes", "Yes: not spiked or opened"), ("no", "No")], coerce=lambda value: value == "yes",
+        widget=forms.RadioSelect, help_text="A red cell unit also goes back to stock only within the return limit after issue.",
+    )
 
 
 @admin.register(BloodUnit)
@@ -108,23 +139,17 @@ class BloodUnitAdmin(HospitalScopedAdmin):
         except DomainError as exc:
             self.message_user(request, exc.message, messages.ERROR)
             return None
-        if "apply" in request.POST:
-            form = DiscardForm(request.POST)
-            if form.is_valid():
-                reason = form.cleaned_data["reason"]
-                _run(self, request, queryset, lambda unit: services.unit_discard(unit=unit, by=request.user, reason=reason), "unit(s) discarded")
-                return None
-        else:
-            form = DiscardForm()
-        return render(request, "admin/bloodbank/discard.html", {
-            **self.admin_site.each_context(request), "title": "Discard units", "units": queryset, "form": form,
-            "action_checkbox_name": ACTION_CHECKBOX_NAME, "opts": self.model._meta,
-        })
+        return _with_form(
+            self, request, queryset, form_class=DiscardForm, title="Discard units", button="Discard",
+            intro="Discard these units? Each unit's history records the reason and that you discarded it.",
+            apply=lambda data: _run(self, request, queryset, lambda unit: services.unit_discard(unit=unit, by=request.user, reason=data["reason"]),
+                                    "unit(s) discarded"),
+        )
 
 
 class AllocationInline(ReadOnlyInline):
     model = Allocation
-    fields = ["unit", "status", "emergency", "crossmatch_compatible", "allocated_at", "allocated_by", "issued_at"]
+    fields = ["unit", "status", "emergency", "anti_d_advised", "crossmatch_compatible", "allocated_at", "allocated_by", "issued_at"]
     readonly_fields = fields
 
 
@@ -170,14 +195,15 @@ class AllocationAdmin(HospitalScopedAdmin):
     """Reserved units are crossmatched on their change page (saved through ``services.allocation_crossmatch``), then issued."""
 
     hospital_lookup = "request__hospital"
-    list_display = ["unit", "request", "status", "emergency", "crossmatch_compatible", "allocated_at", "issued_at"]
+    list_display = ["unit", "request", "status", "emergency", "anti_d_advised", "crossmatch_compatible", "allocated_at", "issued_at"]
     list_filter = ["status", "emergency", "crossmatch_compatible"]
     search_fields = ["unit__din"]
     list_select_related = ["unit", "request"]
     crossmatch_fields = ["crossmatch_method", "crossmatch_sample_id", "crossmatch_sample_drawn_at", "crossmatch_compatible"]
-    readonly_fields = ["unit", "request", "status", "emergency", "allocated_at", "allocated_by", "issued_at"]
-    fields = [*readonly_fields, *crossmatch_fields, "crossmatched_by", "crossmatched_at"]
-    actions = ["issue"]
+    readonly_fields = ["unit", "request", "status", "emergency", "anti_d_advised", "allocated_at", "allocated_by", "issued_at"]
+    fields = [*readonly_fields, *crossmatch_fields, "crossmatched_by", "crossmatched_at", "transfusion_started_at", "transfusion_ended_at",
+              "transfusion_reaction", "transfusion_note", "transfusion_recorded_by", "returned_at", "returned_by"]
+    actions = ["issue", "record_transfused", "return_unused"]
 
     def has_add_permission(self, request):
         return False
@@ -218,6 +244,26 @@ class AllocationAdmin(HospitalScopedAdmin):
     @admin.action(description="Issue to the patient")
     def issue(self, request, queryset):
         _run(self, request, queryset, lambda a: services.allocation_issue(allocation=a, by=request.user), "unit(s) issued")
+
+    @admin.action(description="Record as transfused")
+    def record_transfused(self, request, queryset):
+        def apply(data):
+            _run(self, request, queryset, lambda a: services.allocation_transfuse(
+                allocation=a, by=request.user, started_at=data["started_at"], ended_at=data["ended_at"], reaction=data["reaction"],
+                note=data["note"]), "transfusion(s) recorded")
+
+        return _with_form(self, request, queryset, form_class=TransfusedForm, title="Record transfusions", button="Record",
+                          intro="These issued units were transfused to their request's patient.", apply=apply)
+
+    @admin.action(description="Return unused to the blood bank")
+    def return_unused(self, request, queryset):
+        def apply(data):
+            _run(self, request, queryset, lambda a: services.allocation_return(allocation=a, by=request.user, seal_intact=data["seal_intact"]),
+                 "unit(s) returned")
+
+        return _with_form(self, request, queryset, form_class=ReturnForm, title="Return unused units", button="Return",
+                          intro="These issued units came back unused. Each goes back to stock if the rules allow it, otherwise it is "
+                                "discarded with the reason on its history.", apply=apply)
 
 
 @admin.register(Transfer)

@@ -62,8 +62,10 @@ class AllocationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Allocation
-        fields = ["id", "status", "emergency", "allocated_at", "issued_at", "crossmatch_method", "crossmatch_sample_id",
-                  "crossmatch_sample_drawn_at", "crossmatch_compatible", "crossmatched_by", "crossmatched_at", "unit"]
+        fields = ["id", "status", "emergency", "anti_d_advised", "allocated_at", "issued_at", "crossmatch_method", "crossmatch_sample_id",
+                  "crossmatch_sample_drawn_at", "crossmatch_compatible", "crossmatched_by", "crossmatched_at",
+                  "transfusion_started_at", "transfusion_ended_at", "transfusion_reaction", "transfusion_note",
+                  "transfusion_recorded_by", "returned_at", "returned_by", "unit"]
 
 
 class RequestSerializer(serializers.ModelSerializer):
@@ -141,6 +143,17 @@ class CrossmatchSerializer(serializers.Serializer):
     sample_id = serializers.CharField(max_length=40, help_text="The identification on the recipient's sample tube.")
     sample_drawn_at = serializers.DateTimeField()
     compatible = serializers.BooleanField()
+
+
+class TransfusionSerializer(serializers.Serializer):
+    started_at = serializers.DateTimeField()
+    ended_at = serializers.DateTimeField(required=False, allow_null=True)
+    reaction = serializers.BooleanField(default=False, help_text="A transfusion reaction was suspected.")
+    note = serializers.CharField(required=False, allow_blank=True, default="", help_text="What was seen (required with a reaction).")
+
+
+class ReturnSerializer(serializers.Serializer):
+    seal_intact = serializers.BooleanField(help_text="The bag was not spiked or opened and its seal is intact.")
 
 
 class EmergencyReleaseSerializer(serializers.Serializer):
@@ -259,6 +272,13 @@ def request_create(request):
         status=status.HTTP_201_CREATED,
     )
 
+
+
+def _input(serializer_class, request) -> dict:
+    """The request's body, checked by ``serializer_class`` (400 in the error shape when it fails)."""
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
 
 
 def _own_request(request, request_id) -> BloodRequest:
@@ -387,12 +407,8 @@ def request_emergency_release(request, request_id):
     """Uncrossmatched group O red cells for an urgency-5 request, recorded with the authorising physician."""
     require_recent_login(request)
     blood_request = _own_request(request, request_id)
-    serializer = EmergencyReleaseSerializer(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    allocations = services.emergency_release(
-        request=blood_request, physician=serializer.validated_data["physician"], by=request.user,
-        units=serializer.validated_data.get("units"),
-    )
+    data = _input(EmergencyReleaseSerializer, request)
+    allocations = services.emergency_release(request=blood_request, physician=data["physician"], by=request.user, units=data.get("units"))
     return Response(AllocationSerializer(allocations, many=True).data)
 
 
@@ -408,20 +424,23 @@ def _own_allocation(request, allocation_id) -> Allocation:
     return get_object_or_404(scope_to_hospitals(Allocation.objects.all(), request.user, via="request__hospital"), pk=allocation_id)
 
 
+def _allocation_answer(allocation: Allocation) -> Response:
+    """The allocation as stored after a step, with its unit."""
+    return Response(AllocationSerializer(Allocation.objects.select_related("unit__hospital").get(pk=allocation.pk)).data)
+
+
 @extend_schema(request=CrossmatchSerializer, responses=AllocationSerializer)
 @api_view(["POST"])
 @permission_classes([IsHospitalStaff])
 def allocation_crossmatch(request, allocation_id):
     """Record a reserved unit's crossmatch against the recipient's sample; an incompatible unit goes back to stock."""
     allocation = _own_allocation(request, allocation_id)
-    serializer = CrossmatchSerializer(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    data = serializer.validated_data
+    data = _input(CrossmatchSerializer, request)
     allocation = services.allocation_crossmatch(
         allocation=allocation, method=data["method"], sample_id=data["sample_id"], sample_drawn_at=data["sample_drawn_at"],
         compatible=data["compatible"], by=request.user,
     )
-    return Response(AllocationSerializer(Allocation.objects.select_related("unit__hospital").get(pk=allocation.pk)).data)
+    return _allocation_answer(allocation)
 
 
 @extend_schema(request=None, responses=AllocationSerializer)
@@ -430,6 +449,30 @@ def allocation_crossmatch(request, allocation_id):
 def allocation_issue(request, allocation_id):
     """Issue a reserved unit; red cells and whole blood need a compatible crossmatch on an in-date sample first (409)."""
     return Response(AllocationSerializer(services.allocation_issue(allocation=_own_allocation(request, allocation_id), by=request.user)).data)
+
+
+@extend_schema(request=TransfusionSerializer, responses=AllocationSerializer)
+@api_view(["POST"])
+@permission_classes([IsHospitalStaff])
+def allocation_transfuse(request, allocation_id):
+    """Record that an issued unit was transfused to the request's patient (start, end, any suspected reaction)."""
+    allocation = _own_allocation(request, allocation_id)
+    data = _input(TransfusionSerializer, request)
+    allocation = services.allocation_transfuse(
+        allocation=allocation, by=request.user, started_at=data["started_at"], ended_at=data.get("ended_at"),
+        reaction=data["reaction"], note=data["note"],
+    )
+    return _allocation_answer(allocation)
+
+
+@extend_schema(request=ReturnSerializer, responses=AllocationSerializer)
+@api_view(["POST"])
+@permission_classes([IsHospitalStaff])
+def allocation_return(request, allocation_id):
+    """An issued unit came back unused: back to stock if the rules allow (unit status `available`), else discarded."""
+    allocation = _own_allocation(request, allocation_id)
+    seal_intact = _input(ReturnSerializer, request)["seal_intact"]
+    return _allocation_answer(services.allocation_return(allocation=allocation, by=request.user, seal_intact=seal_intact))
 
 
 @extend_schema(request=inline_serializer("CancelAllocation", {"reason": serializers.CharField(required=False)}), responses=AllocationSerializer)

@@ -14,4 +14,6 @@ inventory_level_changed = Signal()
 units_expired = Signal()
 # request_id, hospital_id, urgency
 request_created = Signal()
+# allocation_id, hospital_id: a transfusion recorded with a suspected reaction (haemovigilance)
+transfusion_reaction = Signal()
 

@@ -134,6 +134,8 @@ class BloodRequest(models.Model):
 class AllocationStatus(models.TextChoices):
     RESERVED = "reserved", "Reserved"
     ISSUED = "issued", "Issued"
+    TRANSFUSED = "transfused", "Transfused"
+    RETURNED = "returned", "Returned unused"
     CANCELLED = "cancelled", "Cancelled"
 
 
@@ -144,6 +146,8 @@ class CrossmatchMethod(models.TextChoices):
 
 class Allocation(models.Model):
     """A unit set aside for a request. At most one live (reserved or issued) allocation per unit.
+    An issued unit ends transfused (to the request's patient, with start, end and any suspected
+    reaction) or returned unused (back to stock or discarded, ``services.allocation_return``).
 
     The crossmatch fields record the pre-transfusion compatibility test of the unit against the
     recipient's positively identified sample (21 CFR 606.151(b)-(c)); red cells and whole blood are
@@ -154,6 +158,9 @@ class Allocation(models.Model):
     unit = models.ForeignKey(BloodUnit, on_delete=models.PROTECT, related_name="allocations")
     status = models.CharField(max_length=10, choices=AllocationStatus.choices, default=AllocationStatus.RESERVED)
     emergency = models.BooleanField(default=False, help_text="Uncrossmatched emergency release.")
+    anti_d_advised = models.BooleanField(
+        "anti-D advised", default=False, help_text="RhD-positive platelets for an RhD-negative recipient: give anti-D immunoglobulin.",
+    )
     allocated_at = models.DateTimeField(auto_now_add=True)
     allocated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     issued_at = models.DateTimeField(null=True, blank=True)
@@ -165,6 +172,13 @@ class Allocation(models.Model):
     crossmatch_compatible = models.BooleanField("compatible", null=True, blank=True)
     crossmatched_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     crossmatched_at = models.DateTimeField(null=True, blank=True)
+    transfusion_started_at = models.DateTimeField(null=True, blank=True)
+    transfusion_ended_at = models.DateTimeField(null=True, blank=True)
+    transfusion_reaction = models.BooleanField("suspected reaction", default=False)
+    transfusion_note = models.TextField(blank=True, help_text="What was seen at the bedside (required with a suspected reaction).")
+    transfusion_recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    returned_at = models.DateTimeField(null=True, blank=True)
+    returned_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         ordering = ["allocated_at", "id"]

@@ -435,6 +435,14 @@ def _abo_tier(donor_abo: str, recipient_abo: str) -> tuple[bool, bool, bool]:
     )
 
 
+def anti_d_advised(*, component: str, recipient_group: BloodGroup | str, donor_group: BloodGroup | str) -> bool:
+    """Whether the recipient should get anti-D immunoglobulin with this unit: RhD-positive platelets
+    (chosen when no RhD-negative ones were suitable) for an RhD-negative recipient, whom their few
+    red cells can immunise against D (shared/domain/blood-banking.md)."""
+    _check_component(component)
+    return component == PLATELETS and not _blood_group(recipient_group).rhd_positive and _blood_group(donor_group).rhd_positive
+
+
 def donor_preference(
     *, component: str, recipient_group: BloodGroup | str, emergency: bool = False
 ) -> list[BloodGroup]:
@@ -545,6 +553,54 @@ def check_crossmatch_sample(*, drawn_at: datetime, now: datetime, max_days: int 
         raise ValueError(f"The recipient's sample was drawn more than {max_days} days ago; crossmatch against a new sample.")
     return drawn_at
 
+
+
+# --- After issue: transfused or returned unused ------------------------------------
+
+# Where each component is kept before issue decides whether an unused bag may go back to stock:
+# red cells and whole blood are refrigerated (2-6 °C) and, by the common 30-minute rule, return to
+# stock only if they were out of controlled storage no longer than the hospital's limit; platelets
+# are kept at room temperature (20-24 °C); plasma and cryoprecipitate are thawed for issue and may
+# not be frozen again.
+REFRIGERATED_COMPONENTS = frozenset({RED_CELLS, WHOLE_BLOOD})
+THAWED_FOR_ISSUE_COMPONENTS = frozenset({PLASMA, CRYOPRECIPITATE})
+RETURN_TO_STOCK_MINUTES = 30
+
+
+def return_to_stock_refusal(
+    *, component: str, minutes_out: float, seal_intact: bool, expired: bool, limit_minutes: int = RETURN_TO_STOCK_MINUTES
+) -> str | None:
+    """Why an issued unit that comes back unused must be discarded, or None when it may go back to
+    available stock. ``minutes_out``: time since issue (out of controlled storage)."""
+    _check_component(component)
+    if minutes_out < 0 or limit_minutes < 0:
+        raise ValueError("Minutes out of storage and the limit cannot be negative.")
+    if not seal_intact:
+        return "The bag was opened or its seal is not intact."
+    if expired:
+        return "The unit expired while it was issued."
+    if component in THAWED_FOR_ISSUE_COMPONENTS:
+        return "Thawed for issue: plasma and cryoprecipitate cannot be frozen again."
+    if component in REFRIGERATED_COMPONENTS and minutes_out > limit_minutes:
+        return f"Out of controlled storage for {minutes_out:.0f} minutes, more than the {limit_minutes} allowed."
+    return None
+
+
+def transfusion_time_problems(*, started_at: datetime, ended_at: datetime | None, issued_at: datetime, now: datetime) -> dict[str, str]:
+    """What is wrong with a transfusion's times, by field (empty when nothing is): it starts after its
+    unit was issued, ends after it starts, and neither time is in the future (a ward clock a few
+    minutes ahead of the server's is allowed for)."""
+    problems = {}
+    if started_at > now + CROSSMATCH_SAMPLE_SKEW:
+        problems["started_at"] = "The transfusion's start is in the future."
+    elif started_at < issued_at - CROSSMATCH_SAMPLE_SKEW:
+        problems["started_at"] = "The transfusion cannot start before the unit was issued."
+    if ended_at is not None:
+        if ended_at < started_at:
+            problems["ended_at"] = "The transfusion cannot end before it started."
+        elif ended_at > now + CROSSMATCH_SAMPLE_SKEW:
+            problems["ended_at"] = "The transfusion's end is in the future."
+    return problems
 
 # --- O-negative reserve ---------------------------------------------------------
 

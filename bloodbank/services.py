@@ -296,9 +296,11 @@ def unit_discard(*, unit: BloodUnit, by, reason: str) -> BloodUnit:
         raise DomainError("Discarding a unit needs a reason.", fields={"reason": ["Required."]})
     with transaction.atomic():
         unit = BloodUnit.objects.select_for_update().get(pk=unit.pk)
-        reservations = Allocation.objects.filter(unit=unit, status=AllocationStatus.RESERVED)
-        request_ids = set(reservations.values_list("request_id", flat=True))
-        reservations.update(status=AllocationStatus.CANCELLED)
+        live = Allocation.objects.filter(unit=unit, status__in=[AllocationStatus.RESERVED, AllocationStatus.ISSUED])
+        request_ids = set(live.values_list("request_id", flat=True))
+        live.filter(status=AllocationStatus.RESERVED).update(status=AllocationStatus.CANCELLED)
+        # An issued unit discarded (e.g. brought back from the ward) did not reach its patient.
+        live.filter(status=AllocationStatus.ISSUED).update(status=AllocationStatus.RETURNED, returned_at=timezone.now(), returned_by=by)
         _move(unit, to_status=UnitStatus.DISCARDED, by=by, reason=reason.strip())
         # The patient no longer has this unit: the request is short again.
         for blood_request in BloodRequest.objects.select_for_update().filter(pk__in=request_ids):
@@ -417,7 +419,8 @@ def request_create(
 
 
 def _live_allocations(request: BloodRequest):
-    return request.allocations.filter(status__in=[AllocationStatus.RESERVED, AllocationStatus.ISSUED])
+    """The allocations that count towards the request: reserved, issued, or transfused to its patient."""
+    return request.allocations.filter(status__in=[AllocationStatus.RESERVED, AllocationStatus.ISSUED, AllocationStatus.TRANSFUSED])
 
 
 def _refresh_request_status(request: BloodRequest, *, allocated: int | None = None) -> None:
@@ -529,7 +532,11 @@ def request_fulfil(*, request: BloodRequest, by) -> list[Allocation]:
                 details={"component": request.component, "blood_group": request.blood_group, "missing_units": missing},
             )
         _move_many(chosen, to_status=UnitStatus.RESERVED, by=by, reason=f"Reserved for request {request.pk}", request=request)
-        allocations = Allocation.objects.bulk_create([Allocation(request=request, unit=unit, allocated_by=by) for unit in chosen])
+        allocations = Allocation.objects.bulk_create([
+            Allocation(request=request, unit=unit, allocated_by=by, anti_d_advised=rules.anti_d_advised(
+                component=unit.component, recipient_group=request.blood_group, donor_group=unit.blood_group))
+            for unit in chosen
+        ])
         _refresh_request_status(request, allocated=request.units_requested - missing + len(chosen))
         _publish_levels(request.hospital_id, [(unit.blood_group, unit.component) for unit in chosen])
     return allocations
@@ -609,6 +616,75 @@ def allocation_issue(*, allocation: Allocation, by) -> Allocation:
         allocation.status = AllocationStatus.ISSUED
         allocation.issued_at = timezone.now()
         allocation.save(update_fields=["status", "issued_at"])
+    return allocation
+
+
+def _issued_locked(allocation: Allocation) -> Allocation:
+    allocation = Allocation.objects.select_for_update().select_related("unit", "request").get(pk=allocation.pk)
+    if allocation.status != AllocationStatus.ISSUED:
+        raise Conflict(f"The allocation is {allocation.status}; only an issued unit is transfused or returned.", code="not_issued")
+    return allocation
+
+
+def allocation_transfuse(
+    *, allocation: Allocation, by, started_at: datetime, ended_at: datetime | None = None, reaction: bool = False, note: str = ""
+) -> Allocation:
+    """Record that an issued unit was transfused to the request's patient: the bag's last step, which
+    closes its path from donor to recipient (21 CFR 606.165; the EU's traceability directive
+    2005/61/EC asks for confirmation that each unit was transfused), with start and end and whether
+    a reaction was suspected (then ``note`` says what was seen, and the hospital's staff are alerted)."""
+    note = (note or "").strip()
+    problems = {}
+    if started_at is None or timezone.is_naive(started_at):
+        problems["started_at"] = ["Give the time with its time zone."]
+    if ended_at is not None and timezone.is_naive(ended_at):
+        problems["ended_at"] = ["Give the time with its time zone."]
+    if not isinstance(reaction, bool):
+        problems["reaction"] = ["Say whether a reaction was suspected (true or false)."]
+    elif reaction and not note:
+        problems["note"] = ["Describe the suspected reaction."]
+    if problems:
+        raise DomainError(next(iter(problems.values()))[0], fields=problems)
+    with transaction.atomic():
+        allocation = _issued_locked(allocation)
+        problems = rules.transfusion_time_problems(started_at=started_at, ended_at=ended_at, issued_at=allocation.issued_at, now=timezone.now())
+        if problems:
+            raise DomainError(next(iter(problems.values())), fields={field: [problem] for field, problem in problems.items()})
+        reason = f"Transfused to the patient of request {allocation.request_id}" + (" (suspected reaction)" if reaction else "")
+        _move(allocation.unit, to_status=UnitStatus.TRANSFUSED, by=by, reason=reason, request=allocation.request)
+        allocation.status = AllocationStatus.TRANSFUSED
+        allocation.transfusion_started_at, allocation.transfusion_ended_at = started_at, ended_at
+        allocation.transfusion_reaction, allocation.transfusion_note, allocation.transfusion_recorded_by = reaction, note, by
+        allocation.save(update_fields=[
+            "status", "transfusion_started_at", "transfusion_ended_at", "transfusion_reaction", "transfusion_note", "transfusion_recorded_by",
+        ])
+        if reaction:
+            events.publish(events.transfusion_reaction, allocation_id=allocation.pk, hospital_id=allocation.request.hospital_id)
+    return allocation
+
+
+def allocation_return(*, allocation: Allocation, by, seal_intact: bool) -> Allocation:
+    """An issued unit came back unused: back to available stock when the rules allow it (seal
+    intact, in date, not thawed plasma, a refrigerated unit within ``HEALTHSYNC_RETURN_TO_STOCK_MINUTES``
+    of issue), otherwise discarded with the reason. Either way the request is short of it again."""
+    if not isinstance(seal_intact, bool):
+        raise DomainError("Say whether the bag's seal is intact (true or false).", fields={"seal_intact": ["Required."]})
+    with transaction.atomic():
+        allocation = _issued_locked(allocation)
+        unit, now = allocation.unit, timezone.now()
+        refusal = rules.return_to_stock_refusal(
+            component=unit.component, minutes_out=max(0.0, (now - allocation.issued_at).total_seconds() / 60), seal_intact=seal_intact,
+            expired=rules.is_expired(expires_at=unit.expires_at, now=now), limit_minutes=settings.HEALTHSYNC_RETURN_TO_STOCK_MINUTES,
+        )
+        returned = f"Returned unused from request {allocation.request_id}"
+        if refusal:
+            _move(unit, to_status=UnitStatus.DISCARDED, by=by, reason=f"{returned}: {refusal}", request=allocation.request)
+        else:
+            _move(unit, to_status=UnitStatus.AVAILABLE, by=by, reason=f"{returned}, back to stock", request=allocation.request)
+        allocation.status, allocation.returned_at, allocation.returned_by = AllocationStatus.RETURNED, now, by
+        allocation.save(update_fields=["status", "returned_at", "returned_by"])
+        _refresh_request_status(BloodRequest.objects.select_for_update().get(pk=allocation.request_id))
+        _publish_levels(unit.hospital_id, [(unit.blood_group, unit.component)])
     return allocation
 
 

@@ -391,6 +391,9 @@ HEALTHSYNC_AUTO_VERIFY_HOSPITALS = env.bool("HEALTHSYNC_AUTO_VERIFY_HOSPITALS", 
 HEALTHSYNC_O_NEGATIVE_RESERVE = env.int("HEALTHSYNC_O_NEGATIVE_RESERVE", default=4)
 # Days a recipient's sample serves for crossmatching red cells (21 CFR 606.151(b)).
 HEALTHSYNC_CROSSMATCH_SAMPLE_DAYS = env.int("HEALTHSYNC_CROSSMATCH_SAMPLE_DAYS", default=3)
+# Minutes after issue within which an unused refrigerated unit (red cells, whole blood) may go back
+# to stock (the 30-minute rule; raise it only with validated transport boxes).
+HEALTHSYNC_RETURN_TO_STOCK_MINUTES = env.int("HEALTHSYNC_RETURN_TO_STOCK_MINUTES", default=30)
 # Standard volume of one bag per component (ml): "units" = ceil(ml / standard volume).
 HEALTHSYNC_STANDARD_VOLUME_ML = {
     "whole_blood": env.int("HEALTHSYNC_VOLUME_WHOLE_BLOOD_ML", default=450),

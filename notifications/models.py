@@ -13,6 +13,7 @@ class Kind(models.TextChoices):
     EXPIRED = "expired", "Units expired"
     ANALYSIS = "analysis", "Image analysis"
     APPOINTMENT = "appointment", "Appointment"
+    TRANSFUSION_REACTION = "reaction", "Transfusion reaction"
 
 
 class Severity(models.TextChoices):

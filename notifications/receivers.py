@@ -44,6 +44,10 @@ def _units_expired(sender, *, hospital_id, unit_ids, **_):
     _queue(tasks.units_expired, hospital_id=hospital_id, unit_ids=list(unit_ids))
 
 
+def _transfusion_reaction(sender, *, allocation_id, **_):
+    _queue(tasks.transfusion_reaction, allocation_id=allocation_id)
+
+
 def _appointment_booked(sender, *, appointment_id, **_):
     _queue(tasks.appointment_booked, appointment_id=appointment_id)
 
@@ -70,5 +74,6 @@ def connect() -> None:
     bloodbank_events.inventory_level_changed.connect(_inventory_level_changed, dispatch_uid="notifications.level")
     bloodbank_events.request_created.connect(_request_created, dispatch_uid="notifications.request")
     bloodbank_events.units_expired.connect(_units_expired, dispatch_uid="notifications.expired")
+    bloodbank_events.transfusion_reaction.connect(_transfusion_reaction, dispatch_uid="notifications.reaction")
     donor_events.appointment_booked.connect(_appointment_booked, dispatch_uid="notifications.appointment")
     imaging_events.analyses_status_changed.connect(_analyses_status_changed, dispatch_uid="notifications.analysis")

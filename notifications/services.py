@@ -17,7 +17,7 @@ from kombu.exceptions import OperationalError
 
 from bloodbank import rules as bloodbank_rules
 from bloodbank import selectors as bloodbank_selectors
-from bloodbank.models import BloodRequest, Component
+from bloodbank.models import Allocation, BloodRequest, Component
 from donors import selectors as donor_selectors
 from donors.models import Appointment, AppointmentStatus
 from healthsync.models import Hospital, User
@@ -214,6 +214,26 @@ def units_expired(*, hospital_id: int, unit_ids: list[int]) -> Alert:
         groups=_staff_groups([hospital_id]),
         link=f"/admin/bloodbank/bloodunit/?hospital__id__exact={hospital_id}&status__exact=expired",
         hospital_id=hospital_id,
+    )
+
+
+def transfusion_reaction(*, allocation_id: int) -> Alert:
+    """A transfusion recorded with a suspected reaction: the hospital's staff hear at once, so the
+    blood bank can investigate (the recipient's sample, the rest of the donation's components)."""
+    allocation = Allocation.objects.select_related("unit", "request__hospital").get(pk=allocation_id)
+    hospital = allocation.request.hospital
+    return alert_raise(
+        kind=Kind.TRANSFUSION_REACTION,
+        title=f"Suspected transfusion reaction: unit {allocation.unit.din_display} at {hospital.name}",
+        body=(f"{allocation.unit.get_component_display()} {allocation.unit.blood_group}, request {allocation.request_id}, "
+              f"transfusion started {timezone.localtime(allocation.transfusion_started_at):%Y-%m-%d %H:%M}. "
+              f"What was seen: {allocation.transfusion_note}"),
+        severity=Severity.CRITICAL,
+        event_key=f"reaction:{allocation_id}",
+        audience=_staff_of([hospital.pk]),  # clinical detail: the hospital's own staff, not platform administrators
+        groups=_staff_groups([hospital.pk]),
+        link=f"/admin/bloodbank/allocation/{allocation_id}/change/",
+        hospital_id=hospital.pk,
     )
 
 

@@ -21,6 +21,11 @@ def units_expired(*, hospital_id: int, unit_ids: list[int]):
 
 
 @shared_task(acks_late=True, max_retries=3)
+def transfusion_reaction(*, allocation_id: int):
+    services.transfusion_reaction(allocation_id=allocation_id)
+
+
+@shared_task(acks_late=True, max_retries=3)
 def appointment_booked(*, appointment_id: int):
     services.appointment_booked(appointment_id=appointment_id)
 

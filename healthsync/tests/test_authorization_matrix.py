@@ -164,6 +164,12 @@ RULES: dict[str, Rule] = {
     "api/blood-bank/allocations/<int:allocation_id>/crossmatch": Rule(
         f"{A}/allocations/{{allocation}}/crossmatch", {"POST": STAFF_WRITE}, other={"POST": OTHER_STAFF_WRITE},
     ),
+    "api/blood-bank/allocations/<int:allocation_id>/transfuse": Rule(
+        f"{A}/allocations/{{allocation}}/transfuse", {"POST": STAFF_WRITE}, other={"POST": OTHER_STAFF_WRITE},
+    ),
+    "api/blood-bank/allocations/<int:allocation_id>/return": Rule(
+        f"{A}/allocations/{{allocation}}/return", {"POST": STAFF_WRITE}, other={"POST": OTHER_STAFF_WRITE},
+    ),
     "api/blood-bank/allocations/<int:allocation_id>/issue": Rule(
         f"{A}/allocations/{{allocation}}/issue", {"POST": STAFF_WRITE}, other={"POST": OTHER_STAFF_WRITE},
     ),

@@ -183,3 +183,31 @@ def test_a_send_that_fails_once_stays_due_for_the_sweep(bob, hospital_a, donor, 
 class BrokenSms:
     def send(self, *, to, body, idempotency_key):
         raise ConnectionError("provider down")
+
+
+def _issued_platelets(hospital, stock, bob):
+    """An issued unit of platelets (issued without a crossmatch)."""
+    from bloodbank.models import Component
+
+    stock(hospital, "AB+", 1, component=Component.PLATELETS)
+    request = bloodbank_services.request_create(hospital=hospital, blood_group="AB+", units=1, urgency=3, component=Component.PLATELETS, by=bob)
+    [allocation] = bloodbank_services.request_fulfil(request=request, by=bob)
+    return bloodbank_services.allocation_issue(allocation=allocation, by=bob)
+
+def test_a_suspected_transfusion_reaction_alerts_the_hospitals_staff_only(committed, alice, bob, carol, root, hospital_a, stock):
+    allocation = _issued_platelets(hospital_a, stock, bob)
+    started = timezone.now() - timedelta(minutes=5)
+    committed(lambda: bloodbank_services.allocation_transfuse(allocation=allocation, by=bob, started_at=started, reaction=True,
+                                                              note="Rigors and fever 39.1 C at 15 minutes"))
+    [title] = inbox(bob, "reaction")
+    assert title.startswith("Suspected transfusion reaction: unit ") and "Alpha General" in title
+    assert inbox(alice, "reaction") == [title]
+    assert inbox(carol, "reaction") == [] and inbox(root, "reaction") == []
+    alert = Alert.objects.get(kind="reaction")
+    assert "Rigors and fever" in alert.body and alert.severity == "critical"
+
+
+def test_a_transfusion_without_a_reaction_alerts_no_one(committed, bob, hospital_a, stock):
+    allocation = _issued_platelets(hospital_a, stock, bob)
+    committed(lambda: bloodbank_services.allocation_transfuse(allocation=allocation, by=bob, started_at=timezone.now() - timedelta(minutes=5)))
+    assert not Alert.objects.filter(kind="reaction").exists()
