@@ -5,11 +5,10 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.widgets import AdminSplitDateTime
 from django.db.models import Count, Q
-from django.http import HttpResponseRedirect
 from django.shortcuts import render
 from django.utils import timezone
 
-from healthsync.admin_site import HospitalScopedAdmin
+from healthsync.admin_site import HospitalScopedAdmin, ServiceAdminMixin
 from healthsync.errors import DomainError
 from healthsync.permissions import hospitals_for
 from healthsync.security import require_recent_login
@@ -191,7 +190,7 @@ class BloodRequestAdmin(HospitalScopedAdmin):
 
 
 @admin.register(Allocation)
-class AllocationAdmin(HospitalScopedAdmin):
+class AllocationAdmin(ServiceAdminMixin, HospitalScopedAdmin):
     """Reserved units are crossmatched on their change page (saved through ``services.allocation_crossmatch``), then issued."""
 
     hospital_lookup = "request__hospital"
@@ -220,26 +219,19 @@ class AllocationAdmin(HospitalScopedAdmin):
         if not set(self.crossmatch_fields) & set(form.changed_data):
             return
         data = form.cleaned_data
-        try:
-            allocation = services.allocation_crossmatch(
-                allocation=obj, method=data.get("crossmatch_method"), sample_id=data.get("crossmatch_sample_id"),
-                sample_drawn_at=data.get("crossmatch_sample_drawn_at"), compatible=data.get("crossmatch_compatible"),
-                by=request.user,
-            )
-        except DomainError as exc:
-            request._service_refused = True
-            self.message_user(request, exc.message, messages.ERROR)
-            return
-        if allocation.status == AllocationStatus.CANCELLED:
+        allocation = self.call_service(
+            request, services.allocation_crossmatch, allocation=obj, method=data.get("crossmatch_method"),
+            sample_id=data.get("crossmatch_sample_id"), sample_drawn_at=data.get("crossmatch_sample_drawn_at"),
+            compatible=data.get("crossmatch_compatible"), by=request.user,
+        )
+        if allocation is not None and allocation.status == AllocationStatus.CANCELLED:
             self.message_user(request, "Incompatible: the reservation is cancelled and the unit is back in stock.", messages.WARNING)
 
     def save_related(self, request, form, formsets, change):
         pass  # nothing related is edited here
 
-    def response_change(self, request, obj):
-        if getattr(request, "_service_refused", False):
-            return HttpResponseRedirect(request.path)  # back to the form, the refusal shown above it
-        return super().response_change(request, obj)
+    def refused_url(self, request) -> str:
+        return request.path  # back to the form, the refusal shown above it
 
     @admin.action(description="Issue to the patient")
     def issue(self, request, queryset):

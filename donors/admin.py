@@ -5,12 +5,9 @@ Every write goes through ``services``; rows come through ``scope_to_hospitals`` 
 """
 
 from django.contrib import admin, messages
-from django.http import HttpResponseRedirect
-from django.urls import reverse
 from django.utils import timezone
 
-from healthsync.admin_site import HospitalScopedAdmin
-from healthsync.errors import DomainError
+from healthsync.admin_site import HospitalScopedAdmin, ServiceAdminMixin
 from healthsync.permissions import can_anywhere
 
 from . import selectors, services
@@ -27,37 +24,6 @@ from .models import (
 )
 
 site = admin.site
-
-
-class ServiceAdminMixin:
-    """Saves through a service; a refused action shows its message instead of "saved"."""
-
-    def call_service(self, request, service, **kwargs):
-        try:
-            return service(**kwargs)
-        except DomainError as exc:
-            request._service_refused = True
-            self.message_user(request, exc.message, messages.ERROR)
-            return None
-
-    def _refused(self, request):
-        if getattr(request, "_service_refused", False):
-            return HttpResponseRedirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist"))
-        return None
-
-    def response_add(self, request, obj, post_url_continue=None):
-        return self._refused(request) or super().response_add(request, obj, post_url_continue)
-
-    def response_change(self, request, obj):
-        return self._refused(request) or super().response_change(request, obj)
-
-    def run_each(self, request, queryset, service, done: str, **kwargs):
-        count = 0
-        for obj in queryset:
-            if self.call_service(request, service, **{self.service_arg: obj, **kwargs}) is not None:
-                count += 1
-        if count:
-            self.message_user(request, f"{count} {done}.", messages.SUCCESS)
 
 
 @admin.register(DonorProfile)

@@ -1,10 +1,11 @@
 """The operations console: the Django admin, titled and scoped for HealthSync."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 
+from .errors import DomainError
 from .permissions import ACT, can, can_anywhere, hospitals_for, scope_to_hospitals
 
 
@@ -127,3 +128,39 @@ class HospitalScopedAdmin(admin.ModelAdmin):
         if db_field.name == "hospital":
             kwargs["queryset"] = hospitals_for(request.user, self.change_perm)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class ServiceAdminMixin:
+    """Saves through a service; a refused action shows its message instead of "saved". Needs ``DomainError``
+    from the service for a refusal; ``run_each`` passes each selected row as ``service_arg``."""
+
+    def call_service(self, request, service, **kwargs):
+        try:
+            return service(**kwargs)
+        except DomainError as exc:
+            request._service_refused = True
+            self.message_user(request, exc.message, messages.ERROR)
+            return None
+
+    def refused_url(self, request) -> str:
+        """Where a refused save goes: the list (override to stay on the form)."""
+        return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
+
+    def _refused(self, request):
+        if getattr(request, "_service_refused", False):
+            return HttpResponseRedirect(self.refused_url(request))
+        return None
+
+    def response_add(self, request, obj, post_url_continue=None):
+        return self._refused(request) or super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request, obj):
+        return self._refused(request) or super().response_change(request, obj)
+
+    def run_each(self, request, queryset, service, done: str, **kwargs):
+        count = 0
+        for obj in queryset:
+            if self.call_service(request, service, **{self.service_arg: obj, **kwargs}) is not None:
+                count += 1
+        if count:
+            self.message_user(request, f"{count} {done}.", messages.SUCCESS)
