@@ -69,9 +69,16 @@ class UnitEventInline(ReadOnlyInline):
     verbose_name_plural = "History (vein to vein)"
 
 
-def _with_form(modeladmin, request, queryset, *, form_class, title: str, intro: str, button: str, apply):
+def _with_form(modeladmin, request, queryset, *, form_class, title: str, intro: str, button: str, apply, recent_login: bool = False):
     """An action that asks for details first: a page of its own with ``form_class`` for the selected
-    rows; once the form is valid, ``apply(row, cleaned_data)`` runs on each row (``_run``)."""
+    rows; once the form is valid, ``apply(cleaned_data)`` runs. ``recent_login``: the action may
+    discard units, so it needs a recent login (``require_recent_login``)."""
+    if recent_login:
+        try:
+            require_recent_login(request)
+        except DomainError as exc:
+            modeladmin.message_user(request, exc.message, messages.ERROR)
+            return None
     if "apply" in request.POST:
         form = form_class(request.POST)
         if form.is_valid():
@@ -94,6 +101,10 @@ class TransfusedForm(forms.Form):
     ended_at = forms.SplitDateTimeField(label="Ended at", required=False, widget=AdminSplitDateTime)
     reaction = forms.BooleanField(label="Suspected transfusion reaction", required=False)
     note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, help_text="What was seen (required with a reaction).")
+
+
+class LaterReactionForm(forms.Form):
+    reaction_note = forms.CharField(label="What was seen", widget=forms.Textarea(attrs={"rows": 3}))
 
 
 class ReturnForm(forms.Form):
@@ -133,13 +144,8 @@ class BloodUnitAdmin(HospitalScopedAdmin):
 
     @admin.action(description="Discard (with a reason)")
     def discard_units(self, request, queryset):
-        try:
-            require_recent_login(request)
-        except DomainError as exc:
-            self.message_user(request, exc.message, messages.ERROR)
-            return None
         return _with_form(
-            self, request, queryset, form_class=DiscardForm, title="Discard units", button="Discard",
+            self, request, queryset, form_class=DiscardForm, title="Discard units", button="Discard", recent_login=True,
             intro="Discard these units? Each unit's history records the reason and that you discarded it.",
             apply=lambda data: _run(self, request, queryset, lambda unit: services.unit_discard(unit=unit, by=request.user, reason=data["reason"]),
                                     "unit(s) discarded"),
@@ -202,7 +208,7 @@ class AllocationAdmin(ServiceAdminMixin, HospitalScopedAdmin):
     readonly_fields = ["unit", "request", "status", "emergency", "anti_d_advised", "allocated_at", "allocated_by", "issued_at"]
     fields = [*readonly_fields, *crossmatch_fields, "crossmatched_by", "crossmatched_at", "transfusion_started_at", "transfusion_ended_at",
               "transfusion_reaction", "transfusion_note", "transfusion_recorded_by", "returned_at", "returned_by"]
-    actions = ["issue", "record_transfused", "return_unused"]
+    actions = ["issue", "record_transfused", "report_later_reaction", "return_unused"]
 
     def has_add_permission(self, request):
         return False
@@ -240,6 +246,9 @@ class AllocationAdmin(ServiceAdminMixin, HospitalScopedAdmin):
     @admin.action(description="Record as transfused")
     def record_transfused(self, request, queryset):
         def apply(data):
+            if data["reaction"] and len(queryset) > 1:
+                self.message_user(request, "Record a suspected reaction for one unit at a time.", messages.ERROR)
+                return
             _run(self, request, queryset, lambda a: services.allocation_transfuse(
                 allocation=a, by=request.user, started_at=data["started_at"], ended_at=data["ended_at"], reaction=data["reaction"],
                 note=data["note"]), "transfusion(s) recorded")
@@ -247,13 +256,27 @@ class AllocationAdmin(ServiceAdminMixin, HospitalScopedAdmin):
         return _with_form(self, request, queryset, form_class=TransfusedForm, title="Record transfusions", button="Record",
                           intro="These issued units were transfused to their request's patient.", apply=apply)
 
+    @admin.action(description="Report a reaction seen after the transfusion")
+    def report_later_reaction(self, request, queryset):
+        if len(queryset) > 1:
+            self.message_user(request, "Report a reaction for one unit at a time.", messages.ERROR)
+            return None
+
+        def apply(data):
+            _run(self, request, queryset, lambda a: services.allocation_transfusion_amend(
+                allocation=a, by=request.user, reaction_note=data["reaction_note"]), "reaction(s) reported")
+
+        return _with_form(self, request, queryset, form_class=LaterReactionForm, title="Report a transfusion reaction", button="Report",
+                          intro="A suspected reaction to this transfused unit, seen since the transfusion was recorded. "
+                                "The hospital's staff are alerted.", apply=apply)
+
     @admin.action(description="Return unused to the blood bank")
     def return_unused(self, request, queryset):
         def apply(data):
             _run(self, request, queryset, lambda a: services.allocation_return(allocation=a, by=request.user, seal_intact=data["seal_intact"]),
                  "unit(s) returned")
 
-        return _with_form(self, request, queryset, form_class=ReturnForm, title="Return unused units", button="Return",
+        return _with_form(self, request, queryset, form_class=ReturnForm, title="Return unused units", button="Return", recent_login=True,
                           intro="These issued units came back unused. Each goes back to stock if the rules allow it, otherwise it is "
                                 "discarded with the reason on its history.", apply=apply)
 

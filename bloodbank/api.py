@@ -152,6 +152,11 @@ class TransfusionSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, default="", help_text="What was seen (required with a reaction).")
 
 
+class TransfusionAmendSerializer(serializers.Serializer):
+    ended_at = serializers.DateTimeField(required=False, allow_null=True)
+    reaction_note = serializers.CharField(required=False, allow_blank=True, default="", help_text="A suspected reaction seen since.")
+
+
 class ReturnSerializer(serializers.Serializer):
     seal_intact = serializers.BooleanField(help_text="The bag was not spiked or opened and its seal is intact.")
 
@@ -465,11 +470,23 @@ def allocation_transfuse(request, allocation_id):
     return _allocation_answer(allocation)
 
 
+@extend_schema(request=TransfusionAmendSerializer, responses=AllocationSerializer)
+@api_view(["POST"])
+@permission_classes([IsHospitalStaff])
+def allocation_transfusion_amend(request, allocation_id):
+    """Complete a recorded transfusion: its end, or a suspected reaction seen later (which alerts the hospital's staff)."""
+    allocation = _own_allocation(request, allocation_id)
+    data = _input(TransfusionAmendSerializer, request)
+    return _allocation_answer(services.allocation_transfusion_amend(
+        allocation=allocation, by=request.user, ended_at=data.get("ended_at"), reaction_note=data["reaction_note"]))
+
+
 @extend_schema(request=ReturnSerializer, responses=AllocationSerializer)
 @api_view(["POST"])
 @permission_classes([IsHospitalStaff])
 def allocation_return(request, allocation_id):
     """An issued unit came back unused: back to stock if the rules allow (unit status `available`), else discarded."""
+    require_recent_login(request)  # it may discard the unit, as units/{id}/discard does
     allocation = _own_allocation(request, allocation_id)
     seal_intact = _input(ReturnSerializer, request)["seal_intact"]
     return _allocation_answer(services.allocation_return(allocation=allocation, by=request.user, seal_intact=seal_intact))

@@ -586,15 +586,19 @@ def return_to_stock_refusal(
     return None
 
 
-def transfusion_time_problems(*, started_at: datetime, ended_at: datetime | None, issued_at: datetime, now: datetime) -> dict[str, str]:
+def transfusion_time_problems(
+    *, started_at: datetime, ended_at: datetime | None, issued_at: datetime, expires_at: datetime, now: datetime
+) -> dict[str, str]:
     """What is wrong with a transfusion's times, by field (empty when nothing is): it starts after its
-    unit was issued, ends after it starts, and neither time is in the future (a ward clock a few
-    minutes ahead of the server's is allowed for)."""
+    unit was issued and before the unit expired, ends after it starts, and neither time is in the
+    future (a ward clock a few minutes ahead of the server's is allowed for)."""
     problems = {}
     if started_at > now + CROSSMATCH_SAMPLE_SKEW:
         problems["started_at"] = "The transfusion's start is in the future."
     elif started_at < issued_at - CROSSMATCH_SAMPLE_SKEW:
         problems["started_at"] = "The transfusion cannot start before the unit was issued."
+    elif is_expired(expires_at=expires_at, now=started_at):
+        problems["started_at"] = "The unit had expired when the transfusion started: it may not be transfused (check expiry at the bedside)."
     if ended_at is not None:
         if ended_at < started_at:
             problems["ended_at"] = "The transfusion cannot end before it started."

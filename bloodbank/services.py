@@ -275,13 +275,19 @@ def _move(unit: BloodUnit, **kwargs) -> BloodUnit:
     return _move_many([unit], **kwargs)[0]
 
 
-# Checks other apps add before a unit leaves quarantine (donors: infection markers, typing).
+# Checks other apps add before a unit enters available stock: leaving quarantine, or coming back
+# unused after issue (donors: infection markers, typing).
 release_checks: list[Callable[[BloodUnit], list[str]]] = []
+
+
+def _stock_problems(unit: BloodUnit) -> list[str]:
+    """Why ``unit`` may not enter available stock, by the registered checks ([] when it may)."""
+    return [problem for check in release_checks for problem in check(unit)]
 
 
 def unit_release(*, unit: BloodUnit, by) -> BloodUnit:
     """Release a quarantined unit into available stock, once every registered check passes."""
-    problems = [problem for check in release_checks for problem in check(unit)]
+    problems = _stock_problems(unit)
     if problems:
         raise Conflict("The unit cannot leave quarantine: " + " ".join(problems), code="release_refused", details={"problems": problems})
     with transaction.atomic():
@@ -296,11 +302,14 @@ def unit_discard(*, unit: BloodUnit, by, reason: str) -> BloodUnit:
         raise DomainError("Discarding a unit needs a reason.", fields={"reason": ["Required."]})
     with transaction.atomic():
         unit = BloodUnit.objects.select_for_update().get(pk=unit.pk)
-        live = Allocation.objects.filter(unit=unit, status__in=[AllocationStatus.RESERVED, AllocationStatus.ISSUED])
-        request_ids = set(live.values_list("request_id", flat=True))
-        live.filter(status=AllocationStatus.RESERVED).update(status=AllocationStatus.CANCELLED)
-        # An issued unit discarded (e.g. brought back from the ward) did not reach its patient.
-        live.filter(status=AllocationStatus.ISSUED).update(status=AllocationStatus.RETURNED, returned_at=timezone.now(), returned_by=by)
+        if unit.status == UnitStatus.ISSUED:  # its fate is the ward's to record: transfused, or returned (and discarded there)
+            raise Conflict(
+                f"Unit {unit.din_display} is issued to a patient: record it transfused, or returned (a returned unit that may "
+                "not go back to stock is discarded with the reason).", code="unit_issued",
+            )
+        reservations = Allocation.objects.filter(unit=unit, status=AllocationStatus.RESERVED)
+        request_ids = set(reservations.values_list("request_id", flat=True))
+        reservations.update(status=AllocationStatus.CANCELLED)
         _move(unit, to_status=UnitStatus.DISCARDED, by=by, reason=reason.strip())
         # The patient no longer has this unit: the request is short again.
         for blood_request in BloodRequest.objects.select_for_update().filter(pk__in=request_ids):
@@ -626,6 +635,13 @@ def _issued_locked(allocation: Allocation) -> Allocation:
     return allocation
 
 
+def _check_transfusion_times(allocation: Allocation, *, started_at: datetime, ended_at: datetime | None) -> None:
+    problems = rules.transfusion_time_problems(started_at=started_at, ended_at=ended_at, issued_at=allocation.issued_at,
+                                               expires_at=allocation.unit.expires_at, now=timezone.now())
+    if problems:
+        raise DomainError(next(iter(problems.values())), fields={field: [problem] for field, problem in problems.items()})
+
+
 def allocation_transfuse(
     *, allocation: Allocation, by, started_at: datetime, ended_at: datetime | None = None, reaction: bool = False, note: str = ""
 ) -> Allocation:
@@ -647,9 +663,7 @@ def allocation_transfuse(
         raise DomainError(next(iter(problems.values()))[0], fields=problems)
     with transaction.atomic():
         allocation = _issued_locked(allocation)
-        problems = rules.transfusion_time_problems(started_at=started_at, ended_at=ended_at, issued_at=allocation.issued_at, now=timezone.now())
-        if problems:
-            raise DomainError(next(iter(problems.values())), fields={field: [problem] for field, problem in problems.items()})
+        _check_transfusion_times(allocation, started_at=started_at, ended_at=ended_at)
         reason = f"Transfused to the patient of request {allocation.request_id}" + (" (suspected reaction)" if reaction else "")
         _move(allocation.unit, to_status=UnitStatus.TRANSFUSED, by=by, reason=reason, request=allocation.request)
         allocation.status = AllocationStatus.TRANSFUSED
@@ -660,6 +674,38 @@ def allocation_transfuse(
         ])
         if reaction:
             events.publish(events.transfusion_reaction, allocation_id=allocation.pk, hospital_id=allocation.request.hospital_id)
+    return allocation
+
+
+def allocation_transfusion_amend(*, allocation: Allocation, by, ended_at: datetime | None = None, reaction_note: str = "") -> Allocation:
+    """Complete a recorded transfusion: its end, when it was not known when the transfusion was
+    recorded, and a suspected reaction seen later (delayed reactions show hours or days after),
+    which is added to the record with who reported it and alerts the hospital's staff."""
+    reaction_note = (reaction_note or "").strip()
+    if ended_at is None and not reaction_note:
+        raise DomainError("Give the transfusion's end, a suspected reaction, or both.", fields={"reaction_note": ["Required without ended_at."]})
+    if ended_at is not None and timezone.is_naive(ended_at):
+        raise DomainError("Give the time with its time zone.", fields={"ended_at": ["Give the time with its time zone."]})
+    with transaction.atomic():
+        allocation = Allocation.objects.select_for_update().select_related("unit", "request").get(pk=allocation.pk)
+        if allocation.status != AllocationStatus.TRANSFUSED:
+            raise Conflict(f"The allocation is {allocation.status}; only a recorded transfusion is completed.", code="not_transfused")
+        changed = []
+        if ended_at is not None:
+            if allocation.transfusion_ended_at is not None:
+                raise Conflict("The transfusion's end is recorded already.", code="end_recorded")
+            _check_transfusion_times(allocation, started_at=allocation.transfusion_started_at, ended_at=ended_at)
+            allocation.transfusion_ended_at = ended_at
+            changed.append("transfusion_ended_at")
+        if reaction_note:
+            reported = f"Reported {timezone.localtime():%Y-%m-%d %H:%M} by {by}: {reaction_note}"
+            allocation.transfusion_note = "\n".join(filter(None, [allocation.transfusion_note, reported]))
+            changed.append("transfusion_note")
+            if not allocation.transfusion_reaction:
+                allocation.transfusion_reaction = True
+                changed.append("transfusion_reaction")
+                events.publish(events.transfusion_reaction, allocation_id=allocation.pk, hospital_id=allocation.request.hospital_id)
+        allocation.save(update_fields=changed)
     return allocation
 
 
@@ -675,7 +721,7 @@ def allocation_return(*, allocation: Allocation, by, seal_intact: bool) -> Alloc
         refusal = rules.return_to_stock_refusal(
             component=unit.component, minutes_out=max(0.0, (now - allocation.issued_at).total_seconds() / 60), seal_intact=seal_intact,
             expired=rules.is_expired(expires_at=unit.expires_at, now=now), limit_minutes=settings.HEALTHSYNC_RETURN_TO_STOCK_MINUTES,
-        )
+        ) or " ".join(_stock_problems(unit))
         returned = f"Returned unused from request {allocation.request_id}"
         if refusal:
             _move(unit, to_status=UnitStatus.DISCARDED, by=by, reason=f"{returned}: {refusal}", request=allocation.request)

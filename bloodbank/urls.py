@@ -24,6 +24,7 @@ urlpatterns = [
     path("requests/<int:request_id>/network-stock", api.request_network_stock, name="request-network-stock"),
     path("allocations/<int:allocation_id>/crossmatch", api.allocation_crossmatch, name="allocation-crossmatch"),
     path("allocations/<int:allocation_id>/transfuse", api.allocation_transfuse, name="allocation-transfuse"),
+    path("allocations/<int:allocation_id>/transfusion", api.allocation_transfusion_amend, name="allocation-transfusion"),
     path("allocations/<int:allocation_id>/return", api.allocation_return, name="allocation-return"),
     path("allocations/<int:allocation_id>/issue", api.allocation_issue, name="allocation-issue"),
     path("allocations/<int:allocation_id>/cancel", api.allocation_cancel, name="allocation-cancel"),

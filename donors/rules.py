@@ -438,16 +438,20 @@ def release_problems(
     """Why a unit from a donation cannot leave quarantine ([] when it may).
 
     21 CFR 610.40 and 606.100: every required infection-marker test recorded
-    negative, and the ABO/RhD typing confirmed by the laboratory and matching
-    the unit's label.
+    negative (and any further test recorded, negative too), and the ABO/RhD
+    typing confirmed by the laboratory and matching the unit's label.
     """
     problems = []
     by_marker = {marker.lower(): result for marker, result in results.items()}
+    required = [marker.lower() for marker in required_markers]
     for marker in required_markers:
         result = by_marker.get(marker.lower())
         if result is None:
             problems.append(f"No {marker} result is recorded.")
         elif result != NEGATIVE:
+            problems.append(f"The {marker} result is {result}.")
+    for marker, result in results.items():  # a further test, done and not negative, stops the unit too
+        if marker.lower() not in required and result != NEGATIVE:
             problems.append(f"The {marker} result is {result}.")
     if not confirmed_group:
         problems.append("The ABO/RhD typing is not confirmed.")

@@ -63,11 +63,13 @@ MINUTE = timedelta(minutes=1)
     (-50 * MINUTE, -55 * MINUTE, {"ended_at": "end before it started"}),
     (-50 * MINUTE, HOUR, {"ended_at": "end is in the future"}),
     (-2 * HOUR, None, {"started_at": "before the unit was issued"}),
+    (-5 * MINUTE, None, {"started_at": "had expired"}),  # the unit expired 10 minutes ago
 ])
 def test_transfusion_times(started, ended, problems):
     now = timezone.now()
+    expires_at = now - 10 * MINUTE if "had expired" in str(problems) else now + HOUR
     found = rules.transfusion_time_problems(started_at=now + started, ended_at=None if ended is None else now + ended,
-                                            issued_at=now - HOUR, now=now)
+                                            issued_at=now - HOUR, expires_at=expires_at, now=now)
     assert found.keys() == problems.keys()
     for field, words in problems.items():
         assert words in found[field]
@@ -92,6 +94,8 @@ def test_a_transfusion_is_the_units_last_step_and_the_request_stays_fulfilled(ho
     last = UnitEvent.objects.filter(unit=unit).latest("at")
     assert (last.from_status, last.to_status, last.request_id) == (UnitStatus.ISSUED, UnitStatus.TRANSFUSED, allocation.request_id)
     assert BloodRequest.objects.get(pk=allocation.request_id).status == BloodRequestStatus.FULFILLED
+    stock(hospital_a, "A+", 1)  # a transfused unit still counts towards its request: nothing more is reserved
+    assert services.request_fulfil(request=BloodRequest.objects.get(pk=allocation.request_id), by=bob) == []
     with pytest.raises(Conflict) as again:
         services.allocation_transfuse(allocation=allocation, by=bob, started_at=started)
     assert again.value.code == "not_issued"
@@ -129,6 +133,8 @@ def test_a_unit_returned_too_late_is_discarded_with_the_reason(hospital_a, stock
     services.allocation_return(allocation=allocation, by=bob, seal_intact=True)
     unit = BloodUnit.objects.get(pk=allocation.unit_id)
     assert unit.status == UnitStatus.DISCARDED
+    assert Allocation.objects.get(pk=allocation.pk).status == AllocationStatus.RETURNED
+    assert BloodRequest.objects.get(pk=allocation.request_id).status == BloodRequestStatus.PENDING
     assert "Out of controlled storage for 40 minutes" in UnitEvent.objects.filter(unit=unit).latest("at").reason
 
 
@@ -145,12 +151,55 @@ def test_returned_plasma_is_discarded(hospital_a, stock, bob):
     assert BloodUnit.objects.get(pk=allocation.unit_id).status == UnitStatus.DISCARDED
 
 
-def test_discarding_an_issued_unit_marks_it_returned_and_the_request_short(hospital_a, stock, bob):
+def test_an_issued_or_transfused_unit_is_not_discarded_directly(hospital_a, stock, bob):
     allocation = _issued(hospital_a, stock, bob)
-    services.unit_discard(unit=allocation.unit, by=bob, reason="Dropped on the ward")
-    after = Allocation.objects.get(pk=allocation.pk)
-    assert after.status == AllocationStatus.RETURNED and after.returned_by == bob
-    assert BloodRequest.objects.get(pk=allocation.request_id).status == BloodRequestStatus.PENDING
+    with pytest.raises(Conflict) as refused:
+        services.unit_discard(unit=allocation.unit, by=bob, reason="Dropped on the ward")
+    assert refused.value.code == "unit_issued" and "returned" in refused.value.message
+    assert BloodUnit.objects.get(pk=allocation.unit_id).status == UnitStatus.ISSUED
+    services.allocation_transfuse(allocation=allocation, by=bob, started_at=timezone.now() - MINUTE)
+    with pytest.raises(Conflict) as final:
+        services.unit_discard(unit=BloodUnit.objects.get(pk=allocation.unit_id), by=bob, reason="x")
+    assert final.value.code == "transition_refused"
+
+
+def test_a_returned_unit_must_pass_the_stock_checks_again(hospital_a, stock, bob, monkeypatch):
+    allocation = _issued_minutes_ago(_issued(hospital_a, stock, bob), 5)
+    # e.g. donors' check: a further infection-marker test recorded positive since the unit was issued
+    monkeypatch.setattr(services, "release_checks", [lambda unit: ["The WNV result is positive."]])
+    services.allocation_return(allocation=allocation, by=bob, seal_intact=True)
+    unit = BloodUnit.objects.get(pk=allocation.unit_id)
+    assert unit.status == UnitStatus.DISCARDED
+    assert "The WNV result is positive." in UnitEvent.objects.filter(unit=unit).latest("at").reason
+
+
+def test_a_transfusion_after_the_unit_expired_is_refused(hospital_a, stock, bob):
+    allocation = _issued(hospital_a, stock, bob)
+    BloodUnit.objects.filter(pk=allocation.unit_id).update(expires_at=timezone.now() - 5 * MINUTE)
+    with pytest.raises(DomainError) as refused:
+        services.allocation_transfuse(allocation=allocation, by=bob, started_at=timezone.now() - MINUTE)
+    assert "had expired" in refused.value.fields["started_at"][0]
+
+
+def test_a_recorded_transfusion_is_completed_later(hospital_a, stock, bob, django_capture_on_commit_callbacks):
+    allocation = _issued(hospital_a, stock, bob)
+    with pytest.raises(Conflict) as early:
+        services.allocation_transfusion_amend(allocation=allocation, by=bob, reaction_note="Fever")
+    assert early.value.code == "not_transfused"
+    started = timezone.now() - 2 * HOUR + 10 * MINUTE
+    Allocation.objects.filter(pk=allocation.pk).update(issued_at=timezone.now() - 2 * HOUR)
+    services.allocation_transfuse(allocation=allocation, by=bob, started_at=started)
+    ended = services.allocation_transfusion_amend(allocation=allocation, by=bob, ended_at=started + HOUR)
+    assert ended.transfusion_ended_at == started + HOUR and ended.transfusion_reaction is False
+    with pytest.raises(Conflict) as twice:
+        services.allocation_transfusion_amend(allocation=allocation, by=bob, ended_at=started + HOUR)
+    assert twice.value.code == "end_recorded"
+    with django_capture_on_commit_callbacks() as published:
+        later = services.allocation_transfusion_amend(allocation=allocation, by=bob, reaction_note="Dark urine, jaundice on day 5")
+    assert later.transfusion_reaction is True and "Dark urine, jaundice on day 5" in later.transfusion_note and str(bob) in later.transfusion_note
+    assert len(published) == 1  # the reaction event, sent once the record commits
+    with pytest.raises(DomainError):
+        services.allocation_transfusion_amend(allocation=allocation, by=bob)
 
 
 def test_the_api_records_a_transfusion(api, bob, hospital_a, stock):
@@ -170,6 +219,16 @@ def test_the_api_records_a_transfusion(api, bob, hospital_a, stock):
     assert again.status_code == 409 and again.json()["error"]["code"] == "not_issued"
 
 
+def test_the_api_completes_a_transfusion_with_a_later_reaction(api, bob, hospital_a, stock):
+    allocation = _issued(hospital_a, stock, bob)
+    client = api(bob)
+    client.post(f"{BASE}allocations/{allocation.pk}/transfuse", {"started_at": (timezone.now() - MINUTE).isoformat()}, format="json")
+    empty = client.post(f"{BASE}allocations/{allocation.pk}/transfusion", {}, format="json")
+    assert empty.status_code == 400 and "reaction_note" in empty.json()["error"]["fields"]
+    response = client.post(f"{BASE}allocations/{allocation.pk}/transfusion", {"reaction_note": "Hypotension"}, format="json")
+    assert response.status_code == 200 and response.json()["transfusion_reaction"] is True
+
+
 def test_the_api_returns_a_unit_and_needs_the_seal_stated(api, bob, hospital_a, stock):
     allocation = _issued(hospital_a, stock, bob)
     client = api(bob)
@@ -180,9 +239,12 @@ def test_the_api_returns_a_unit_and_needs_the_seal_stated(api, bob, hospital_a, 
     assert response.json()["status"] == "returned" and response.json()["unit"]["status"] == "discarded"
 
 
-def test_the_api_is_scoped_to_the_users_hospitals(api, bob, carol, hospital_a, stock):
+@pytest.mark.parametrize("step, payload", [
+    ("return", {"seal_intact": True}), ("transfuse", {"started_at": "2026-01-01T10:00:00Z"}), ("transfusion", {"reaction_note": "Fever"}),
+])
+def test_the_api_is_scoped_to_the_users_hospitals(api, bob, carol, hospital_a, stock, step, payload):
     allocation = _issued(hospital_a, stock, bob)
-    response = api(carol).post(f"{BASE}allocations/{allocation.pk}/return", {"seal_intact": True}, format="json")
+    response = api(carol).post(f"{BASE}allocations/{allocation.pk}/{step}", payload, format="json")
     assert response.status_code == 404
     assert Allocation.objects.get(pk=allocation.pk).status == AllocationStatus.ISSUED
 
@@ -202,6 +264,25 @@ def test_the_console_records_a_transfusion_and_a_return(bob, hospital_a, stock):
     client.post(changelist, {"action": "return_unused", "_selected_action": [returned.pk], "apply": "1", "seal_intact": "yes"})
     assert Allocation.objects.get(pk=returned.pk).status == AllocationStatus.RETURNED
     assert BloodUnit.objects.get(pk=returned.unit_id).status == UnitStatus.AVAILABLE
+
+    client.post(changelist, {"action": "report_later_reaction", "_selected_action": [transfused.pk], "apply": "1",
+                             "reaction_note": "Breathless two hours later"})
+    assert Allocation.objects.get(pk=transfused.pk).transfusion_reaction is True
+
+
+def test_the_console_takes_a_reaction_for_one_unit_at_a_time_and_a_broken_seal_discards(bob, hospital_a, stock):
+    first, second = _issued(hospital_a, stock, bob), _issued(hospital_a, stock, bob)
+    client = Client()
+    assert client.login(email=bob.email, password=PASSWORD)
+    changelist = "/admin/bloodbank/allocation/"
+    started = timezone.localtime(timezone.now() - timedelta(minutes=3))
+    page = client.post(changelist, {"action": "record_transfused", "_selected_action": [first.pk, second.pk], "apply": "1", "reaction": "on",
+                                    "note": "Rash", "started_at_0": started.date().isoformat(), "started_at_1": started.strftime("%H:%M:%S")},
+                       follow=True)
+    assert b"one unit at a time" in page.content
+    assert set(Allocation.objects.filter(pk__in=[first.pk, second.pk]).values_list("status", flat=True)) == {AllocationStatus.ISSUED}
+    client.post(changelist, {"action": "return_unused", "_selected_action": [first.pk], "apply": "1", "seal_intact": "no"})
+    assert BloodUnit.objects.get(pk=first.unit_id).status == UnitStatus.DISCARDED
 
 
 @pytest.mark.parametrize("component, recipient, donor, advised", [

@@ -111,7 +111,8 @@ ALL_NEGATIVE = {marker: rules.NEGATIVE for marker in rules.DEFAULT_REQUIRED_MARK
     [
         (ALL_NEGATIVE, "O-", "O-", []),
         ({"hiv": "negative", "hbv": "negative", "hcv": "negative", "SYPHILIS": "negative"}, "A+", "A+", []),
-        ({**ALL_NEGATIVE, "HTLV": "positive"}, "O-", "O-", []),  # not required here
+        ({**ALL_NEGATIVE, "HTLV": "negative"}, "O-", "O-", []),  # a further test, negative
+        ({**ALL_NEGATIVE, "HTLV": "positive"}, "O-", "O-", ["The HTLV result is positive."]),  # not required, but done and positive
         ({k: v for k, v in ALL_NEGATIVE.items() if k != "HCV"}, "O-", "O-", ["No HCV result is recorded."]),
         ({**ALL_NEGATIVE, "HIV": "positive"}, "O-", "O-", ["The HIV result is positive."]),
         (ALL_NEGATIVE, None, "O-", ["The ABO/RhD typing is not confirmed."]),
@@ -128,6 +129,13 @@ def test_release_rules(results, confirmed_group, unit_group, problems):
 
 def test_release_markers_are_configurable():
     assert rules.release_problems(results={"HIV": "negative"}, required_markers=["HIV"], confirmed_group="O+", unit_group="O+") == []
+
+
+def test_a_further_test_recorded_positive_stops_the_unit_too():
+    results = {"HIV": "negative", "WNV": "positive", "Chagas": "negative"}
+    assert rules.release_problems(results=results, required_markers=["HIV"], confirmed_group="O+", unit_group="O+") == [
+        "The WNV result is positive."
+    ]
 
 
 @pytest.mark.parametrize(

@@ -167,6 +167,9 @@ RULES: dict[str, Rule] = {
     "api/blood-bank/allocations/<int:allocation_id>/transfuse": Rule(
         f"{A}/allocations/{{allocation}}/transfuse", {"POST": STAFF_WRITE}, other={"POST": OTHER_STAFF_WRITE},
     ),
+    "api/blood-bank/allocations/<int:allocation_id>/transfusion": Rule(
+        f"{A}/allocations/{{allocation}}/transfusion", {"POST": STAFF_WRITE}, other={"POST": OTHER_STAFF_WRITE},
+    ),
     "api/blood-bank/allocations/<int:allocation_id>/return": Rule(
         f"{A}/allocations/{{allocation}}/return", {"POST": STAFF_WRITE}, other={"POST": OTHER_STAFF_WRITE},
     ),
