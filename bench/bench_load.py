@@ -316,10 +316,11 @@ def check_invariants(samples: list[tuple], *, url: str, accounts: dict, run_star
     checks.append(("no unit in two live allocations", not doubled, f"units {doubled}" if doubled else f"{live.count()} live allocations, each on its own unit"))
 
     wrong_reserved = live.filter(status=AllocationStatus.RESERVED).exclude(unit__status=UnitStatus.RESERVED).count()
-    wrong_issued = live.filter(status=AllocationStatus.ISSUED).exclude(unit__status__in=[UnitStatus.ISSUED, UnitStatus.TRANSFUSED]).count()
+    wrong_issued = live.filter(status=AllocationStatus.ISSUED).exclude(unit__status=UnitStatus.ISSUED).count()
+    wrong_issued += Allocation.objects.filter(status=AllocationStatus.TRANSFUSED).exclude(unit__status=UnitStatus.TRANSFUSED).count()
     in_transfers = Transfer.objects.filter(status="approved").aggregate(n=Count("units"))["n"] or 0
     reserved_units = BloodUnit.objects.filter(status=UnitStatus.RESERVED).count()
-    issued_units = BloodUnit.objects.filter(status__in=[UnitStatus.ISSUED, UnitStatus.TRANSFUSED]).count()
+    issued_units = BloodUnit.objects.filter(status=UnitStatus.ISSUED).count()
     reserved_allocations = live.filter(status=AllocationStatus.RESERVED).count()
     issued_allocations = live.filter(status=AllocationStatus.ISSUED).count()
     ok = not wrong_reserved and not wrong_issued and reserved_units == reserved_allocations + in_transfers and issued_units == issued_allocations
@@ -327,7 +328,8 @@ def check_invariants(samples: list[tuple], *, url: str, accounts: dict, run_star
                    f"units reserved {reserved_units} = reserved allocations {reserved_allocations} + transfer units {in_transfers}; "
                    f"units issued {issued_units} = issued allocations {issued_allocations}; mismatched {wrong_reserved + wrong_issued}"))
 
-    live_counts = Allocation.objects.filter(request=OuterRef("pk"), status__in=[AllocationStatus.RESERVED, AllocationStatus.ISSUED]).values("request").annotate(n=Count("id")).values("n")
+    counted = [AllocationStatus.RESERVED, AllocationStatus.ISSUED, AllocationStatus.TRANSFUSED]  # what counts towards a request
+    live_counts = Allocation.objects.filter(request=OuterRef("pk"), status__in=counted).values("request").annotate(n=Count("id")).values("n")
     requests = BloodRequest.objects.annotate(live=Subquery(live_counts))
     bad = []
     by_status = collections.Counter()
