@@ -530,7 +530,8 @@ def marker_result_record(*, donation: Donation, marker: str, result: str, by: Us
     """Record an infection-marker test of a collected donation (21 CFR 610.40).
 
     A positive result discards every unit of the DIN still in the blood bank, with the reason,
-    and defers the donor (21 CFR 610.41: permanently for HIV, HBV, HCV; see ``rules.MARKER_DEFERRAL_DAYS``).
+    defers the donor (21 CFR 610.41: permanently for HIV, HBV, HCV; see ``rules.MARKER_DEFERRAL_DAYS``),
+    and, for units already issued or transfused, alerts their hospital's staff (recall, look-back).
     """
     marker = _canonical_marker(marker)
     if result not in Outcome.values:
@@ -544,6 +545,12 @@ def marker_result_record(*, donation: Donation, marker: str, result: str, by: Us
             reason = f"{marker} positive on donation {bloodbank_rules.display_din(donation.din)}"
             for unit in _live_units(donation):
                 bloodbank_services.unit_discard(unit=unit, by=by, reason=f"Infection-marker test: {reason}")
+            gone = BloodUnit.objects.filter(din=donation.din, status__in=[UnitStatus.ISSUED, UnitStatus.TRANSFUSED]).order_by("pk")
+            by_hospital: dict[int, list[int]] = {}
+            for hospital_id, unit_id in gone.values_list("hospital_id", "pk"):
+                by_hospital.setdefault(hospital_id, []).append(unit_id)
+            for hospital_id, unit_ids in by_hospital.items():  # issued: recall; transfused: look-back
+                events.publish(events.units_recalled, hospital_id=hospital_id, din=donation.din, unit_ids=unit_ids, marker=marker)
             today = timezone.localdate()
             deferral_create(
                 donor=donation.donor, reason=reason, starts_on=today, ends_on=rules.marker_deferral(marker=marker, on_date=today),

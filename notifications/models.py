@@ -14,6 +14,7 @@ class Kind(models.TextChoices):
     ANALYSIS = "analysis", "Image analysis"
     APPOINTMENT = "appointment", "Appointment"
     TRANSFUSION_REACTION = "reaction", "Transfusion reaction"
+    RECALL = "recall", "Recall and look-back"
 
 
 class Severity(models.TextChoices):

@@ -48,6 +48,10 @@ def _transfusion_reaction(sender, *, allocation_id, **_):
     _queue(tasks.transfusion_reaction, allocation_id=allocation_id)
 
 
+def _units_recalled(sender, *, hospital_id, din, unit_ids, marker, **_):
+    _queue(tasks.units_recalled, hospital_id=hospital_id, din=din, unit_ids=list(unit_ids), marker=marker)
+
+
 def _appointment_booked(sender, *, appointment_id, **_):
     _queue(tasks.appointment_booked, appointment_id=appointment_id)
 
@@ -76,4 +80,5 @@ def connect() -> None:
     bloodbank_events.units_expired.connect(_units_expired, dispatch_uid="notifications.expired")
     bloodbank_events.transfusion_reaction.connect(_transfusion_reaction, dispatch_uid="notifications.reaction")
     donor_events.appointment_booked.connect(_appointment_booked, dispatch_uid="notifications.appointment")
+    donor_events.units_recalled.connect(_units_recalled, dispatch_uid="notifications.recall")
     imaging_events.analyses_status_changed.connect(_analyses_status_changed, dispatch_uid="notifications.analysis")

@@ -17,7 +17,7 @@ from kombu.exceptions import OperationalError
 
 from bloodbank import rules as bloodbank_rules
 from bloodbank import selectors as bloodbank_selectors
-from bloodbank.models import Allocation, BloodRequest, Component
+from bloodbank.models import Allocation, AllocationStatus, BloodRequest, BloodUnit, Component, UnitStatus
 from donors import selectors as donor_selectors
 from donors.models import Appointment, AppointmentStatus
 from healthsync.models import Hospital, User
@@ -231,9 +231,34 @@ def transfusion_reaction(*, allocation_id: int) -> Alert:
         severity=Severity.CRITICAL,
         event_key=f"reaction:{allocation_id}",
         audience=_staff_of([hospital.pk]),  # clinical detail: the hospital's own staff, not platform administrators
-        groups=_staff_groups([hospital.pk]),
+        groups=[hospital_group(hospital.pk)],
         link=f"/admin/bloodbank/allocation/{allocation_id}/change/",
         hospital_id=hospital.pk,
+    )
+
+
+def units_recalled(*, hospital_id: int, din: str, unit_ids: list[int], marker: str) -> Alert:
+    """A donation tested positive after some of its units left the blood bank: the staff of the
+    hospital holding them recall the issued ones (returned, they are discarded) and tell the
+    clinicians of the patients who were transfused (look-back)."""
+    units = list(BloodUnit.objects.filter(pk__in=unit_ids).prefetch_related("allocations").order_by("pk"))
+    lines = []
+    for unit in units:
+        requests = sorted({allocation.request_id for allocation in unit.allocations.all() if allocation.status in (AllocationStatus.ISSUED, AllocationStatus.TRANSFUSED)})
+        where = f" (request {', '.join(map(str, requests))})" if requests else ""
+        action = "transfused: tell the recipient's clinician" if unit.status == UnitStatus.TRANSFUSED else "issued: return it now"
+        lines.append(f"{unit.get_component_display()} {unit.blood_group}{where}, {action}.")
+    shown = bloodbank_rules.display_din(din)
+    return alert_raise(
+        kind=Kind.RECALL,
+        title=f"Recall: donation {shown} tested {marker} positive",
+        body=f"Units of donation {shown} that left the blood bank:\n" + "\n".join(lines),
+        severity=Severity.CRITICAL,
+        event_key=f"recall:{din}:{marker.lower()}:{hospital_id}",
+        audience=_staff_of([hospital_id]),  # patients' treatment: the hospital's own staff
+        groups=[hospital_group(hospital_id)],
+        link=f"/admin/bloodbank/bloodunit/?q={din}",
+        hospital_id=hospital_id,
     )
 
 

@@ -26,6 +26,11 @@ def transfusion_reaction(*, allocation_id: int):
 
 
 @shared_task(acks_late=True, max_retries=3)
+def units_recalled(*, hospital_id: int, din: str, unit_ids: list[int], marker: str):
+    services.units_recalled(hospital_id=hospital_id, din=din, unit_ids=unit_ids, marker=marker)
+
+
+@shared_task(acks_late=True, max_retries=3)
 def appointment_booked(*, appointment_id: int):
     services.appointment_booked(appointment_id=appointment_id)
 

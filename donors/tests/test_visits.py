@@ -297,3 +297,36 @@ def test_staff_donor_list_reads_eligibility_facts_once_for_the_page(api, hospita
         listed = staff.get(f"{BASE}/staff/donors/").json()
     assert listed["count"] == 6
     assert all(d["eligibility"]["eligible"] is False for d in listed["results"])  # each has a visit today
+
+
+def test_a_positive_result_after_release_recalls_issued_units_and_flags_transfused_ones(visit, bob, hospital_a, django_capture_on_commit_callbacks):
+    from notifications.models import Alert, Notification
+
+    services.screening_record(donation=visit, by=bob, **GOOD_SCREENING)
+    services.donation_collect(donation=visit, by=bob, components=["red_cells", "platelets", "plasma"])
+    visit.refresh_from_db()
+    all_negative(visit, bob)
+    services.typing_confirm(donation=visit, blood_group="O-", by=bob)
+    services.donation_release(donation=visit, by=bob)
+    issued = {}
+    for component in ("red_cells", "platelets"):
+        request = bloodbank_services.request_create(hospital=hospital_a, blood_group="O-", units=1, urgency=3, component=component, by=bob)
+        [allocation] = bloodbank_services.request_fulfil(request=request, by=bob)
+        if component == "red_cells":
+            bloodbank_services.allocation_crossmatch(allocation=allocation, method="electronic", sample_id="S-7",
+                                                     sample_drawn_at=timezone.now() - timedelta(hours=1), compatible=True, by=bob)
+        issued[component] = bloodbank_services.allocation_issue(allocation=allocation, by=bob)
+    bloodbank_services.allocation_transfuse(allocation=issued["red_cells"], by=bob, started_at=timezone.now() - timedelta(minutes=1))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.marker_result_record(donation=visit, marker="WNV", result="positive", by=bob)
+
+    assert BloodUnit.objects.get(din=visit.din, component="plasma").status == UnitStatus.DISCARDED  # still in the blood bank
+    alert = Alert.objects.get(kind="recall")
+    assert alert.severity == "critical" and "WNV positive" in alert.title
+    assert "Red cells O- (request " in alert.body and "transfused: tell the recipient's clinician" in alert.body
+    assert "Platelets O- (request " in alert.body and "issued: return it now" in alert.body
+    assert Notification.objects.filter(alert=alert, recipient=bob).exists()
+    # The recalled bag comes back: it may not go back to stock.
+    bloodbank_services.allocation_return(allocation=issued["platelets"], by=bob, seal_intact=True)
+    assert BloodUnit.objects.get(din=visit.din, component="platelets").status == UnitStatus.DISCARDED

@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='alert',
             name='kind',
-            field=models.CharField(choices=[('shortage', 'Shortage'), ('urgent_request', 'Urgent request'), ('expiring', 'Units expiring'), ('expired', 'Units expired'), ('analysis', 'Image analysis'), ('appointment', 'Appointment'), ('reaction', 'Transfusion reaction')], max_length=20),
+            field=models.CharField(choices=[('shortage', 'Shortage'), ('urgent_request', 'Urgent request'), ('expiring', 'Units expiring'), ('expired', 'Units expired'), ('analysis', 'Image analysis'), ('appointment', 'Appointment'), ('reaction', 'Transfusion reaction'), ('recall', 'Recall and look-back')], max_length=20),
         ),
     ]
