@@ -8,6 +8,10 @@ FHIR and ``/healthz``; a short plain page elsewhere. The connection is closed so
 the next request opens a fresh one (``CONN_HEALTH_CHECKS`` does the rest) and
 service recovers by itself as soon as the database is back.
 
+Two writers that lock the same rows in opposite orders, or a serialisation failure, also raise
+``OperationalError`` (SQLSTATE 40P01, 40001), though the database is up: PostgreSQL rolled one
+of them back. That request gets 409 ``concurrent_change`` ("try again") instead of a 503.
+
 It sees exceptions raised by views (``process_exception``). For DRF views, the
 API exception handler must let these errors through (return ``None``) so that
 DRF re-raises them to here (``healthsync.errors.api_exception_handler`` does so for
@@ -43,15 +47,26 @@ PAGE = """<!doctype html>
 """
 
 
-def is_database_outage(exc: BaseException | None) -> bool:
-    """Whether ``exc`` (or an exception it was raised from) is a lost or refused database connection."""
+def _chain(exc: BaseException | None):
     seen = set()
     while exc is not None and id(exc) not in seen:
-        if isinstance(exc, DATABASE_ERRORS):
-            return True
+        yield exc
         seen.add(id(exc))
         exc = exc.__cause__ or exc.__context__
-    return False
+
+
+# SQLSTATEs of a transaction PostgreSQL rolled back to settle a conflict between writers.
+CONCURRENCY_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock detected, serialization failure
+
+
+def is_concurrent_change(exc: BaseException | None) -> bool:
+    """Whether ``exc`` comes from a transaction rolled back for a deadlock or a serialisation failure."""
+    return any(getattr(link, "pgcode", None) in CONCURRENCY_SQLSTATES for link in _chain(exc))
+
+
+def is_database_outage(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or an exception it was raised from) is a lost or refused database connection."""
+    return not is_concurrent_change(exc) and any(isinstance(link, DATABASE_ERRORS) for link in _chain(exc))
 
 
 def _drop_broken_connections() -> None:
@@ -88,6 +103,12 @@ class DatabaseUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
+        if is_concurrent_change(exception):
+            logger.info("Concurrent change while serving %s %s: %s", request.method, request.path, exception)
+            message = "Another change to the same records happened at the same moment; try again."
+            if request.path.startswith(API_PREFIXES):
+                return JsonResponse(error_body("concurrent_change", message), status=409)
+            return HttpResponse(message, status=409, content_type="text/plain; charset=utf-8")
         if not is_database_outage(exception):
             return None
         logger.warning("Database unavailable while serving %s %s: %s", request.method, request.path, exception)
