@@ -47,14 +47,15 @@ def _month(value) -> str:
 
 
 def blood_utilisation(*, hospitals, period: Period) -> dict:
-    """Units collected, issued, transfused, expired and discarded by month, group and component;
+    """Units collected, issued, transfused, expired and discarded by month, group and component (each
+    unit once a month, however often it moved);
     wastage rate ((expired + discarded) / collected); days of stock on hand per group."""
     moves = (
         UnitEvent.objects.filter(hospital__in=hospitals, at__gte=period.start_at, at__lt=period.end_at)
         .filter(Q(from_status="") | Q(to_status__in=[UnitStatus.ISSUED, UnitStatus.TRANSFUSED, UnitStatus.EXPIRED, UnitStatus.DISCARDED]))
         .annotate(month=TruncMonth("at"), group=F("unit__blood_group"), component=F("unit__component"))
         .values("month", "group", "component", "from_status", "to_status")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("unit", distinct=True))  # units, not moves: a bag issued, returned and issued again is one
     )
     rows: dict[tuple, dict] = {}
     for move in moves:

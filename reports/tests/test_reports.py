@@ -43,6 +43,8 @@ def blood_fixture(hospital_a, hospital_b, bob):
     _unit(hospital_a, "A+", "2026-03-01", bob)  # after the period: collected not counted, but available now
     _move(a_pos[0], "reserved", "2026-01-15", bob)
     _move(a_pos[0], "issued", "2026-01-15", bob)
+    for step in ("reserved", "issued", "available", "reserved", "issued"):  # issued, returned unused, issued again
+        _move(a_pos[2], step, "2026-01-20", bob)
     _move(a_pos[1], "discarded", "2026-02-01", bob, reason="Leak")
     _move(o_neg[0], "expired", "2026-02-20", bob)
 
@@ -52,15 +54,15 @@ def test_blood_utilisation(blood_fixture, hospital_a):
 
     figures = selectors.blood_utilisation(hospitals=Hospital.objects.filter(pk=hospital_a.pk), period=PERIOD)
     assert figures["rows"] == [
-        {"month": "2026-01", "blood_group": "A+", "component": "red_cells", "collected": 4, "issued": 1, "transfused": 0, "expired": 0, "discarded": 0},
+        {"month": "2026-01", "blood_group": "A+", "component": "red_cells", "collected": 4, "issued": 2, "transfused": 0, "expired": 0, "discarded": 0},
         {"month": "2026-02", "blood_group": "A+", "component": "red_cells", "collected": 0, "issued": 0, "transfused": 0, "expired": 0, "discarded": 1},
         {"month": "2026-02", "blood_group": "O-", "component": "red_cells", "collected": 2, "issued": 0, "transfused": 0, "expired": 1, "discarded": 0},
     ]
-    assert figures["totals"] == {"collected": 6, "issued": 1, "transfused": 0, "expired": 1, "discarded": 1}
+    assert figures["totals"] == {"collected": 6, "issued": 2, "transfused": 0, "expired": 1, "discarded": 1}
     assert figures["wastage_rate"] == round(2 / 6, 4)
     a_pos = next(row for row in figures["stock_days"] if row["blood_group"] == "A+")
-    # 3 A+ available now (4 - issued - discarded + 1 received after the period); 1 issued over 59 days.
-    assert a_pos == {"blood_group": "A+", "available_units": 3, "issued_per_day": round(1 / 59, 3), "days_of_stock": round(3 / (1 / 59), 1)}
+    # 2 A+ available now (4 - 2 issued - discarded + 1 received after the period); 2 units issued over 59 days.
+    assert a_pos == {"blood_group": "A+", "available_units": 2, "issued_per_day": round(2 / 59, 3), "days_of_stock": round(2 / (2 / 59), 1)}
     o_neg = next(row for row in figures["stock_days"] if row["blood_group"] == "O-")
     assert o_neg["available_units"] == 1 and o_neg["days_of_stock"] is None
 
@@ -129,7 +131,7 @@ def test_csv_and_pdf_downloads(api, bob, blood_fixture):
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     text = b"".join(response.streaming_content).decode("utf-8-sig")
     rows = list(csv.DictReader(io.StringIO(text)))
-    assert rows[0] == {"month": "2026-01", "blood_group": "A+", "component": "red_cells", "collected": "4", "issued": "1",
+    assert rows[0] == {"month": "2026-01", "blood_group": "A+", "component": "red_cells", "collected": "4", "issued": "2",
                        "transfused": "0", "expired": "0", "discarded": "0"}
     assert len(rows) == 3
 
