@@ -551,6 +551,15 @@ def request_fulfil(*, request: BloodRequest, by) -> list[Allocation]:
     return allocations
 
 
+def _allocation_locked(allocation: Allocation, expected: str, *, only: str, code: str) -> Allocation:
+    """``allocation`` read again and locked with its unit and request; a Conflict (``code``) unless it
+    is ``expected``, saying what ``only`` that status allows."""
+    allocation = Allocation.objects.select_for_update().select_related("unit", "request").get(pk=allocation.pk)
+    if allocation.status != expected:
+        raise Conflict(f"The allocation is {allocation.status}; {only}.", code=code)
+    return allocation
+
+
 def _check_sample(*, drawn_at: datetime, now: datetime) -> None:
     rules.check_crossmatch_sample(drawn_at=drawn_at, now=now, max_days=settings.HEALTHSYNC_CROSSMATCH_SAMPLE_DAYS)
 
@@ -585,9 +594,7 @@ def allocation_crossmatch(
     if problems:
         raise DomainError(next(iter(problems.values()))[0], fields=problems)
     with transaction.atomic():
-        allocation = Allocation.objects.select_for_update().get(pk=allocation.pk)
-        if allocation.status != AllocationStatus.RESERVED:
-            raise Conflict(f"The allocation is {allocation.status}; only a reserved unit is crossmatched.", code="not_reserved")
+        allocation = _allocation_locked(allocation, AllocationStatus.RESERVED, only="only a reserved unit is crossmatched", code="not_reserved")
         allocation.crossmatch_method, allocation.crossmatch_sample_id = method, sample_id
         allocation.crossmatch_sample_drawn_at, allocation.crossmatch_compatible = sample_drawn_at, compatible
         allocation.crossmatched_by, allocation.crossmatched_at = by, timezone.now()
@@ -608,9 +615,7 @@ def allocation_issue(*, allocation: Allocation, by) -> Allocation:
     units do not pass here: ``emergency_release`` issues them at once, with the physician recorded.
     """
     with transaction.atomic():
-        allocation = Allocation.objects.select_for_update().select_related("unit", "request").get(pk=allocation.pk)
-        if allocation.status != AllocationStatus.RESERVED:
-            raise Conflict(f"The allocation is {allocation.status}; only a reserved unit can be issued.", code="not_reserved")
+        allocation = _allocation_locked(allocation, AllocationStatus.RESERVED, only="only a reserved unit can be issued", code="not_reserved")
         if rules.needs_crossmatch(allocation.unit.component):
             if allocation.crossmatch_compatible is not True:
                 raise Conflict(
@@ -629,10 +634,7 @@ def allocation_issue(*, allocation: Allocation, by) -> Allocation:
 
 
 def _issued_locked(allocation: Allocation) -> Allocation:
-    allocation = Allocation.objects.select_for_update().select_related("unit", "request").get(pk=allocation.pk)
-    if allocation.status != AllocationStatus.ISSUED:
-        raise Conflict(f"The allocation is {allocation.status}; only an issued unit is transfused or returned.", code="not_issued")
-    return allocation
+    return _allocation_locked(allocation, AllocationStatus.ISSUED, only="only an issued unit is transfused or returned", code="not_issued")
 
 
 def _check_transfusion_times(allocation: Allocation, *, started_at: datetime, ended_at: datetime | None) -> None:
@@ -687,9 +689,7 @@ def allocation_transfusion_amend(*, allocation: Allocation, by, ended_at: dateti
     if ended_at is not None and timezone.is_naive(ended_at):
         raise DomainError("Give the time with its time zone.", fields={"ended_at": ["Give the time with its time zone."]})
     with transaction.atomic():
-        allocation = Allocation.objects.select_for_update().select_related("unit", "request").get(pk=allocation.pk)
-        if allocation.status != AllocationStatus.TRANSFUSED:
-            raise Conflict(f"The allocation is {allocation.status}; only a recorded transfusion is completed.", code="not_transfused")
+        allocation = _allocation_locked(allocation, AllocationStatus.TRANSFUSED, only="only a recorded transfusion is completed", code="not_transfused")
         changed = []
         if ended_at is not None:
             if allocation.transfusion_ended_at is not None:
@@ -737,9 +737,7 @@ def allocation_return(*, allocation: Allocation, by, seal_intact: bool) -> Alloc
 def allocation_cancel(*, allocation: Allocation, by, reason: str) -> Allocation:
     """Give a reserved unit back to available stock."""
     with transaction.atomic():
-        allocation = Allocation.objects.select_for_update().select_related("unit", "request").get(pk=allocation.pk)
-        if allocation.status != AllocationStatus.RESERVED:
-            raise Conflict(f"The allocation is {allocation.status}; only a reservation can be cancelled.", code="not_reserved")
+        allocation = _allocation_locked(allocation, AllocationStatus.RESERVED, only="only a reservation can be cancelled", code="not_reserved")
         allocation.status = AllocationStatus.CANCELLED
         allocation.save(update_fields=["status"])
         _move(allocation.unit, to_status=UnitStatus.AVAILABLE, by=by, reason=reason or "Reservation cancelled", request=allocation.request)
