@@ -3,26 +3,96 @@ second factor (django-allauth's MFA: an authenticator app, with recovery codes),
 compulsory for staff (``HEALTHSYNC_STAFF_SECOND_FACTOR``)."""
 
 import functools
+import ipaddress
 import time
 
+from allauth.account.adapter import DefaultAccountAdapter, get_adapter
 from allauth.account.authentication import get_authentication_records
 from allauth.mfa.adapter import DefaultMFAAdapter
 from allauth.mfa.base.forms import AuthenticateForm
 from allauth.mfa.models import Authenticator
 from allauth.mfa.utils import is_mfa_enabled
+from auditlog.middleware import AuditlogMiddleware as _AuditlogMiddleware
 from django.conf import settings
 from django.contrib.auth import logout
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import urlencode
 
-from .errors import Forbidden, error_body
+from .errors import DomainError, Forbidden, error_body
 from .middleware import API_PREFIXES
 
 LAST_SEEN = "healthsync_last_seen"
 LOGGED_IN_AT = "healthsync_logged_in_at"
+
+
+# --- Client address and login limits ---------------------------------------------------------------
+
+
+def client_address(request) -> str:
+    """The address of the client that sent ``request``: what every rate limit (DRF's, allauth's) and
+    audit record goes by. It is the connection's peer, unless ``HEALTHSYNC_TRUSTED_PROXIES`` proxies
+    stand in front, each appending the address of its own peer to X-Forwarded-For: then it is the
+    entry that many places from the right, the one the outermost trusted proxy wrote. Entries to the
+    left of it are whatever the client sent, so never used; a request that did not pass every proxy
+    (too few entries), or an entry that is not an address, counts as the peer's."""
+    peer = request.META.get("REMOTE_ADDR") or ""
+    proxies = settings.HEALTHSYNC_TRUSTED_PROXIES
+    if proxies <= 0:
+        return peer
+    forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    if len(forwarded) < proxies:
+        return peer
+    try:
+        return str(ipaddress.ip_address(forwarded[-proxies]))
+    except ValueError:
+        return peer
+
+
+class AccountAdapter(DefaultAccountAdapter):
+    """django-allauth's adapter, with the client address of ``client_address`` (its rate limits: failed
+    logins, signups, password resets)."""
+
+    def get_client_ip(self, request) -> str:
+        address = client_address(request)
+        if not address:
+            raise PermissionDenied("Unable to determine client IP address")  # as allauth's own
+        return address
+
+
+class AuditlogMiddleware(_AuditlogMiddleware):
+    """django-auditlog's middleware, recording the address of ``client_address`` (auditlog's own
+    takes the first X-Forwarded-For entry, which the client writes)."""
+
+    @staticmethod
+    def _get_remote_addr(request):
+        if settings.AUDITLOG_DISABLE_REMOTE_ADDR:
+            return None
+        return client_address(request) or None
+
+
+class LoginLocked(DomainError):
+    """Too many failed logins for the account (or from the address): 429 until the window passes."""
+
+    status_code = 429
+    code = "too_many_login_attempts"
+
+
+def account_authenticate(*, request, email: str, password: str):
+    """Check a password for a login outside allauth's pages (the JWT logins), under the same failed-login
+    limits as allauth's web login (``ACCOUNT_RATE_LIMITS["login_failed"]``: per client address and per
+    email, on the same counters), so failures on any login count on all and an account locked on one
+    is refused on all, its correct password included. Returns the active user, or ``None`` for a wrong
+    email or password (the caller answers both alike); raises ``LoginLocked`` while locked, for unknown
+    emails as for known ones."""
+    adapter = get_adapter(request)
+    try:
+        user = adapter.authenticate(request, email=email, password=password)
+    except ValidationError as exc:  # allauth's pre_authenticate: "too_many_login_attempts"
+        raise LoginLocked(exc.messages[0]) from exc
+    return user if user is not None and user.is_active else None
 
 
 def stamp_login(sender, request, user, **kwargs) -> None:

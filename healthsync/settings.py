@@ -87,7 +87,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
-    "auditlog.middleware.AuditlogMiddleware",
+    "healthsync.security.AuditlogMiddleware",  # auditlog's, with the client address of client_address
     "healthsync.security.StaffIdleTimeoutMiddleware",
     "healthsync.security.StaffSecondFactorMiddleware",
     # Last, so its exception hook sees a view's database error first: 503, not a traceback.
@@ -238,7 +238,16 @@ ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_EMAIL_VERIFICATION = env.str("HEALTHSYNC_EMAIL_VERIFICATION", default="optional")
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+# Failed logins, per client address and per account (the email): every login shares these counters,
+# the web's and the JWT logins (healthsync.security.account_authenticate), so an account locked on one
+# is locked on all, and an unknown email is limited as a known one is.
 ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
+ACCOUNT_ADAPTER = "healthsync.security.AccountAdapter"  # the client address of healthsync.security.client_address
+# Proxies in front of HealthSync that each append their peer's address to X-Forwarded-For. 0: the header
+# is ignored and the client is the connection's peer. Every rate limit and audit record reads the
+# address through healthsync.security.client_address; allauth's and DRF's own settings agree with it.
+HEALTHSYNC_TRUSTED_PROXIES = env.int("HEALTHSYNC_TRUSTED_PROXIES", default=0)
+ALLAUTH_TRUSTED_PROXY_COUNT = HEALTHSYNC_TRUSTED_PROXIES
 # Two-factor authentication (allauth.mfa), optional per account: an authenticator app (TOTP) with
 # recovery codes. Every web login (portal and console) then asks for a code, and the JWT login
 # takes it as `otp`. Wrong codes count against the per-account `login_failed` limit above.
@@ -261,6 +270,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "healthsync.errors.api_exception_handler",
     # ?format= names a report's file format (json, csv, pdf), not a DRF renderer.
     "URL_FORMAT_OVERRIDE": None,
+    # Rate limits identify clients by healthsync.security.client_address (healthsync.api.throttling).
+    "NUM_PROXIES": HEALTHSYNC_TRUSTED_PROXIES,
     "DEFAULT_THROTTLE_RATES": {
         "login": env.str("HEALTHSYNC_LOGIN_RATE", default="10/min"),
         "register": env.str("HEALTHSYNC_REGISTER_RATE", default="20/hour"),

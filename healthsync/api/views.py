@@ -11,9 +11,8 @@ from rest_framework.decorators import action, api_view, permission_classes
 from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
-from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenObtainSerializer, TokenRefreshSerializer
+from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.utils import get_md5_hash_password
 from rest_framework_simplejwt.views import TokenBlacklistView, TokenObtainPairView, TokenRefreshView
@@ -22,8 +21,9 @@ from .. import services
 from ..errors import DomainError, Forbidden
 from ..models import Hospital, Membership, User
 from ..permissions import CHANGE, MANAGE_STAFF, VIEW, HospitalObjectPermission, can_anywhere, hospitals_for, scope_to_hospitals
-from ..security import SECOND_FACTOR_REQUIRED, has_second_factor, second_factor_missing, verify_second_factor
+from ..security import SECOND_FACTOR_REQUIRED, account_authenticate, has_second_factor, second_factor_missing, verify_second_factor
 from .serializers import HospitalSerializer, MembershipSerializer, RegisterSerializer, UserSerializer
+from .throttling import ClientScopedRateThrottle
 
 
 class LoginTokenSerializer(TokenObtainPairSerializer):
@@ -41,7 +41,10 @@ class LoginTokenSerializer(TokenObtainPairSerializer):
         return token
 
     def validate(self, attrs):
-        TokenObtainSerializer.validate(self, attrs)  # the password: sets self.user, or 401
+        # The password, under the failed-login limits every login shares (429 while the account is locked).
+        self.user = account_authenticate(request=self.context["request"]._request, email=attrs[self.username_field], password=attrs["password"])
+        if self.user is None:
+            raise AuthenticationFailed(self.error_messages["no_active_account"], code="no_active_account")
         # The second factor before any token exists, so a password alone never gets one.
         if has_second_factor(self.user):
             otp = attrs.get("otp", "").strip()
@@ -66,10 +69,11 @@ class LoginTokenSerializer(TokenObtainPairSerializer):
 class LoginView(TokenObtainPairView):
     """`{email, password}` gives `{access, refresh}`; accounts with two-factor authentication add
     `otp` (else 401 `otp_required`, or `otp_invalid` for a wrong or reused code). Rate limited per
-    client address."""
+    client address; failed logins are limited per account as well, shared with the web login (429
+    `too_many_login_attempts` while the account is locked, even with the right password)."""
 
     serializer_class = LoginTokenSerializer
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ClientScopedRateThrottle]
     throttle_scope = "login"
 
 
@@ -90,7 +94,7 @@ class RegistrationView(APIView):
     """Base of the public registration endpoints: anyone may call them, at a limited rate."""
 
     permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ClientScopedRateThrottle]
     throttle_scope = "register"
 
 

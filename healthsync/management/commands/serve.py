@@ -21,4 +21,6 @@ class Command(BaseCommand):
     def handle(self, *args, host, port, no_beat, **options):
         start_background_work(beat=not no_beat)
         self.stdout.write(f"HealthSync on http://{host}:{port}/ (database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}, broker: {settings.CELERY_BROKER_URL.split('://')[0]})")
-        CommandLineInterface().run(["-b", host, "-p", str(port), "--proxy-headers", settings.ASGI_APPLICATION.replace(".application", ":application")])
+        # No --proxy-headers: daphne would take the client address from an X-Forwarded-For the client may
+        # have written. HealthSync reads the header itself, behind HEALTHSYNC_TRUSTED_PROXIES proxies only.
+        CommandLineInterface().run(["-b", host, "-p", str(port), settings.ASGI_APPLICATION.replace(".application", ":application")])
