@@ -13,7 +13,7 @@ from healthsync.errors import DomainError
 from healthsync.permissions import hospitals_for
 from healthsync.security import require_recent_login
 
-from . import selectors, services
+from . import rules, selectors, services
 from .models import Allocation, AllocationStatus, BloodRequest, BloodUnit, ParLevel, Transfer, UnitEvent, UnitStatus
 
 site = admin.site
@@ -158,8 +158,26 @@ class AllocationInline(ReadOnlyInline):
     readonly_fields = fields
 
 
+def _urgency_choices() -> list[tuple[int, str]]:
+    words = {rules.ROUTINE: "routine", rules.URGENT: "urgent", rules.EMERGENCY: "emergency"}
+    return [(level, f"{level} — {words[level]}" if level in words else str(level)) for level in rules.URGENCY_LEVELS]
+
+
+class BloodRequestForm(forms.ModelForm):
+    """The bounds of ``services.request_create``, so most mistakes are caught on the form itself."""
+
+    urgency = forms.TypedChoiceField(choices=_urgency_choices, coerce=int, help_text="4 and 5 alert the network and donors.")
+    units_requested = forms.IntegerField(label="Units requested", min_value=1, max_value=services.MAX_REQUEST_UNITS)
+
+    class Meta:
+        model = BloodRequest
+        fields = ["hospital", "component", "blood_group", "units_requested", "urgency", "needed_by", "patient_reference"]
+
+
 @admin.register(BloodRequest)
-class BloodRequestAdmin(HospitalScopedAdmin):
+class BloodRequestAdmin(ServiceAdminMixin, HospitalScopedAdmin):
+    form = BloodRequestForm
+    service_fields = {"units": "units_requested", "urgency_level": "urgency", "blood_type": "blood_group"}
     list_display = ["id", "hospital", "component", "blood_group", "units_requested", "urgency", "status", "needed_by", "created_at"]
     list_filter = ["status", "urgency", "component", "blood_group", "hospital"]
     search_fields = ["id"]
@@ -180,11 +198,13 @@ class BloodRequestAdmin(HospitalScopedAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             return
-        created = services.request_create(
-            hospital=obj.hospital, component=obj.component, blood_group=obj.blood_group, units=obj.units_requested,
-            urgency=obj.urgency, needed_by=obj.needed_by, patient_reference=obj.patient_reference or "", by=request.user,
+        created = self.call_service(
+            request, services.request_create, hospital=obj.hospital, component=obj.component, blood_group=obj.blood_group,
+            units=obj.units_requested, urgency=obj.urgency, needed_by=obj.needed_by, patient_reference=obj.patient_reference or "",
+            by=request.user,
         )
-        obj.pk = created.pk
+        if created is not None:
+            obj.pk, obj.status, obj.created_by, obj.created_at = created.pk, created.status, created.created_by, created.created_at
 
     @admin.action(description="Fulfil from own stock")
     def fulfil(self, request, queryset):
@@ -235,9 +255,6 @@ class AllocationAdmin(ServiceAdminMixin, HospitalScopedAdmin):
 
     def save_related(self, request, form, formsets, change):
         pass  # nothing related is edited here
-
-    def refused_url(self, request) -> str:
-        return request.path  # back to the form, the refusal shown above it
 
     @admin.action(description="Issue to the patient")
     def issue(self, request, queryset):

@@ -390,6 +390,9 @@ def par_level_set(*, hospital: Hospital, blood_group: str, component: str, criti
 # --- requests and allocation -------------------------------------------------------------
 
 
+MAX_REQUEST_UNITS = 200  # the most units one blood request may ask for
+
+
 def request_create(
     *,
     hospital: Hospital,
@@ -416,8 +419,8 @@ def request_create(
         except ValueError as exc:
             raise DomainError(str(exc), fields={"needed_by": [str(exc)]}) from exc
     count = units_for(component=component, units=units, quantity_ml=quantity_ml)
-    if count > 200:
-        raise DomainError("A request can ask for at most 200 units.", fields={"units": ["At most 200."]})
+    if count > MAX_REQUEST_UNITS:
+        raise DomainError(f"A request can ask for at most {MAX_REQUEST_UNITS} units.", fields={"units": [f"At most {MAX_REQUEST_UNITS}."]})
     with transaction.atomic():
         request = BloodRequest.objects.create(
             hospital=hospital, component=component, blood_group=group, units_requested=count, urgency=urgency,

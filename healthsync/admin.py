@@ -6,8 +6,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import ValidationError
 
 from . import services
-from .admin_site import HospitalScopedAdmin
-from .errors import DomainError
+from .admin_site import HospitalScopedAdmin, ServiceAdminMixin
 from .health import run_checks
 from .models import Hospital, Membership, User
 from .permissions import CHANGE, MANAGE_STAFF, VIEW, hospitals_for
@@ -59,15 +58,20 @@ class MembershipForm(forms.ModelForm):
             self.fields["email"].disabled = True
 
     def clean_email(self):
+        if self.instance.pk:
+            return self.instance.user.email  # the account of a role is not changed; grant a new one instead
         user = User.objects.filter(email__iexact=self.cleaned_data["email"]).first()
         if user is None:
             raise ValidationError("No account has this email; ask the person to register first.")
-        self.account = user
+        self.instance.user = user
         return user.email
 
 
 @admin.register(Membership)
-class MembershipAdmin(HospitalScopedAdmin):
+class MembershipAdmin(ServiceAdminMixin, HospitalScopedAdmin):
+    """Hospital administrators grant roles at their own hospitals to existing accounts (by email),
+    through ``services.membership_grant``; platform administrators at any hospital."""
+
     form = MembershipForm
     view_perm = MANAGE_STAFF
     change_perm = MANAGE_STAFF
@@ -86,14 +90,13 @@ class MembershipAdmin(HospitalScopedAdmin):
         return membership.user.name
 
     def save_model(self, request, obj, form, change):
-        try:
-            saved = services.membership_grant(
-                hospital=obj.hospital, user=form.account, role=obj.role, by=request.user
-            )
-        except DomainError as exc:
-            self.message_user(request, exc.message, messages.ERROR)
-            return
-        obj.pk = saved.pk
+        saved = self.call_service(request, services.membership_grant, hospital=obj.hospital, user=obj.user, role=obj.role, by=request.user)
+        if saved is not None:
+            obj.pk, obj.granted_by, obj.created_at = saved.pk, saved.granted_by, saved.created_at
+
+    def get_readonly_fields(self, request, obj=None):
+        # A role changes; it does not move to another hospital (that is a new grant).
+        return [*self.readonly_fields, "hospital"] if obj is not None else self.readonly_fields
 
     def delete_model(self, request, obj):
         services.membership_revoke(membership=obj, by=request.user)

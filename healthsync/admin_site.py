@@ -132,30 +132,51 @@ class HospitalScopedAdmin(admin.ModelAdmin):
 
 class ServiceAdminMixin:
     """Saves through a service; a refused action shows its message instead of "saved". Needs ``DomainError``
-    from the service for a refusal; ``run_each`` passes each selected row as ``service_arg``."""
+    from the service for a refusal; ``run_each`` passes each selected row as ``service_arg``.
+
+    On an add or change form, a refusal (from ``call_service`` in ``save_model``, or any ``DomainError``
+    the save raises) rolls the whole save back and shows the form again, as typed, with the reason: on
+    the field the service named (``service_fields`` maps the service's names to the form's), else above
+    the form. Elsewhere (actions, deletions) it is a message and the page goes on."""
+
+    service_fields: dict[str, str] = {}
 
     def call_service(self, request, service, **kwargs):
         try:
             return service(**kwargs)
         except DomainError as exc:
-            request._service_refused = True
+            if getattr(request, "_service_form_save", False):
+                raise  # changeform_view shows the form again
             self.message_user(request, exc.message, messages.ERROR)
             return None
 
-    def refused_url(self, request) -> str:
-        """Where a refused save goes: the list (override to stay on the form)."""
-        return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if request.method != "POST":
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        request._service_form_save = True
+        try:
+            # Django saves the form, its inlines and the log entry in one transaction: a refusal leaves nothing.
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except DomainError as exc:
+            request._service_refusal = exc  # get_form's form now fails validation with it
+            return super().changeform_view(request, object_id, form_url, extra_context)
 
-    def _refused(self, request):
-        if getattr(request, "_service_refused", False):
-            return HttpResponseRedirect(self.refused_url(request))
-        return None
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form_class = super().get_form(request, obj, change, **kwargs)
+        refusal = getattr(request, "_service_refusal", None)
+        if refusal is None:
+            return form_class
+        names = self.service_fields
 
-    def response_add(self, request, obj, post_url_continue=None):
-        return self._refused(request) or super().response_add(request, obj, post_url_continue)
+        class RefusedForm(form_class):
+            def clean(self):
+                cleaned_data = super().clean()
+                targets = [names.get(name, name) for name in refusal.fields]
+                self.add_error(next((name for name in targets if name in self.fields), None), refusal.message)
+                return cleaned_data
 
-    def response_change(self, request, obj):
-        return self._refused(request) or super().response_change(request, obj)
+        RefusedForm.__name__ = form_class.__name__
+        return RefusedForm
 
     def run_each(self, request, queryset, service, done: str, **kwargs):
         count = 0
