@@ -28,15 +28,16 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from PIL import Image
 
 from healthsync import files, wakeups
 from healthsync.errors import Conflict, DomainError
 
-from . import events
-from .models import AnalysisStatus, Condition, Confirmation, ImageAnalysis, MLModel
-from .selectors import ModelNotFound, model_resolve
-from .uploads import check_modality, read_study
+from . import events, suitability
+from .models import AnalysisStatus, Condition, Confirmation, Dataset, ImageAnalysis, MLModel
+from .selectors import ModelNotFound, condition_find, condition_models, dataset_models, model_resolve
+from .uploads import read_study
 
 logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
@@ -46,21 +47,56 @@ MAX_BATCH = 32
 OVERLAY_SIZE = 256
 
 
-def model_for(*, dataset: str, model: str | None) -> MLModel:
-    """The model a request names: an architecture of the data set (``basic_cnn``), a model name
-    (``pneumoniamnist-resnet50``, optionally ``:version``), or the data set's active default."""
-    if not dataset:
-        raise DomainError("Name the data set (condition) to analyse for.", fields={"dataset": ["Required."]})
-    reference = dataset
-    if model:
-        reference = model if ("-" in model or ":" in model) else f"{dataset}-{model}"
+ALL_MODELS = "all"
+
+
+def _mismatch(chosen: MLModel, target: str) -> DomainError:
+    message = f"{chosen.name} is not a model for {target}: choose one of its models, or leave the model out for its default."
+    return DomainError(message, code="model_mismatch", fields={"model": [message]})
+
+
+def models_choose(*, dataset: str = "", condition: str = "", model: str | None = None) -> tuple[list[MLModel], Condition | None]:
+    """The model(s) a request names, and the condition it asks about.
+
+    ``condition`` (a code or name) or ``dataset`` (a data set; a condition's name is taken too)
+    says what to look for; ``model`` is an architecture of the data set (``basic_cnn``), a model
+    name (``pneumoniamnist-resnet50``, optionally ``:version``), ``all`` (every active model that
+    covers it, for comparison) or nothing (its default). A model that does not cover the condition
+    or data set is refused (``model_mismatch``), never used silently."""
+    dataset, condition, model = dataset.strip(), condition.strip(), (model or "").strip() or None
+    asked = None
+    if condition:
+        asked = condition_find(reference=condition)
+        if asked is None:
+            raise DomainError(f"Unknown condition {condition!r}: see GET /api/conditions.", code="unknown_condition",
+                              fields={"condition": ["Unknown."]})
+    elif dataset and not Dataset.objects.filter(name=dataset).exists() and not MLModel.objects.filter(dataset=dataset).exists():
+        asked = condition_find(reference=dataset)  # the legacy field, naming a condition
+        if asked is not None:
+            dataset = ""
+    if asked is None and not dataset:
+        raise DomainError("Name the condition (or data set) to analyse for.", fields={"condition": ["Required."]})
+    target = asked.name if asked else dataset
+    covering = condition_models(condition=asked) if asked else dataset_models(dataset=dataset)
+    if dataset and asked:
+        covering = [candidate for candidate in covering if candidate.dataset == dataset]
+    if model == ALL_MODELS or model is None:
+        if not covering:
+            if asked is None and not Dataset.objects.filter(name=dataset).exists():
+                raise DomainError(f"Unknown data set {dataset!r}.", code="unknown_dataset", fields={"dataset": ["Unknown."]})
+            message = f"No model yet for {target}" + (": run make models." if asked is None or asked.datasets.exists() else ".")
+            raise DomainError(message, code="no_model", fields={"condition" if asked else "dataset": [message]})
+        return (covering if model == ALL_MODELS else covering[:1]), asked
+    reference = model if ("-" in model or ":" in model) else f"{dataset or (covering[0].dataset if covering else '')}-{model}"
     try:
         chosen = model_resolve(reference=reference)
     except ModelNotFound as exc:
-        raise DomainError(f"{exc}.", code="unknown_model", fields={"model" if model else "dataset": [str(exc)]}) from None
-    if chosen.dataset != dataset and not model:
-        raise DomainError(f"Unknown data set {dataset!r}.", code="unknown_dataset", fields={"dataset": ["Unknown."]})
-    return chosen
+        raise DomainError(f"{exc}.", code="unknown_model", fields={"model": [str(exc)]}) from None
+    if asked is not None and chosen.pk not in {candidate.pk for candidate in condition_models(condition=asked)}:
+        raise _mismatch(chosen, asked.name)
+    if dataset and chosen.dataset != dataset:
+        raise _mismatch(chosen, f"the data set {dataset}")
+    return [chosen], asked
 
 
 def uploads_read(files) -> list[tuple[str, bytes]]:
@@ -78,32 +114,75 @@ def uploads_read(files) -> list[tuple[str, bytes]]:
     return [(file.name, file.read()) for file in files]
 
 
-def analyses_submit(*, hospital, user, dataset: str, model: str | None, uploads: list[tuple[str, bytes]],
+PATIENT_FIELD_LENGTH = 64
+
+
+def patient_digest(value: str) -> str:
+    """A keyed digest of a patient reference or accession number (spaces and case ignored): the
+    encrypted values cannot be searched, their digests can (exact match only)."""
+    normalised = "".join(value.split()).upper()
+    return salted_hmac("healthsync.imaging.patient-search", normalised).hexdigest() if normalised else ""
+
+
+def _patient_field(value: str, field: str, label: str) -> str:
+    value = (value or "").strip()
+    if len(value) > PATIENT_FIELD_LENGTH:
+        message = f"The {label} may be at most {PATIENT_FIELD_LENGTH} characters."
+        raise DomainError(message, fields={field: [message]})
+    return value
+
+
+def analyses_submit(*, hospital, user, uploads: list[tuple[str, bytes]], dataset: str = "", condition: str = "",
+                    model: str | None = None, force: bool = False, patient_reference: str = "", accession_number: str = "",
                     listener: wakeups.Listener | None = None) -> list[ImageAnalysis]:
-    """Check every upload, then queue one analysis per image (all or none: one transaction).
-    ``listener`` starts listening for finished analyses in that transaction (``analyses_submit_and_wait``)."""
+    """Check every upload, then queue one analysis per image and model (all or none: one transaction).
+
+    Each image must fit each model (``imaging.suitability``); with ``force`` staff analyse one that
+    only looks unlike the model's images anyway, and the analysis carries the warning. The patient
+    reference and accession number, given or read from the DICOM before de-identification, are
+    kept encrypted, with digests to search by. ``listener`` starts listening for finished analyses
+    in that transaction (``analyses_submit_and_wait``)."""
     if not uploads:
         raise DomainError("Attach at least one image.", code="no_image", fields={"image": ["Required."]})
     if len(uploads) > MAX_BATCH:
         raise DomainError(f"At most {MAX_BATCH} images in one request.", fields={"image": [f"At most {MAX_BATCH}."]})
-    chosen = model_for(dataset=dataset, model=model)
+    chosen_models, asked = models_choose(dataset=dataset, condition=condition, model=model)
+    if len(uploads) * len(chosen_models) > MAX_BATCH:
+        message = f"At most {MAX_BATCH} analyses in one request: {len(uploads)} images for {len(chosen_models)} models is too many."
+        raise DomainError(message, fields={"image": [message]})
+    patient_reference = _patient_field(patient_reference, "patient_reference", "patient reference")
+    accession_number = _patient_field(accession_number, "accession_number", "accession number")
     studies = []
     for name, data in uploads:
-        study = read_study(data, name=name or "image")
-        check_modality(study, model_modality=chosen.modality, model_name=chosen.name)
-        studies.append((name, study))
+        name = name or "image"
+        study = read_study(data, name=name)
+        warnings: dict[int, list[dict]] = {}
+        for chosen in chosen_models:
+            for problem in suitability.problems(study, model=chosen, name=name):
+                if not force or problem.code not in suitability.FORCEABLE:
+                    raise problem
+                warnings.setdefault(chosen.pk, []).append({"code": problem.code, "message": problem.message})
+        study.preview = None  # not kept in the request any longer than the checks
+        studies.append((name, study, warnings))
     batch = uuid.uuid4()
     created = []
-    for name, study in studies:
-        analysis = ImageAnalysis(
-            hospital=hospital, requested_by=user, batch=batch, dataset=chosen.dataset, condition_id=chosen.first_condition_id, model=chosen,
-            image_kind=study.kind, original_name=(name or "")[:255], study_metadata=study.metadata,
-            patient_identifiers=json.dumps(study.identifiers) if study.identifiers else "",
-        )
+    for name, study, warnings in studies:
+        reference = patient_reference or _patient_field(study.identifiers.get("PatientID", ""), "patient_reference", "patient reference")
+        accession = accession_number or _patient_field(study.identifiers.get("AccessionNumber", ""), "accession_number", "accession number")
         extension = {"png": "png", "jpeg": "jpg", "dicom": "dcm"}[study.kind]
-        analysis.image = _file_name("image", analysis, f"{uuid.uuid4().hex}.{extension}")
-        created.append(analysis)
-    _store(created, [study.stored for _, study in studies], user=user, listener=listener)
+        image_name = None
+        for chosen in chosen_models:
+            analysis = ImageAnalysis(
+                hospital=hospital, requested_by=user, batch=batch, dataset=chosen.dataset, requested_condition=asked, model=chosen,
+                image_kind=study.kind, original_name=name[:255], study_metadata=study.metadata, warnings=warnings.get(chosen.pk, []),
+                patient_identifiers=json.dumps(study.identifiers) if study.identifiers else "",
+                patient_reference=reference, accession_number=accession,
+                patient_digest=patient_digest(reference), accession_digest=patient_digest(accession),
+            )
+            analysis.image = image_name or _file_name("image", analysis, f"{uuid.uuid4().hex}.{extension}")
+            image_name = image_name or analysis.image.name
+            created.append(analysis)
+    _store(created, [study.stored for _, study, _ in studies], user=user, listener=listener, per_image=len(chosen_models))
     return created
 
 
@@ -115,10 +194,14 @@ def _file_name(field: str, analysis: ImageAnalysis, filename: str) -> str:
     return ImageAnalysis._meta.get_field(field).upload_to(analysis, filename)
 
 
-def _store(created: list[ImageAnalysis], contents: list[bytes], *, user, listener) -> None:
+def _store(created: list[ImageAnalysis], contents: list[bytes], *, user, listener, per_image: int = 1) -> None:
     """Store the images (under the names in ``created``) and their analyses in one transaction,
-    then queue them once it commits; a batch that rolls back takes its files with it."""
-    stored = _write_files("image", created, contents)
+    then queue them once it commits; a batch that rolls back takes its files with it. With several
+    models (``per_image`` analyses an image) the analyses of one image share its one stored file."""
+    firsts = created[::per_image]
+    stored = _write_files("image", firsts, contents)
+    for index, analysis in enumerate(created):
+        analysis.image = firsts[index // per_image].image.name
     try:
         with transaction.atomic():
             if listener is not None:
@@ -127,7 +210,7 @@ def _store(created: list[ImageAnalysis], contents: list[bytes], *, user, listene
             transaction.on_commit(lambda: _enqueue([a.pk for a in created]))
             events.publish(events.analyses_status_changed, analysis_ids=[a.pk for a in created], user_id=user.pk, status=AnalysisStatus.QUEUED)
     except BaseException:
-        _remove_unrecorded("image", created, stored)
+        _remove_unrecorded("image", firsts, stored)
         raise
 
 
@@ -286,11 +369,27 @@ def _record_failure(analysis: ImageAnalysis, exc: Exception) -> bool:
     ))
 
 
+def _findings(analysis: ImageAnalysis, prediction, conditions: dict[str, tuple[int, str]]) -> tuple[int | None, list[dict]]:
+    """The main finding's condition id and every finding: the catalogue's condition for each class
+    the model found (``ml_models.catalogue``: a class that is no finding, such as normal, has none)."""
+    from ml_models.catalogue import DATASETS
+
+    meanings = DATASETS[analysis.dataset].findings if analysis.dataset in DATASETS else {}
+    found = []
+    for label in getattr(prediction, "labels", None) or [prediction.label]:
+        name = meanings.get(label)
+        if name in conditions:
+            found.append({"class": label, "condition": name, "code": conditions[name][1],
+                          "probability": prediction.probabilities.get(label)})
+    return (conditions[found[0]["condition"]][0] if found else None), found
+
+
 def _record_results(analyses: list[ImageAnalysis], predictions: list, overlays: list[bytes], stages: dict[str, float]) -> list[ImageAnalysis]:
     """Write the results of analyses still claimed by this run (one transaction); returns those
     written. A batch's stage times are shared equally among its analyses."""
     share = {name: value / len(analyses) for name, value in stages.items()}
     storage = ImageAnalysis._meta.get_field("gradcam").storage
+    conditions = {name: (pk, code) for pk, name, code in Condition.objects.values_list("pk", "name", "code")}
     now = timezone.now()
     for analysis, prediction in zip(analyses, predictions):
         analysis.gradcam = _file_name("gradcam", analysis, f"gradcam-{analysis.pk}-{analysis.attempts}.png")
@@ -299,9 +398,10 @@ def _record_results(analyses: list[ImageAnalysis], predictions: list, overlays: 
             key=lambda row: -row["probability"],
         )
         analysis.predicted_class, analysis.status, analysis.finished_at, analysis.failure_reason = prediction.label, AnalysisStatus.DONE, now, ""
+        analysis.condition_id, analysis.findings = _findings(analysis, prediction, conditions)
         analysis.queue_wait_ms = (analysis.started_at - analysis.submitted_at).total_seconds() * 1000
         analysis.preprocessing_ms, analysis.inference_ms, analysis.gradcam_ms = share["preprocessing_ms"], share["inference_ms"], share["gradcam_ms"]
-    fields = ("status", "finished_at", "predictions", "predicted_class", "gradcam", "failure_reason",
+    fields = ("status", "finished_at", "predictions", "predicted_class", "condition", "findings", "gradcam", "failure_reason",
               "queue_wait_ms", "preprocessing_ms", "inference_ms", "gradcam_ms")
     stored = _write_files("gradcam", analyses, overlays)
     try:
@@ -332,12 +432,13 @@ def _update_claimed(analyses: list[ImageAnalysis], fields: tuple[str, ...]) -> s
     whose CASE expressions are slower still."""
     meta, quote = ImageAnalysis._meta, connection.ops.quote_name
     table, column = quote(meta.db_table), _columns("id", "attempts", "status", *fields)
-    jsonb = "::jsonb" if connection.vendor == "postgresql" else ""
-    row = "(%s, %s, " + ", ".join("%s" + (jsonb if meta.get_field(f).get_internal_type() == "JSONField" else "") for f in fields) + ")"
+    # PostgreSQL types a VALUES column by its first row: a NULL there (no finding) would be text.
+    casts = {f: f"::{meta.get_field(f).cast_db_type(connection)}" if connection.vendor == "postgresql" else "" for f in fields}
+    row = "(%s, %s, " + ", ".join("%s" + casts[f] for f in fields) + ")"
     params = []
     for analysis in analyses:
         params += [analysis.pk, analysis.attempts]
-        params += [meta.get_field(field).get_db_prep_value(getattr(analysis, field), connection) for field in fields]
+        params += [meta.get_field(field).get_db_prep_value(getattr(analysis, meta.get_field(field).attname), connection) for field in fields]
     names = ", ".join(column[field] for field in fields)
     assignments = ", ".join(f"{column[field]} = claimed.{column[field]}" for field in fields)
     # Only quoted table and column names from the model go into the text; every value is a parameter.
@@ -404,7 +505,8 @@ def analyses_run(*, analysis_ids: list[int]) -> dict[str, int]:
 
 
 def analysis_confirm(*, analysis: ImageAnalysis, by, confirmation: str, true_finding: str = "") -> ImageAnalysis:
-    """A clinician's reading of the result: agrees, disagrees (naming the true finding) or uncertain."""
+    """A clinician's reading of the result: agrees, disagrees (naming the true finding) or uncertain.
+    Changing a reading already recorded marks the analysis amended (its FHIR report: ``amended``)."""
     if confirmation not in Confirmation.values:
         raise DomainError(f"confirmation must be one of {', '.join(Confirmation.values)}.", fields={"confirmation": ["Invalid choice."]})
     if analysis.status != AnalysisStatus.DONE:
@@ -419,15 +521,19 @@ def analysis_confirm(*, analysis: ImageAnalysis, by, confirmation: str, true_fin
             raise DomainError("The true finding is the predicted one: choose agrees.", fields={"true_finding": ["Same as predicted."]})
     with transaction.atomic():
         analysis = ImageAnalysis.objects.select_for_update().get(pk=analysis.pk)
+        corrected = confirmation if confirmation == Confirmation.DISAGREES else ""
+        if analysis.confirmation and (analysis.confirmation, analysis.true_finding) != (confirmation, true_finding if corrected else ""):
+            analysis.amended_at = timezone.now()  # a recorded reading changed: the report is amended
         analysis.confirmation = confirmation
-        analysis.true_finding = true_finding if confirmation == Confirmation.DISAGREES else ""
+        analysis.true_finding = true_finding if corrected else ""
         analysis.confirmed_by, analysis.confirmed_at = by, timezone.now()
-        analysis.save(update_fields=["confirmation", "true_finding", "confirmed_by", "confirmed_at"])
+        analysis.save(update_fields=["confirmation", "true_finding", "confirmed_by", "confirmed_at", "amended_at"])
     return analysis
 
 
 # What a worker writes about an analysis after it was queued: all a waiting request reads again.
-RESULT_FIELDS = ("status", "attempts", "started_at", "finished_at", "predictions", "predicted_class", "gradcam", "failure_reason",
+RESULT_FIELDS = ("status", "attempts", "started_at", "finished_at", "predictions", "predicted_class", "condition_id", "findings", "gradcam",
+                 "failure_reason",
                  "queue_wait_ms", "preprocessing_ms", "inference_ms", "gradcam_ms")
 
 
@@ -473,10 +579,6 @@ def _submit_and_wait(*, timeout: float, **submission) -> list[ImageAnalysis]:
     by_id = {analysis.pk: analysis for analysis in queued}
     deadline = time.monotonic() + timeout
     try:  # woken as the worker commits results (or `_announce`s a failure)
-        conditions = Condition.objects.in_bulk({analysis.condition_id for analysis in queued} - {None})
-        for analysis in queued:
-            if analysis.condition_id in conditions:  # read once for the response, not once per analysis
-                analysis.condition = conditions[analysis.condition_id]
         while any(analysis.status not in (AnalysisStatus.DONE, AnalysisStatus.FAILED) for analysis in queued) and time.monotonic() < deadline:
             listener.wait(deadline - time.monotonic())
             for pk, *values in ImageAnalysis.objects.filter(pk__in=by_id).values_list("pk", *RESULT_FIELDS):

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from healthsync.api.throttling import rate_limited
 from healthsync.permissions import ACT, IsHospitalStaff, acting_hospital, can, scope_to_hospitals
 
-from . import analyses
+from . import analyses, selectors
 from .models import AnalysisStatus, Dataset, ImageAnalysis, MLModel
 
 
@@ -48,9 +48,10 @@ class AnalysisSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ImageAnalysis
-        fields = ["analysis_id", "status", "dataset", "condition", "model", "predictions", "predicted_class", "gradcam_url",
-                  "image_url", "image_kind", "original_name", "study_metadata", "patient_identifiers", "failure_reason",
-                  "submitted_at", "started_at", "finished_at", "timings_ms", "confirmation", "true_finding", "confirmed_at", "batch", "hospital"]
+        fields = ["analysis_id", "status", "dataset", "condition", "requested_condition", "findings", "warnings", "model", "predictions",
+                  "predicted_class", "gradcam_url", "image_url", "image_kind", "original_name", "study_metadata", "patient_identifiers",
+                  "patient_reference", "accession_number", "failure_reason", "submitted_at", "started_at", "finished_at", "timings_ms",
+                  "confirmation", "true_finding", "confirmed_at", "amended_at", "batch", "hospital"]
 
     def to_representation(self, analysis) -> dict:
         """The fields above, built directly: DRF's field-by-field walk cost 1-2 ms for a single
@@ -58,14 +59,18 @@ class AnalysisSerializer(serializers.ModelSerializer):
         share of a prediction's overhead over its compute. ``test_analyses_api`` holds the two equal."""
         return {
             "analysis_id": analysis.pk, "status": analysis.status, "dataset": analysis.dataset,
-            "condition": analysis.condition.name if analysis.condition_id else None, "model": self.get_model(analysis),
+            "condition": analysis.findings[0]["condition"] if analysis.findings else None,
+            "requested_condition": analysis.requested_condition.name if analysis.requested_condition_id else None,
+            "findings": analysis.findings, "warnings": analysis.warnings, "model": self.get_model(analysis),
             "predictions": analysis.predictions, "predicted_class": analysis.predicted_class,
             "gradcam_url": self.get_gradcam_url(analysis), "image_url": self.get_image_url(analysis),
             "image_kind": analysis.image_kind, "original_name": analysis.original_name, "study_metadata": analysis.study_metadata,
-            "patient_identifiers": self.get_patient_identifiers(analysis), "failure_reason": analysis.failure_reason,
+            "patient_identifiers": self.get_patient_identifiers(analysis), **self.get_patient_context(analysis),
+            "failure_reason": analysis.failure_reason,
             "submitted_at": _stamp(analysis.submitted_at), "started_at": _stamp(analysis.started_at),
             "finished_at": _stamp(analysis.finished_at), "timings_ms": self.get_timings_ms(analysis),
             "confirmation": analysis.confirmation, "true_finding": analysis.true_finding, "confirmed_at": _stamp(analysis.confirmed_at),
+            "amended_at": _stamp(analysis.amended_at),
             "batch": str(analysis.batch) if analysis.batch is not None else None, "hospital": analysis.hospital_id,
         }
 
@@ -86,16 +91,26 @@ class AnalysisSerializer(serializers.ModelSerializer):
     def get_image_url(self, analysis) -> str:
         return self._url(analysis, "image")
 
-    def get_patient_identifiers(self, analysis) -> dict | None:
-        """The DICOM's original identifiers: only for the hospital's own staff (not for platform administrators)."""
+    def _own_staff(self, analysis) -> bool:
+        """Whether the requester works for the analysis's hospital (platform administrators do not see patients)."""
         request = self.context.get("request")
-        if not analysis.patient_identifiers or request is None:
-            return None
+        if request is None:
+            return False
         if "member_of" not in self.context:  # looked up once for all the rows of a response
             self.context["member_of"] = set(request.user.memberships.values_list("hospital_id", flat=True))
-        if analysis.hospital_id not in self.context["member_of"]:
+        return analysis.hospital_id in self.context["member_of"]
+
+    def get_patient_identifiers(self, analysis) -> dict | None:
+        """The DICOM's original identifiers: only for the hospital's own staff (not for platform administrators)."""
+        if not analysis.patient_identifiers or not self._own_staff(analysis):
             return None
         return json.loads(analysis.patient_identifiers)
+
+    def get_patient_context(self, analysis) -> dict:
+        """The patient reference and accession number: only for the hospital's own staff."""
+        own = self._own_staff(analysis)
+        return {"patient_reference": (analysis.patient_reference or None) if own else None,
+                "accession_number": (analysis.accession_number or None) if own else None}
 
     def get_timings_ms(self, analysis) -> dict:
         return {"queue_wait": analysis.queue_wait_ms, "preprocessing": analysis.preprocessing_ms,
@@ -117,6 +132,26 @@ def datasets(request):
     ])
 
 
+@extend_schema(responses=serializers.ListSerializer(child=serializers.DictField()))
+@api_view(["GET"])
+@permission_classes([IsHospitalStaff])
+def condition_list(request):
+    """The condition catalogue: every condition with its specialty, modalities, data sets and active
+    models (default first, with validation metrics), and whether it can be analysed here."""
+    return Response(selectors.condition_catalogue())
+
+
+@extend_schema(responses=OpenApiTypes.OBJECT)
+@api_view(["GET"])
+@permission_classes([IsHospitalStaff])
+def condition_detail(request, reference):
+    """One condition of the catalogue, by its code or name."""
+    rows = selectors.condition_catalogue(reference=reference)
+    if not rows:
+        raise Http404("No such condition.")
+    return Response(rows[0])
+
+
 @extend_schema(responses=ModelSerializer(many=True))
 @api_view(["GET"])
 @permission_classes([IsHospitalStaff])
@@ -133,7 +168,10 @@ def load_model(request):
     """Warm a model in the workers ahead of the first analysis."""
     from .tasks import warm_model
 
-    chosen = analyses.model_for(dataset=str(request.data.get("dataset", "")), model=request.data.get("model") or None)
+    model = request.data.get("model")
+    chosen, _ = analyses.models_choose(dataset=str(request.data.get("dataset", "")), condition=str(request.data.get("condition", "")),
+                                       model=str(model) if model is not None else None)
+    chosen = chosen[0]
     warm_model.delay(model_id=chosen.pk)
     return Response({"model": chosen.name, "version": chosen.version, "status": "loading"}, status=status.HTTP_202_ACCEPTED)
 
@@ -142,11 +180,21 @@ def _truthy(value) -> bool:
     return str(value).lower() in {"1", "true", "yes", "on"}
 
 
+def analyses_options(data) -> dict:
+    """What a submission names, from the API's or the console's form fields."""
+    text = {name: str(data.get(name, "") or "").strip() for name in ("dataset", "condition", "model", "patient_reference", "accession_number")}
+    return {**text, "model": text["model"] or None, "force": _truthy(data.get("force", ""))}
+
+
 @extend_schema(
     request={"multipart/form-data": inline_serializer("Predict", {
-        "image": serializers.ListField(child=serializers.FileField()), "dataset": serializers.CharField(),
-        "model": serializers.CharField(required=False), "wait": serializers.BooleanField(required=False),
-        "hospital": serializers.IntegerField(required=False)})},
+        "image": serializers.ListField(child=serializers.FileField()),
+        "condition": serializers.CharField(required=False, help_text="A condition's code or name (GET /api/conditions)."),
+        "dataset": serializers.CharField(required=False, help_text="A data set (the legacy field); a condition's name is taken too."),
+        "model": serializers.CharField(required=False, help_text="A model name, an architecture, or `all` to compare every model."),
+        "force": serializers.BooleanField(required=False, help_text="Analyse an image that does not look like the model's, with a warning."),
+        "patient_reference": serializers.CharField(required=False), "accession_number": serializers.CharField(required=False),
+        "wait": serializers.BooleanField(required=False), "hospital": serializers.IntegerField(required=False)})},
     parameters=[OpenApiParameter("wait", bool, description="Wait for the result (200) instead of 202.")],
     responses={200: OpenApiTypes.OBJECT, 202: OpenApiTypes.OBJECT},
 )
@@ -160,8 +208,7 @@ def predict(request):
     uploads = analyses.uploads_read(request.FILES.getlist("image"))
     wait = _truthy(request.query_params.get("wait", request.data.get("wait", "")))
     queued = (analyses.analyses_submit_and_wait if wait else analyses.analyses_submit)(
-        hospital=hospital, user=request.user, dataset=str(request.data.get("dataset", "")).strip(),
-        model=(str(request.data.get("model", "")).strip() or None), uploads=uploads,
+        hospital=hospital, user=request.user, uploads=uploads, **analyses_options(request.data),
     )
     if wait and all(analysis.status in (AnalysisStatus.DONE, AnalysisStatus.FAILED) for analysis in queued):
         rows, code = AnalysisSerializer(queued, many=True, context={"request": request}).data, status.HTTP_200_OK
@@ -175,7 +222,8 @@ def predict(request):
 
 
 class AnalysisList(generics.ListAPIView):
-    """The hospital's analyses, newest first; filter by status, dataset, batch, confirmation."""
+    """The hospital's analyses, newest first; filter by status, dataset, batch, confirmation, model,
+    and by `patient_reference` or `accession_number` (exact, spaces and case ignored)."""
 
     serializer_class = AnalysisSerializer
     permission_classes = [IsHospitalStaff]
@@ -185,7 +233,12 @@ class AnalysisList(generics.ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return ImageAnalysis.objects.none()
-        return scope_to_hospitals(ImageAnalysis.objects.select_related("model", "condition"), self.request.user)
+        found = scope_to_hospitals(ImageAnalysis.objects.select_related("model", "requested_condition"), self.request.user)
+        for parameter, column in (("patient_reference", "patient_digest"), ("accession_number", "accession_digest")):
+            value = self.request.query_params.get(parameter)
+            if value is not None:
+                found = found.filter(**{column: analyses.patient_digest(value) or "-"})
+        return found
 
 
 class AnalysisDetail(generics.RetrieveAPIView):
@@ -196,7 +249,7 @@ class AnalysisDetail(generics.RetrieveAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return ImageAnalysis.objects.none()
-        return scope_to_hospitals(ImageAnalysis.objects.select_related("model", "condition"), self.request.user)
+        return scope_to_hospitals(ImageAnalysis.objects.select_related("model", "requested_condition"), self.request.user)
 
 
 def _own_analysis(request, analysis_id) -> ImageAnalysis:

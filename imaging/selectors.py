@@ -66,19 +66,75 @@ def model_resolve(*, reference: str) -> MLModel:
     raise ModelNotFound(f"no active model named {name!r}")
 
 
-def condition_coverage() -> list[dict]:
-    """Each condition with the data sets and active models that cover it ("no model yet" when none)."""
+def _default_rank(model: MLModel) -> tuple:
+    """Sort key: the data set's catalogue default first, then the best validation AUC."""
+    info = DATASETS.get(model.dataset)
+    is_default = bool(info) and any(recipe.active and model_name(info.name, recipe.arch) == model.name for recipe in info.defaults)
+    return (not is_default, -(model.metrics.get("validation", {}).get("auc") or 0), model.name)
+
+
+def condition_find(*, reference: str) -> Condition | None:
+    """A condition by its code (``brain-tumour-glioma``) or name (``Brain tumour: glioma``), any case."""
+    reference = reference.strip()
+    if not reference:
+        return None
+    return Condition.objects.filter(code=reference.lower()).first() or Condition.objects.filter(name__iexact=reference).first()
+
+
+def condition_models(*, condition: Condition) -> list[MLModel]:
+    """The active models that cover ``condition``, its default first."""
+    return sorted(_registry().filter(conditions=condition, is_active=True), key=_default_rank)
+
+
+def dataset_models(*, dataset: str) -> list[MLModel]:
+    """The active models trained on ``dataset``, its default first."""
+    return sorted(_registry().filter(dataset=dataset, is_active=True), key=_default_rank)
+
+
+def _model_summary(model: MLModel, *, default: bool) -> dict:
+    validation = model.metrics.get("validation", model.metrics)
+    appearance = (model.card or {}).get("appearance", {})
+    return {
+        "name": model.name, "version": model.version, "reference": f"{model.name}:{model.version}", "architecture": model.architecture,
+        "dataset": model.dataset,
+        "default": default, "classes": model.classes, "input_shape": model.input_shape,
+        "validation": {key: validation.get(key) for key in ("n", "accuracy", "auc", "macro_f1") if key in validation},
+        "validation_ci95": validation.get("ci95", {}),
+        "out_of_distribution": {key: appearance.get(key) for key in ("validation_flagged", "caught_min_other_modality")} if appearance else None,
+    }
+
+
+def condition_catalogue(*, reference: str | None = None) -> list[dict]:
+    """Every condition (or the one named) with its specialty, modalities, the data sets that cover it,
+    and their active models with their validation metrics ("no model yet" when none; "not trained
+    yet: run make models" when a data set covers it but none of its models is trained here)."""
+    conditions = Condition.objects.prefetch_related("datasets")
+    if reference is not None:
+        found = condition_find(reference=reference)
+        conditions = conditions.filter(pk=found.pk) if found else conditions.none()
+    models_by_condition: dict[int, list[MLModel]] = {}
+    through = MLModel.conditions.through.objects.filter(mlmodel__is_active=True).select_related("mlmodel")
+    for link in through:
+        models_by_condition.setdefault(link.condition_id, []).append(link.mlmodel)
     rows = []
-    for condition in Condition.objects.prefetch_related("datasets", "models"):
-        active = [str(model) for model in condition.models.all() if model.is_active]
-        rows.append(
-            {
-                "condition": condition.name,
-                "specialty": condition.specialty,
-                "datasets": [dataset.name for dataset in condition.datasets.all()],
-                "models": active or "no model yet",
-            }
-        )
+    for condition in conditions:
+        models = sorted(models_by_condition.get(condition.pk, []), key=_default_rank)
+        datasets = list(condition.datasets.all())
+        if models:
+            status = "ready"
+        elif datasets:
+            status = "not trained yet: run make models"
+        else:
+            status = "no model yet"
+        rows.append({
+            "code": condition.code, "name": condition.name, "specialty": condition.specialty,
+            "modalities": [part.strip() for part in condition.modalities.split(",") if part.strip()],
+            "description": condition.description,
+            "datasets": [{"name": dataset.name, "title": dataset.title, "modality": dataset.modality, "license": dataset.license}
+                         for dataset in datasets],
+            "models": [_model_summary(model, default=index == 0) for index, model in enumerate(models)],
+            "status": status,
+        })
     return rows
 
 

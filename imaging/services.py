@@ -73,3 +73,49 @@ def models_sync(*, root: Path | None = None) -> list[MLModel]:
         if not (directory / MODEL_FILE).is_file():
             MLModel.objects.filter(pk=stale.pk).update(is_active=False)
     return registered
+
+
+def appearance_fit(*, recogniser: bool = False, only: list[str] | None = None, missing_only: bool = False):
+    """Fit the appearance checks (ml_models.appearance) on the data sets present; yields progress lines.
+
+    ``recogniser``: fit the modality recogniser again first. Then each active model (or those named
+    in ``only``; with ``missing_only``, those without a profile) gets its profile fitted on the
+    splits it was trained with, and its card (file and registry row) records the measurement."""
+    from ml_models import appearance
+    from ml_models.appearance_fit import fit_profile_for, fit_recogniser_from
+    from ml_models.catalogue import DATASETS
+    from ml_models.training import TrainingPlan, make_splits
+
+    from .registry import datasets_dir
+    from .selectors import model_directory
+
+    root = datasets_dir()
+    lines: list[str] = []
+    if recogniser:
+        fitted = fit_recogniser_from(root, log=lines.append)
+        fitted.save()
+        lines.append(f"recogniser saved ({', '.join(fitted.kinds)})")
+        yield from lines
+    current = appearance.Recogniser.load()
+    models = MLModel.objects.filter(is_active=True).order_by("name")
+    if only:
+        models = models.filter(name__in=only)
+    for model in models:
+        directory = model_directory(model)
+        if missing_only and (directory / appearance.PROFILE_FILE).is_file():
+            continue
+        info = DATASETS.get(model.dataset)
+        if info is None or not (root / model.dataset).exists():
+            yield f"skipping {model}: its data set {model.dataset} is not in {root}"
+            continue
+        card = read_card(directory)
+        recipe = next((r for r in info.defaults if r.arch == model.architecture), info.defaults[0])
+        plan = TrainingPlan(dataset_dir=root / model.dataset, info=info, recipe=recipe, seed=card.get("training", {}).get("seed", 42))
+        plan_spec_size = int(card["preprocessing"]["image_size"])
+        if plan.spec.image_size != plan_spec_size:
+            plan.recipe = type(recipe)(**{**recipe.__dict__, "image_size": plan_spec_size})
+        splits, _ = make_splits(plan, lambda line: None)
+        progress: list[str] = []
+        fit_profile_for(directory, splits, root, recogniser=current, log=progress.append)
+        model_register(directory=directory, activate=False)
+        yield from progress

@@ -15,12 +15,13 @@ import warnings
 import zipfile
 import zlib
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from PIL import Image
 
 from healthsync.errors import DomainError
-from ml_models.preprocessing import dicom_pixels, only_gdcm_decodes
+from ml_models.preprocessing import dicom_pixels, only_gdcm_decodes, picture_pixels
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 JPEG_MAGIC = b"\xff\xd8\xff"
@@ -84,6 +85,9 @@ DICOM_MODALITIES = {
 }
 
 
+PREVIEW_SIZE = 256
+
+
 class UploadRefused(DomainError):
     code = "invalid_image"
 
@@ -97,6 +101,9 @@ class Study:
     stored: bytes  # what is kept: the picture without its metadata, or the de-identified DICOM
     metadata: dict = field(default_factory=dict)  # modality, body part, (replaced) study and series UIDs, size
     identifiers: dict = field(default_factory=dict)  # the DICOM's original identifiers, for encrypted fields
+    # PNG/JPEG: the decoded picture at most PREVIEW_SIZE px a side (uint8), for the checks that it
+    # fits the model (imaging.suitability); a few hundred kilobytes at most.
+    preview: Any = None
 
 
 def max_upload_bytes() -> int:
@@ -225,6 +232,8 @@ def _read_picture(data: bytes, kind: str, name: str) -> Study:
                 if width * height > limit:
                     raise _refuse(f"{name} declares {width} x {height} pixels; the limit is {limit:,}.", "image_too_large")
                 _decode_to_check(picture, width, height)
+                picture.thumbnail((PREVIEW_SIZE, PREVIEW_SIZE), Image.Resampling.BOX)
+                preview = picture_pixels(picture)
     except UploadRefused:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -238,17 +247,17 @@ def _read_picture(data: bytes, kind: str, name: str) -> Study:
     # zero padding is all a real encoder leaves there.
     if data[end:].strip(b"\x00"):
         raise _refuse(f"{name} has {len(data) - end} bytes after the end of the {kind.upper()} image (a polyglot file); upload the image alone.", "polyglot")
-    return Study(kind=kind, stored=_without_metadata(data[:end], kind), metadata={"width": width, "height": height})
+    return Study(kind=kind, stored=_without_metadata(data[:end], kind), metadata={"width": width, "height": height}, preview=preview)
 
 
 def _decode_to_check(picture: Image.Image, width: int, height: int) -> None:
     """Decode the whole picture, so a corrupt or truncated one is refused here (the worker decodes it
     again, from the stored file). A JPEG is decoded at 1/8 scale (libjpeg's DCT scaling): every
     entropy-coded byte is still read and checked, and only the inverse DCT is done smaller, 3-4
-    times faster for a large image (2048 x 2048: 10 -> 2.6 ms). PNG has no such mode: it is decoded
-    in full."""
-    if picture.format == "JPEG":
-        picture.draft(picture.mode, (max(1, width // 8), max(1, height // 8)))
+    times faster for a large image (2048 x 2048: 10 -> 2.6 ms), but not below the preview's size
+    (``PREVIEW_SIZE``). PNG has no such mode: it is decoded in full."""
+    if picture.format == "JPEG":  # at least PREVIEW_SIZE a side where the picture has it, for the preview
+        picture.draft(picture.mode, (min(width, max(width // 8, PREVIEW_SIZE)), min(height, max(height // 8, PREVIEW_SIZE))))
     picture.load()
 
 

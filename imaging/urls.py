@@ -4,6 +4,8 @@ from . import api
 
 urlpatterns = [
     path("datasets", api.datasets, name="imaging-datasets"),
+    path("conditions", api.condition_list, name="imaging-conditions"),
+    path("conditions/<str:reference>", api.condition_detail, name="imaging-condition"),
     path("models", api.model_list, name="imaging-models"),
     path("load-model", api.load_model, name="imaging-load-model"),
     path("predict", api.predict, name="imaging-predict"),

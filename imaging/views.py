@@ -1,5 +1,10 @@
 """The staff analysis page of the operations console: choose a condition and a model, upload, watch, read, confirm."""
 
+import uuid
+from itertools import groupby
+from operator import itemgetter
+from urllib.parse import urlencode
+
 from django.contrib import admin, messages
 from django.http import HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect
@@ -9,7 +14,8 @@ from healthsync.errors import DomainError
 from healthsync.permissions import ACT, acting_hospital, can_anywhere, scope_to_hospitals
 
 from . import analyses, selectors
-from .models import Confirmation, ImageAnalysis, MLModel
+from .api import analyses_options
+from .models import Confirmation, ImageAnalysis
 
 DISCLAIMER = "Results support, not replace, a clinician's reading. Confirm or correct every finding."
 
@@ -19,38 +25,51 @@ def _staff_only(request):
 
 
 def analyse(request):
+    """Choose a condition (by name, grouped by specialty) and one of its models, upload, watch. The
+    choice stays after each submission, so the next study goes to the same condition and model."""
     if not _staff_only(request):
         return HttpResponseForbidden("The analysis page is for hospital staff.")
+    chosen = {"condition": request.GET.get("condition", ""), "model": request.GET.get("model", "")}
     if request.method == "POST":
+        options = analyses_options(request.POST)
+        chosen = {"condition": options["condition"], "model": options["model"] or ""}
         try:
             hospital = acting_hospital(request.user, request.POST.get("hospital"))
             queued = analyses.analyses_submit(
-                hospital=hospital, user=request.user, dataset=request.POST.get("dataset", ""),
-                model=request.POST.get("model") or None,
-                uploads=analyses.uploads_read(request.FILES.getlist("image")),
+                hospital=hospital, user=request.user, uploads=analyses.uploads_read(request.FILES.getlist("image")), **options,
             )
         except DomainError as exc:
             messages.error(request, exc.message)
         else:
-            messages.success(request, f"{len(queued)} image(s) queued.")
-            return redirect(f"{request.path}?batch={queued[0].batch}")
-    models = MLModel.objects.filter(is_active=True).order_by("dataset", "name")
+            messages.success(request, f"{len(queued)} analysis(es) queued.")
+            return redirect(f"{request.path}?{urlencode({'batch': queued[0].batch, **chosen})}")
+    catalogue = selectors.condition_catalogue()
+    found = selectors.condition_find(reference=chosen["condition"]) if chosen["condition"] else None
     mine = scope_to_hospitals(ImageAnalysis.objects.select_related("model"), request.user)
     batch = request.GET.get("batch")
     context = {
         **admin.site.each_context(request), "title": "Analyse images", "disclaimer": DISCLAIMER,
-        "models": models, "datasets": sorted({model.dataset for model in models}),
+        "catalogue": catalogue, "specialties": [(specialty, list(rows)) for specialty, rows in groupby(catalogue, key=itemgetter("specialty"))],
+        "chosen_condition": found.code if found else "", "chosen_model": chosen["model"],
         "queue": selectors.queue_status(), "batch": batch,
-        "batch_analyses": list(mine.filter(batch=batch)) if batch else [],
+        "batch_analyses": list(mine.filter(batch=batch).order_by("pk")) if _is_uuid(batch) else [],
         "recent": list(mine[:15]),
     }
     return TemplateResponse(request, "admin/imaging/analyse.html", context)
 
 
+def _is_uuid(value) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
 def analysis_detail(request, analysis_id):
     if not _staff_only(request):
         return HttpResponseForbidden("The analysis page is for hospital staff.")
-    analysis = get_object_or_404(scope_to_hospitals(ImageAnalysis.objects.select_related("model", "condition"), request.user), pk=analysis_id)
+    analysis = get_object_or_404(scope_to_hospitals(ImageAnalysis.objects.select_related("model", "requested_condition"), request.user), pk=analysis_id)
     if request.method == "POST":
         try:
             analysis = analyses.analysis_confirm(
@@ -64,5 +83,6 @@ def analysis_detail(request, analysis_id):
     context = {
         **admin.site.each_context(request), "title": f"Analysis {analysis.pk}", "analysis": analysis,
         "disclaimer": DISCLAIMER, "confirmations": Confirmation.choices,
+        "own_staff": request.user.memberships.filter(hospital_id=analysis.hospital_id).exists(),
     }
     return TemplateResponse(request, "admin/imaging/analysis.html", context)

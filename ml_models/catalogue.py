@@ -52,6 +52,9 @@ class DatasetInfo:
     file_name: str = ""  # the npz inside the dataset folder, for the MedMNIST layout
     positive_class: int | None = None  # binary sets: the class whose probability is thresholded
     defaults: tuple[Recipe, ...] = field(default_factory=tuple)
+    # What each class means as a finding: the name of a condition of HealthSync's catalogue, or None
+    # where the class is no finding (normal, no tumour, grade 0).
+    findings: dict[str, str | None] = field(default_factory=dict)
 
 
 DATASETS: dict[str, DatasetInfo] = {
@@ -70,6 +73,7 @@ DATASETS: dict[str, DatasetInfo] = {
             citation=f"{MEDMNIST_CITATION} {KERMANY_CITATION}",
             file_name="pneumoniamnist_trainval.npz",
             positive_class=1,
+            findings={"normal": None, "pneumonia": "Pneumonia"},
             defaults=(
                 Recipe(arch="basic_cnn", image_size=28, epochs=40, patience=8, active=True),
                 Recipe(arch="resnet50", image_size=32, epochs=12, patience=4, active=False),
@@ -88,6 +92,7 @@ DATASETS: dict[str, DatasetInfo] = {
             redistributable=True,
             citation=KERMANY_CITATION,
             positive_class=1,
+            findings={"NORMAL": None, "PNEUMONIA": "Pneumonia"},
             defaults=(Recipe(arch="basic_cnn", image_size=64, epochs=30, patience=6),),
         ),
         DatasetInfo(
@@ -106,6 +111,7 @@ DATASETS: dict[str, DatasetInfo] = {
             ),
             file_name="breastmnist_trainval.npz",
             positive_class=0,  # malignant: the finding the threshold guards
+            findings={"malignant": "Breast cancer", "normal_or_benign": "Benign breast mass"},
             defaults=(Recipe(arch="basic_cnn", image_size=28, epochs=60, batch_size=32, patience=10),),
         ),
         DatasetInfo(
@@ -120,6 +126,7 @@ DATASETS: dict[str, DatasetInfo] = {
             redistributable=True,
             citation=f"{MEDMNIST_CITATION} DeepDRiD: Liu R et al., Patterns 3(6):100512 (2022).",
             file_name="retinamnist_trainval.npz",
+            findings={"grade_0": None, **{f"grade_{grade}": "Diabetic retinopathy" for grade in range(1, 5)}},
             defaults=(Recipe(arch="basic_cnn", image_size=28, epochs=60, batch_size=32, learning_rate=5e-4, patience=10),),
         ),
         DatasetInfo(
@@ -136,6 +143,7 @@ DATASETS: dict[str, DatasetInfo] = {
                 "Nickparvar M. Brain Tumor MRI Dataset (Kaggle, 2021), merging Cheng J et al., PLoS ONE "
                 "10(10):e0140381 (2015) (figshare, CC BY 4.0), SARTAJ and Br35H."
             ),
+            findings={"glioma": "Brain tumour: glioma", "meningioma": "Brain tumour: meningioma", "notumor": None, "pituitary": "Brain tumour: pituitary adenoma"},
             defaults=(Recipe(arch="basic_cnn", image_size=64, epochs=40, patience=8, monitor="val_accuracy"),),
         ),
         DatasetInfo(
@@ -152,6 +160,7 @@ DATASETS: dict[str, DatasetInfo] = {
                 "Mendonca T, Ferreira PM, Marques JS, Marcal ARS, Rozeira J. PH2 - A dermoscopic image "
                 "database for research and benchmarking. IEEE EMBC 2013:5437-5440."
             ),
+            findings={"atypical_nevus": "Atypical (dysplastic) naevus", "common_nevus": "Common naevus", "melanoma": "Melanoma"},
             defaults=(Recipe(arch="basic_cnn", image_size=64, epochs=60, batch_size=16, patience=10),),
         ),
         DatasetInfo(
@@ -166,6 +175,7 @@ DATASETS: dict[str, DatasetInfo] = {
             redistributable=False,
             citation="Kaggle: Bone Fracture Detection using X-rays (non-augmented originals).",
             positive_class=0,
+            findings={"fractured": "Bone fracture", "not_fractured": None},
             defaults=(Recipe(arch="basic_cnn", image_size=64, epochs=60, batch_size=16, patience=10),),
         ),
     )
@@ -182,3 +192,26 @@ def dataset_info(name: str) -> DatasetInfo:
 def model_name(dataset: str, arch: str) -> str:
     """The registry name of a dataset's model of one architecture: ``pneumoniamnist-basic_cnn``."""
     return f"{dataset}-{arch}"
+
+
+# The kind of image each data set holds, for the modality recogniser (ml_models.appearance), and
+# whether its licence allows shipping what is derived from it (the recogniser is fitted on those
+# alone, and measured on all).
+APPEARANCE_KINDS: dict[str, tuple[str, bool]] = {
+    "pneumoniamnist": ("chest_xray", True),
+    "chest_xray_pneumonia_224": ("chest_xray", True),
+    "chestxray14": ("chest_xray", True),  # NIH, CC0 mirror
+    "chest_covid19": ("chest_xray", False),  # licence unclear
+    "breastmnist": ("ultrasound", True),
+    "retinamnist": ("fundus", True),
+    "brain_mri_4class": ("brain_mri", True),
+    "brain_alzheimer": ("brain_mri", False),  # licence unclear
+    "knee_oa": ("msk_xray", True),  # CC BY 4.0
+    "bone_fracture": ("msk_xray", False),
+    "kidney_ct": ("ct", False),
+    "blood_cells": ("microscopy", True),  # CC BY 4.0
+    "malaria_cells": ("microscopy", True),  # US National Library of Medicine, public
+    "lung_colon_histopathology": ("histopathology", True),  # free use stated by the authors
+    "skin_ph2": ("dermoscopy", False),  # research only
+    "skin_ham10000": ("dermoscopy", False),  # CC BY-NC 4.0
+}

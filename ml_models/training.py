@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from ml_models import cards
+from ml_models.appearance import Recogniser
+from ml_models.appearance_fit import fit_profile_for
 from ml_models.architectures import build_model, count_parameters, gradcam_layer_name
 from ml_models.catalogue import DatasetInfo, Recipe, model_name
 from ml_models.datasets import LabelledImages, available_splits, carve, layout_of, load_split
@@ -45,6 +47,9 @@ MODALITY_NAMES = {
     "brain_mri": "MRI",
     "fundus": "colour fundus photograph",
     "dermoscopy": "dermoscopy",
+    "ct": "CT",
+    "microscopy": "microscopy",
+    "histopathology": "histopathology",
     "generic": "unspecified",
 }
 
@@ -243,6 +248,9 @@ def train_model(plan: TrainingPlan, output_root: Path, *, log=print) -> Training
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     cards.write_card(directory, card)
+    # The checks that refuse images unlike this model's training data (ml_models.appearance).
+    fit_profile_for(directory, splits, Path(plan.dataset_dir).parent, recogniser=Recogniser.load(), log=log)
+    card = cards.read_card(directory)
     log(f"saved {directory} ({(directory / cards.MODEL_FILE).stat().st_size / 1e6:.1f} MB) in {training_seconds:.0f} s")
     return TrainingResult(directory=directory, card=card, model=model)
 

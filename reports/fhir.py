@@ -85,43 +85,81 @@ def blood_request(request: BloodRequest) -> dict:
     return resource
 
 
-ANALYSIS_STATUS = {"queued": "registered", "running": "partial", "done": "final", "failed": "cancelled"}
+ANALYSIS_STATUS = {"queued": "registered", "running": "partial", "done": "preliminary", "failed": "cancelled"}
+CONDITION_SYSTEM = "https://healthsync.example/fhir/CodeSystem/condition"
 EXTENSIONS["model-version"] = "The model and version that produced a DiagnosticReport (valueString, e.g. pneumoniamnist-basic_cnn:1)."
 EXTENSIONS["clinician-reading"] = "A clinician's reading of the result (valueCode: agrees, disagrees, uncertain)."
+EXTENSIONS["analysis-warning"] = "A check the image failed and staff overrode to analyse it anyway (valueString: code: message)."
+ACCESSION_TYPE = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "ACSN", "display": "Accession ID"}]}
 
 
-def image_analysis(analysis) -> dict:
-    """An image analysis as a DiagnosticReport with one contained Observation per predicted class."""
+def _report_status(analysis) -> str:
+    """``preliminary`` until a clinician records a reading, then ``final``, or ``amended`` once a
+    recorded reading was changed; queued, running and failed analyses as registered, partial, cancelled."""
+    if analysis.status != "done":
+        return ANALYSIS_STATUS[analysis.status]
+    if analysis.amended_at:
+        return "amended"
+    return "final" if analysis.confirmation else "preliminary"
+
+
+def _conclusion_codes(analysis) -> list[dict]:
+    """One code per finding: the model's, or the clinician's finding where the reading disagrees."""
+    if analysis.confirmation == "disagrees":
+        return [{"text": f"{analysis.true_finding} (clinician's finding)"}]
+    return [{"coding": [{"system": CONDITION_SYSTEM, "code": finding["code"], "display": finding["condition"]}], "text": finding["condition"]}
+            for finding in analysis.findings or []]
+
+
+def image_analysis(analysis, *, with_patient: bool = False) -> dict:
+    """An image analysis as a DiagnosticReport with one contained Observation per predicted class.
+    ``with_patient``: the reader is the hospital's own staff, who may see the patient reference."""
     model = analysis.model
     observations = [
         {
-            "resourceType": "Observation", "id": f"prediction-{index}", "status": "final",
+            "resourceType": "Observation", "id": f"prediction-{index}", "status": "preliminary" if not analysis.confirmation else "final",
             "code": {"text": f"Probability of {row['class']}"},
             "valueQuantity": {"value": row["probability"], "unit": "probability", "system": "http://unitsofmeasure.org", "code": "1"},
             "device": {"display": f"{model.name}:{model.version}"},
         }
         for index, row in enumerate(analysis.predictions or [])
     ]
+    asked = analysis.requested_condition.name if analysis.requested_condition_id else analysis.dataset
+    subject = {"display": "Patient"}
+    if with_patient and analysis.patient_reference:
+        subject = {"identifier": {"value": analysis.patient_reference}, "display": "Patient"}
     resource = {
         "resourceType": "DiagnosticReport",
         "id": str(analysis.pk),
-        "status": ANALYSIS_STATUS[analysis.status],
+        "status": _report_status(analysis),
         "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "RAD", "display": "Radiology"}]}],
-        "code": {"text": f"{analysis.condition.name if analysis.condition else analysis.dataset}: automated image analysis"},
-        "subject": {"display": "Patient"},
+        "code": {"text": f"{asked}: automated image analysis"},
+        "subject": subject,
         "effectiveDateTime": _instant(analysis.submitted_at),
         "performer": [{"display": analysis.hospital.name, "identifier": {"value": analysis.hospital.fin}}],
         "extension": [_extension("model-version", valueString=f"{model.name}:{model.version}")],
     }
+    if with_patient and analysis.accession_number:
+        resource["identifier"] = [{"type": ACCESSION_TYPE, "value": analysis.accession_number}]
     if analysis.finished_at:
         resource["issued"] = _instant(analysis.finished_at)
     if observations:
         resource["contained"] = observations
         resource["result"] = [{"reference": f"#{observation['id']}"} for observation in observations]
+    warnings = [f"{warning['code']}: {warning['message']}" for warning in analysis.warnings or []]
     if analysis.status == "done":
-        resource["conclusion"] = f"{analysis.predicted_class} ({model.name} version {model.version}); supports, does not replace, a clinician's reading."
+        found = ", ".join(finding["condition"] for finding in analysis.findings or []) or f"no finding ({analysis.predicted_class})"
+        caution = f" WARNING: {' '.join(warnings)}" if warnings else ""
+        resource["conclusion"] = (f"{found} ({model.name} version {model.version}); supports, does not replace, a clinician's reading.{caution}")
+        resource["conclusionCode"] = _conclusion_codes(analysis)
+        if not resource["conclusionCode"]:
+            del resource["conclusionCode"]
+    for warning in warnings:
+        resource["extension"].append(_extension("analysis-warning", valueString=warning))
     if analysis.confirmation:
         resource["extension"].append(_extension("clinician-reading", valueCode=analysis.confirmation))
+        if analysis.confirmed_by_id:
+            resource["resultsInterpreter"] = [{"display": analysis.confirmed_by.name or "Clinician"}]
     return resource
 
 

@@ -1,10 +1,12 @@
-"""/fhir/<ResourceType> (a paginated searchset Bundle) and /fhir/<ResourceType>/<id>, as application/fhir+json."""
+"""/fhir/<ResourceType> (a paginated searchset Bundle) and /fhir/<ResourceType>/<id>, as application/fhir+json
+(or application/json when asked for, by Accept or ``_format``)."""
 
 from django.core.paginator import EmptyPage, Paginator
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework.decorators import api_view, permission_classes, renderer_classes
-from rest_framework.exceptions import NotFound
+from rest_framework.decorators import api_view, content_negotiation_class, permission_classes, renderer_classes
+from rest_framework.exceptions import NotAcceptable, NotFound
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
@@ -20,10 +22,39 @@ class FhirJsonRenderer(JSONRenderer):
     format = "fhir"
 
 
+class PlainJsonRenderer(JSONRenderer):
+    """FHIR JSON for clients that ask for ``application/json`` (as HAPI FHIR serves them)."""
+
+    media_type = "application/json"
+    format = "json"
+
+
+# FHIR's ``_format`` values (R4 3.1.0.1.9) for JSON; XML and Turtle are not served (406).
+FORMATS = {"json": FhirJsonRenderer, "application/json": PlainJsonRenderer, "application/fhir+json": FhirJsonRenderer}
+
+
+class FhirContentNegotiation(DefaultContentNegotiation):
+    """The ``Accept`` header, or FHIR's ``_format`` parameter, which overrides it."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        wanted = request.query_params.get("_format")
+        if wanted is None:
+            return super().select_renderer(request, renderers, format_suffix)
+        renderer = FORMATS.get(wanted.strip().lower())
+        if renderer is None:
+            raise NotAcceptable(f"_format {wanted!r} is not served; use json.")
+        return renderer(), renderer.media_type
+
+
+def _negotiated(view):
+    return content_negotiation_class(FhirContentNegotiation)(renderer_classes([FhirJsonRenderer, PlainJsonRenderer])(view))
+
+
 RESOURCES = {
     "BiologicallyDerivedProduct": (lambda: BloodUnit.objects.select_related("hospital").order_by("pk"), fhir.blood_unit),
     "ServiceRequest": (lambda: BloodRequest.objects.select_related("hospital").order_by("pk"), fhir.blood_request),
-    "DiagnosticReport": (lambda: ImageAnalysis.objects.select_related("hospital", "model", "condition").order_by("pk"), fhir.image_analysis),
+    "DiagnosticReport": (lambda: ImageAnalysis.objects.select_related("hospital", "model", "requested_condition", "confirmed_by").order_by("pk"),
+                         fhir.image_analysis),
 }
 PAGE_SIZE = 50
 
@@ -32,13 +63,16 @@ def _resource(resource_type: str, user):
     if resource_type not in RESOURCES:
         raise NotFound(f"HealthSync exports no {resource_type} resources; it exports {', '.join(sorted(RESOURCES))}.")
     queryset, build = RESOURCES[resource_type]
+    if build is fhir.image_analysis:  # patient references only for the hospital's own staff
+        own = set(user.memberships.values_list("hospital_id", flat=True))
+        return scope_to_hospitals(queryset(), user), lambda row: fhir.image_analysis(row, with_patient=row.hospital_id in own)
     return scope_to_hospitals(queryset(), user), build
 
 
 @extend_schema(operation_id="fhir_search", responses={200: OpenApiTypes.OBJECT}, description="A searchset Bundle (FHIR R4B); `_count` and `page` page it.")
 @api_view(["GET"])
 @permission_classes([IsHospitalStaff])
-@renderer_classes([FhirJsonRenderer])
+@_negotiated
 def search(request, resource_type):
     rows, build = _resource(resource_type, request.user)
     count = min(max(int(request.query_params.get("_count", PAGE_SIZE)) if str(request.query_params.get("_count", "")).isdigit() else PAGE_SIZE, 1), 500)
@@ -64,7 +98,7 @@ def search(request, resource_type):
 @extend_schema(operation_id="fhir_read", responses={200: OpenApiTypes.OBJECT}, description="One FHIR R4B resource.")
 @api_view(["GET"])
 @permission_classes([IsHospitalStaff])
-@renderer_classes([FhirJsonRenderer])
+@_negotiated
 def read(request, resource_type, resource_id):
     rows, build = _resource(resource_type, request.user)
     row = rows.filter(pk=resource_id).first()

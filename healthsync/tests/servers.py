@@ -364,13 +364,10 @@ class PrivatePostgres:
 
 
 def png_bytes(seed: int, size: int = 28) -> bytes:
-    """A random grayscale PNG (the default model's input size)."""
-    import numpy as np
-    from PIL import Image
+    """A grayscale PNG like the default model's training images (it passes imaging.suitability)."""
+    from imaging.tests.images import typical_png
 
-    buffer = io.BytesIO()
-    Image.fromarray(np.random.default_rng(seed).integers(0, 256, (size, size), dtype=np.uint8)).save(buffer, format="PNG")
-    return buffer.getvalue()
+    return typical_png(size=size, seed=seed)
 
 
 def multipart(fields: dict, images: list[bytes]) -> tuple[bytes, str]:

@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
+
+from imaging.tests.images import typical_png
 from django.db import connection
 from PIL import Image
 from pydicom.data import get_testdata_file
@@ -22,10 +24,8 @@ DATASET = "pneumoniamnist"
 
 
 def png(size=28, seed=0) -> bytes:
-    pixels = np.random.default_rng(seed).integers(0, 256, (size, size), dtype=np.uint8)
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="PNG")
-    return buffer.getvalue()
+    """A picture that passes the appearance checks of the pneumoniamnist model (imaging.suitability)."""
+    return typical_png(size=size, seed=seed)
 
 
 def upload(name: str, data: bytes):
@@ -91,7 +91,7 @@ def _huge_png() -> bytes:
     "files, fields, code",
     [
         ([], {}, "no_image"),
-        ([("x.png", png())], {"dataset": "no-such-set"}, "unknown_model"),
+        ([("x.png", png())], {"dataset": "no-such-set"}, "unknown_dataset"),
         ([("x.png", png())], {"model": "transformer"}, "unknown_model"),
         ([("notes.png", b"This is a text file, not an image at all." * 5)], {}, "unsupported_type"),
         ([("svg.png", b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>')], {}, "unsupported_type"),
@@ -268,8 +268,8 @@ def test_the_hand_built_representation_is_drfs_own(api, bob, root, any_modality_
     failed = predict(api(bob), ("y.png", png(seed=5)), dataset="anyset", wait="1").json()["analysis_id"]
     ImageAnalysis.objects.filter(pk=failed).update(status="failed", gradcam="", predictions=[], predicted_class="", failure_reason="Broken.")
     queued = predict(api(bob), ("z.png", png(seed=6)), dataset="anyset").json()["analysis_id"]
-    ImageAnalysis.objects.filter(pk=queued).update(status="queued", started_at=None, finished_at=None, gradcam="", condition=None)
-    rows = list(ImageAnalysis.objects.filter(pk__in=[confirmed, with_identifiers, failed, queued]).select_related("model", "condition"))
+    ImageAnalysis.objects.filter(pk=queued).update(status="queued", started_at=None, finished_at=None, gradcam="", condition=None, findings=[])
+    rows = list(ImageAnalysis.objects.filter(pk__in=[confirmed, with_identifiers, failed, queued]).select_related("model", "requested_condition"))
     assert len(rows) == 4
     for user in (bob, root):
         request = Request(APIRequestFactory().get("/api/analyses"))

@@ -9,14 +9,13 @@ from PIL import Image
 
 from conftest import PASSWORD
 from imaging.models import ImageAnalysis
+from imaging.tests.images import typical_png
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _png():
-    buffer = io.BytesIO()
-    Image.fromarray(np.random.default_rng(5).integers(0, 256, (28, 28), dtype=np.uint8)).save(buffer, format="PNG")
-    buffer.seek(0)
+    buffer = io.BytesIO(typical_png(seed=5))
     buffer.name = "chest.png"
     return buffer
 

@@ -34,6 +34,7 @@ from pydicom.uid import (
     generate_uid,
 )
 
+from imaging.tests.images import typical_pixels
 from imaging.models import ImageAnalysis
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -44,7 +45,7 @@ DATASET = "pneumoniamnist"
 
 
 def picture(kind: str, size: int = 28, seed: int = 0) -> bytes:
-    pixels = np.random.default_rng(seed).integers(0, 256, (size, size), dtype=np.uint8)
+    pixels = typical_pixels(size=size, seed=seed)
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format=kind, **({"no_jp2": True} if kind == "JPEG2000" else {}))
     return buffer.getvalue()
@@ -285,7 +286,7 @@ def test_a_batch_holding_one_hostile_file_queues_none_of_it(api, bob, media):
 def test_images_ending_with_padding_or_progressive_scans_are_accepted(api, bob, media, name, data):
     if data is None:
         buffer = io.BytesIO()
-        Image.fromarray(np.random.default_rng(3).integers(0, 256, (64, 64), dtype=np.uint8)).save(buffer, format="JPEG", progressive=True)
+        Image.fromarray(typical_pixels(size=64, seed=3)).save(buffer, format="JPEG", progressive=True)
         data = buffer.getvalue()
     response = predict(api(bob), name, data, wait="1")
     assert response.status_code == 200, response.content[:500]
@@ -459,7 +460,7 @@ def test_de_identification_reaches_into_sequences_overlays_dates_and_the_file_me
 def test_pictures_are_kept_without_their_metadata_and_decode_the_same(api, bob, media):
     """EXIF (camera serial, GPS, the photographer's and often the patient's name), PNG text and JPEG
     comments are dropped from the stored copy; the image data is kept whole."""
-    pixels = np.random.default_rng(5).integers(0, 256, (32, 32), dtype=np.uint8)
+    pixels = typical_pixels(size=32, seed=5)
     exif = Image.Exif()
     exif[0x013B], exif[0x010E] = "Dr Jane Smith", "Patient John Doe MRN 12345"  # Artist, ImageDescription
     jpeg = io.BytesIO()

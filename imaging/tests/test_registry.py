@@ -11,7 +11,7 @@ from django.urls import reverse
 from imaging.conftest import write_model
 from imaging.inference import diagnose, explain, predictor_for
 from imaging.models import Condition, MLModel
-from imaging.selectors import ModelNotFound, condition_coverage, default_model_status, model_resolve
+from imaging.selectors import ModelNotFound, condition_catalogue, default_model_status, model_resolve
 from imaging.services import model_activate, models_sync
 
 pytestmark = pytest.mark.django_db
@@ -103,9 +103,9 @@ def test_evaluate_model_prints_one_json_object(models_root, tiny_npz):
 def test_condition_catalogue_is_seeded_with_coverage():
     assert Condition.objects.count() >= 50
     assert Condition.objects.values("specialty").distinct().count() >= 10
-    coverage = {row["condition"]: row for row in condition_coverage()}
-    assert coverage["Glaucoma"]["models"] == "no model yet"
-    assert coverage["Pneumonia"]["datasets"] == ["chest_xray_pneumonia_224", "pneumoniamnist"]
+    coverage = {row["name"]: row for row in condition_catalogue()}
+    assert coverage["Glaucoma"]["models"] == [] and coverage["Glaucoma"]["status"] == "no model yet"
+    assert [dataset["name"] for dataset in coverage["Pneumonia"]["datasets"]] == ["chest_xray_pneumonia_224", "pneumoniamnist"]
     modalities = " ".join(Condition.objects.values_list("modalities", flat=True))
     for modality in ("X-ray", "CT", "MRI", "ultrasound", "fundus", "dermoscopy", "histopathology", "OCT"):
         assert modality in modalities

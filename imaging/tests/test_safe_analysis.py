@@ -1,0 +1,138 @@
+"""Imaging that is safe to use: conditions by name, the right model for the image, findings by class."""
+
+import io
+
+import numpy as np
+import pytest
+from django.db import connection
+from PIL import Image
+
+from imaging.models import ImageAnalysis
+from imaging.tests.images import typical_png
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def upload(name: str, data: bytes):
+    file = io.BytesIO(data)
+    file.name = name
+    return file
+
+
+def png_of(pixels) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(pixels, dtype=np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_the_catalogue_is_readable_by_every_staff_role(api, alice, bob, root, dave):
+    for user in (alice, bob, root):
+        response = api(user).get("/api/conditions")
+        assert response.status_code == 200
+        rows = {row["code"]: row for row in response.json()}
+        assert len(rows) >= 50
+        assert rows["pneumonia"]["status"] == "ready" and rows["pneumonia"]["models"][0]["default"] is True
+        assert rows["glaucoma"]["status"] == "no model yet" and rows["glaucoma"]["models"] == []
+    assert api(dave).get("/api/conditions").status_code == 403
+    one = api(bob).get("/api/conditions/Brain tumour: glioma").json()
+    assert one["code"] == "brain-tumour-glioma" and one["specialty"] == "Neurology"
+
+
+def test_predict_by_condition_name_or_code_picks_its_default(api, bob):
+    client = api(bob)
+    for reference in ("pneumonia", "Pneumonia"):
+        body = client.post("/api/predict", {"condition": reference, "wait": "1", "image": [upload("c.png", typical_png())]},
+                           format="multipart").json()
+        assert body["status"] == "done" and body["requested_condition"] == "Pneumonia"
+        assert body["model"]["name"] in {"pneumoniamnist-basic_cnn", "chest_xray_pneumonia_224-basic_cnn"}
+    legacy = client.post("/api/predict", {"dataset": "Pneumonia", "image": [upload("c.png", typical_png())]}, format="multipart")
+    assert legacy.status_code == 202, legacy.content
+
+
+def test_a_model_of_another_data_set_or_condition_is_refused(api, bob):
+    client = api(bob)
+    for fields in ({"dataset": "chest_xray_pneumonia_224", "model": "breastmnist-basic_cnn"},
+                   {"condition": "pneumonia", "model": "breastmnist-basic_cnn"}):
+        response = client.post("/api/predict", {**fields, "image": [upload("c.png", typical_png())]}, format="multipart")
+        assert response.status_code == 400 and response.json()["error"]["code"] == "model_mismatch", response.content
+    assert not ImageAnalysis.objects.exists()
+
+
+@pytest.mark.parametrize("pixels, code", [
+    (np.full((64, 64), 128), "image_uninformative"),
+    (np.dstack([np.full((64, 64), 200), np.tile(np.arange(64) * 3, (64, 1)), np.zeros((64, 64))]), "modality_mismatch"),
+    (np.random.default_rng(0).integers(0, 256, (64, 64)), "modality_mismatch"),
+])
+def test_images_unlike_the_models_are_refused_with_their_reason(api, bob, pixels, code):
+    response = api(bob).post("/api/predict", {"condition": "pneumonia", "image": [upload("x.png", png_of(pixels))]}, format="multipart")
+    assert response.status_code == 400 and response.json()["error"]["code"] == code, response.content
+    assert not ImageAnalysis.objects.exists()
+
+
+def test_a_grayscale_image_is_refused_by_a_colour_model_unless_forced_then_warned(api, bob):
+    client = api(bob)
+    fields = {"dataset": "retinamnist", "image": [upload("g.png", typical_png())]}
+    refused = client.post("/api/predict", fields, format="multipart")
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "modality_mismatch"
+    forced = client.post("/api/predict", {**fields, "image": [upload("g.png", typical_png())], "force": "true", "wait": "1"},
+                         format="multipart").json()
+    assert forced["status"] == "done" and forced["warnings"][0]["code"] == "modality_mismatch"
+    report = client.get(f"/fhir/DiagnosticReport/{forced['analysis_id']}").json()
+    assert "WARNING" in report["conclusion"] and any(e["url"].endswith("analysis-warning") for e in report["extension"])
+
+
+def test_uninformative_images_cannot_be_forced(api, bob):
+    response = api(bob).post("/api/predict", {"condition": "pneumonia", "force": "1", "image": [upload("x.png", png_of(np.zeros((28, 28))))]},
+                             format="multipart")
+    assert response.status_code == 400 and response.json()["error"]["code"] == "image_uninformative"
+
+
+def test_findings_follow_the_predicted_class_and_fhir_follows_the_reading(api, bob):
+    client = api(bob)
+    body = client.post("/api/predict", {"dataset": "pneumoniamnist", "wait": "1", "image": [upload("c.png", typical_png())]},
+                       format="multipart").json()
+    expected = "Pneumonia" if body["predicted_class"] == "pneumonia" else None
+    assert body["condition"] == expected
+    assert [finding["condition"] for finding in body["findings"]] == ([expected] if expected else [])
+    url = f"/fhir/DiagnosticReport/{body['analysis_id']}"
+    assert client.get(url).json()["status"] == "preliminary"
+    client.post(f"/api/analyses/{body['analysis_id']}/confirm", {"confirmation": "agrees"}, format="json")
+    final = client.get(url).json()
+    assert final["status"] == "final" and final["resultsInterpreter"][0]["display"] == bob.name
+    client.post(f"/api/analyses/{body['analysis_id']}/confirm", {"confirmation": "uncertain"}, format="json")
+    assert client.get(url).json()["status"] == "amended"
+
+
+def test_patient_context_is_encrypted_searchable_and_only_for_own_staff(api, bob, carol, root):
+    client = api(bob)
+    body = client.post("/api/predict", {"dataset": "pneumoniamnist", "patient_reference": "MRN-4711", "accession_number": "ACC 99",
+                                        "wait": "1", "image": [upload("c.png", typical_png())]}, format="multipart").json()
+    assert body["patient_reference"] == "MRN-4711" and body["accession_number"] == "ACC 99"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT patient_reference, accession_number FROM imaging_imageanalysis WHERE id = %s", [body["analysis_id"]])
+        stored = cursor.fetchone()
+    assert "MRN-4711" not in str(stored) and "ACC 99" not in str(stored)
+    assert [row["analysis_id"] for row in client.get("/api/analyses?patient_reference=mrn-4711").json()["results"]] == [body["analysis_id"]]
+    assert client.get("/api/analyses?accession_number=ACC99").json()["count"] == 1
+    assert client.get("/api/analyses?patient_reference=MRN-0000").json()["count"] == 0
+    assert api(root).get(f"/api/analyses/{body['analysis_id']}").json()["patient_reference"] is None
+    report = client.get(f"/fhir/DiagnosticReport/{body['analysis_id']}").json()
+    assert report["subject"]["identifier"]["value"] == "MRN-4711" and report["identifier"][0]["value"] == "ACC 99"
+
+
+def test_model_all_runs_every_model_of_the_condition_as_one_batch(api, bob):
+    body = api(bob).post("/api/predict", {"condition": "pneumonia", "model": "all", "wait": "1", "image": [upload("c.png", typical_png())]},
+                         format="multipart").json()
+    names = {row["model"]["name"] for row in body["analyses"]}
+    assert names == {"pneumoniamnist-basic_cnn", "chest_xray_pneumonia_224-basic_cnn"}
+    assert {row["status"] for row in body["analyses"]} == {"done"}
+    assert len({row["batch"] for row in body["analyses"]}) == 1
+
+
+def test_fhir_content_negotiation(api, bob):
+    client = api(bob)
+    assert client.get("/fhir/ServiceRequest", HTTP_ACCEPT="application/json").status_code == 200
+    assert client.get("/fhir/ServiceRequest", HTTP_ACCEPT="application/json")["Content-Type"].startswith("application/json")
+    assert client.get("/fhir/ServiceRequest?_format=json", HTTP_ACCEPT="text/html").status_code == 200
+    assert client.get("/fhir/ServiceRequest", HTTP_ACCEPT="application/xml").status_code == 406
+    assert client.get("/fhir/ServiceRequest?_format=xml").status_code == 406
