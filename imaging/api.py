@@ -44,6 +44,8 @@ class AnalysisSerializer(serializers.ModelSerializer):
     gradcam_url = serializers.SerializerMethodField()
     image_url = serializers.SerializerMethodField()
     patient_identifiers = serializers.SerializerMethodField()
+    patient_reference = serializers.SerializerMethodField()
+    accession_number = serializers.SerializerMethodField()
     timings_ms = serializers.SerializerMethodField()
 
     class Meta:
@@ -105,6 +107,12 @@ class AnalysisSerializer(serializers.ModelSerializer):
         if not analysis.patient_identifiers or not self._own_staff(analysis):
             return None
         return json.loads(analysis.patient_identifiers)
+
+    def get_patient_reference(self, analysis) -> str | None:
+        return self.get_patient_context(analysis)["patient_reference"]
+
+    def get_accession_number(self, analysis) -> str | None:
+        return self.get_patient_context(analysis)["accession_number"]
 
     def get_patient_context(self, analysis) -> dict:
         """The patient reference and accession number: only for the hospital's own staff."""

@@ -241,6 +241,8 @@ RULES: dict[str, Rule] = {
     # --- imaging ---------------------------------------------------------------------------------------
     "api/datasets": Rule("/api/datasets", {"GET": STAFF_READ}),
     "api/models": Rule("/api/models", {"GET": STAFF_READ}),
+    "api/conditions": Rule("/api/conditions", {"GET": STAFF_READ}),
+    "api/conditions/<str:reference>": Rule("/api/conditions/pneumonia", {"GET": STAFF_READ}),
     "api/load-model": Rule("/api/load-model", {"POST": STAFF_WRITE}),
     "api/predict": Rule("/api/predict", {"POST": STAFF_WRITE}),
     "api/analyses": Rule("/api/analyses", {"GET": STAFF_READ}),

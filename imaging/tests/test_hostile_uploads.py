@@ -45,7 +45,8 @@ DATASET = "pneumoniamnist"
 
 
 def picture(kind: str, size: int = 28, seed: int = 0) -> bytes:
-    pixels = typical_pixels(size=size, seed=seed)
+    # Small ones pass the appearance checks; large ones (the size limits' tests) are noise, which does not compress.
+    pixels = typical_pixels(size=size, seed=seed) if size <= 64 else np.random.default_rng(seed).integers(0, 256, (size, size), dtype=np.uint8)
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format=kind, **({"no_jp2": True} if kind == "JPEG2000" else {}))
     return buffer.getvalue()
