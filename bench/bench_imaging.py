@@ -36,6 +36,19 @@ warm-up, median and p95 in ms:
 
 Nothing runs concurrently with a timed section: the in-process compute is measured while the
 worker is idle. Keep the machine otherwise quiet; p95 on a shared 2-core machine is noisy.
+
+``--embedded`` measures the embedded mode instead (``make run``: ``manage.py serve`` on SQLite, the
+in-memory broker, the Celery worker a thread of the server process), needing no service:
+
+    .venv/bin/python bench/bench_imaging.py --embedded [--runs 30] [--idle-s 10]
+
+It migrates and seeds a temporary SQLite database and var directory (``migrate`` registers the
+committed basic CNN), starts ``manage.py serve`` on a free port with the embedded defaults, warms
+the 28-px basic CNN (pneumoniamnist-basic_cnn) and times ``--runs`` uploads of one image with
+``wait=true``, against the predictor's compute in the same run (the ``timings_ms`` the worker
+returns, and the same work timed in this process). It also reads the server process's CPU time
+over ``--idle-s`` seconds of idleness (its worker and beat threads waiting for work). Target from
+the issue: median upload to result at most 100 ms.
 """
 
 import argparse
@@ -62,7 +75,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from benchdb import own_database  # noqa: E402
 from healthsync.tests.servers import (  # noqa: E402
-    free_port, http_json, manage, multipart, process_env, production_settings, start_production_server, start_worker,
+    free_port, http_json, manage, multipart, process_env, production_settings, start_production_server, start_server, start_worker,
 )
 
 BENCH_DB = "healthsync_bench_imaging"
@@ -188,10 +201,18 @@ def main():
     parser.add_argument("--server", choices=["gunicorn", "daphne"], default="gunicorn",
                         help="the web server: gunicorn with uvicorn workers (default, as the README's production) or daphne")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn workers under gunicorn (default 2)")
-    parser.add_argument("--architectures", nargs="+", choices=ARCHITECTURES, default=list(ARCHITECTURES),
-                        help="architectures to measure (default: every registered one)")
+    parser.add_argument("--architectures", nargs="+", choices=ARCHITECTURES, default=None,
+                        help="architectures to measure (default: every registered one; basic_cnn with --embedded)")
+    parser.add_argument("--embedded", action="store_true",
+                        help="measure the embedded mode (manage.py serve: SQLite, in-memory broker, worker thread) at batch 1")
+    parser.add_argument("--idle-s", type=float, default=10.0, help="with --embedded: seconds of idle server CPU to read (default 10)")
     args = parser.parse_args()
 
+    if args.embedded:
+        args.architectures = args.architectures or ["basic_cnn"]
+        measure_embedded(args)
+        return
+    args.architectures = args.architectures or list(ARCHITECTURES)
     with own_database(BENCH_DB):
         measure(args)
 
@@ -341,6 +362,130 @@ def run(args, url: str, *, files_ms: float) -> None:
     for arch in missing:
         print(f"{arch}: not registered (no ml_models/artifacts/{DATASET}-{arch}/<version>/; train it with "
               f"`manage.py train_model --dataset {DATASET} --arch {arch}`)")
+
+
+# --- The embedded mode -----------------------------------------------------------------------------
+TARGET_EMBEDDED_MS = 100.0
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, all threads) the process ``pid`` has used so far, s."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def idle_cpu_percent(pid: int, seconds: float) -> float:
+    """The share of one core that process ``pid`` uses over ``seconds`` while nobody calls it, %."""
+    time.sleep(1.0)  # let the last request's work finish
+    used, started = cpu_seconds(pid), time.monotonic()
+    time.sleep(seconds)
+    return (cpu_seconds(pid) - used) / (time.monotonic() - started) * 100
+
+
+def measure_embedded(args) -> None:
+    var_dir = tempfile.mkdtemp(prefix="healthsync-bench-imaging-embedded-")
+    env = process_env(  # no DATABASE_URL, CELERY_BROKER_URL, REDIS_URL: the embedded mode, as `make run`
+        HEALTHSYNC_VAR_DIR=var_dir, HEALTHSYNC_SQLITE_PATH=str(Path(var_dir) / "healthsync.sqlite3"),
+        HEALTHSYNC_MEDIA_ROOT=str(Path(var_dir) / "media"), HEALTHSYNC_STATIC_ROOT=str(Path(var_dir) / "static"),
+        HEALTHSYNC_PREDICT_RATE="100000/min", HEALTHSYNC_LOG_LEVEL="WARNING", TF_CPP_MIN_LOG_LEVEL="2",
+    )
+    server = None
+    try:
+        manage("migrate", "--noinput", env=env, timeout=300)  # registers the committed models
+        manage("seed_demo", env=env)
+        os.environ.update(env)
+        import django
+
+        django.setup()
+        port = free_port()
+        server = start_server(env=env, port=port, log_path=Path(var_dir) / "server.log")
+        run_embedded(args, f"http://127.0.0.1:{port}", server_pid=server.popen.pid)
+    finally:
+        if server is not None:
+            server.stop()
+        shutil.rmtree(var_dir, ignore_errors=True)
+
+
+def run_embedded(args, url: str, *, server_pid: int) -> None:
+    import tensorflow as tf
+    from django.conf import settings
+
+    from healthsync.demo import DEMO_PASSWORD
+    from imaging.inference import predictor_for
+    from imaging.models import MLModel
+
+    status, tokens = http_json("POST", f"{url}/api/auth/login", {"email": "doctor@stmarys.example", "password": DEMO_PASSWORD})
+    assert status == 200, tokens
+    token = tokens["access"]
+    status, listed = http_json("GET", f"{url}/api/models", token=token)
+    assert status == 200, listed
+    registered = {model["architecture"]: model for model in listed if model["dataset"] == DATASET and model["active"]}
+    images = test_images(LARGE_BATCH)
+    polling = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("polling_interval")
+    print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs; embedded mode (manage.py serve: SQLite, in-memory broker, "
+          f"the Celery worker a thread of the server; broker polling_interval "
+          f"{'kombu default (1 s)' if polling is None else f'{polling * 1000:g} ms'})")
+    print(f"{args.runs} requests at batch 1 per architecture, after a warm-up; ms, median / p95")
+
+    results, breakdowns, idle = [], [], None
+    for arch in args.architectures:
+        if arch not in registered:
+            print(f"{arch}: not registered (no ml_models/artifacts/{DATASET}-{arch}/<version>/)")
+            continue
+        model = registered[arch]
+        fields = {"dataset": DATASET, "model": model["name"], "wait": "true"}
+        single = [multipart(fields, [image]) for image in images]
+        for number in range(5):  # the worker thread loads and traces the model; connections warm up
+            status, body = predict(url, token, *single[number])[1:]
+            finished_rows(status, body, 1)
+        if idle is None:
+            idle = idle_cpu_percent(server_pid, args.idle_s)
+
+        path, compute, overhead, parts = [], [], [], []
+        for number in range(args.runs):
+            sent = time.time()
+            elapsed, status, body = predict(url, token, *single[number % len(single)])
+            received = time.time()
+            row = finished_rows(status, body, 1)[0]
+            path.append(elapsed)
+            compute.append(worker_compute_ms(row))
+            overhead.append(elapsed - compute[-1])
+            parts.append(where_it_goes([row], sent, received))
+
+        # In this process, with the server idle: the same model file, the same functions.
+        predictor = predictor_for(MLModel.objects.get(name=model["name"], version=model["version"]))
+        prepared = predictor.prepare([images[0]])
+        for number in range(5):
+            compute_parts(predictor, images[number])
+        predictor_1 = timed(lambda: predictor.probabilities(prepared), args.runs)
+        in_process = [sum(compute_parts(predictor, images[number % len(images)])) for number in range(args.runs)]
+        results.append((arch, model, len(path), summary(predictor_1), summary(in_process), summary(compute),
+                        summary(path), summary(overhead), summary([part[1] for part in parts])))
+        breakdowns.append((arch, [statistics.median(column) for column in zip(*parts)]))
+
+    header = (f"{'architecture':<13} {'input':>8} {'batch':>5} {'n':>3} {'predictor':>15} {'compute here':>15} {'worker compute':>15} "
+              f"{'upload->result':>17} {'overhead':>15} {'->claim':>15} {'target':>7} verdict")
+    print()
+    print(header)
+    print("-" * len(header))
+    for arch, model, runs, predictor_ms, here_ms, compute_ms, path_ms, overhead_ms, claim_ms in results:
+        verdict = "meets" if path_ms[0] <= TARGET_EMBEDDED_MS else "misses"
+        print(f"{arch:<13} {'x'.join(map(str, model['input_shape'])):>8} {1:>5} {runs:>3} {predictor_ms[0]:7.2f} / {predictor_ms[1]:6.2f} "
+              f"{here_ms[0]:6.1f} / {here_ms[1]:6.1f} {compute_ms[0]:6.1f} / {compute_ms[1]:6.1f} {path_ms[0]:8.1f} / {path_ms[1]:6.1f} "
+              f"{overhead_ms[0]:6.1f} / {overhead_ms[1]:6.1f} {claim_ms[0]:6.1f} / {claim_ms[1]:6.1f} {'<=' + str(int(TARGET_EMBEDDED_MS)):>7} {verdict}")
+    print()
+    print("predictor: Predictor.probabilities on a prepared input, in this process. compute here: decode + prepare, predict,")
+    print("  Grad-CAM + overlay, in this process. worker compute: what the worker thread recorded (timings_ms) for the same work.")
+    print("upload->result: POST /api/predict wait=true, client side; overhead: upload->result - worker compute;")
+    print("->claim: the row saved -> the worker thread claims it (commit, publish, the broker's poll). target: median upload->result.")
+    print()
+    print("where the time goes, medians in ms (timestamps of the analysis rows)")
+    print(f"{'architecture':<13} {'upload->saved':>13} {'->claim':>8} {'bookkeeping':>11} {'done->response':>14}")
+    for arch, (upload, claim, bookkeeping, response) in breakdowns:
+        print(f"{arch:<13} {upload:13.1f} {claim:8.1f} {bookkeeping:11.1f} {response:14.1f}")
+    if idle is not None:
+        print()
+        print(f"idle server process (worker and beat threads waiting, no request): {idle:.2f}% of one core over {args.idle_s:g} s")
 
 
 if __name__ == "__main__":
