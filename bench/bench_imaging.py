@@ -255,19 +255,25 @@ def measure(args):
         shutil.rmtree(var_dir, ignore_errors=True)
 
 
-def run(args, url: str, *, files_ms: float) -> None:
-    import tensorflow as tf
-
+def _login_and_models(url: str) -> tuple[str, dict]:
+    """The demo doctor's token, and the data set's active models by architecture."""
     from healthsync.demo import DEMO_PASSWORD
-    from imaging.inference import predictor_for
-    from imaging.models import MLModel
 
     status, tokens = http_json("POST", f"{url}/api/auth/login", {"email": "doctor@stmarys.example", "password": DEMO_PASSWORD})
     assert status == 200, tokens
     token = tokens["access"]
     status, listed = http_json("GET", f"{url}/api/models", token=token)
     assert status == 200, listed
-    registered = {model["architecture"]: model for model in listed if model["dataset"] == DATASET and model["active"]}
+    return token, {model["architecture"]: model for model in listed if model["dataset"] == DATASET and model["active"]}
+
+
+def run(args, url: str, *, files_ms: float) -> None:
+    import tensorflow as tf
+
+    from imaging.inference import predictor_for
+    from imaging.models import MLModel
+
+    token, registered = _login_and_models(url)
     missing = [arch for arch in args.architectures if arch not in registered]
     images = test_images(LARGE_BATCH)
     server = "daphne" if args.server == "daphne" else f"gunicorn + {args.workers} uvicorn workers"
@@ -411,16 +417,10 @@ def run_embedded(args, url: str, *, server_pid: int) -> None:
     import tensorflow as tf
     from django.conf import settings
 
-    from healthsync.demo import DEMO_PASSWORD
     from imaging.inference import predictor_for
     from imaging.models import MLModel
 
-    status, tokens = http_json("POST", f"{url}/api/auth/login", {"email": "doctor@stmarys.example", "password": DEMO_PASSWORD})
-    assert status == 200, tokens
-    token = tokens["access"]
-    status, listed = http_json("GET", f"{url}/api/models", token=token)
-    assert status == 200, listed
-    registered = {model["architecture"]: model for model in listed if model["dataset"] == DATASET and model["active"]}
+    token, registered = _login_and_models(url)
     images = test_images(LARGE_BATCH)
     polling = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("polling_interval")
     print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs; embedded mode (manage.py serve: SQLite, in-memory broker, "

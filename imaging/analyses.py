@@ -77,9 +77,9 @@ def models_choose(*, dataset: str = "", condition: str = "", model: str | None =
     if asked is None and not dataset:
         raise DomainError("Name the condition (or data set) to analyse for.", fields={"condition": ["Required."]})
     target = asked.name if asked else dataset
-    covering = condition_models(condition=asked) if asked else dataset_models(dataset=dataset)
-    if dataset and asked:
-        covering = [candidate for candidate in covering if candidate.dataset == dataset]
+    of_condition = condition_models(condition=asked) if asked else []
+    covering = [candidate for candidate in of_condition if not dataset or candidate.dataset == dataset] if asked \
+        else dataset_models(dataset=dataset)
     if model == ALL_MODELS or model is None:
         if not covering:
             if asked is None and not Dataset.objects.filter(name=dataset).exists():
@@ -92,7 +92,7 @@ def models_choose(*, dataset: str = "", condition: str = "", model: str | None =
         chosen = model_resolve(reference=reference)
     except ModelNotFound as exc:
         raise DomainError(f"{exc}.", code="unknown_model", fields={"model": [str(exc)]}) from None
-    if asked is not None and chosen.pk not in {candidate.pk for candidate in condition_models(condition=asked)}:
+    if asked is not None and chosen.pk not in {candidate.pk for candidate in of_condition}:
         raise _mismatch(chosen, asked.name)
     if dataset and chosen.dataset != dataset:
         raise _mismatch(chosen, f"the data set {dataset}")
@@ -115,6 +115,7 @@ def uploads_read(files) -> list[tuple[str, bytes]]:
 
 
 PATIENT_FIELD_LENGTH = 64
+FILE_EXTENSIONS = {"png": "png", "jpeg": "jpg", "dicom": "dcm"}
 
 
 def patient_digest(value: str) -> str:
@@ -152,26 +153,23 @@ def analyses_submit(*, hospital, user, uploads: list[tuple[str, bytes]], dataset
         raise DomainError(message, fields={"image": [message]})
     patient_reference = _patient_field(patient_reference, "patient_reference", "patient reference")
     accession_number = _patient_field(accession_number, "accession_number", "accession number")
-    studies = []
-    for name, data in uploads:
-        name = name or "image"
-        study = read_study(data, name=name)
-        warnings: dict[int, list[dict]] = {}
-        for chosen in chosen_models:
-            for problem in suitability.problems(study, model=chosen, name=name):
+    studies = [(name or "image", read_study(data, name=name or "image")) for name, data in uploads]
+    overridden: list[dict[int, list[dict]]] = [{} for _ in studies]  # per image: model id -> the checks force overrode
+    for chosen in chosen_models:
+        for index, found in enumerate(suitability.problems(studies, model=chosen)):
+            for problem in found:
                 if not force or problem.code not in suitability.FORCEABLE:
                     raise problem
-                warnings.setdefault(chosen.pk, []).append({"code": problem.code, "message": problem.message})
+                overridden[index].setdefault(chosen.pk, []).append({"code": problem.code, "message": problem.message})
+    for _, study in studies:
         study.preview = None  # not kept in the request any longer than the checks
-        studies.append((name, study, warnings))
     batch = uuid.uuid4()
     created = []
-    for name, study, warnings in studies:
+    for (name, study), warnings in zip(studies, overridden):
         reference = patient_reference or _patient_field(study.identifiers.get("PatientID", ""), "patient_reference", "patient reference")
         accession = accession_number or _patient_field(study.identifiers.get("AccessionNumber", ""), "accession_number", "accession number")
-        extension = {"png": "png", "jpeg": "jpg", "dicom": "dcm"}[study.kind]
-        image_name = None
-        for chosen in chosen_models:
+        file_name = f"{uuid.uuid4().hex}.{FILE_EXTENSIONS[study.kind]}"
+        for chosen in chosen_models:  # one analysis per model, sharing the image's one file
             analysis = ImageAnalysis(
                 hospital=hospital, requested_by=user, batch=batch, dataset=chosen.dataset, requested_condition=asked, model=chosen,
                 image_kind=study.kind, original_name=name[:255], study_metadata=study.metadata, warnings=warnings.get(chosen.pk, []),
@@ -179,10 +177,9 @@ def analyses_submit(*, hospital, user, uploads: list[tuple[str, bytes]], dataset
                 patient_reference=reference, accession_number=accession,
                 patient_digest=patient_digest(reference), accession_digest=patient_digest(accession),
             )
-            analysis.image = image_name or _file_name("image", analysis, f"{uuid.uuid4().hex}.{extension}")
-            image_name = image_name or analysis.image.name
+            analysis.image = _file_name("image", analysis, file_name)
             created.append(analysis)
-    _store(created, [study.stored for _, study, _ in studies], user=user, listener=listener, per_image=len(chosen_models))
+    _store(created, [study.stored for _, study in studies], user=user, listener=listener, per_image=len(chosen_models))
     return created
 
 
@@ -370,18 +367,20 @@ def _record_failure(analysis: ImageAnalysis, exc: Exception) -> bool:
 
 
 def _findings(analysis: ImageAnalysis, prediction, conditions: dict[str, tuple[int, str]]) -> tuple[int | None, list[dict]]:
-    """The main finding's condition id and every finding: the catalogue's condition for each class
-    the model found (``ml_models.catalogue``: a class that is no finding, such as normal, has none)."""
+    """The main finding's condition id and the findings: the catalogue's condition of the predicted
+    class (``ml_models.catalogue``: a class that is no finding, such as normal, has none)."""
+    name = finding_names(analysis.dataset).get(prediction.label)
+    if name not in conditions:
+        return None, []
+    pk, code = conditions[name]
+    return pk, [{"class": prediction.label, "condition": name, "code": code, "probability": prediction.probabilities.get(prediction.label)}]
+
+
+def finding_names(dataset: str) -> dict[str, str | None]:
+    """What each class of a data set's models means as a finding (``ml_models.catalogue``)."""
     from ml_models.catalogue import DATASETS
 
-    meanings = DATASETS[analysis.dataset].findings if analysis.dataset in DATASETS else {}
-    found = []
-    for label in getattr(prediction, "labels", None) or [prediction.label]:
-        name = meanings.get(label)
-        if name in conditions:
-            found.append({"class": label, "condition": name, "code": conditions[name][1],
-                          "probability": prediction.probabilities.get(label)})
-    return (conditions[found[0]["condition"]][0] if found else None), found
+    return DATASETS[dataset].findings if dataset in DATASETS else {}
 
 
 def _record_results(analyses: list[ImageAnalysis], predictions: list, overlays: list[bytes], stages: dict[str, float]) -> list[ImageAnalysis]:
@@ -389,7 +388,8 @@ def _record_results(analyses: list[ImageAnalysis], predictions: list, overlays: 
     written. A batch's stage times are shared equally among its analyses."""
     share = {name: value / len(analyses) for name, value in stages.items()}
     storage = ImageAnalysis._meta.get_field("gradcam").storage
-    conditions = {name: (pk, code) for pk, name, code in Condition.objects.values_list("pk", "name", "code")}
+    names = {name for analysis in analyses for name in finding_names(analysis.dataset).values() if name}
+    conditions = {name: (pk, code) for pk, name, code in Condition.objects.filter(name__in=names).values_list("pk", "name", "code")}
     now = timezone.now()
     for analysis, prediction in zip(analyses, predictions):
         analysis.gradcam = _file_name("gradcam", analysis, f"gradcam-{analysis.pk}-{analysis.attempts}.png")

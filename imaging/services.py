@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 from django.db import transaction
@@ -75,14 +77,14 @@ def models_sync(*, root: Path | None = None) -> list[MLModel]:
     return registered
 
 
-def appearance_fit(*, recogniser: bool = False, only: list[str] | None = None, missing_only: bool = False):
+def appearance_fit(*, recogniser: bool = False, only: list[str] | None = None, missing_only: bool = False) -> Iterator[str]:
     """Fit the appearance checks (ml_models.appearance) on the data sets present; yields progress lines.
 
     ``recogniser``: fit the modality recogniser again first. Then each active model (or those named
     in ``only``; with ``missing_only``, those without a profile) gets its profile fitted on the
     splits it was trained with, and its card (file and registry row) records the measurement."""
     from ml_models import appearance
-    from ml_models.appearance_fit import fit_profile_for, fit_recogniser_from
+    from ml_models.appearance_fit import fit_profile_for, fit_recogniser_from, save_recogniser
     from ml_models.catalogue import DATASETS
     from ml_models.training import TrainingPlan, make_splits
 
@@ -90,12 +92,12 @@ def appearance_fit(*, recogniser: bool = False, only: list[str] | None = None, m
     from .selectors import model_directory
 
     root = datasets_dir()
-    lines: list[str] = []
     if recogniser:
-        fitted = fit_recogniser_from(root, log=lines.append)
-        fitted.save()
-        lines.append(f"recogniser saved ({', '.join(fitted.kinds)})")
+        lines: list[str] = []
+        fitted, card = fit_recogniser_from(root, log=lines.append)
+        save_recogniser(fitted, card)
         yield from lines
+        yield f"recogniser saved ({', '.join(fitted.kinds)})"
     current = appearance.Recogniser.load()
     models = MLModel.objects.filter(is_active=True).order_by("name")
     if only:
@@ -110,10 +112,9 @@ def appearance_fit(*, recogniser: bool = False, only: list[str] | None = None, m
             continue
         card = read_card(directory)
         recipe = next((r for r in info.defaults if r.arch == model.architecture), info.defaults[0])
+        # The splits the model was trained with: its recipe at its card's input size and seed.
+        recipe = replace(recipe, image_size=int(card["preprocessing"]["image_size"]))
         plan = TrainingPlan(dataset_dir=root / model.dataset, info=info, recipe=recipe, seed=card.get("training", {}).get("seed", 42))
-        plan_spec_size = int(card["preprocessing"]["image_size"])
-        if plan.spec.image_size != plan_spec_size:
-            plan.recipe = type(recipe)(**{**recipe.__dict__, "image_size": plan_spec_size})
         splits, _ = make_splits(plan, lambda line: None)
         progress: list[str] = []
         fit_profile_for(directory, splits, root, recogniser=current, log=progress.append)

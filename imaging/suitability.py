@@ -72,45 +72,51 @@ def _kind_of(model: MLModel) -> str:
     return info.modality if info is not None else ""
 
 
-def problems(study: Study, *, model: MLModel, name: str) -> list[UploadRefused]:
-    """Why ``study`` does not fit ``model`` (empty when it does). ``image_uninformative`` is final;
-    the others (``modality_mismatch``, ``image_not_recognised``) can be overridden with ``force``."""
+def problems(studies: list[tuple[str, Study]], *, model: MLModel) -> list[list[UploadRefused]]:
+    """Why each of ``studies`` (name, study) does not fit ``model``: one list each, empty when it fits.
+    ``image_uninformative`` is final; the others (``modality_mismatch``, ``image_not_recognised``) can
+    be overridden with ``force``. The appearance checks run once for the whole batch."""
     from ml_models.appearance import assess
-    from ml_models.preprocessing import PreprocessingSpec, prepare_image
+    from ml_models.preprocessing import PreprocessingSpec, prepare_batch
 
-    if study.kind == "dicom":
-        try:
-            check_modality(study, model_modality=model.modality, model_name=model.name)
-        except UploadRefused as refusal:
-            return [refusal]
-        return []
-    pixels = np.asarray(study.preview)
-    colour = pixels.ndim == 3 and float(np.mean(pixels.max(axis=-1).astype(np.int16) - pixels.min(axis=-1))) > COLOUR_SPREAD
-    luma = pixels.mean(axis=-1) if pixels.ndim == 3 else pixels
-    if float(luma.std()) < UNINFORMATIVE_STD:
-        return [_refusal("The image is (nearly) one flat colour: there is nothing to analyse.", "image_uninformative", name)]
+    found: list[list[UploadRefused]] = [[] for _ in studies]
     channels = int(model.input_shape[-1]) if model.input_shape else 1
     kind = _kind_of(model)
     reads = KIND_NAMES.get(kind, f"{model.modality} images")
-    if channels == 1 and colour:
-        return [_refusal(f"This is a colour image; {model.name} reads grayscale images ({reads}).", "modality_mismatch", name)]
-    if channels == 3 and not colour:
-        return [_refusal(f"This is a grayscale image; {model.name} reads colour images ({reads}).", "modality_mismatch", name)]
+    pictures: list[tuple[int, np.ndarray]] = []
+    for index, (name, study) in enumerate(studies):
+        if study.kind == "dicom":
+            try:
+                check_modality(study, model_modality=model.modality, model_name=model.name)
+            except UploadRefused as refusal:
+                found[index].append(refusal)
+            continue
+        pixels = np.asarray(study.preview)
+        colour = pixels.ndim == 3 and float(np.mean(pixels.max(axis=-1).astype(np.int16) - pixels.min(axis=-1))) > COLOUR_SPREAD
+        if float((pixels.mean(axis=-1) if pixels.ndim == 3 else pixels).std()) < UNINFORMATIVE_STD:
+            found[index].append(_refusal("The image is (nearly) one flat colour: there is nothing to analyse.", "image_uninformative", name))
+        elif channels == 1 and colour:
+            found[index].append(_refusal(f"This is a colour image; {model.name} reads grayscale images ({reads}).", "modality_mismatch", name))
+        elif channels == 3 and not colour:
+            found[index].append(_refusal(f"This is a grayscale image; {model.name} reads colour images ({reads}).", "modality_mismatch", name))
+        else:
+            pictures.append((index, pixels))
     profile, recogniser, fitted = _checks_of(model)
-    if profile is None and recogniser is None:
-        return []
+    if not pictures or (profile is None and recogniser is None):
+        return found
     spec = PreprocessingSpec.from_dict(model.card["preprocessing"]) if model.card.get("preprocessing") else \
         PreprocessingSpec(image_size=int(model.input_shape[0]), channels=channels)
-    prepared = prepare_image(pixels, spec)[np.newaxis]
-    result = assess([pixels], prepared, kind=kind, recogniser=recogniser, profile=profile,
-                    kind_threshold=float(fitted.get("kind_threshold", 0.5)))[0]
-    if result.refusal == "modality_mismatch":
-        looks = KIND_NAMES.get(result.recognised_as, result.recognised_as)
-        message = (f"This looks like {looks} ({result.recognised_probability:.0%} sure), not {reads}, which {model.name} reads. "
-                   "Choose a condition and model for this kind of image.")
-        return [_refusal(message, "modality_mismatch", name)]
-    if result.refusal == "image_not_recognised":
-        message = (f"This image does not look like the {reads.split(' ', 1)[-1]} {model.name} was trained on; "
-                   "its result would not be reliable.")
-        return [_refusal(message, "image_not_recognised", name)]
-    return []
+    raw = [pixels for _, pixels in pictures]
+    results = assess(raw, prepare_batch(raw, spec), kind=kind, recogniser=recogniser, profile=profile,
+                     kind_threshold=float(fitted.get("kind_threshold", 0.5)))
+    for (index, _), result in zip(pictures, results):
+        name = studies[index][0]
+        if result.refusal == "modality_mismatch":
+            looks = KIND_NAMES.get(result.recognised_as, result.recognised_as)
+            message = (f"This looks like {looks} ({result.recognised_probability:.0%} sure), not {reads}, which {model.name} reads. "
+                       "Choose a condition and model for this kind of image.")
+            found[index].append(_refusal(message, "modality_mismatch", name))
+        elif result.refusal == "image_not_recognised":
+            message = f"This image does not look like the images {model.name} was trained on ({reads}); its result would not be reliable."
+            found[index].append(_refusal(message, "image_not_recognised", name))
+    return found

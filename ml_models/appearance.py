@@ -25,7 +25,7 @@ another data set (two chest X-ray sets) are not out of distribution and are repo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -43,15 +43,24 @@ def describe(images: np.ndarray) -> np.ndarray:
     images = np.asarray(images, dtype=np.float32)
     if images.ndim != 4:
         raise ValueError(f"expected prepared images [N, S, S, C], got shape {images.shape}")
-    rows = []
-    for image in images:
-        channels = [
-            np.asarray(Image.fromarray(image[..., c]).resize((THUMBNAIL, THUMBNAIL), Image.Resampling.BOX), dtype=np.float32)
-            for c in range(image.shape[-1])
-        ]
-        luma = image.mean(axis=-1)
-        rows.append(np.concatenate([np.stack(channels, axis=-1).ravel(), np.quantile(luma, QUANTILES)]) / 255.0)
-    return np.asarray(rows, dtype=np.float64)
+    count, channels = len(images), images.shape[-1]
+    thumbnails = np.empty((count, THUMBNAIL, THUMBNAIL, channels), dtype=np.float32)
+    for index, image in enumerate(images):
+        for channel in range(channels):
+            thumbnails[index, ..., channel] = Image.fromarray(image[..., channel]).resize((THUMBNAIL, THUMBNAIL), Image.Resampling.BOX)
+    luma = images.mean(axis=-1).reshape(count, -1)
+    return np.concatenate([thumbnails.reshape(count, -1), _quantiles(luma, QUANTILES)], axis=1).astype(np.float64) / 255.0
+
+
+def _quantiles(rows: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """Quantiles of each row [N, M] -> [N, len(levels)], as ``np.quantile``'s linear method computes
+    them, from one sort of the batch (``np.quantile`` partitions once per level: 3x slower here)."""
+    ordered = np.sort(rows, axis=1)
+    position = levels * (rows.shape[1] - 1)
+    below = np.floor(position).astype(int)
+    above = np.minimum(below + 1, rows.shape[1] - 1)
+    weight = position - below
+    return ordered[:, below] * (1 - weight) + ordered[:, above] * weight
 
 
 @dataclass(frozen=True)
@@ -72,9 +81,6 @@ class Profile:
         dimensions = self.mean.shape[0] - self.components.shape[0]
         within = np.sum(projected**2 / self.variances, axis=1)
         return (within + np.maximum(residual, 0.0) / self.residual_variance) / (self.components.shape[0] + dimensions)
-
-    def flags(self, images: np.ndarray) -> np.ndarray:
-        return self.scores(images) > self.threshold
 
     def save(self, directory: Path) -> Path:
         path = Path(directory) / PROFILE_FILE
@@ -106,39 +112,46 @@ def fit(training: np.ndarray, held_out: np.ndarray, *, components: int = COMPONE
     residual_variance = max(float(np.mean(eigenvalues[k:])) if len(eigenvalues) > k else floor, floor)
     profile = Profile(mean=mean, components=vectors[:k], variances=np.maximum(eigenvalues[:k], floor),
                       residual_variance=residual_variance, threshold=np.inf)
-    threshold = float(np.quantile(profile.scores(held_out), IN_DISTRIBUTION_QUANTILE))
-    return Profile(mean=mean, components=vectors[:k], variances=profile.variances, residual_variance=residual_variance, threshold=threshold)
+    return replace(profile, threshold=float(np.quantile(profile.scores(held_out), IN_DISTRIBUTION_QUANTILE)))
 
 
-# The kinds of image the recogniser names (keys of ml_models.training.MODALITY_NAMES where one exists).
 RECOGNISER_FILE = Path(__file__).parent / "modality_recogniser.npz"
+RECOGNISER_CARD = RECOGNISER_FILE.with_suffix(".json")
 STATISTIC_QUANTILES = np.linspace(0.02, 0.98, 9)
 
 
-def statistics(picture: np.ndarray) -> np.ndarray:
-    """One raw picture (any size; grayscale, RGB or RGBA, any dtype) -> what the recogniser reads. Its
-    size is left out (the MedMNIST sets are all 28 px: size would name the data set, not the kind)."""
+def _thumbnails(values: np.ndarray) -> np.ndarray:
+    """[N, 32, 32] -> [N, 64]: the 8 x 8 means of 4 x 4 blocks."""
+    return values.reshape(len(values), 8, 4, 8, 4).mean(axis=(2, 4)).reshape(len(values), -1)
+
+
+def statistics(pictures) -> np.ndarray:
+    """Raw pictures (any size; grayscale, RGB or RGBA, any dtype) -> what the recogniser reads [N, D].
+    Each picture is brought to 32 x 32 RGB; the rest is computed for the whole batch at once. Its size
+    is left out (the MedMNIST sets are all 28 px: size would name the data set, not the kind)."""
     from ml_models.preprocessing import to_uint8
 
-    pixels = to_uint8(np.asarray(picture))
-    if pixels.ndim == 3 and pixels.shape[-1] == 1:
-        pixels = pixels[..., 0]
-    height, width = pixels.shape[:2]
-    small = np.asarray(Image.fromarray(pixels).convert("RGB").resize((32, 32), Image.Resampling.BOX), dtype=np.float32) / 255.0
+    small, aspect = [], []
+    for picture in pictures:
+        pixels = to_uint8(np.asarray(picture))
+        if pixels.ndim == 3 and pixels.shape[-1] == 1:
+            pixels = pixels[..., 0]
+        aspect.append(np.log(pixels.shape[0] / pixels.shape[1]))
+        small.append(np.asarray(Image.fromarray(pixels).convert("RGB").resize((32, 32), Image.Resampling.BOX), dtype=np.float32))
+    small = np.stack(small) / 255.0  # [N, 32, 32, 3]
+    count = len(small)
     gray = small.mean(axis=-1)
-    standard = (gray - gray.mean()) / (gray.std() + 1e-3)
-    standard = (standard - standard.min()) / (np.ptp(standard) + 1e-6)
-
-    def thumbnail(values):
-        return np.asarray(Image.fromarray((values * 255).astype(np.uint8)).resize((8, 8), Image.Resampling.BOX), np.float32).ravel() / 255.0
-
-    laplacian = 4 * gray[1:-1, 1:-1] - gray[:-2, 1:-1] - gray[2:, 1:-1] - gray[1:-1, :-2] - gray[1:-1, 2:]
-    red, green, blue = small[..., 0], small[..., 1], small[..., 2]
-    quantiles = [np.quantile(values, STATISTIC_QUANTILES) for values in
-                 (gray, np.abs(np.diff(gray, axis=1)), np.abs(np.diff(gray, axis=0)), np.abs(laplacian), small.max(axis=-1) - small.min(axis=-1))]
-    shape = [(red - green).mean(), (blue - green).mean(), (red - green).std(), (blue - green).std(),
-             np.log(height / width), (gray < 0.05).mean(), (gray > 0.95).mean()]
-    return np.concatenate([thumbnail(gray), thumbnail(standard), *quantiles, shape]).astype(np.float64)
+    flat = gray.reshape(count, -1)
+    standard = (gray - flat.mean(axis=1)[:, None, None]) / (flat.std(axis=1)[:, None, None] + 1e-3)
+    low, high = standard.reshape(count, -1).min(axis=1), standard.reshape(count, -1).max(axis=1)
+    standard = (standard - low[:, None, None]) / (high - low + 1e-6)[:, None, None]
+    laplacian = 4 * gray[:, 1:-1, 1:-1] - gray[:, :-2, 1:-1] - gray[:, 2:, 1:-1] - gray[:, 1:-1, :-2] - gray[:, 1:-1, 2:]
+    red, green, blue = small[..., 0].reshape(count, -1), small[..., 1].reshape(count, -1), small[..., 2].reshape(count, -1)
+    quantiles = [_quantiles(values.reshape(count, -1), STATISTIC_QUANTILES) for values in
+                 (gray, np.abs(np.diff(gray, axis=2)), np.abs(np.diff(gray, axis=1)), np.abs(laplacian), small.max(axis=-1) - small.min(axis=-1))]
+    shape = np.stack([(red - green).mean(axis=1), (blue - green).mean(axis=1), (red - green).std(axis=1), (blue - green).std(axis=1),
+                      np.asarray(aspect), (flat < 0.05).mean(axis=1), (flat > 0.95).mean(axis=1)], axis=1)
+    return np.concatenate([_thumbnails(gray), _thumbnails(standard), *quantiles, shape], axis=1).astype(np.float64)
 
 
 @dataclass(frozen=True)
@@ -153,8 +166,7 @@ class Recogniser:
     trained_on: tuple[str, ...] = ()
 
     def probabilities(self, pictures) -> np.ndarray:
-        rows = np.stack([statistics(picture) for picture in pictures])
-        logits = ((rows - self.centre) / self.scale) @ self.weights + self.bias
+        logits = ((statistics(pictures) - self.centre) / self.scale) @ self.weights + self.bias
         logits -= logits.max(axis=1, keepdims=True)
         exp = np.exp(logits)
         return exp / exp.sum(axis=1, keepdims=True)
@@ -178,11 +190,14 @@ def fit_recogniser(pictures_by_kind: dict[str, list[np.ndarray]], *, trained_on:
     from sklearn.linear_model import LogisticRegression
 
     kinds = tuple(sorted(pictures_by_kind))
-    rows = np.concatenate([np.stack([statistics(picture) for picture in pictures_by_kind[kind]]) for kind in kinds])
+    rows = np.concatenate([statistics(pictures_by_kind[kind]) for kind in kinds])
     labels = np.concatenate([np.full(len(pictures_by_kind[kind]), index) for index, kind in enumerate(kinds)])
     centre, scale = rows.mean(axis=0), rows.std(axis=0) + 1e-6
     classifier = LogisticRegression(max_iter=5000, C=1.0, random_state=seed).fit((rows - centre) / scale, labels)
-    return Recogniser(kinds=kinds, centre=centre, scale=scale, weights=classifier.coef_.T.copy(), bias=classifier.intercept_.copy(),
+    weights, bias = classifier.coef_.T, classifier.intercept_
+    if len(kinds) == 2:  # scikit-learn keeps one column for two classes: p(second) = sigmoid(x.w + b), a softmax of (0, x.w + b)
+        weights, bias = np.concatenate([np.zeros_like(weights), weights], axis=1), np.concatenate([[0.0], bias])
+    return Recogniser(kinds=kinds, centre=centre, scale=scale, weights=weights.copy(), bias=np.asarray(bias, dtype=np.float64),
                       trained_on=tuple(trained_on))
 
 

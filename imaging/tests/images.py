@@ -8,6 +8,7 @@ import numpy as np
 from PIL import Image
 
 from ml_models.appearance import THUMBNAIL, Profile
+from ml_models.cards import read_card
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "ml_models" / "artifacts"
 
@@ -19,8 +20,9 @@ def typical_png(model: str = "pneumoniamnist-basic_cnn", *, size: int = 28, seed
 
 
 def typical_pixels(model: str = "pneumoniamnist-basic_cnn", *, size: int = 28, seed: int = 0) -> np.ndarray:
-    profile = Profile.load(ARTIFACTS / model / "1")
-    channels = 3 if "retinamnist" in model else 1
+    directory = ARTIFACTS / model / "1"
+    profile = Profile.load(directory)
+    channels = read_card(directory)["preprocessing"]["channels"]
     mean = np.clip(profile.mean[: THUMBNAIL * THUMBNAIL * channels] * 255, 0, 255).reshape(THUMBNAIL, THUMBNAIL, channels)
     picture = Image.fromarray(mean.astype(np.uint8).squeeze()).resize((size, size), Image.Resampling.BILINEAR)
     pixels = np.asarray(picture, dtype=np.float32) + np.random.default_rng(seed).normal(0, 4, size=np.asarray(picture).shape)
