@@ -2,10 +2,8 @@
 
 import io
 
-import numpy as np
 import pytest
 from django.test import Client
-from PIL import Image
 
 from conftest import PASSWORD
 from imaging.models import ImageAnalysis
@@ -50,3 +48,34 @@ def test_a_bad_upload_shows_a_message_and_queues_nothing(bob):
     bad.name = "x.png"
     response = client.post("/admin/imaging/analyse/", {"dataset": "pneumoniamnist", "image": [bad]}, follow=True)
     assert b"not a PNG, JPEG or DICOM" in response.content and ImageAnalysis.objects.count() == 0
+
+
+def test_conditions_by_specialty_and_the_choice_kept_after_submit(bob):
+    client = Client()
+    client.login(email=bob.email, password=PASSWORD)
+    page = client.get("/admin/imaging/analyse/").content.decode()
+    assert '<optgroup label="Pulmonology">' in page and '<option value="pneumonia">Pneumonia</option>' in page
+    assert 'value="glaucoma" disabled>Glaucoma (no model yet)' in page  # listed, not choosable
+    assert 'value="pneumoniamnist-basic_cnn:1" data-condition="pneumonia"' in page  # each model tagged with its condition
+    posted = client.post("/admin/imaging/analyse/", {"condition": "pneumonia", "model": "pneumoniamnist-basic_cnn:1", "image": [_png()]})
+    assert posted.status_code == 302 and "condition=pneumonia" in posted["Location"] and "model=pneumoniamnist-basic_cnn%3A1" in posted["Location"]
+    again = client.get(posted["Location"]).content.decode()
+    assert '<option value="pneumonia" selected>' in again
+    assert 'value="pneumoniamnist-basic_cnn:1" data-condition="pneumonia" selected' in again
+
+
+def test_an_image_of_another_kind_is_refused_with_its_reason_and_the_choice_kept(bob):
+    client = Client()
+    client.login(email=bob.email, password=PASSWORD)
+    grey = io.BytesIO(typical_png())
+    grey.name = "grey.png"
+    response = client.post("/admin/imaging/analyse/", {"condition": "diabetic-retinopathy", "image": [grey]})
+    page = response.content.decode()
+    assert response.status_code == 200 and "This is a grayscale image" in page and ImageAnalysis.objects.count() == 0
+    assert '<option value="diabetic-retinopathy" selected>' in page
+
+
+def test_an_invalid_batch_in_the_address_is_ignored(bob):
+    client = Client()
+    client.login(email=bob.email, password=PASSWORD)
+    assert client.get("/admin/imaging/analyse/?batch=not-a-uuid").status_code == 200
