@@ -8,7 +8,7 @@ Usage:
 It creates (and drops afterwards) its own database, ``healthsync_bench_imaging``, on that
 PostgreSQL server, uses a queue of its own on that RabbitMQ (deleted afterwards) and a channel
 prefix of its own on that Redis, runs ``migrate`` (which registers every model directory under
-ml_models/artifacts) and ``seed_demo``, then starts the README's production stack as subprocesses,
+ml_models/artifacts) and ``seed_demo``, then starts the production stack of docs/configuration.md as subprocesses,
 with ``DJANGO_DEBUG=0``: gunicorn with two uvicorn workers (``--server daphne``: one daphne
 process) and one Celery worker (``--pool solo``), and logs in as the demo medical staff account.
 
@@ -200,7 +200,7 @@ def main():
     parser.add_argument("--batch-budget-s", type=float, default=40.0,
                         help=f"stop the {LARGE_BATCH}-image requests of an architecture after this long, at 3 or more (default 40)")
     parser.add_argument("--server", choices=["gunicorn", "daphne"], default="gunicorn",
-                        help="the web server: gunicorn with uvicorn workers (default, as the README's production) or daphne")
+                        help="the web server: gunicorn with uvicorn workers (default, as in docs/configuration.md) or daphne")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn workers under gunicorn (default 2)")
     parser.add_argument("--architectures", nargs="+", choices=ARCHITECTURES, default=None,
                         help="architectures to measure (default: every registered one; basic_cnn with --embedded)")

@@ -8,7 +8,7 @@ One code base, two modes, switched by environment variables only:
 * Production: ``DATABASE_URL`` (PostgreSQL), ``CELERY_BROKER_URL`` (RabbitMQ),
   ``REDIS_URL`` (channel layer, cache, task results) and the secrets.
 
-Every variable is listed in README.md under "Configuration".
+Every variable is listed in docs/configuration.md.
 """
 
 from datetime import timedelta
@@ -207,7 +207,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 3, "interval_start": 0, "inter
 if CELERY_BROKER_URL.startswith("memory://"):
     # The embedded worker thread finds a task on kombu's in-memory broker by polling it: once a second
     # by default (up to 1 s of queue wait per analysis). Every 10 ms, the idle server uses about 1.5% of
-    # a core instead of 0.1% (README, bench_imaging --embedded).
+    # a core instead of 0.1% (docs/benchmarks.md, bench_imaging --embedded).
     CELERY_BROKER_TRANSPORT_OPTIONS["polling_interval"] = 0.01
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)

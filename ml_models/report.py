@@ -1,4 +1,4 @@
-"""Prints the README's model table from the cards on disk, so the numbers are never typed by hand.
+"""Prints the model table of ml_models/README.md from the cards on disk, so the numbers are never typed by hand.
 
     .venv/bin/python -m ml_models.report [MODELS_DIR]
 """

@@ -2,7 +2,7 @@
 
 Blood units are ``BiologicallyDerivedProduct`` (the DIN is an identifier with the ISBT 128
 system), blood requests ``ServiceRequest``. What R4B has no field for travels in extensions
-defined here (their URLs are listed in ``EXTENSIONS`` and in the README).
+defined here (their URLs are listed in ``EXTENSIONS`` and in docs/api.md).
 """
 
 from django.utils import timezone

@@ -106,13 +106,13 @@ def private_stack_env(*, var_dir, database_url, rabbitmq, redis, email_backend: 
 
 
 def production_settings() -> dict:
-    """The environment of ``DJANGO_DEBUG=0`` (README, Production) with throwaway keys, over plain HTTP."""
+    """The environment of ``DJANGO_DEBUG=0`` (docs/configuration.md, Production) with throwaway keys, over plain HTTP."""
     return {"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": uuid.uuid4().hex * 2, "HEALTHSYNC_FIELD_ENCRYPTION_KEYS": uuid.uuid4().hex,
             "DJANGO_SECURE_SSL_REDIRECT": "0"}
 
 
 def start_production_server(*, server: str = "gunicorn", workers: int = 2, env, port, log_path) -> Process:
-    """The README's production web server on ``port``: gunicorn with ``workers`` uvicorn workers,
+    """The production web server of docs/configuration.md on ``port``: gunicorn with ``workers`` uvicorn workers,
     or one daphne process (``manage.py serve``)."""
     if server == "daphne":
         args = [sys.executable, "manage.py", "serve", "--port", str(port), "--no-beat"]
