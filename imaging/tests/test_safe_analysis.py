@@ -136,3 +136,46 @@ def test_fhir_content_negotiation(api, bob):
     assert client.get("/fhir/ServiceRequest?_format=json", HTTP_ACCEPT="text/html").status_code == 200
     assert client.get("/fhir/ServiceRequest", HTTP_ACCEPT="application/xml").status_code == 406
     assert client.get("/fhir/ServiceRequest?_format=xml").status_code == 406
+
+
+def test_an_image_unlike_a_models_training_images_is_not_recognised(api, bob, tmp_path, settings):
+    """A model whose kind the recogniser does not know is guarded by its own profile alone."""
+    from imaging.conftest import write_model
+    from imaging.services import model_register
+    from imaging.tests.images import typical_pixels
+    from ml_models import appearance
+    from ml_models.preprocessing import PreprocessingSpec, prepare_batch
+
+    directory = write_model(tmp_path / "models", name="otherset-basic_cnn", dataset="otherset")
+    spec = PreprocessingSpec(image_size=28, channels=1)
+    appearance.fit(prepare_batch([typical_pixels(seed=seed) for seed in range(200)], spec),
+                   prepare_batch([typical_pixels(seed=seed) for seed in range(200, 300)], spec)).save(directory)
+    settings.HEALTHSYNC_MODELS_DIR = str(tmp_path / "models")
+    model_register(directory=directory, activate=True)
+    client = api(bob)
+    noise = np.random.default_rng(1).integers(0, 256, (28, 28))
+    refused = client.post("/api/predict", {"dataset": "otherset", "image": [upload("n.png", png_of(noise))]}, format="multipart")
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "image_not_recognised", refused.content
+    accepted = client.post("/api/predict", {"dataset": "otherset", "image": [upload("t.png", typical_png(seed=400))]}, format="multipart")
+    assert accepted.status_code == 202, accepted.content
+
+
+@pytest.mark.parametrize("label, finding", [
+    ("glioma", "Brain tumour: glioma"), ("meningioma", "Brain tumour: meningioma"),
+    ("pituitary", "Brain tumour: pituitary adenoma"), ("notumor", None),
+])
+def test_a_brain_mri_is_labelled_by_its_predicted_class(label, finding):
+    from imaging.analyses import _findings
+    from imaging.models import Condition
+    from ml_models.predictor import Prediction
+
+    conditions = {name: (pk, code) for pk, name, code in Condition.objects.values_list("pk", "name", "code")}
+    classes = ("glioma", "meningioma", "notumor", "pituitary")
+    prediction = Prediction(label=label, class_index=classes.index(label), confidence=0.7,
+                            probabilities={name: (0.7 if name == label else 0.1) for name in classes})
+    condition_id, findings = _findings(ImageAnalysis(dataset="brain_mri_4class"), prediction, conditions)
+    if finding is None:
+        assert condition_id is None and findings == []
+    else:
+        assert Condition.objects.get(pk=condition_id).name == finding
+        assert findings == [{"class": label, "condition": finding, "code": conditions[finding][1], "probability": 0.7}]
