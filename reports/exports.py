@@ -3,6 +3,7 @@
 import csv
 import io
 from collections.abc import Iterable, Iterator
+from xml.sax.saxutils import escape
 
 from django.utils import timezone
 from reportlab.graphics.charts.barcharts import VerticalBarChart
@@ -127,11 +128,11 @@ def report_pdf(*, title: str, period_label: str, scope_label: str, name: str, fi
         ("FONTSIZE", (0, 0), (-1, -1), 7),
     ]))
     labels, series, names = chart_series(name, figures)
-    story = [
-        Paragraph(title, styles["Title"]),
-        Paragraph(f"{scope_label}. Period: {period_label}. Generated {timezone.localtime():%Y-%m-%d %H:%M}.", styles["Normal"]),
+    story = [  # Paragraph reads its text as ReportLab markup (<img>, <a>): every value goes in escaped
+        Paragraph(escape(title), styles["Title"]),
+        Paragraph(escape(f"{scope_label}. Period: {period_label}. Generated {timezone.localtime():%Y-%m-%d %H:%M}."), styles["Normal"]),
         Spacer(1, 12),
-        Paragraph("Chart: " + ", ".join(names), styles["Heading3"]),
+        Paragraph(escape("Chart: " + ", ".join(names)), styles["Heading3"]),
         _bar_chart(labels, series, names),
         Spacer(1, 12),
         Paragraph("Figures", styles["Heading3"]),

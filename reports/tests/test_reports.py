@@ -207,3 +207,18 @@ def test_diagnostics_against_hand_computed_values(hospital_a, bob):
     assert figures["per_model"] == [{"model": "pneumoniamnist-basic_cnn", "version": 1, "confirmed": 4, "accuracy": 0.5, "sensitivity": 0.5, "specificity": 0.5}]
     assert figures["turnaround_seconds_median"] == 3.0
     assert figures["turnaround_seconds_p90"] == 4.6
+
+
+def test_markup_in_a_hospital_name_is_printed_not_obeyed(api, bob, blood_fixture, hospital_a):
+    """ReportLab reads a Paragraph's text as markup: a name with <img> or <a> would embed a local file
+    or a link, and broken markup was a 500."""
+    hospital_a.name = 'Alpha <img src="/etc/hostname" width="9" height="9"/><a href="https://evil.example">x</a> <b>General'
+    hospital_a.save(update_fields=["name"])
+    pdf = api(bob).get("/api/reports/blood-utilisation", {"start": "2026-01-01", "end": "2026-02-28", "format": "pdf"})
+    assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
+    reader = PdfReader(io.BytesIO(pdf.content))
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    assert '<img src="/etc/hostname"' in text and "<b>General" in text
+    assert not any("/Annots" in page for page in reader.pages)  # no link
+    assert all("/XObject" not in (page.get("/Resources") or {}) or not any(
+        str(obj.get_object().get("/Subtype")) == "/Image" for obj in page["/Resources"]["/XObject"].values()) for page in reader.pages)
