@@ -73,16 +73,20 @@ class MLModelAdmin(admin.ModelAdmin):
         return False  # versions come from training (train_model) or from disk (sync_models)
 
 
+# Shown on the analysis page to the hospital's own staff only, never in the generic admin form.
+PERSONAL_FIELDS = ["patient_identifiers", "patient_reference", "accession_number", "original_name", "patient_digest", "accession_digest"]
+
+
 @admin.register(ImageAnalysis)
 class ImageAnalysisAdmin(HospitalScopedAdmin):
     """The history of analyses, with filters; each opens on the analysis page."""
 
-    list_display = ["id", "submitted_at", "original_name", "dataset", "model", "status", "predicted_class", "confirmation", "requested_by"]
+    list_display = ["id", "submitted_at", "dataset", "model", "status", "predicted_class", "confirmation", "requested_by"]
     list_filter = ["status", "dataset", "confirmation", "model"]
-    search_fields = ["original_name", "predicted_class"]
+    search_fields = ["predicted_class"]  # file names and patient references are encrypted: search them through the API's digests
     list_select_related = ["model", "requested_by"]
-    readonly_fields = [field.name for field in ImageAnalysis._meta.fields if field.name != "patient_identifiers"]
-    exclude = ["patient_identifiers"]
+    readonly_fields = [field.name for field in ImageAnalysis._meta.fields if field.name not in PERSONAL_FIELDS]
+    exclude = PERSONAL_FIELDS
 
     def has_add_permission(self, request):
         return False  # analyses start on the analysis page or through the API

@@ -46,6 +46,7 @@ class AnalysisSerializer(serializers.ModelSerializer):
     patient_identifiers = serializers.SerializerMethodField()
     patient_reference = serializers.SerializerMethodField()
     accession_number = serializers.SerializerMethodField()
+    original_name = serializers.SerializerMethodField()
     timings_ms = serializers.SerializerMethodField()
 
     class Meta:
@@ -66,7 +67,7 @@ class AnalysisSerializer(serializers.ModelSerializer):
             "findings": analysis.findings, "warnings": analysis.warnings, "model": self.get_model(analysis),
             "predictions": analysis.predictions, "predicted_class": analysis.predicted_class,
             "gradcam_url": self.get_gradcam_url(analysis), "image_url": self.get_image_url(analysis),
-            "image_kind": analysis.image_kind, "original_name": analysis.original_name, "study_metadata": analysis.study_metadata,
+            "image_kind": analysis.image_kind, "original_name": self.get_original_name(analysis), "study_metadata": analysis.study_metadata,
             "patient_identifiers": self.get_patient_identifiers(analysis), **self.get_patient_context(analysis),
             "failure_reason": analysis.failure_reason,
             "submitted_at": _stamp(analysis.submitted_at), "started_at": _stamp(analysis.started_at),
@@ -107,6 +108,10 @@ class AnalysisSerializer(serializers.ModelSerializer):
         if not analysis.patient_identifiers or not self._own_staff(analysis):
             return None
         return json.loads(analysis.patient_identifiers)
+
+    def get_original_name(self, analysis) -> str | None:
+        """The uploaded file's name (it often names the patient): only for the hospital's own staff."""
+        return (analysis.original_name or None) if self._own_staff(analysis) else None
 
     def get_patient_reference(self, analysis) -> str | None:
         return self.get_patient_context(analysis)["patient_reference"]

@@ -119,7 +119,7 @@ class ImageAnalysis(models.Model):
     model = models.ForeignKey(MLModel, on_delete=models.PROTECT, related_name="analyses", help_text="The exact model version used.")
     image = models.FileField(upload_to=_study_path, max_length=300, help_text="The upload as kept: PNG/JPEG as sent, DICOM de-identified.")
     image_kind = models.CharField(max_length=5)
-    original_name = models.CharField(max_length=255, blank=True)
+    original_name = PersonalCharField(help_text="The file name as uploaded (it often names the patient), encrypted.")
     study_metadata = models.JSONField(default=dict, blank=True, help_text="DICOM modality, body part, (replaced) study and series UIDs, size.")
     patient_identifiers = PersonalTextField(help_text="The DICOM's original identifiers (JSON), encrypted.")
     patient_reference = PersonalCharField(blank=True, help_text="The hospital's patient reference (MRN), encrypted.")
@@ -151,4 +151,4 @@ class ImageAnalysis(models.Model):
         indexes = [models.Index(fields=["hospital", "status", "submitted_at"], name="analysis_queue_idx")]
 
     def __str__(self):
-        return f"Analysis {self.pk}: {self.original_name or self.image_kind} with {self.model} ({self.status})"
+        return f"Analysis {self.pk}: {self.image_kind} with {self.model} ({self.status})"

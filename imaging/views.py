@@ -52,10 +52,20 @@ def analyse(request):
         "catalogue": catalogue, "specialties": [(specialty, list(rows)) for specialty, rows in groupby(catalogue, key=itemgetter("specialty"))],
         "chosen_condition": found.code if found else "", "chosen_model": chosen["model"],
         "queue": selectors.queue_status(), "batch": batch,
-        "batch_analyses": list(mine.filter(batch=batch).order_by("pk")) if _is_uuid(batch) else [],
-        "recent": list(mine[:15]),
+        "batch_analyses": _labelled(request.user, mine.filter(batch=batch).order_by("pk")) if _is_uuid(batch) else [],
+        "recent": _labelled(request.user, mine[:15]),
     }
     return TemplateResponse(request, "admin/imaging/analyse.html", context)
+
+
+def _labelled(user, analyses) -> list[ImageAnalysis]:
+    """The analyses, each with ``label``: its uploaded file's name for the hospital's own staff (the
+    name often names the patient), else its number."""
+    own = set(user.memberships.values_list("hospital_id", flat=True))
+    rows = list(analyses)
+    for analysis in rows:
+        analysis.label = (analysis.original_name if analysis.hospital_id in own else "") or f"Image {analysis.pk}"
+    return rows
 
 
 def _is_uuid(value) -> bool:
@@ -84,5 +94,6 @@ def analysis_detail(request, analysis_id):
         **admin.site.each_context(request), "title": f"Analysis {analysis.pk}", "analysis": analysis,
         "disclaimer": DISCLAIMER, "confirmations": Confirmation.choices,
         "own_staff": request.user.memberships.filter(hospital_id=analysis.hospital_id).exists(),
+        "label": _labelled(request.user, [analysis])[0].label,
     }
     return TemplateResponse(request, "admin/imaging/analysis.html", context)

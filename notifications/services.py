@@ -329,7 +329,7 @@ def analyses_finished(*, analysis_ids: list[int]) -> list[Alert]:
     # Only what the messages say: the rows' other columns (a model's card, a study's metadata and encrypted
     # identifiers) took most of this task's time, which a worker spends just as the next batch arrives.
     finished = finished.select_related("model").only(
-        "status", "predictions", "predicted_class", "original_name", "failure_reason", "requested_by", "hospital", "batch",
+        "status", "predictions", "predicted_class", "failure_reason", "requested_by", "hospital", "batch",
         "model__name", "model__version", "model__is_active",
     )
     by_requester: dict[int, list[ImageAnalysis]] = {}
@@ -342,7 +342,8 @@ def _analysis_alert(analysis: ImageAnalysis) -> Alert:
     if analysis.status == "done":
         top = analysis.predictions[0] if analysis.predictions else {"class": analysis.predicted_class, "probability": 0}
         title = f"Analysis {analysis.pk} done: {analysis.predicted_class}"
-        body = f"{analysis.original_name or 'Image'} with {analysis.model}: {top['class']} {top['probability']:.0%}. Results support, not replace, a clinician's reading."
+        # Not the file's name: it often names the patient, and messages travel by e-mail.
+        body = f"Image {analysis.pk} with {analysis.model}: {top['class']} {top['probability']:.0%}. Results support, not replace, a clinician's reading."
         severity = Severity.INFO
     else:
         title, body, severity = f"Analysis {analysis.pk} failed", analysis.failure_reason or "The image could not be analysed.", Severity.WARNING

@@ -179,3 +179,26 @@ def test_a_brain_mri_is_labelled_by_its_predicted_class(label, finding):
     else:
         assert Condition.objects.get(pk=condition_id).name == finding
         assert findings == [{"class": label, "condition": finding, "code": conditions[finding][1], "probability": 0.7}]
+
+
+def test_original_file_names_are_encrypted_and_only_for_own_staff(api, bob, root):
+    client = api(bob)
+    body = client.post("/api/predict", {"dataset": "pneumoniamnist", "wait": "1", "image": [upload("Doe_Jane_MRN-123456.png", typical_png())]},
+                       format="multipart").json()
+    assert body["original_name"] == "Doe_Jane_MRN-123456.png"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT original_name FROM imaging_imageanalysis WHERE id = %s", [body["analysis_id"]])
+        assert "Doe_Jane" not in str(cursor.fetchone())
+    assert api(root).get(f"/api/analyses/{body['analysis_id']}").json()["original_name"] is None
+    from django.test import Client
+
+    from conftest import PASSWORD
+
+    console = Client()
+    console.login(email=root.email, password=PASSWORD)
+    for url in ("/admin/imaging/analyse/", f"/admin/imaging/analyses/{body['analysis_id']}/", "/admin/imaging/imageanalysis/"):
+        page = console.get(url)
+        assert page.status_code == 200 and b"Doe_Jane" not in page.content, url
+    from notifications.models import Alert
+
+    assert Alert.objects.filter(kind="analysis").exists() and not Alert.objects.filter(body__contains="Doe_Jane").exists()
