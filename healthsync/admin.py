@@ -10,6 +10,7 @@ from .admin_site import HospitalScopedAdmin, ServiceAdminMixin
 from .health import run_checks
 from .models import Hospital, Membership, User
 from .permissions import CHANGE, MANAGE_STAFF, VIEW, hospitals_for
+from .realtime import rights_changed
 
 site = admin.site
 
@@ -42,6 +43,11 @@ class UserAdmin(HospitalScopedAdmin, DjangoUserAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and {"is_active", "is_superuser"} & set(form.changed_data):
+            rights_changed(obj.pk)  # the account's open sockets hear what it may hear now (or close)
 
 
 class MembershipForm(forms.ModelForm):

@@ -1,9 +1,19 @@
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from .channel_layers import ReconnectOnLayerLoss
 from .realtime import user_group
 
 UNAUTHORISED = 4401
+FORBIDDEN = 4403  # the account may no longer listen (deactivated while its socket was open)
+
+
+@database_sync_to_async
+def account_active(user_id: int) -> bool:
+    """Whether the account may still hold a socket open (read afresh, not the scope's copy)."""
+    from .models import User
+
+    return User.objects.filter(pk=user_id, is_active=True).exists()
 
 
 class UserSocketConsumer(ReconnectOnLayerLoss, AsyncJsonWebsocketConsumer):
@@ -25,3 +35,8 @@ class UserSocketConsumer(ReconnectOnLayerLoss, AsyncJsonWebsocketConsumer):
 
     async def push_message(self, event):
         await self.send_json(event["payload"])
+
+    async def rights_changed(self, event):
+        """Only the user's own group is joined here, whatever their roles; a deactivated account is let go."""
+        if not await account_active(self.scope["user"].pk):
+            await self.close(code=FORBIDDEN)

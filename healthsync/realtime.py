@@ -27,6 +27,26 @@ def hospital_group(hospital_id: int) -> str:
     return f"hospital.{hospital_id}"
 
 
+# The control message a user's sockets get when the user's rights changed (a staff role granted or
+# revoked, the account changed): each socket that joined groups for those rights works them out again
+# from the database (``notifications.consumers.AlertConsumer``); it is never forwarded to the client.
+RIGHTS_CHANGED = "rights.changed"
+
+
+def rights_changed(user_id: int) -> None:
+    """Tell ``user_id``'s open sockets, once the current transaction commits, to work out their groups
+    again: a socket opened before a role was revoked must not go on hearing that hospital's alerts."""
+    from django.db import transaction
+
+    def send():
+        try:
+            push(user_group(user_id), {"user_id": user_id}, kind=RIGHTS_CHANGED)
+        except Exception:  # Redis down: the layer's loss closes the sockets, and they reconnect with today's rights
+            logger.exception("could not tell user %s's sockets that their rights changed", user_id)
+
+    transaction.on_commit(send)
+
+
 PUSH_TIMEOUT_S = 10.0
 _sender = {"loop": None, "pid": None, "lock": None}
 _sender_lock = threading.Lock()
@@ -67,7 +87,9 @@ def push(group: str, payload: dict, *, kind: str = "push.message", wait: bool = 
     ``wait=False`` (outside a server: workers, commands) hands the push over and returns at once; a
     failure is logged, not raised. Use it where the caller must not wait for a courtesy copy."""
     layer = get_channel_layer()
-    message = {"type": kind, "payload": payload}
+    # The group travels with the message: a socket that left the group while this was already in its
+    # queue (rights revoked a moment ago) drops it instead of sending it on.
+    message = {"type": kind, "payload": payload, "group": group}
     if _serving_loop() is not None:  # inside a request: the server's loop holds the layer's connections
         async_to_sync(layer.group_send)(group, message)
         return

@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from .errors import Conflict, Forbidden
 from .models import Hospital, Membership, Role, User
 from .permissions import MANAGE_STAFF, can, sync_hospital_permissions
+from .realtime import rights_changed
 
 
 def user_register(*, email: str, password: str, name: str = "", phone_number: str = "") -> User:
@@ -114,11 +115,13 @@ def membership_grant(*, hospital: Hospital, user: User, role: str, by: User | No
             user.is_staff = True
             user.save(update_fields=["is_staff"])
         sync_hospital_permissions(user=user, hospital=hospital, role=role)
+        rights_changed(user.pk)  # open sockets join the hospital's groups
     return membership
 
 
 def membership_revoke(*, membership: Membership, by: User | None) -> None:
-    """Remove a staff role; the user keeps their account."""
+    """Remove a staff role; the user keeps their account. Their sockets open now stop hearing the
+    hospital's alerts as soon as the removal commits (``realtime.rights_changed``)."""
     if by is not None and not can(by, MANAGE_STAFF, membership.hospital):
         raise Forbidden("You cannot manage this hospital's staff.")
     if by is not None and membership.user_id == by.pk and membership.role == Role.HOSPITAL_ADMIN and not by.is_superuser:
@@ -130,6 +133,7 @@ def membership_revoke(*, membership: Membership, by: User | None) -> None:
         if not user.is_superuser and not user.memberships.exists():
             user.is_staff = False
             user.save(update_fields=["is_staff"])
+        rights_changed(user.pk)
 
 
 ROLE_VALUES = {Role.HOSPITAL_ADMIN.value, Role.MEDICAL_STAFF.value}
