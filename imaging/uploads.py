@@ -34,31 +34,40 @@ BITS_ALLOCATED = {1, 8, 16, 32}
 # errors takes minutes.
 MAX_SEQUENCE_DEPTH = 32
 
-# PS3.15 Annex E basic profile: attributes removed ("X") or emptied ("Z") that identify the patient,
-# the people involved or the institution, wherever they occur; then more of the profile's "X"
-# attributes and free text that carries names and numbers in practice. UIDs are replaced below.
-IDENTIFYING_KEYWORDS = frozenset({
-    "PatientName", "PatientID", "PatientBirthDate", "PatientBirthTime", "PatientSex", "PatientAge", "PatientSize",
-    "PatientWeight", "PatientAddress", "PatientTelephoneNumbers", "PatientMotherBirthName", "OtherPatientIDs",
-    "OtherPatientNames", "OtherPatientIDsSequence", "PatientComments", "EthnicGroup", "MilitaryRank",
-    "MedicalRecordLocator", "IssuerOfPatientID", "ReferringPhysicianName", "ReferringPhysicianAddress",
-    "ReferringPhysicianTelephoneNumbers", "PerformingPhysicianName", "NameOfPhysiciansReadingStudy",
-    "OperatorsName", "PhysiciansOfRecord", "RequestingPhysician", "InstitutionName", "InstitutionAddress",
-    "InstitutionalDepartmentName", "StationName", "AccessionNumber", "StudyID", "StudyDescription",
-    "SeriesDescription", "DeviceSerialNumber", "AdmittingDiagnosesDescription", "AdditionalPatientHistory",
-    "RequestAttributesSequence", "ContentCreatorName", "InstanceCreatorUID",
-    "PatientBirthName", "CountryOfResidence", "RegionOfResidence", "Occupation", "AdmissionID", "MedicalAlerts", "Allergies",
-    "PatientReligiousPreference", "PatientState", "PregnancyStatus", "SmokingStatus", "PatientInsurancePlanCodeSequence",
-    "PerformedStationName", "PerformedLocation", "PerformedStationAETitle", "ScheduledStationAETitle", "ScheduledStationName",
-    "RequestingService", "ProtocolName", "RequestedProcedureDescription", "RequestedProcedureID", "PerformedProcedureStepID",
-    "PerformedProcedureStepDescription", "ScheduledProcedureStepDescription", "ScheduledProcedureStepID", "StudyComments",
-    "TextString", "PersonAddress", "PersonTelephoneNumbers", "InstitutionCodeSequence", "ReferringPhysicianIdentificationSequence",
-    "PerformingPhysicianIdentificationSequence", "PhysiciansOfRecordIdentificationSequence", "OperatorIdentificationSequence",
-    "PersonIdentificationCodeSequence", "ReferencedPatientSequence", "ContentSequence", "IconImageSequence", "DerivationDescription",
-    "FillerOrderNumberImagingServiceRequest", "PlacerOrderNumberImagingServiceRequest", "OrderCallbackPhoneNumber",
-    "ServiceEpisodeID", "ServiceEpisodeDescription", "VisitComments", "CurrentPatientLocation", "PatientInstitutionResidence",
-    "StorageMediaFileSetID",
-})
+# PS3.15 Annex E, Table E.1-1 (Basic Application Level Confidentiality Profile), in full: the
+# table's tags and actions as dicom-anonymizer (KitwareMedical, BSD) transcribes the 2026c edition.
+# Its action codes: X remove, Z empty, D replace with a dummy, U replace the UID; a code with
+# several letters allows any of them, and the strictest one here is applied (remove before empty
+# before replace). Retain options (Table E.1-1's columns for retaining dates, device or institution
+# identity, safe private attributes...): none.
+PROFILE_EDITION = "dicomfields_2026c"
+# X in Table E.1-1 but missing from that transcription.
+PROFILE_SUPPLEMENT = {"PatientBirthDateInAlternativeCalendar", "PatientDeathDateInAlternativeCalendar", "PatientAlternativeCalendar",
+                      "StorageMediaFileSetID"}
+# The dummy value of a replaced (D) text attribute.
+DUMMY = "ANONYMIZED"
+DUMMY_VRS = {"SH", "LO", "CS", "AE", "UC"}
+
+
+def _profile_actions() -> dict[int, str]:
+    """Each tag of Table E.1-1 (group << 16 | element) with its action: remove, empty, replace, uid."""
+    from dicomanonymizer.dicomfields_selector import dicom_anonymization_database_selector
+    from pydicom.datadict import tag_for_keyword
+
+    table = dicom_anonymization_database_selector(PROFILE_EDITION)
+    actions = {}
+    for category, tags in table.items():
+        if category == "ALL_TAGS":
+            continue
+        action = {"X": "remove", "Z": "empty", "D": "replace", "U": "uid"}[category[0]]
+        for tag in tags:
+            if len(tag) == 2:  # the masked ones are the repeating groups 50xx and 60xx, removed whole below
+                actions[(tag[0] << 16) | tag[1]] = action
+    actions.update({tag_for_keyword(keyword): "remove" for keyword in PROFILE_SUPPLEMENT})
+    return actions
+
+
+PROFILE_ACTIONS = _profile_actions()
 # Value representations removed wherever they occur (in sequences too): person names and free text.
 IDENTIFYING_VRS = {"PN", "LT", "ST", "UT"}
 # Dates and times are emptied wherever they occur (the profile's "Z"/"D"); the element stays.
@@ -478,13 +487,14 @@ def _is_registered_uid(value: str) -> bool:
 
 
 def _de_identified(dataset) -> tuple[dict, bytes]:
-    """The original identifiers, and the DICOM as kept: the PS3.15 Annex E basic profile applied
-    at every level of the data set, not only the top one:
+    """The original identifiers, and the DICOM as kept: the PS3.15 Annex E basic profile (Table
+    E.1-1 in full, ``PROFILE_ACTIONS``) applied at every level of the data set, not only the top one:
 
-    * the identifying attributes above, person names and free text (PN, LT, ST, UT), overlays and
-      curves (groups 60xx and 50xx: drawings and comments over the image) and private elements
-      are removed;
-    * dates and times are emptied;
+    * the table's attributes are removed (X), emptied (Z) or given a dummy value (D; where the VR
+      takes no text, removed); beyond the table, person names and free text (PN, LT, ST, UT),
+      overlays and curves (groups 60xx and 50xx: drawings and comments over the image) and private
+      elements are removed wherever they are;
+    * dates and times are emptied (removed where the table says X);
     * every UID that is not one of DICOM's own is replaced, the same way throughout the file, so
       references inside it still match (and no longer match the hospital's archive);
     * a study whose pixels carry burned-in annotation (names on the image) is refused before this.
@@ -503,15 +513,19 @@ def _de_identified(dataset) -> tuple[dict, bytes]:
         return replaced[uid]
 
     def clean(current, element) -> None:
-        group = element.tag.group
-        if element.keyword in IDENTIFYING_KEYWORDS or element.VR in IDENTIFYING_VRS or 0x5000 <= group <= 0x50FF or 0x6000 <= group <= 0x60FF:
+        group, action = element.tag.group, PROFILE_ACTIONS.get(int(element.tag))
+        if element.VR == "UI":
+            if element.value:
+                values = element.value if element.VM > 1 else [element.value]
+                kept = [str(uid) if _is_registered_uid(str(uid)) else replacement(str(uid)) for uid in values]
+                element.value = kept if element.VM > 1 else kept[0]
+        elif action == "remove" or action == "replace" and element.VR not in DUMMY_VRS | DATE_VRS \
+                or element.VR in IDENTIFYING_VRS or 0x5000 <= group <= 0x50FF or 0x6000 <= group <= 0x60FF:
             del current[element.tag]
-        elif element.VR in DATE_VRS:
-            element.value = ""
-        elif element.VR == "UI" and element.value:
-            values = element.value if element.VM > 1 else [element.value]
-            kept = [str(uid) if _is_registered_uid(str(uid)) else replacement(str(uid)) for uid in values]
-            element.value = kept if element.VM > 1 else kept[0]
+        elif action == "empty" or element.VR in DATE_VRS:
+            element.value = [] if element.VR == "SQ" else ""
+        elif action == "replace":
+            element.value = DUMMY
 
     dataset.walk(clean)
     if hasattr(dataset, "file_meta"):

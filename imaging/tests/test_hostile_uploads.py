@@ -427,7 +427,7 @@ def test_de_identification_reaches_into_sequences_overlays_dates_and_the_file_me
     referenced_patient.PatientName, referenced_patient.PatientID, referenced_patient.PatientBirthDate = "Nested^Patient", "NESTED-42", "19600101"
     observation = Dataset()
     observation.PersonName, observation.TextValue = "Observer^Alice", "Patient Jane Smith, MRN 12345"
-    referenced_study = Dataset()
+    referenced_study = Dataset()  # in a sequence Table E.1-1 keeps (ReferencedStudySequence itself is X)
     referenced_study.ReferencedSOPClassUID, referenced_study.ReferencedSOPInstanceUID = "1.2.840.10008.3.1.2.3.1", study_uid
     source = Dataset()
     source.ReferencedSOPClassUID, source.ReferencedSOPInstanceUID = SecondaryCaptureImageStorage, source_uid
@@ -435,7 +435,7 @@ def test_de_identification_reaches_into_sequences_overlays_dates_and_the_file_me
     data = dicom(
         StudyInstanceUID=study_uid, StudyDate="20240102", AcquisitionDateTime="20240102101010", ImageComments="pt J. Smith",
         ProtocolName="SMITH_J brain", Occupation="Nurse", ReferencedPatientSequence=Sequence([referenced_patient]),
-        ContentSequence=Sequence([observation]), ReferencedStudySequence=Sequence([referenced_study]),
+        ContentSequence=Sequence([observation]), ReferencedInstanceSequence=Sequence([referenced_study]),
         SourceImageSequence=Sequence([source]),
     )
     overlay = struct.pack("<HH2sH", 0x6000, 0x4000, b"LT", 24) + b"Overlay comment: J Smith"
@@ -450,9 +450,9 @@ def test_de_identification_reaches_into_sequences_overlays_dates_and_the_file_me
     stored = pydicom.dcmread(analysis.image.path)
     assert all(element.VR not in ("PN", "LT", "ST", "UT") and not element.tag.is_private and element.tag.group != 0x6000
                for element in stored.iterall())
-    assert stored.StudyDate == "" and stored.AcquisitionDateTime == ""
-    assert stored.ReferencedStudySequence[0].ReferencedSOPInstanceUID == stored.StudyInstanceUID  # replaced alike
-    assert stored.ReferencedStudySequence[0].ReferencedSOPClassUID == "1.2.840.10008.3.1.2.3.1"  # DICOM's own: kept
+    assert stored.StudyDate == "" and "AcquisitionDateTime" not in stored  # Table E.1-1: StudyDate Z (emptied), AcquisitionDateTime X/D
+    assert stored.ReferencedInstanceSequence[0].ReferencedSOPInstanceUID == stored.StudyInstanceUID  # replaced alike
+    assert stored.ReferencedInstanceSequence[0].ReferencedSOPClassUID == "1.2.840.10008.3.1.2.3.1"  # DICOM's own: kept
     assert stored.SOPClassUID == SecondaryCaptureImageStorage
     assert stored.file_meta.MediaStorageSOPInstanceUID == stored.SOPInstanceUID
     assert analysis.study_metadata["study_uid"] == stored.StudyInstanceUID
@@ -490,3 +490,25 @@ def test_a_batch_larger_than_its_limit_is_refused_before_it_is_read(api, bob, me
     error = response.json()["error"]
     assert error["code"] == "batch_too_large" and "1 MB in all" in error["message"]
     assert ImageAnalysis.objects.count() == 0 and stored_files(media) == []
+
+
+def test_de_identification_follows_table_e1_1_in_full(api, bob, media, any_modality_model):
+    """The attributes an outside test found left by the earlier hand-picked list: each is in PS3.15
+    Table E.1-1 (or added where the transcription misses it) and is removed, emptied or replaced."""
+    import pydicom
+
+    leaks = {
+        "PatientBirthDateInAlternativeCalendar": "1380-01-01 Hijri", "PatientAlternativeCalendar": "ISLAMIC",
+        "ReasonForStudy": "Jane Smith, 12 Elm Street: fall", "PlateID": "PLATE-7731", "DetectorID": "DET-99812",
+        "StationName": "XRAY-WARD-7", "DeviceSerialNumber": "SN-55555", "RequestedProcedureID": "RP-31337",
+        "PerformedProcedureStepID": "PPS-4242", "CurrentPatientLocation": "Ward 7 bed 3", "PatientTelephoneNumbers": "555-0100",
+        "InstitutionName": "St Elsewhere", "Occupation": "Nurse", "StudyID": "STUDY-2024-77",
+    }
+    response = predict(api(bob), "leaks.dcm", dicom(**leaks), dataset="anyset", wait="1")
+    assert response.status_code == 200, response.content[:500]
+    analysis = ImageAnalysis.objects.get(pk=response.json()["analysis_id"])
+    kept = open(analysis.image.path, "rb").read()
+    for value in leaks.values():
+        assert value.encode() not in kept, value
+    stored = pydicom.dcmread(analysis.image.path)
+    assert stored.DeidentificationMethod.startswith("HealthSync PS3.15")
