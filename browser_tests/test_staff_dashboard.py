@@ -47,7 +47,7 @@ def test_staff_add_units_create_a_request_and_see_the_dashboard_change(new_page)
     page.get_by_label("Component").select_option("red_cells")
     page.get_by_label("Recipient group").select_option("B-")
     page.get_by_label("Units requested").fill("2")
-    page.get_by_label("Urgency").fill("3")
+    page.get_by_label("Urgency").select_option("3")  # 1 routine ... 5 emergency
     page.get_by_role("button", name="Save", exact=True).click()
     expect(page.locator(".messagelist")).to_contain_text("was added successfully")
 

@@ -55,7 +55,9 @@ class FailSoftRedisCacheClient(RedisCacheClient):
                     client = _clients[shared] = self._client(connection_pool=pool)
         return client
 
-    add = _fail_soft(lambda *args, **kwargs: False)(RedisCacheClient.add)
+    # An empty cache takes an add (True): django-allauth's rate limits take a lock with ``add`` first, and an
+    # add that failed would turn every login into "too many attempts" while Redis is down.
+    add = _fail_soft(lambda *args, **kwargs: True)(RedisCacheClient.add)
     get = _fail_soft(lambda key, default: default)(RedisCacheClient.get)
     set = _fail_soft(lambda *args, **kwargs: None)(RedisCacheClient.set)
     touch = _fail_soft(lambda *args, **kwargs: False)(RedisCacheClient.touch)
