@@ -91,6 +91,26 @@ def _can_anywhere(request, perm: str) -> bool:
     return cache[perm]
 
 
+class StaffReadOnlyAdmin(admin.ModelAdmin):
+    """A ModelAdmin of shared reference rows (the condition catalogue, the model registry): every staff
+    role reads them; only platform administrators change them."""
+
+    def has_module_permission(self, request):
+        return _can_anywhere(request, ACT)
+
+    def has_view_permission(self, request, obj=None):
+        return _can_anywhere(request, ACT)
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+
 class HospitalScopedAdmin(admin.ModelAdmin):
     """A ModelAdmin whose rows belong to hospitals: staff see and change only their own
     hospitals' rows (through the shared permission helper); platform administrators see all."""

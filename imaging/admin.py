@@ -1,12 +1,12 @@
 from django.contrib import admin, messages
 
-from healthsync.admin_site import HospitalScopedAdmin
+from healthsync.admin_site import HospitalScopedAdmin, StaffReadOnlyAdmin
 from healthsync.errors import DomainError
 from healthsync.security import require_recent_login
 
 from .models import Condition, Dataset, ImageAnalysis, MLModel
 from .selectors import queue_status
-from .services import model_activate
+from .services import model_activate, model_retire
 from .views import analyse, analysis_detail
 
 admin.site.register_view("imaging/analyse/", analyse, name="imaging-analyse", title="Analyse images")
@@ -14,14 +14,14 @@ admin.site.register_view("imaging/analyses/<int:analysis_id>/", analysis_detail,
 
 
 @admin.register(Dataset)
-class DatasetAdmin(admin.ModelAdmin):
+class DatasetAdmin(StaffReadOnlyAdmin):
     list_display = ("name", "title", "modality", "license", "redistributable_weights")
     search_fields = ("name", "title")
 
 
 @admin.register(Condition)
-class ConditionAdmin(admin.ModelAdmin):
-    list_display = ("name", "specialty", "modalities", "dataset_names", "model_coverage")
+class ConditionAdmin(StaffReadOnlyAdmin):
+    list_display = ("name", "code", "specialty", "modalities", "dataset_names", "model_coverage")
     list_filter = ("specialty",)
     search_fields = ("name", "specialty", "modalities")
     filter_horizontal = ("datasets",)
@@ -40,13 +40,13 @@ class ConditionAdmin(admin.ModelAdmin):
 
 
 @admin.register(MLModel)
-class MLModelAdmin(admin.ModelAdmin):
+class MLModelAdmin(StaffReadOnlyAdmin):
     list_display = ("name", "version", "is_active", "dataset", "architecture", "modality", "validation_accuracy", "validation_auc", "created_at")
     list_filter = ("is_active", "architecture", "dataset")
     search_fields = ("name", "dataset")
     readonly_fields = ("name", "version", "dataset", "architecture", "modality", "classes", "input_shape", "metrics", "artifact_path", "card", "is_active", "created_at", "updated_at")
     filter_horizontal = ("conditions",)
-    actions = ["activate_selected"]
+    actions = ["activate_selected", "retire_selected"]
 
     @admin.display(description="Val. accuracy")
     def validation_accuracy(self, model):
@@ -58,16 +58,24 @@ class MLModelAdmin(admin.ModelAdmin):
         value = model.metrics.get("validation", {}).get("auc")
         return "-" if value is None else f"{value:.3f}"
 
-    @admin.action(description="Make the selected version the active one of its name")
+    @admin.action(description="Make the selected version the active one of its name", permissions=["change"])
     def activate_selected(self, request, queryset):
+        self._change_selected(request, queryset, model_activate, "Activated")
+
+    @admin.action(description="Retire the selected versions (no new analysis uses them)", permissions=["change"])
+    def retire_selected(self, request, queryset):
+        self._change_selected(request, queryset, model_retire, "Retired")
+
+    def _change_selected(self, request, queryset, service, done: str) -> None:
+        """Platform administrators only (the page is theirs), with a recent login, as in the API."""
         try:
             require_recent_login(request)
         except DomainError as exc:
             self.message_user(request, exc.message, messages.ERROR)
             return
         for model in queryset.order_by("name", "-version").distinct():
-            model_activate(model=model)
-        self.message_user(request, f"Activated {queryset.count()} version(s).", messages.SUCCESS)
+            service(model=model)
+        self.message_user(request, f"{done} {queryset.count()} version(s).", messages.SUCCESS)
 
     def has_add_permission(self, request):
         return False  # versions come from training (train_model) or from disk (sync_models)

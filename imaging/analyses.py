@@ -204,11 +204,28 @@ def _store(created: list[ImageAnalysis], contents: list[bytes], *, user, listene
             if listener is not None:
                 listener.start()  # in effect as this commits, before the batch is queued
             ImageAnalysis.objects.bulk_create(created)
+            _audit_submission(created, user=user)
             transaction.on_commit(lambda: _enqueue([a.pk for a in created]))
             events.publish(events.analyses_status_changed, analysis_ids=[a.pk for a in created], user_id=user.pk, status=AnalysisStatus.QUEUED)
     except BaseException:
         _remove_unrecorded("image", firsts, stored)
         raise
+
+
+def _audit_submission(created: list[ImageAnalysis], *, user) -> None:
+    """One audit entry per submitted analysis (who sent which image to which model version), in one
+    statement: ``bulk_create`` sends no signal for django-auditlog to record (imaging/audit.py)."""
+    from auditlog.models import LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    content_type = ContentType.objects.get_for_model(ImageAnalysis)
+    LogEntry.objects.bulk_create([
+        LogEntry(content_type=content_type, object_pk=str(analysis.pk), object_id=analysis.pk, object_repr=str(analysis),
+                 action=LogEntry.Action.CREATE, actor=user, actor_email=getattr(user, "email", None),
+                 changes={"model": [None, f"{analysis.model.name}:{analysis.model.version}"], "batch": [None, str(analysis.batch)],
+                          "hospital": [None, str(analysis.hospital_id)]})
+        for analysis in created
+    ])
 
 
 def _write_files(field: str, analyses: list[ImageAnalysis], contents: list[bytes]) -> list[str]:

@@ -13,8 +13,9 @@ from rest_framework.response import Response
 
 from healthsync.api.throttling import rate_limited
 from healthsync.permissions import ACT, IsHospitalStaff, acting_hospital, can, scope_to_hospitals
+from healthsync.security import require_recent_login
 
-from . import analyses, selectors
+from . import analyses, selectors, services
 from .models import AnalysisStatus, Dataset, ImageAnalysis, MLModel
 
 
@@ -24,10 +25,17 @@ class ModelSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = MLModel
-        fields = ["id", "name", "version", "dataset", "architecture", "modality", "classes", "input_shape", "active", "validation", "created_at"]
+        fields = ["id", "name", "version", "dataset", "architecture", "modality", "classes", "input_shape", "active", "validation",
+                  "external", "created_at"]
+
+    external = serializers.SerializerMethodField()
 
     def get_validation(self, model) -> dict:
         return model.metrics.get("validation", model.metrics)
+
+    def get_external(self, model) -> dict | None:
+        """Metrics measured outside the project (a held-out test split), when recorded in the card."""
+        return model.metrics.get("external")
 
 
 _DATETIME = serializers.DateTimeField()
@@ -171,6 +179,32 @@ def condition_detail(request, reference):
 def model_list(request):
     """Models with architecture, version, active flag and validation metrics."""
     return Response(ModelSerializer(MLModel.objects.order_by("name", "-version"), many=True).data)
+
+
+def _platform_model_change(request, model_id: int, change) -> Response:
+    """Platform administrators only (404 for anyone else: other roles cannot see this action), with a
+    recent login, as in the console."""
+    if not request.user.is_superuser:
+        raise Http404
+    require_recent_login(request)
+    model = change(model=get_object_or_404(MLModel, pk=model_id))
+    return Response(ModelSerializer(model).data)
+
+
+@extend_schema(request=None, responses=ModelSerializer)
+@api_view(["POST"])
+@permission_classes([IsHospitalStaff])
+def model_activate(request, model_id):
+    """Make this version the active one of its name (platform administrators; recent login)."""
+    return _platform_model_change(request, model_id, services.model_activate)
+
+
+@extend_schema(request=None, responses=ModelSerializer)
+@api_view(["POST"])
+@permission_classes([IsHospitalStaff])
+def model_retire(request, model_id):
+    """Take this version out of service (platform administrators; recent login)."""
+    return _platform_model_change(request, model_id, services.model_retire)
 
 
 @extend_schema(request=inline_serializer("LoadModel", {"dataset": serializers.CharField(), "model": serializers.CharField(required=False)}),

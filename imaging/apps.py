@@ -21,6 +21,8 @@ class ImagingConfig(AppConfig):
     verbose_name = "Medical imaging"
 
     def ready(self):
+        from . import audit  # noqa: F401  registers the audited models
+
         post_migrate.connect(_sync_models_on_migrate, sender=self, dispatch_uid="imaging-sync-models")
         try:
             from celery.signals import worker_process_init

@@ -54,10 +54,26 @@ def model_register(*, directory: Path, activate: bool | None = None) -> MLModel:
 @transaction.atomic
 def model_activate(*, model: MLModel) -> MLModel:
     """Makes ``model`` the one active version of its name. Running workers pick it up on their next
-    prediction (imaging.inference checks the active version per call), without a restart."""
-    MLModel.objects.filter(name=model.name, is_active=True).exclude(pk=model.pk).update(is_active=False)
-    MLModel.objects.filter(pk=model.pk).update(is_active=True)
-    model.refresh_from_db()
+    prediction (imaging.inference checks the active version per call), without a restart. Each
+    change is saved through the ORM, so the audit trail records who moved which version."""
+    for current in MLModel.objects.select_for_update().filter(name=model.name, is_active=True).exclude(pk=model.pk):
+        current.is_active = False
+        current.save(update_fields=["is_active", "updated_at"])
+    model = MLModel.objects.select_for_update().get(pk=model.pk)
+    if not model.is_active:
+        model.is_active = True
+        model.save(update_fields=["is_active", "updated_at"])
+    return model
+
+
+@transaction.atomic
+def model_retire(*, model: MLModel) -> MLModel:
+    """Takes ``model`` out of service: no new analysis uses it (its name then has no active version
+    until another is activated; a data set falls back to its other active models)."""
+    model = MLModel.objects.select_for_update().get(pk=model.pk)
+    if model.is_active:
+        model.is_active = False
+        model.save(update_fields=["is_active", "updated_at"])
     return model
 
 
@@ -73,7 +89,7 @@ def models_sync(*, root: Path | None = None) -> list[MLModel]:
     for stale in MLModel.objects.filter(is_active=True).exclude(pk__in=present):
         directory = Path(stale.artifact_path) if Path(stale.artifact_path).is_absolute() else root / stale.artifact_path
         if not (directory / MODEL_FILE).is_file():
-            MLModel.objects.filter(pk=stale.pk).update(is_active=False)
+            model_retire(model=stale)
     return registered
 
 

@@ -243,6 +243,9 @@ RULES: dict[str, Rule] = {
     "api/models": Rule("/api/models", {"GET": STAFF_READ}),
     "api/conditions": Rule("/api/conditions", {"GET": STAFF_READ}),
     "api/conditions/<str:reference>": Rule("/api/conditions/pneumonia", {"GET": STAFF_READ}),
+    # platform administrators only; others are told nothing exists (a missing model: 404 for everyone)
+    "api/models/<int:model_id>/activate": Rule("/api/models/999999/activate", {"POST": "401 403 403 404 404 pass"}),
+    "api/models/<int:model_id>/retire": Rule("/api/models/999999/retire", {"POST": "401 403 403 404 404 pass"}),
     "api/load-model": Rule("/api/load-model", {"POST": STAFF_WRITE}),
     "api/predict": Rule("/api/predict", {"POST": STAFF_WRITE}),
     "api/analyses": Rule("/api/analyses", {"GET": STAFF_READ}),
@@ -341,6 +344,7 @@ SCOPED = ("login login login ok ok ok", "login login login ok ok ok")
 SCOPED_READ_ONLY = ("login login login ok ok ok", "login login login 403 403 403")  # rows made by services only
 PLATFORM_ONLY = ("login login login 403 403 ok", "login login login 403 403 ok")
 PLATFORM_READ_ONLY = ("login login login 403 403 ok", "login login login 403 403 403")
+STAFF_READ_PLATFORM_WRITE = ("login login login ok ok ok", "login login login 403 403 ok")  # shared reference rows
 ADMIN_MODELS: dict[str, tuple[str, str]] = {
     "auth.group": PLATFORM_ONLY,
     "sites.site": PLATFORM_ONLY,
@@ -359,9 +363,9 @@ ADMIN_MODELS: dict[str, tuple[str, str]] = {
     "healthsync.membership": ("login login login 403 ok ok", "login login login 403 ok ok"),
     "healthsync.hospital": ("login login login ok ok ok", "login login login 403 403 ok"),
     "auditlog.logentry": PLATFORM_READ_ONLY,
-    "imaging.dataset": PLATFORM_ONLY,
-    "imaging.condition": PLATFORM_ONLY,
-    "imaging.mlmodel": PLATFORM_READ_ONLY,
+    "imaging.dataset": STAFF_READ_PLATFORM_WRITE,
+    "imaging.condition": STAFF_READ_PLATFORM_WRITE,
+    "imaging.mlmodel": SCOPED_READ_ONLY,  # every staff role reads the registry; versions come from training
     "imaging.imageanalysis": SCOPED_READ_ONLY,
     "bloodbank.bloodunit": SCOPED_READ_ONLY,
     "bloodbank.bloodrequest": SCOPED,

@@ -202,3 +202,51 @@ def test_original_file_names_are_encrypted_and_only_for_own_staff(api, bob, root
     from notifications.models import Alert
 
     assert Alert.objects.filter(kind="analysis").exists() and not Alert.objects.filter(body__contains="Doe_Jane").exists()
+
+
+def test_platform_administrators_activate_and_retire_models_through_the_api(api, bob, root, settings):
+    from auditlog.models import LogEntry
+
+    from imaging.models import MLModel
+
+    model = MLModel.objects.get(name="pneumoniamnist-basic_cnn", is_active=True)
+    assert api(bob).post(f"/api/models/{model.pk}/retire").status_code == 404  # not a platform administrator
+    client = api(root)
+    retired = client.post(f"/api/models/{model.pk}/retire")
+    assert retired.status_code == 200 and retired.json()["active"] is False and "validation" in retired.json()
+    assert "external" in retired.json()
+    assert client.post(f"/api/models/{model.pk}/activate").json()["active"] is True
+    changes = [entry.changes for entry in LogEntry.objects.get_for_object(model).order_by("timestamp")]
+    assert [change["is_active"] for change in changes][-2:] == [["True", "False"], ["False", "True"]]
+    settings.HEALTHSYNC_REAUTH_MINUTES = 0  # the token's login is now too old
+    stale = client.post(f"/api/models/{model.pk}/retire")
+    assert stale.status_code == 403 and stale.json()["error"]["code"] == "reauthentication_required"
+
+
+def test_submissions_and_readings_are_audited(api, bob):
+    from auditlog.models import LogEntry
+
+    client = api(bob)
+    body = client.post("/api/predict", {"dataset": "pneumoniamnist", "wait": "1", "image": [upload("c.png", typical_png())]},
+                       format="multipart").json()
+    analysis = ImageAnalysis.objects.get(pk=body["analysis_id"])
+    client.post(f"/api/analyses/{analysis.pk}/confirm", {"confirmation": "agrees"}, format="json")
+    client.post(f"/api/analyses/{analysis.pk}/confirm", {"confirmation": "uncertain"}, format="json")
+    entries = list(LogEntry.objects.get_for_object(analysis).order_by("timestamp", "pk"))
+    assert entries[0].action == LogEntry.Action.CREATE and entries[0].actor == bob
+    assert entries[0].changes["model"] == [None, f"{analysis.model.name}:{analysis.model.version}"]
+    readings = [entry.changes["confirmation"][1] for entry in entries[1:] if "confirmation" in entry.changes]
+    assert readings == ["agrees", "uncertain"] and all(entry.actor == bob for entry in entries[1:])
+
+
+def test_every_staff_role_browses_the_catalogue_in_the_console_read_only(bob):
+    from django.test import Client
+
+    from conftest import PASSWORD
+
+    client = Client()
+    client.login(email=bob.email, password=PASSWORD)
+    page = client.get("/admin/imaging/condition/")
+    assert page.status_code == 200 and b"brain-tumour-glioma" in page.content
+    assert client.get("/admin/imaging/condition/add/").status_code == 403
+    assert client.get("/admin/imaging/mlmodel/").status_code == 200
