@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from healthsync import services as core_services
 from healthsync.api.views import RegistrationView, role_login_view
 from healthsync.models import Hospital
+from healthsync.params import whole_number
 from healthsync.api.throttling import rate_limited
 from healthsync.permissions import ACT, IsHospitalStaff, acting_hospital, can, hospitals_for, scope_to_hospitals
 from healthsync.security import require_recent_login
@@ -350,9 +351,9 @@ class UnitList(generics.ListAPIView):
         din = self.request.query_params.get("din")
         if din:
             units = units.filter(din=din.replace(" ", "").upper()[:13])
-        days = self.request.query_params.get("expiring_within")
-        if days and days.isdigit():
-            units = selectors.units_expiring(hospitals=hospitals_for(self.request.user), days=int(days)).filter(pk__in=units)
+        days = whole_number(self.request.query_params, "expiring_within", maximum=selectors.EXPIRING_WITHIN_MAX_DAYS)
+        if days is not None:
+            units = selectors.units_expiring(hospitals=hospitals_for(self.request.user), days=days).filter(pk__in=units)
         return units
 
 

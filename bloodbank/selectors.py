@@ -51,6 +51,10 @@ def inventory_summary(*, hospitals) -> dict:
     return {"inventory": seed_rows, "components": components}
 
 
+# The longest look-ahead for expiring units (longer than any component keeps: frozen plasma, 3 years).
+EXPIRING_WITHIN_MAX_DAYS = 3660
+
+
 def units_expiring(*, hospitals, days: int = 3):
     now = timezone.now()
     return (

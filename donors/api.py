@@ -20,6 +20,7 @@ from bloodbank.rules import display_din
 from healthsync.api.pagination import StandardPagination, paginated
 from healthsync.api.views import RegistrationView, role_login_view
 from healthsync.models import Hospital
+from healthsync.params import whole_number
 from healthsync.permissions import IsHospitalStaff, acting_hospital, scope_to_hospitals
 
 from . import rules, selectors, services
@@ -338,9 +339,8 @@ def donor_eligibility(request):
 @permission_classes([AllowAny])
 def slots_free(request):
     """Future slots with free places at network hospitals (public)."""
-    hospital = request.query_params.get("hospital")
     slots = selectors.slots_free(
-        hospital_id=int(hospital) if str(hospital or "").isdigit() else None,
+        hospital_id=whole_number(request.query_params, "hospital"),
         donation_type=request.query_params.get("donation_type") or None, region=request.query_params.get("region") or None,
     )
     return _paginated(request, slots, SlotSerializer)
@@ -419,8 +419,9 @@ def staff_appointments(request):
     appointments = selectors.appointments_for_staff(user=request.user)
     if request.query_params.get("status"):
         appointments = appointments.filter(status=request.query_params["status"])
-    if str(request.query_params.get("slot") or "").isdigit():
-        appointments = appointments.filter(slot_id=int(request.query_params["slot"]))
+    slot = whole_number(request.query_params, "slot")
+    if slot is not None:
+        appointments = appointments.filter(slot_id=slot)
     return _paginated(request, appointments, StaffAppointmentSerializer)
 
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from healthsync.errors import DomainError
+from healthsync.params import whole_number
 from healthsync.permissions import can_anywhere
 
 from . import selectors, services
@@ -110,11 +111,14 @@ def book(request):
     params.setdefault("region", donor.region)
     filters = bootstrap(SlotFilterForm(params))
     filters.is_valid()
-    hospital_id = request.GET.get("hospital")
+    try:
+        hospital_id = whole_number(request.GET, "hospital")
+    except DomainError:
+        hospital_id = None  # a hand-edited link: slots at every hospital
     slots = selectors.slots_free(
         region=filters.cleaned_data.get("region") or None,
         donation_type=filters.cleaned_data.get("donation_type") or None,
-        hospital_id=int(hospital_id) if (hospital_id or "").isdigit() else None,
+        hospital_id=hospital_id,
     )[:60]
     return render(request, "portal/book.html", {
         "donor": donor, "filters": filters, "slots": slots,

@@ -5,6 +5,8 @@ from rest_framework import generics, serializers
 from rest_framework.decorators import api_view
 from rest_framework.response import Response
 
+from healthsync.params import whole_number
+
 from . import services
 from .models import Notification
 
@@ -39,9 +41,10 @@ class NotificationList(generics.ListAPIView):
             inbox = inbox.filter(read_at__isnull=True)
         if params.get("kind"):
             inbox = inbox.filter(alert__kind=params["kind"])
-        if (params.get("after") or "").isdigit():
-            # Beyond the largest id there is nothing; the database's integers stop there.
-            inbox = inbox.filter(alert_id__gt=min(int(params["after"]), 2**63 - 1))
+        # Beyond the largest id there is nothing; the database's integers stop there.
+        after = whole_number(params, "after", maximum=2**63 - 1, clamp=True)
+        if after is not None:
+            inbox = inbox.filter(alert_id__gt=after)
         return inbox
 
 

@@ -1,11 +1,12 @@
 """The reports HealthSync offers, and how a request names its period and hospitals."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from django.utils import timezone
 
 from healthsync.errors import DomainError
 from healthsync.models import Hospital
+from healthsync.params import calendar_date, whole_number
 from healthsync.permissions import scope_to_hospitals
 
 from . import selectors
@@ -20,18 +21,12 @@ DEFAULT_DAYS = 90
 MAX_DAYS = 3660
 
 
-def _date(value: str, field: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise DomainError(f"{field} must be a date like 2026-01-31.", fields={field: ["Use YYYY-MM-DD."]}) from None
-
-
 def period_from(params) -> selectors.Period:
-    """``start`` and ``end`` (inclusive) from query parameters; the last 90 days by default."""
+    """``start`` and ``end`` (inclusive) from query parameters; the last 90 days by default. Both lie
+    within ``healthsync.params``' bounds, so the reports' date arithmetic cannot overflow."""
     today = timezone.localdate()
-    end = _date(params["end"], "end") if params.get("end") else today
-    start = _date(params["start"], "start") if params.get("start") else end - timedelta(days=DEFAULT_DAYS - 1)
+    end = calendar_date(params["end"], "end") if params.get("end") else today
+    start = calendar_date(params["start"], "start") if params.get("start") else end - timedelta(days=DEFAULT_DAYS - 1)
     if start > end:
         raise DomainError("start must not be after end.", fields={"start": ["Must not be after end."]})
     if (end - start).days > MAX_DAYS:
@@ -42,10 +37,9 @@ def period_from(params) -> selectors.Period:
 def hospitals_from(params, user):
     """The user's hospitals (all of them for platform administrators: network-wide), or the one named."""
     hospitals = scope_to_hospitals(Hospital.objects.all(), user, via="pk")
-    if params.get("hospital"):
-        if not str(params["hospital"]).isdigit():
-            raise DomainError("hospital must be an id.", fields={"hospital": ["Must be a number."]})
-        hospitals = hospitals.filter(pk=int(params["hospital"]))
+    hospital = whole_number(params, "hospital")
+    if hospital is not None:
+        hospitals = hospitals.filter(pk=hospital)
     return hospitals
 
 

@@ -82,8 +82,10 @@ def _bar_chart(labels: list[str], series: list[list[float]], names: list[str]) -
     drawing = Drawing(480, 200)
     chart = VerticalBarChart()
     chart.x, chart.y, chart.width, chart.height = 40, 30, 420, 150
-    chart.data = series or [[0]]
-    chart.categoryAxis.categoryNames = labels or [""]
+    if not labels:  # an empty period: one empty category (reportlab cannot scale an axis over no values)
+        labels, series = [""], [[0] for _ in series] or [[0]]
+    chart.data = series
+    chart.categoryAxis.categoryNames = labels
     chart.categoryAxis.labels.fontSize = 7
     chart.valueAxis.valueMin = 0
     palette = [colors.HexColor("#0d6efd"), colors.HexColor("#dc3545"), colors.HexColor("#198754"), colors.HexColor("#fd7e14")]

@@ -11,6 +11,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from bloodbank.models import BloodRequest, BloodUnit
+from healthsync.params import whole_number
 from healthsync.permissions import IsHospitalStaff, scope_to_hospitals
 from imaging.models import ImageAnalysis
 
@@ -75,8 +76,8 @@ def _resource(resource_type: str, user):
 @_negotiated
 def search(request, resource_type):
     rows, build = _resource(resource_type, request.user)
-    count = min(max(int(request.query_params.get("_count", PAGE_SIZE)) if str(request.query_params.get("_count", "")).isdigit() else PAGE_SIZE, 1), 500)
-    page_number = int(request.query_params["page"]) if str(request.query_params.get("page", "")).isdigit() else 1
+    count = max(whole_number(request.query_params, "_count", default=PAGE_SIZE, maximum=500, clamp=True), 1)
+    page_number = whole_number(request.query_params, "page", default=1, maximum=2**31, clamp=True)
     paginator = Paginator(rows, count)
     try:
         page = paginator.page(page_number)

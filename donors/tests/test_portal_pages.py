@@ -82,6 +82,12 @@ def test_book_from_free_slots_then_cancel(logged_in, erin, slot):
     assert "<td>Cancelled</td>" in client.get("/donor/history/").content.decode()
 
 
+@pytest.mark.parametrize("hospital", ["²", "9" * 5000])
+def test_a_hand_edited_hospital_filter_lists_every_hospitals_slots(logged_in, erin, slot, hospital):
+    listing = logged_in(erin.user).get(f"/donor/book/?region=&hospital={hospital}")
+    assert listing.status_code == 200 and f"/donor/book/{slot.pk}/" in listing.content.decode()
+
+
 def test_another_donors_appointment_cannot_be_cancelled(logged_in, erin, frank, slot):
     appointment = services.appointment_book(donor=frank, slot=slot)
     assert logged_in(erin.user).post(f"/donor/appointments/{appointment.pk}/cancel/").status_code == 404
