@@ -43,6 +43,16 @@ async def _refused(uri: str) -> bool:
     return False
 
 
+async def _opens(uri: str, origin: str) -> bool:
+    """Whether a browser-like client (sending ``Origin``) gets the socket; a refusal is 403 at the handshake."""
+    try:
+        async with websockets.connect(uri, origin=origin, open_timeout=10):
+            return True
+    except websockets.InvalidStatus as refused:
+        assert refused.response.status_code == 403
+        return False
+
+
 def _login(port: int, email: str) -> str:
     status, body = http_json("POST", f"http://127.0.0.1:{port}/api/auth/login", {"email": email, "password": DEMO_PASSWORD})
     assert status == 200, body
@@ -54,6 +64,11 @@ def _exercise(port: int) -> dict:
     message = asyncio.run(_worker_check_round_trip(port, token))
     assert asyncio.run(_refused(f"ws://127.0.0.1:{port}/ws/system/"))
     assert asyncio.run(_refused(f"ws://127.0.0.1:{port}/ws/system/?token=not-a-token"))
+    # Origin: the server's own scheme, host and port only (another port of 127.0.0.1 is another site).
+    uri = f"ws://127.0.0.1:{port}/ws/system/?token={token}"
+    assert asyncio.run(_opens(uri, f"http://127.0.0.1:{port}"))
+    assert not asyncio.run(_opens(uri, f"http://127.0.0.1:{free_port()}"))
+    assert not asyncio.run(_opens(uri, f"https://127.0.0.1:{port}"))
     return message
 
 
