@@ -17,6 +17,7 @@ import functools
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.db.models import QuerySet
@@ -171,6 +172,15 @@ def sync_hospital_permissions(*, user, hospital: Hospital, role: str | None) -> 
             assign_perm(perm, user, hospital)
         else:
             remove_perm(perm, user, hospital)
+
+
+class ApiDocsAccess(drf_permissions.BasePermission):
+    """The OpenAPI schema and its Swagger UI: public while ``HEALTHSYNC_PUBLIC_API_DOCS`` is on (the
+    embedded/debug default), else for logged-in accounts only (production: the API's map is no
+    help to give anonymous scanners)."""
+
+    def has_permission(self, request, view):
+        return settings.HEALTHSYNC_PUBLIC_API_DOCS or bool(request.user and request.user.is_authenticated)
 
 
 class IsHospitalStaff(drf_permissions.BasePermission):

@@ -302,11 +302,14 @@ SIMPLE_JWT = {
     # (healthsync.security.revoke_api_tokens also blacklists the refresh tokens, and does on a new second factor).
     "CHECK_REVOKE_TOKEN": True,
 }
+# /api/schema/ and /api/docs/ for anyone (embedded/debug default) or logged-in accounts only (production).
+HEALTHSYNC_PUBLIC_API_DOCS = env.bool("HEALTHSYNC_PUBLIC_API_DOCS", default=DEBUG)
 SPECTACULAR_SETTINGS = {
     "TITLE": "HealthSync API",
     "DESCRIPTION": "Medical image analysis and blood bank management.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["healthsync.permissions.ApiDocsAccess"],
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "BloodGroupEnum": "bloodbank.models.BloodGroup",

@@ -1,10 +1,23 @@
 from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
 from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from django.contrib import admin
 from .health import healthz
+
+_swagger_ui = SpectacularSwaggerView.as_view(url_name="schema")
+
+
+def api_docs(request, *args, **kwargs):
+    """Swagger UI. Where the docs need a login (``HEALTHSYNC_PUBLIC_API_DOCS`` off, production), a
+    browser without a session is sent to log in first; the schema itself answers 401
+    (``healthsync.permissions.ApiDocsAccess``)."""
+    if not (settings.HEALTHSYNC_PUBLIC_API_DOCS or request.user.is_authenticated):
+        return redirect_to_login(request.get_full_path())
+    return _swagger_ui(request, *args, **kwargs)
+
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/donor/", permanent=False)),
@@ -13,7 +26,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("healthz", healthz, name="healthz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/docs/", api_docs, name="swagger-ui"),
     path("api/blood-bank/", include("bloodbank.urls")),
     path("api/blood-bank/", include("donors.urls")),
     path("api/", include("notifications.urls")),

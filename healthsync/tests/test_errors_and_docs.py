@@ -1,8 +1,13 @@
 """One error shape everywhere; the schema and docs are served; the seed data loads idempotently."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 from django.core.management import call_command
 
+from conftest import PASSWORD
 from healthsync.models import Hospital, Membership, User
 
 pytestmark = pytest.mark.django_db
@@ -42,6 +47,31 @@ def test_schema_and_docs_are_served_with_local_assets(client):
     assert docs.status_code == 200
     assert b"swagger-ui" in docs.content
     assert b"cdn.jsdelivr" not in docs.content and b"unpkg.com" not in docs.content
+
+
+def test_schema_and_docs_need_a_login_when_they_are_not_public(client, settings, dave):
+    """Security test, issue #26, item 13: production keeps the API's map from anonymous visitors."""
+    settings.HEALTHSYNC_PUBLIC_API_DOCS = False
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json")
+    assert schema.status_code == 401 and schema.json()["error"]["code"] == "not_authenticated"
+    assert client.get("/api/docs/").url == "/accounts/login/?next=/api/docs/"
+    token = client.post("/api/auth/login", {"email": dave.email, "password": PASSWORD}, content_type="application/json").json()["access"]
+    assert client.get("/api/schema/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
+    client.force_login(dave)  # the console's session
+    assert client.get("/api/schema/").status_code == 200
+    assert b"swagger-ui" in client.get("/api/docs/").content
+
+
+@pytest.mark.parametrize("debug, public", [(None, "True"), ("0", "False")])
+def test_schema_and_docs_are_public_by_default_only_in_debug_mode(tmp_path, debug, public):
+    from .servers import ROOT, production_settings
+
+    env = {key: value for key, value in os.environ.items() if key not in {"DJANGO_DEBUG", "HEALTHSYNC_PUBLIC_API_DOCS"}}
+    env.update(production_settings() if debug == "0" else {}, HEALTHSYNC_VAR_DIR=str(tmp_path))
+    result = subprocess.run([sys.executable, "manage.py", "shell", "-c", "from django.conf import settings; print(settings.HEALTHSYNC_PUBLIC_API_DOCS)"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == public
 
 
 def test_admin_login_page_is_served(client):
