@@ -8,9 +8,10 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.decorators import api_view, parser_classes, permission_classes
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
+from healthsync.api.parsers import JSONParser
 from healthsync.api.throttling import rate_limited
 from healthsync.permissions import ACT, IsHospitalStaff, acting_hospital, can, scope_to_hospitals
 from healthsync.security import require_recent_login

@@ -250,3 +250,14 @@ def test_every_staff_role_browses_the_catalogue_in_the_console_read_only(bob):
     assert page.status_code == 200 and b"brain-tumour-glioma" in page.content
     assert client.get("/admin/imaging/condition/add/").status_code == 403
     assert client.get("/admin/imaging/mlmodel/").status_code == 200
+
+
+def test_a_deeply_nested_reading_is_a_400(api, bob):
+    from healthsync.api.parsers import MAX_DEPTH
+
+    client = api(bob)
+    body = client.post("/api/predict", {"dataset": "pneumoniamnist", "wait": "1", "image": [upload("c.png", typical_png())]},
+                       format="multipart").json()
+    nested = '{"confirmation": "agrees", "x": ' + "[" * MAX_DEPTH + "]" * MAX_DEPTH + "}"
+    response = client.post(f"/api/analyses/{body['analysis_id']}/confirm", nested, content_type="application/json")
+    assert response.status_code == 400 and response.json()["error"]["code"] == "parse_error"
