@@ -113,7 +113,7 @@ class MembershipAdmin(ServiceAdminMixin, HospitalScopedAdmin):
 
 
 @admin.register(Hospital)
-class HospitalAdmin(HospitalScopedAdmin):
+class HospitalAdmin(ServiceAdminMixin, HospitalScopedAdmin):
     hospital_lookup = "pk"
     view_perm = VIEW
     change_perm = CHANGE
@@ -136,8 +136,13 @@ class HospitalAdmin(HospitalScopedAdmin):
         return actions
 
     def save_model(self, request, obj, form, change):
-        if change:
-            obj.save()
+        if change:  # a renamed verified hospital waits for verification again (services.hospital_update)
+            updated = self.call_service(
+                request, services.hospital_update, hospital=obj, by=request.user,
+                **{field: getattr(obj, field) for field in services.HOSPITAL_DETAILS},
+            )
+            if updated is not None:
+                obj.name, obj.is_verified = updated.name, updated.is_verified
             return
         created = services.hospital_create(
             name=obj.name, address=obj.address, contact_number=obj.contact_number, email=obj.email, region=obj.region

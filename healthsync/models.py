@@ -3,6 +3,7 @@
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from .fields import PersonalCharField
@@ -96,7 +97,9 @@ fin_validator = RegexValidator(r"^[A-Z][0-9A-Z]{4}$", "A FIN is 5 characters: a 
 class Hospital(models.Model):
     """A hospital or blood centre: the organisation that owns records."""
 
-    name = models.CharField(max_length=200)
+    name = models.CharField(
+        max_length=200, help_text="Unique, whatever the case. Changing a verified hospital's name withdraws its verification."
+    )
     address = models.TextField(blank=True)
     contact_number = models.CharField(max_length=40, blank=True)
     email = models.EmailField(blank=True)
@@ -115,6 +118,12 @@ class Hospital(models.Model):
 
     class Meta:
         ordering = ["name"]
+        # One hospital per name, case aside: no hospital can pose as another under its name.
+        constraints = [
+            models.UniqueConstraint(
+                Lower("name"), name="hospital_name_unique_ci", violation_error_message="A hospital with this name is already registered.",
+            ),
+        ]
         permissions = [
             ("act_for_hospital", "Work with the hospital's clinical and blood bank records"),
             ("manage_staff", "Grant and revoke the hospital's staff roles"),

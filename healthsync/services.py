@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 
 from .errors import Conflict, Forbidden
 from .models import Hospital, Membership, Role, User
-from .permissions import MANAGE_STAFF, can, sync_hospital_permissions
+from .permissions import CHANGE, MANAGE_STAFF, can, sync_hospital_permissions
 from .realtime import rights_changed
 
 
@@ -43,6 +43,38 @@ def _next_fin() -> str:
     return f"{prefix}{following:04d}"
 
 
+def _hospital_name(name: str) -> str:
+    """A hospital's name as stored: spaces trimmed and runs of whitespace made one space."""
+    name = " ".join((name or "").split())
+    if not name:
+        raise ValidationError({"name": ["A hospital name is required."]})
+    return name
+
+
+_NAME_TAKEN = "A hospital with this name is already registered."
+
+
+def _check_name_free(name: str, *, hospital: Hospital | None = None) -> None:
+    """Hospital names are unique whatever the case, so no hospital can pose as another under its name."""
+    others = Hospital.objects.filter(name__iexact=name)
+    if hospital is not None:
+        others = others.exclude(pk=hospital.pk)
+    if others.exists():
+        raise Conflict(_NAME_TAKEN, code="hospital_name_taken", fields={"name": [_NAME_TAKEN]})
+
+
+def _saved_hospital(hospital: Hospital, **save_kwargs) -> Hospital:
+    """Save, answering a name taken by a parallel registration (the database's unique index) with 409."""
+    try:
+        with transaction.atomic():
+            hospital.save(**save_kwargs)
+    except IntegrityError as exc:
+        if Hospital.objects.filter(name__iexact=hospital.name).exclude(pk=hospital.pk).exists():
+            raise Conflict(_NAME_TAKEN, code="hospital_name_taken", fields={"name": [_NAME_TAKEN]}) from exc
+        raise
+    return hospital
+
+
 def hospital_create(
     *,
     name: str,
@@ -53,8 +85,11 @@ def hospital_create(
     fin: str | None = None,
     is_verified: bool = False,
 ) -> Hospital:
-    """Register a hospital and assign its ISBT 128 FIN (unless one is given)."""
+    """Register a hospital and assign its ISBT 128 FIN (unless one is given). Its name must be free
+    (case aside): 409 ``hospital_name_taken`` otherwise."""
+    name = _hospital_name(name)
     with transaction.atomic():
+        _check_name_free(name)
         hospital = Hospital(
             name=name,
             address=address,
@@ -64,8 +99,41 @@ def hospital_create(
             fin=(fin or _next_fin()).upper(),
             is_verified=is_verified,
         )
-        hospital.full_clean()
-        hospital.save()
+        hospital.full_clean(validate_constraints=False)  # the name was checked above, with its own answer
+        _saved_hospital(hospital)
+    return hospital
+
+
+HOSPITAL_DETAILS = ("name", "address", "contact_number", "email", "region")
+
+
+def hospital_update(*, hospital: Hospital, by: User, **changes) -> Hospital:
+    """Change a hospital's details (``HOSPITAL_DETAILS``): its administrators, or a platform administrator.
+
+    The name stays unique (case aside). A verified hospital whose administrators change its name
+    leaves the network until a platform administrator verifies it again (``hospital_verify``): the
+    name is what the network and donors know it by. A platform administrator's renaming keeps it.
+    """
+    unknown = set(changes) - set(HOSPITAL_DETAILS)
+    if unknown:
+        raise ValidationError({name: ["This cannot be changed here."] for name in sorted(unknown)})
+    if not can(by, CHANGE, hospital):
+        raise Forbidden("You cannot change this hospital's details.")
+    if "name" in changes:
+        changes["name"] = _hospital_name(changes["name"])
+    with transaction.atomic():
+        hospital = Hospital.objects.select_for_update().get(pk=hospital.pk)
+        renamed = "name" in changes and changes["name"] != hospital.name
+        if renamed:
+            _check_name_free(changes["name"], hospital=hospital)
+        for field, value in changes.items():
+            setattr(hospital, field, value)
+        fields = list(changes)
+        if renamed and hospital.is_verified and not by.is_platform_admin:
+            hospital.is_verified = False
+            fields.append("is_verified")
+        hospital.full_clean(validate_constraints=False)
+        _saved_hospital(hospital, update_fields=fields)
     return hospital
 
 

@@ -160,6 +160,10 @@ class HospitalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.U
     def hospital_of(hospital):
         return hospital
 
+    def perform_update(self, serializer):
+        """Through ``services.hospital_update``: the name stays unique, and renaming a verified hospital withdraws its verification."""
+        serializer.instance = services.hospital_update(hospital=serializer.instance, by=self.request.user, **serializer.validated_data)
+
     @extend_schema(request=HospitalSerializer, responses={201: HospitalSerializer})
     def create(self, request):
         """Platform administrators register hospitals here; hospitals register themselves through the blood bank API."""
