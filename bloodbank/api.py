@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from healthsync import services as core_services
 from healthsync.api.views import RegistrationView, role_login_view
+from healthsync.errors import Forbidden
 from healthsync.models import Hospital
 from healthsync.params import whole_number
 from healthsync.api.throttling import rate_limited
@@ -287,6 +288,11 @@ def _input(serializer_class, request) -> dict:
     return serializer.validated_data
 
 
+def _not_in_network() -> Forbidden:
+    """The network (other hospitals' stock, totals across it) is seen by its members only: verified hospitals."""
+    return Forbidden("Your hospital joins the network once a platform administrator has verified it.", code="hospital_not_verified")
+
+
 def _own_request(request, request_id) -> BloodRequest:
     return get_object_or_404(scope_to_hospitals(BloodRequest.objects.all(), request.user), pk=request_id)
 
@@ -422,8 +428,12 @@ def request_emergency_release(request, request_id):
 @api_view(["GET"])
 @permission_classes([IsHospitalStaff])
 def request_network_stock(request, request_id):
-    """Verified network hospitals holding compatible available stock for the request."""
-    return Response(selectors.network_stock_for(request=_own_request(request, request_id)))
+    """Verified network hospitals holding compatible available stock for the request; 403
+    `hospital_not_verified` when the request's hospital is not verified itself."""
+    blood_request = _own_request(request, request_id)
+    if not blood_request.hospital.is_verified:
+        raise _not_in_network()
+    return Response(selectors.network_stock_for(request=blood_request))
 
 
 def _own_allocation(request, allocation_id) -> Allocation:
@@ -578,6 +588,9 @@ class ParLevelListCreate(generics.ListCreateAPIView):
 @api_view(["GET"])
 @permission_classes([IsHospitalStaff])
 def network_inventory(request):
-    """Available stock across verified network hospitals (totals, no per-hospital breakdown)."""
+    """Available stock across verified network hospitals (totals, no per-hospital breakdown), for staff
+    of a verified hospital and platform administrators; 403 `hospital_not_verified` otherwise."""
+    if not (request.user.is_platform_admin or hospitals_for(request.user).filter(is_verified=True).exists()):
+        raise _not_in_network()
     return Response(selectors.inventory_summary(hospitals=Hospital.objects.filter(is_verified=True)))
 

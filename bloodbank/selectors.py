@@ -66,7 +66,12 @@ def units_expiring(*, hospitals, days: int = 3):
 
 
 def network_stock_for(*, request: BloodRequest) -> list[dict]:
-    """Verified network hospitals (other than the requester) with compatible available units for ``request``."""
+    """Verified network hospitals (other than the requester) with compatible available units for ``request``.
+
+    Only a verified hospital's request sees the network: for an unverified one (self-registered,
+    not yet admitted by a platform administrator) there is none ([])."""
+    if not request.hospital.is_verified:
+        return []
     groups = [str(g) for g in rules.donor_preference(component=request.component, recipient_group=request.blood_group)]
     rows = (
         BloodUnit.objects.filter(_available(), component=request.component, blood_group__in=groups, hospital__is_verified=True)

@@ -412,6 +412,9 @@ HEALTHSYNC_FIN_PREFIX = env.str("HEALTHSYNC_FIN_PREFIX", default="H")
 # Hospitals registering through the API join the network at once in the embedded
 # default; in production a platform administrator verifies them.
 HEALTHSYNC_AUTO_VERIFY_HOSPITALS = env.bool("HEALTHSYNC_AUTO_VERIFY_HOSPITALS", default=EMBEDDED)
+# Urgent requests of one hospital that alert the network (other hospitals, platform administrators,
+# donors) within an hour; further ones alert its own staff only.
+HEALTHSYNC_URGENT_ALERTS_PER_HOUR = env.int("HEALTHSYNC_URGENT_ALERTS_PER_HOUR", default=10)
 # O-negative red cells kept back for O-negative recipients and emergencies (units per hospital).
 HEALTHSYNC_O_NEGATIVE_RESERVE = env.int("HEALTHSYNC_O_NEGATIVE_RESERVE", default=4)
 # Days a recipient's sample serves for crossmatching red cells (21 CFR 606.151(b)).

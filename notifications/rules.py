@@ -6,6 +6,7 @@ LEVEL_RANK = {"": 0, "adequate": 0, "low": 1, "critical": 2}
 URGENT = 4
 EMERGENCY = 5
 DONOR_URGENT_ALERT_INTERVAL = timedelta(hours=24)
+URGENT_ALERT_WINDOW = timedelta(hours=1)  # HEALTHSYNC_URGENT_ALERTS_PER_HOUR counts within it
 
 
 def shortage_step(*, alerted_level: str, level: str) -> tuple[str, bool, bool]:
@@ -21,6 +22,18 @@ def shortage_step(*, alerted_level: str, level: str) -> tuple[str, bool, bool]:
     if LEVEL_RANK[level] > LEVEL_RANK.get(alerted_level, 0):
         return level, True, False
     return alerted_level, False, False
+
+
+def urgent_alert_reach(*, hospital_verified: bool, network_alerts_last_hour: int, limit_per_hour: int) -> str:
+    """How far an urgent request's alert goes: ``"network"`` (network staff with compatible stock,
+    platform administrators, eligible donors) or ``"own_staff"`` (the hospital's own staff only).
+
+    Only verified hospitals reach beyond their own staff, and at most ``limit_per_hour`` of a
+    hospital's urgent requests an hour do (``HEALTHSYNC_URGENT_ALERTS_PER_HOUR``; 0: none), so one
+    hospital cannot flood the network, the platform administrators' mailboxes and the donors."""
+    if hospital_verified and network_alerts_last_hour < limit_per_hour:
+        return "network"
+    return "own_staff"
 
 
 def in_quiet_hours(*, now_local: time, start: time | None, end: time | None) -> bool:

@@ -9,6 +9,7 @@ import hashlib
 import logging
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import F, Max, Q
@@ -91,8 +92,14 @@ def _after_commit(alert: Alert, groups: list[str], delivery_ids: list[int]) -> N
             logger.warning("delivery %s not queued: the broker is unavailable", delivery_id)
 
 
-def _staff_groups(hospital_ids) -> list[str]:
-    return [hospital_group(pk) for pk in sorted(set(hospital_ids))] + [PLATFORM_GROUP]
+def _staff_groups(hospital_ids, *, platform: bool = True) -> list[str]:
+    return [hospital_group(pk) for pk in sorted(set(hospital_ids))] + ([PLATFORM_GROUP] if platform else [])
+
+
+def _platform_admins_if(hospital: Hospital) -> Q:
+    """Platform administrators hear a hospital's stock alerts once it is verified: a self-registered
+    hospital cannot fill their inboxes (and, for critical alerts, their mailboxes)."""
+    return _platform_admins() if hospital.is_verified else Q(pk__in=[])
 
 
 # --- shortages ----------------------------------------------------------------------------
@@ -123,8 +130,8 @@ def inventory_level_changed(*, hospital_id: int, blood_group: str, component: st
             body=f"{available_units} unit(s) of {blood_group} {component_label} available at {hospital.name} ({hospital.region or 'no region'}).",
             severity=Severity.CRITICAL if level == "critical" else Severity.WARNING,
             event_key=f"shortage:{hospital_id}:{blood_group}:{component}:{state.episode}:{level}",
-            audience=_staff_of([hospital_id, *helpers]) | _platform_admins(),
-            groups=_staff_groups([hospital_id, *helpers]),
+            audience=_staff_of([hospital_id, *helpers]) | _platform_admins_if(hospital),
+            groups=_staff_groups([hospital_id, *helpers], platform=hospital.is_verified),
             link=f"/admin/bloodbank/bloodunit/?hospital__id__exact={hospital_id}&blood_group={blood_group}",
             hospital_id=hospital_id,
         )
@@ -134,29 +141,57 @@ def inventory_level_changed(*, hospital_id: int, blood_group: str, component: st
 
 
 def request_created(*, request_id: int) -> list[Alert]:
-    """An urgent request (urgency 4-5): network staff with compatible stock, and eligible donors who can help."""
+    """An urgent request (urgency 4-5): network staff with compatible stock, platform administrators and
+    eligible donors who can help, when the hospital is verified and within its hourly number of urgent
+    alerts (``HEALTHSYNC_URGENT_ALERTS_PER_HOUR``, ``rules.urgent_alert_reach``); else its own staff only."""
     request = BloodRequest.objects.select_related("hospital").get(pk=request_id)
     if request.urgency < rules.URGENT:
         return []
     hospital = request.hospital
-    alerts = []
-    holders = [row["hospital_id"] for row in bloodbank_selectors.network_stock_for(request=request)] if hospital.is_verified else []
+    event_key = f"urgent-request:{request_id}"
     what = f"{request.units_requested} unit(s) of {request.blood_group} {request.get_component_display().lower()}"
-    alerts.append(alert_raise(
-        kind=Kind.URGENT_REQUEST,
-        title=f"{'Emergency' if request.urgency == rules.EMERGENCY else 'Urgent'} request: {what} at {hospital.name}",
-        body=f"{hospital.name} needs {what}" + (f" by {timezone.localtime(request.needed_by):%Y-%m-%d %H:%M}" if request.needed_by else "") + ".",
-        severity=Severity.CRITICAL,
-        event_key=f"urgent-request:{request_id}",
-        audience=_staff_of([hospital.pk, *holders]) | _platform_admins(),
-        groups=_staff_groups([hospital.pk, *holders]),
-        link=f"/admin/bloodbank/bloodrequest/{request_id}/change/",
-        hospital_id=hospital.pk,
-    ))
-    donors_alert = _call_donors(request=request)
-    if donors_alert is not None:
-        alerts.append(donors_alert)
+    body = f"{hospital.name} needs {what}" + (f" by {timezone.localtime(request.needed_by):%Y-%m-%d %H:%M}" if request.needed_by else "") + "."
+    with transaction.atomic():
+        # One hospital's urgent requests are counted one at a time: two at once cannot both slip under the limit.
+        list(Hospital.objects.select_for_update().filter(pk=hospital.pk).values_list("pk"))
+        earlier = Alert.objects.filter(event_key=event_key).first()
+        if earlier is not None:  # a retried task: the reach decided the first time stands
+            reach = "network" if PLATFORM_GROUP in (earlier.groups or []) else "own_staff"
+        else:
+            reach = rules.urgent_alert_reach(
+                hospital_verified=hospital.is_verified, network_alerts_last_hour=_urgent_alerts_to_network(hospital.pk),
+                limit_per_hour=settings.HEALTHSYNC_URGENT_ALERTS_PER_HOUR,
+            )
+        if reach == "network":
+            holders = [row["hospital_id"] for row in bloodbank_selectors.network_stock_for(request=request)]
+            audience, groups = _staff_of([hospital.pk, *holders]) | _platform_admins(), _staff_groups([hospital.pk, *holders])
+        else:
+            audience, groups = _staff_of([hospital.pk]), [hospital_group(hospital.pk)]
+            if hospital.is_verified:
+                body += (f" Not sent to the network: {hospital.name} has raised {settings.HEALTHSYNC_URGENT_ALERTS_PER_HOUR} "
+                         "network-wide urgent alerts within the hour. Contact the other blood banks directly.")
+        alerts = [alert_raise(
+            kind=Kind.URGENT_REQUEST,
+            title=f"{'Emergency' if request.urgency == rules.EMERGENCY else 'Urgent'} request: {what} at {hospital.name}",
+            body=body, severity=Severity.CRITICAL, event_key=event_key, audience=audience, groups=groups,
+            link=f"/admin/bloodbank/bloodrequest/{request_id}/change/", hospital_id=hospital.pk,
+        )]
+    if reach == "network":
+        donors_alert = _call_donors(request=request)
+        if donors_alert is not None:
+            alerts.append(donors_alert)
     return alerts
+
+
+def _urgent_alerts_to_network(hospital_id: int) -> int:
+    """The hospital's urgent-request alerts of the last hour that went beyond its own staff (those pushed
+    to the platform group; donor calls are counted with their request's alert, not on their own)."""
+    since = timezone.now() - rules.URGENT_ALERT_WINDOW
+    pushed_to = (
+        Alert.objects.filter(kind=Kind.URGENT_REQUEST, hospital_id=hospital_id, created__gte=since)
+        .exclude(event_key__endswith=":donors").values_list("groups", flat=True)
+    )
+    return sum(1 for groups in pushed_to if PLATFORM_GROUP in (groups or []))
 
 
 def _call_donors(*, request: BloodRequest) -> Alert | None:
@@ -203,6 +238,7 @@ def _call_donors(*, request: BloodRequest) -> Alert | None:
 
 
 def units_expired(*, hospital_id: int, unit_ids: list[int]) -> Alert:
+    hospital = Hospital.objects.get(pk=hospital_id)
     digest = hashlib.sha256(",".join(map(str, sorted(unit_ids))).encode()).hexdigest()[:16]
     return alert_raise(
         kind=Kind.EXPIRED,
@@ -210,8 +246,8 @@ def units_expired(*, hospital_id: int, unit_ids: list[int]) -> Alert:
         body="The expiry sweep marked these units expired; they can no longer be reserved or issued.",
         severity=Severity.WARNING,
         event_key=f"expired:{hospital_id}:{digest}",
-        audience=_staff_of([hospital_id]) | _platform_admins(),
-        groups=_staff_groups([hospital_id]),
+        audience=_staff_of([hospital_id]) | _platform_admins_if(hospital),
+        groups=_staff_groups([hospital_id], platform=hospital.is_verified),
         link=f"/admin/bloodbank/bloodunit/?hospital__id__exact={hospital_id}&status__exact=expired",
         hospital_id=hospital_id,
     )
