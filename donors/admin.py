@@ -4,11 +4,13 @@
 Every write goes through ``services``; rows come through ``scope_to_hospitals`` (HospitalScopedAdmin).
 """
 
+from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
 
 from healthsync.admin_site import HospitalScopedAdmin, ServiceAdminMixin
 from healthsync.permissions import can_anywhere
+from healthsync.security import require_recent_login
 
 from . import selectors, services
 from .models import (
@@ -24,6 +26,15 @@ from .models import (
 )
 
 site = admin.site
+
+
+def _after_recent_login(request, service):
+    """``service``, run only after a recent login: it may defer the donor or discard units, as the
+    blood bank's discard does (``require_recent_login``; refused, the form shows again with the reason)."""
+    def run(**kwargs):
+        require_recent_login(request)
+        return service(**kwargs)
+    return run
 
 
 @admin.register(DonorProfile)
@@ -108,7 +119,7 @@ class DeferralAdmin(ServiceAdminMixin, HospitalScopedAdmin):
         if change:
             return
         created = self.call_service(
-            request, services.deferral_create, donor=obj.donor, reason=obj.reason, starts_on=obj.starts_on,
+            request, _after_recent_login(request, services.deferral_create), donor=obj.donor, reason=obj.reason, starts_on=obj.starts_on,
             ends_on=obj.ends_on, hospital=obj.hospital, by=request.user,
         )
         if created:
@@ -296,7 +307,7 @@ class ScreeningAdmin(_DonationChildAdmin):
         if change:
             return
         created = self.call_service(
-            request, services.screening_record, donation=obj.donation, haemoglobin_g_dl=obj.haemoglobin_g_dl,
+            request, _after_recent_login(request, services.screening_record), donation=obj.donation, haemoglobin_g_dl=obj.haemoglobin_g_dl,
             systolic_mmhg=obj.systolic_mmhg, diastolic_mmhg=obj.diastolic_mmhg, pulse_bpm=obj.pulse_bpm,
             temperature_c=obj.temperature_c, questionnaire_passed=obj.questionnaire_passed, weight_kg=obj.weight_kg, by=request.user,
         )
@@ -316,11 +327,17 @@ class MarkerResultAdmin(_DonationChildAdmin):
     list_filter = ["result", "marker"]
     exclude = ["recorded_by"]
 
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "marker":  # the managed names only (selectors.marker_names)
+            return forms.ChoiceField(label="Marker", choices=[("", "---------")] + [(name, name) for name in selectors.marker_names()])
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
     def save_model(self, request, obj, form, change):
         if change:
             return
         created = self.call_service(
-            request, services.marker_result_record, donation=obj.donation, marker=obj.marker, result=obj.result, by=request.user
+            request, _after_recent_login(request, services.marker_result_record), donation=obj.donation, marker=obj.marker,
+            result=obj.result, by=request.user,
         )
         if created:
             obj.pk = created.pk

@@ -22,6 +22,7 @@ from healthsync.api.views import RegistrationView, role_login_view
 from healthsync.models import Hospital
 from healthsync.params import whole_number
 from healthsync.permissions import IsHospitalStaff, acting_hospital, scope_to_hospitals
+from healthsync.security import require_recent_login
 
 from . import rules, selectors, services
 from .models import Appointment, AppointmentStatus, Deferral, Donation, DonationSlot, DonationType, DonorProfile, Outcome, Sex
@@ -468,7 +469,9 @@ def staff_donation(request, donation_id):
 @extend_schema(request=ScreeningSerializer, responses={201: ScreeningSerializer})
 @staff_api(["POST"])
 def staff_screening(request, donation_id):
-    """Record the screening: passed, the visit awaits collection; failed, the donor is deferred and no unit is made."""
+    """Record the screening: passed, the visit awaits collection; failed, the donor is deferred and no unit is made
+    (so it needs a recent login, 403 `reauthentication_required`)."""
+    require_recent_login(request)
     donation = _own_donation(request, donation_id)
     serializer = ScreeningSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
@@ -491,7 +494,9 @@ def staff_collection(request, donation_id):
 @extend_schema(request=MarkerResultSerializer, responses={201: StaffDonationSerializer})
 @staff_api(["POST"])
 def staff_test_result(request, donation_id):
-    """Record an infection-marker result; a positive one discards the units with the reason and defers the donor."""
+    """Record an infection-marker result under a managed marker name (else 400 `unknown_marker`); a positive one
+    discards the units with the reason and defers the donor, so it needs a recent login (403 `reauthentication_required`)."""
+    require_recent_login(request)
     donation = _own_donation(request, donation_id)
     serializer = MarkerResultSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
@@ -547,6 +552,7 @@ def staff_donor_deferrals(request, donor_id):
     donor = get_object_or_404(selectors.donors_for_staff(user=request.user), pk=donor_id)
     if request.method == "GET":
         return Response(DeferralSerializer(donor.deferrals.select_related("set_by"), many=True).data)
+    require_recent_login(request)  # it defers the donor
     serializer = DeferralSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
     data = serializer.validated_data

@@ -417,6 +417,20 @@ NEGATIVE = "negative"
 POSITIVE = "positive"
 DEFAULT_REQUIRED_MARKERS: tuple[str, ...] = ("HIV", "HBV", "HCV", "syphilis")
 
+# Further infection-marker tests a blood service may run besides the required ones, by the names
+# results are recorded under (HEALTHSYNC_FURTHER_MARKERS replaces the list): HTLV-I/II, West Nile
+# virus, Trypanosoma cruzi (Chagas), Zika, Babesia (21 CFR 610.40), and CMV for CMV-negative stock.
+# A result is recorded only under a required or further marker: a positive one discards units and
+# defers the donor, so the name must be one the blood service manages, never free text.
+DEFAULT_FURTHER_MARKERS: tuple[str, ...] = ("HTLV", "WNV", "Chagas", "Zika", "Babesia", "CMV")
+
+
+def marker_name(marker: str, *, known: Iterable[str]) -> str | None:
+    """The managed name ``marker`` stands for (case and surrounding spaces aside), or None when unknown."""
+    wanted = (marker or "").strip().lower()
+    return next((name for name in known if name.lower() == wanted), None) if wanted else None
+
+
 # 21 CFR 610.41 and FDA guidance: a reactive HIV, HBV or HCV test defers the
 # donor indefinitely; syphilis defers for 12 months (after treatment).
 MARKER_DEFERRAL_DAYS: dict[str, int | None] = {"syphilis": 365}

@@ -34,6 +34,15 @@ def required_markers() -> list[str]:
     return list(getattr(settings, "HEALTHSYNC_REQUIRED_MARKERS", rules.DEFAULT_REQUIRED_MARKERS))
 
 
+def marker_names() -> list[str]:
+    """Every infection marker a result may be recorded under: the required ones, then the further ones."""
+    names: list[str] = []
+    for name in [*required_markers(), *getattr(settings, "HEALTHSYNC_FURTHER_MARKERS", rules.DEFAULT_FURTHER_MARKERS)]:
+        if name.strip() and rules.marker_name(name, known=names) is None:
+            names.append(name.strip())
+    return names
+
+
 def past_donations(*, donor: DonorProfile, exclude: Donation | None = None) -> list[rules.PastDonation]:
     """The visits that count for the intervals: pending, screened and collected ones."""
     if exclude is None and hasattr(donor, "visits_for_intervals"):  # prefetched by with_eligibility_facts

@@ -511,13 +511,15 @@ def donation_collect(
 
 
 def _canonical_marker(marker: str) -> str:
-    marker = (marker or "").strip()
-    if not marker:
+    """The managed name of ``marker`` (``selectors.marker_names``); an unknown one is refused (400)."""
+    if not (marker or "").strip():
         raise DomainError("Name the infection marker tested.", fields={"marker": ["Required."]})
-    for required in selectors.required_markers():
-        if required.lower() == marker.lower():
-            return required
-    return marker[:30]
+    known = selectors.marker_names()
+    name = rules.marker_name(marker, known=known)
+    if name is None:
+        message = f"Unknown infection marker; record one of {', '.join(known)}."
+        raise DomainError(message, code="unknown_marker", fields={"marker": [message]})
+    return name
 
 
 def _live_units(donation: Donation):

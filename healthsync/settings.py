@@ -445,6 +445,8 @@ HEALTHSYNC_DONATION_INTERVALS = {
 HEALTHSYNC_DOUBLE_RED_CELLS_MINIMUM_WEIGHT_KG = env.float("HEALTHSYNC_DOUBLE_RED_CELLS_MINIMUM_WEIGHT_KG", default=59.0)
 # Infection markers that must be recorded negative before a donation's units leave quarantine.
 HEALTHSYNC_REQUIRED_MARKERS = env.list("HEALTHSYNC_REQUIRED_MARKERS", default=["HIV", "HBV", "HCV", "syphilis"])
+# Further infection markers results may be recorded under (any other name is refused).
+HEALTHSYNC_FURTHER_MARKERS = env.list("HEALTHSYNC_FURTHER_MARKERS", default=["HTLV", "WNV", "Chagas", "Zika", "Babesia", "CMV"])
 # SMS provider: a class with send(*, to, body, idempotency_key); the default logs messages.
 HEALTHSYNC_SMS_BACKEND = env.str("HEALTHSYNC_SMS_BACKEND", default="notifications.sms.LoggingSmsBackend")
 # Imaging uploads: the largest file accepted, and the most pixels decoded (decompression-bomb guard).
