@@ -74,7 +74,8 @@ class AlertConsumer(ReconnectOnLayerLoss, AsyncJsonWebsocketConsumer):
 
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         value = (query.get("last_id") or [None])[0]
-        return int(value) if value and value.isdigit() else None
+        # ASCII digits only (``str.isdigit`` also takes "²", which ``int`` refuses), of an id's length at most.
+        return int(value) if value and value.isascii() and value.isdigit() and len(value) <= 18 else None
 
     async def disconnect(self, code):
         for group in getattr(self, "joined", []):

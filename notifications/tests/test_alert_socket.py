@@ -64,3 +64,11 @@ async def test_anonymous_and_bad_tokens_are_refused(query):
     communicator = WebsocketCommunicator(application, f"/ws/alerts/{query}")
     connected, code = await communicator.connect(timeout=5)
     assert not connected and code == 4401
+
+
+@pytest.mark.parametrize("last_id", ["²", "9" * 5000, "-1", "abc"])
+async def test_a_last_id_that_is_no_id_replays_nothing_and_keeps_the_socket(dave, last_id):
+    socket = await _open(dave, last_id=last_id)
+    live = await sync_to_async(_raise)("l1", audience=Q(pk=dave.pk), groups=[user_group(dave.pk)], title="live")
+    assert (await socket.receive_json_from(timeout=5))["id"] == live.pk
+    await socket.disconnect()
