@@ -1,5 +1,6 @@
 """Shared test setup: named users at two hospitals, and API clients that log in with JWT."""
 
+import time
 import uuid
 
 import psycopg2
@@ -8,6 +9,7 @@ import pytest
 from asgiref.sync import SyncToAsync
 from django.conf import settings as django_settings
 from django.db import connection, connections
+from django.test import Client
 from rest_framework.test import APIClient
 
 from healthsync import services
@@ -104,6 +106,19 @@ def dave(db):
 def root(db):
     """Platform administrator."""
     return User.objects.create_superuser(email="root@healthsync.example", password=PASSWORD, name="Root")
+
+
+def console_logged_in_ago(user, *, seconds: int = 3600) -> Client:
+    """A console (session) client of ``user`` whose login was ``seconds`` ago: too old for the actions
+    that need a recent login (``healthsync.security.require_recent_login``)."""
+    from healthsync.security import LOGGED_IN_AT
+
+    client = Client()
+    assert client.login(email=user.email, password=PASSWORD)
+    session = client.session
+    session[LOGGED_IN_AT] = int(time.time()) - seconds
+    session.save()
+    return client
 
 
 def jwt_client(user) -> APIClient:

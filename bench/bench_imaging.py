@@ -267,6 +267,22 @@ def _login_and_models(url: str) -> tuple[str, dict]:
     return token, {model["architecture"]: model for model in listed if model["dataset"] == DATASET and model["active"]}
 
 
+def _time_single(url: str, token: str, single: list, runs: int) -> tuple[list, list, list, list]:
+    """``runs`` one-image requests with ``wait=true``: upload to result, worker compute, overhead (ms)
+    and where each request's time went."""
+    path, compute, overhead, parts = [], [], [], []
+    for number in range(runs):
+        sent = time.time()
+        elapsed, status, body = predict(url, token, *single[number % len(single)])
+        received = time.time()
+        row = finished_rows(status, body, 1)[0]
+        path.append(elapsed)
+        compute.append(worker_compute_ms(row))
+        overhead.append(elapsed - compute[-1])
+        parts.append(where_it_goes([row], sent, received))
+    return path, compute, overhead, parts
+
+
 def run(args, url: str, *, files_ms: float) -> None:
     import tensorflow as tf
 
@@ -296,16 +312,7 @@ def run(args, url: str, *, files_ms: float) -> None:
             status, body = predict(url, token, *single[number])[1:]
             finished_rows(status, body, 1)
 
-        path_1, compute_1, overhead_1, parts_1 = [], [], [], []
-        for number in range(args.runs):
-            sent = time.time()
-            elapsed, status, body = predict(url, token, *single[number % len(single)])
-            received = time.time()
-            row = finished_rows(status, body, 1)[0]
-            path_1.append(elapsed)
-            compute_1.append(worker_compute_ms(row))
-            overhead_1.append(elapsed - compute_1[-1])
-            parts_1.append(where_it_goes([row], sent, received))
+        path_1, compute_1, overhead_1, parts_1 = _time_single(url, token, single, args.runs)
         path_32, compute_32, overhead_32, parts_32 = [], [], [], []
         batch_started = time.monotonic()
         while len(path_32) < args.batch_runs and (len(path_32) < 3 or time.monotonic() - batch_started < args.batch_budget_s):
@@ -442,16 +449,7 @@ def run_embedded(args, url: str, *, server_pid: int) -> None:
         if idle is None:
             idle = idle_cpu_percent(server_pid, args.idle_s)
 
-        path, compute, overhead, parts = [], [], [], []
-        for number in range(args.runs):
-            sent = time.time()
-            elapsed, status, body = predict(url, token, *single[number % len(single)])
-            received = time.time()
-            row = finished_rows(status, body, 1)[0]
-            path.append(elapsed)
-            compute.append(worker_compute_ms(row))
-            overhead.append(elapsed - compute[-1])
-            parts.append(where_it_goes([row], sent, received))
+        path, compute, overhead, parts = _time_single(url, token, single, args.runs)
 
         # In this process, with the server idle: the same model file, the same functions.
         predictor = predictor_for(MLModel.objects.get(name=model["name"], version=model["version"]))

@@ -6,7 +6,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import ValidationError
 
 from . import services
-from .admin_site import HospitalScopedAdmin, ServiceAdminMixin
+from .admin_site import HospitalScopedAdmin, PlatformWritesMixin, ServiceAdminMixin
 from .health import run_checks
 from .models import Hospital, Membership, User
 from .permissions import CHANGE, MANAGE_STAFF, VIEW, hospitals_for
@@ -16,7 +16,7 @@ site = admin.site
 
 
 @admin.register(User)
-class UserAdmin(HospitalScopedAdmin, DjangoUserAdmin):
+class UserAdmin(PlatformWritesMixin, HospitalScopedAdmin, DjangoUserAdmin):
     """Platform administrators manage every account; hospital administrators see their staff."""
 
     hospital_lookup = "memberships__hospital"
@@ -34,15 +34,6 @@ class UserAdmin(HospitalScopedAdmin, DjangoUserAdmin):
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "name", "password1", "password2"]})]
     filter_horizontal = []
-
-    def has_add_permission(self, request):
-        return request.user.is_superuser
-
-    def has_change_permission(self, request, obj=None):
-        return request.user.is_superuser
-
-    def has_delete_permission(self, request, obj=None):
-        return request.user.is_superuser
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)

@@ -91,15 +91,8 @@ def _can_anywhere(request, perm: str) -> bool:
     return cache[perm]
 
 
-class StaffReadOnlyAdmin(admin.ModelAdmin):
-    """A ModelAdmin of shared reference rows (the condition catalogue, the model registry): every staff
-    role reads them; only platform administrators change them."""
-
-    def has_module_permission(self, request):
-        return _can_anywhere(request, ACT)
-
-    def has_view_permission(self, request, obj=None):
-        return _can_anywhere(request, ACT)
+class PlatformWritesMixin:
+    """Only platform administrators add, change or delete these rows."""
 
     def has_add_permission(self, request):
         return request.user.is_superuser
@@ -109,6 +102,17 @@ class StaffReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser
+
+
+class StaffReadOnlyAdmin(PlatformWritesMixin, admin.ModelAdmin):
+    """A ModelAdmin of shared reference rows (the condition catalogue, the model registry): every staff
+    role reads them; only platform administrators change them."""
+
+    def has_module_permission(self, request):
+        return _can_anywhere(request, ACT)
+
+    def has_view_permission(self, request, obj=None):
+        return _can_anywhere(request, ACT)
 
 
 class HospitalScopedAdmin(admin.ModelAdmin):

@@ -6,16 +6,14 @@ donor permanently)."""
 import time
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from bloodbank.models import BloodUnit, UnitStatus
-from conftest import PASSWORD
+from conftest import PASSWORD, console_logged_in_ago
 from donors.models import MarkerResult
 from donors.tests.conftest import GOOD_SCREENING
-from healthsync.security import LOGGED_IN_AT
 
 pytestmark = pytest.mark.django_db
 
@@ -66,19 +64,11 @@ def test_a_stale_token_cannot_defer_a_donor_by_screening_or_deferral(bob, erin, 
     assert visit.status == "awaiting_screening" and not erin.deferrals.exists()
 
 
-def _console_logged_in_an_hour_ago(user) -> Client:
-    client = Client()
-    assert client.login(email=user.email, password=PASSWORD)
-    session = client.session
-    session[LOGGED_IN_AT] = int(time.time()) - 3600
-    session.save()
-    return client
-
 
 def test_the_console_asks_for_a_recent_login_before_a_result_a_screening_or_a_deferral(bob, erin, collected, hospital_a):
     from donors import services
 
-    console = _console_logged_in_an_hour_ago(bob)
+    console = console_logged_in_ago(bob)
     result = console.post("/admin/donors/markerresult/add/", {"donation": collected.pk, "marker": "HIV", "result": "positive"})
     assert result.status_code == 200 and b"Log in again to do this" in result.content
     deferral = console.post("/admin/donors/deferral/add/", {

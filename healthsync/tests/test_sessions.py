@@ -7,8 +7,8 @@ from django.test import Client
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from bloodbank import services as bloodbank
-from conftest import PASSWORD
-from healthsync.security import LAST_SEEN, LOGGED_IN_AT
+from conftest import PASSWORD, console_logged_in_ago
+from healthsync.security import LAST_SEEN
 
 pytestmark = pytest.mark.django_db
 
@@ -57,18 +57,10 @@ def test_discarding_through_the_api_needs_a_recent_login(api, bob, hospital_a, s
     assert accepted.status_code == 200 and accepted.json()["status"] == "discarded"
 
 
-def _logged_in_an_hour_ago(user) -> Client:
-    client = Client()
-    assert client.login(email=user.email, password=PASSWORD)
-    session = client.session
-    session[LOGGED_IN_AT] = int(time.time()) - 3600
-    session.save()
-    return client
-
 
 def test_discarding_in_the_admin_needs_a_recent_login(bob, hospital_a):
     unit = bloodbank.unit_create(hospital=hospital_a, component="red_cells", blood_group="A+", by=bob, status="available")
-    client = _logged_in_an_hour_ago(bob)
+    client = console_logged_in_ago(bob)
     client.post("/admin/bloodbank/bloodunit/", {"action": "discard_units", "_selected_action": [unit.pk], "apply": "1", "reason": "x"})
     unit.refresh_from_db()
     assert unit.status == "available"
@@ -78,7 +70,7 @@ def test_reauthenticating_with_the_password_allows_sensitive_actions_again(bob, 
     """allauth's re-authentication page counts as a recent login (with an authenticator app, its code
     page does too: test_mfa.py)."""
     unit = bloodbank.unit_create(hospital=hospital_a, component="red_cells", blood_group="A+", by=bob, status="available")
-    client = _logged_in_an_hour_ago(bob)
+    client = console_logged_in_ago(bob)
     discard = {"action": "discard_units", "_selected_action": [unit.pk], "apply": "1", "reason": "Broken seal"}
     refused = client.post("/admin/bloodbank/bloodunit/", discard, follow=True)
     assert b"/accounts/reauthenticate/?next=%2Fadmin%2Fbloodbank%2Fbloodunit%2F" in refused.content
