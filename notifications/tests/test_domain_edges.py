@@ -27,12 +27,18 @@ def test_marking_an_impossible_id_read_is_a_404_and_changes_nothing(api, bob, no
     assert Notification.objects.filter(read_at__isnull=False).count() == 0
 
 
-@pytest.mark.parametrize("after", [str(HUGE), "-1", "1e9", "🩸"])
-def test_listing_after_an_impossible_id_answers(api, bob, after):
+def test_listing_after_an_id_past_every_alert_answers_empty(api, bob):
+    _alert("k2", [bob])
+    response = api(bob).get("/api/notifications", {"after": str(HUGE)})
+    assert response.status_code == 200 and response.json()["count"] == 0
+
+
+@pytest.mark.parametrize("after", ["-1", "1e9", "🩸"])
+def test_listing_after_something_that_is_no_id_is_a_400_naming_it(api, bob, after):
+    """Query numbers are whole numbers in ASCII digits (healthsync.params): anything else is refused, not ignored."""
     _alert("k2", [bob])
     response = api(bob).get("/api/notifications", {"after": after})
-    assert response.status_code == 200
-    assert response.json()["count"] == (0 if after == str(HUGE) else 1)
+    assert response.status_code == 400 and "after" in response.json()["error"]["fields"]
 
 
 def test_read_all_ignores_a_body_naming_other_inboxes(api, bob, carol):
