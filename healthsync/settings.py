@@ -11,6 +11,8 @@ One code base, two modes, switched by environment variables only:
 Every variable is listed in docs/configuration.md.
 """
 
+import os
+import secrets
 from datetime import timedelta
 from pathlib import Path
 
@@ -33,14 +35,31 @@ def env_secret(name, default=None):
 VAR_DIR = Path(env.str("HEALTHSYNC_VAR_DIR", default=str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
-DEBUG = env.bool("DJANGO_DEBUG", default=True)
+# DJANGO_DEBUG has three states. Unset: the embedded and development defaults (generated keys, plain
+# HTTP) with friendly error pages. "1": the same with Django's debug pages. "0": production: secrets
+# from the environment (start-up fails without them), HTTPS-only cookies, HSTS, manifest static files.
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+PRODUCTION = "DJANGO_DEBUG" in env and not DEBUG
 EMBEDDED = not env.str("DATABASE_URL", default="")
 
-# A development key is only acceptable while DEBUG is on; production must set one.
-_DEV_SECRET_KEY = "healthsync-embedded-development-key-not-for-production-use-0123456789"
-SECRET_KEY = env_secret("DJANGO_SECRET_KEY", default=_DEV_SECRET_KEY if DEBUG else None)
-if not SECRET_KEY:
+
+def generated_secret(name: str) -> str:
+    """A secret of the development modes, made on first start into ``var/<name>`` (mode 600) and read
+    back after: never a constant of the source code."""
+    path = VAR_DIR / name
+    if not path.exists():
+        value = secrets.token_urlsafe(48)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(value)
+    path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = env_secret("DJANGO_SECRET_KEY", default=None if PRODUCTION else "")
+if PRODUCTION and not SECRET_KEY:
     raise RuntimeError("DJANGO_SECRET_KEY (or DJANGO_SECRET_KEY_FILE) must be set when DJANGO_DEBUG=0")
+SECRET_KEY = SECRET_KEY or generated_secret("secret_key")
 
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
@@ -303,7 +322,7 @@ SIMPLE_JWT = {
     "CHECK_REVOKE_TOKEN": True,
 }
 # /api/schema/ and /api/docs/ for anyone (embedded/debug default) or logged-in accounts only (production).
-HEALTHSYNC_PUBLIC_API_DOCS = env.bool("HEALTHSYNC_PUBLIC_API_DOCS", default=DEBUG)
+HEALTHSYNC_PUBLIC_API_DOCS = env.bool("HEALTHSYNC_PUBLIC_API_DOCS", default=not PRODUCTION)
 SPECTACULAR_SETTINGS = {
     "TITLE": "HealthSync API",
     "DESCRIPTION": "Medical image analysis and blood bank management.",
@@ -331,10 +350,13 @@ SPECTACULAR_SETTINGS = {
 # --- Personal data encryption (django-fernet-encrypted-fields) ---------------------
 # Keys come from the environment; the first key encrypts, all keys decrypt, so
 # keys can be rotated by prepending a new one.
-_DEV_FIELD_KEY = "healthsync-embedded-development-field-key"
-SALT_KEY = env_secret("HEALTHSYNC_FIELD_ENCRYPTION_KEYS", default=_DEV_FIELD_KEY if DEBUG else None)
-if not SALT_KEY:
+SALT_KEY = env_secret("HEALTHSYNC_FIELD_ENCRYPTION_KEYS", default=None if PRODUCTION else "")
+if PRODUCTION and not SALT_KEY:
     raise RuntimeError("HEALTHSYNC_FIELD_ENCRYPTION_KEYS must be set when DJANGO_DEBUG=0")
+SALT_KEY = SALT_KEY or generated_secret("field_encryption_keys")
+# Development data encrypted before keys were generated (under constant keys) stays readable there;
+# production never reads it (healthsync.fields).
+HEALTHSYNC_READ_OLD_DEVELOPMENT_KEYS = not PRODUCTION
 SALT_KEY = [key.strip() for key in SALT_KEY.split(",") if key.strip()]
 
 # --- Internationalisation, static, media ---------------------------------------------
@@ -349,12 +371,14 @@ STATIC_ROOT = Path(env.str("HEALTHSYNC_STATIC_ROOT", default=str(VAR_DIR / "stat
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on a missing directory
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env.str("HEALTHSYNC_MEDIA_ROOT", default=str(VAR_DIR / "media")))
+# Outside production WhiteNoise serves the apps' static files without collectstatic, as runserver does.
+WHITENOISE_USE_FINDERS = not PRODUCTION
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
-        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-        if DEBUG
-        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if PRODUCTION
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
 
@@ -375,7 +399,7 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_HTTPONLY = True
 SECURE_REFERRER_POLICY = "same-origin"
-if not DEBUG:
+if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
     SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=31536000)
