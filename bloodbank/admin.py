@@ -5,7 +5,8 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.widgets import AdminSplitDateTime
 from django.db.models import Count, Q
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 
 from healthsync.admin_site import HospitalScopedAdmin, ServiceAdminMixin
@@ -13,10 +14,22 @@ from healthsync.errors import DomainError
 from healthsync.permissions import hospitals_for
 from healthsync.security import require_recent_login
 
-from . import rules, selectors, services
+from . import console, rules, selectors, services
 from .models import Allocation, AllocationStatus, BloodRequest, BloodUnit, ParLevel, Transfer, UnitEvent, UnitStatus
 
 site = admin.site
+
+# The blood network's console pages (bloodbank/console.py), linked from the dashboard.
+site.register_view("bloodbank/network/", console.network_stock, name="bloodbank-network", title="Blood network")
+site.register_view("bloodbank/network/transfers/", console.transfers, name="bloodbank-network-transfers", title="Transfers in and out")
+site.register_view("bloodbank/network/ask/", console.ask_for_units, name="bloodbank-network-ask", title="Ask for units", linked=False)
+site.register_view("bloodbank/network/transfers/<int:transfer_id>/<slug:step>/", console.transfer_step,
+                   name="bloodbank-network-transfer-step", title="Transfer step", linked=False)
+site.register_view("bloodbank/network/requests/<int:request_id>/", console.network_request, name="bloodbank-network-request",
+                   title="Network request", linked=False)
+site.register_view("bloodbank/requests/<int:request_id>/emergency-release/", console.emergency_release,
+                   name="bloodbank-emergency-release", title="Emergency release", linked=False)
+site.register_panel(console.network_panel)
 
 
 def _run(modeladmin, request, queryset, action, done: str):
@@ -185,7 +198,7 @@ class BloodRequestAdmin(ServiceAdminMixin, HospitalScopedAdmin):
     readonly_fields = ["status", "created_by", "created_at", "fulfilled_at", "emergency_physician", "emergency_released_at", "emergency_released_by"]
     fields = ["hospital", "component", "blood_group", "units_requested", "urgency", "needed_by", "patient_reference", *readonly_fields]
     inlines = [AllocationInline]
-    actions = ["fulfil", "cancel"]
+    actions = ["fulfil", "cancel", "ask_network", "release_in_emergency"]
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -213,6 +226,21 @@ class BloodRequestAdmin(ServiceAdminMixin, HospitalScopedAdmin):
     @admin.action(description="Cancel")
     def cancel(self, request, queryset):
         _run(self, request, queryset, lambda r: services.request_cancel(request=r, by=request.user), "request(s) cancelled")
+
+    def _open_for_one(self, request, queryset, url_of, what: str):
+        """Go to the console page ``url_of(pk)`` of the one selected request."""
+        if len(queryset) != 1:
+            self.message_user(request, f"{what} for one request at a time.", messages.ERROR)
+            return None
+        return redirect(url_of(queryset[0].pk))
+
+    @admin.action(description="Ask the network for units")
+    def ask_network(self, request, queryset):
+        return self._open_for_one(request, queryset, lambda pk: f"{reverse('admin:bloodbank-network-ask')}?request={pk}", "Ask the network")
+
+    @admin.action(description="Emergency release (urgency 5, uncrossmatched group O)")
+    def release_in_emergency(self, request, queryset):
+        return self._open_for_one(request, queryset, lambda pk: reverse("admin:bloodbank-emergency-release", args=[pk]), "Release in an emergency")
 
 
 @admin.register(Allocation)
@@ -299,11 +327,12 @@ class AllocationAdmin(ServiceAdminMixin, HospitalScopedAdmin):
 
 
 @admin.register(Transfer)
-class TransferAdmin(HospitalScopedAdmin):
+class TransferAdmin(ServiceAdminMixin, HospitalScopedAdmin):
     list_display = ["id", "from_hospital", "to_hospital", "component", "blood_group", "units_requested", "status", "requested_at"]
     list_filter = ["status", "component", "blood_group"]
     readonly_fields = ["status", "units", "requested_by", "requested_at", "decided_by", "decided_at", "dispatched_by", "dispatched_at", "received_by", "received_at"]
-    actions = ["approve", "dispatch", "receive", "cancel"]
+    actions = ["approve", "decline", "dispatch", "receive", "cancel"]
+    service_arg = "transfer"
 
     def get_queryset(self, request):
         mine = hospitals_for(request.user)
@@ -316,7 +345,7 @@ class TransferAdmin(HospitalScopedAdmin):
         return self.has_module_permission(request)
 
     def has_add_permission(self, request):
-        return False  # asked for through the API from a request's network stock
+        return False  # asked for on the console's network page (or the API), from a shortage or a request
 
     def has_change_permission(self, request, obj=None):
         return False  # a transfer moves through its actions
@@ -324,26 +353,29 @@ class TransferAdmin(HospitalScopedAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    def _step(self, request, queryset, service, side, done):
-        mine = set(hospitals_for(request.user).values_list("pk", flat=True))
-        allowed = queryset if request.user.is_superuser else queryset.filter(**{f"{side}__in": mine})
-        _run(self, request, allowed, lambda t: service(transfer=t, by=request.user), done)
+    def _step(self, request, queryset, step: str, done: str):
+        """``step`` on each selected transfer; one of the other side's, or one it cannot take now, is refused with the reason."""
+        self.run_each(request, queryset, services.transfer_step, done, step=step, by=request.user)
 
     @admin.action(description="Approve (holding hospital)")
     def approve(self, request, queryset):
-        self._step(request, queryset, services.transfer_approve, "from_hospital", "transfer(s) approved")
+        self._step(request, queryset, "approve", "transfer(s) approved")
+
+    @admin.action(description="Decline (holding hospital)")
+    def decline(self, request, queryset):
+        self._step(request, queryset, "decline", "transfer(s) declined")
 
     @admin.action(description="Dispatch (holding hospital)")
     def dispatch(self, request, queryset):
-        self._step(request, queryset, services.transfer_dispatch, "from_hospital", "transfer(s) dispatched")
+        self._step(request, queryset, "dispatch", "transfer(s) dispatched")
 
     @admin.action(description="Receive (requesting hospital)")
     def receive(self, request, queryset):
-        self._step(request, queryset, services.transfer_receive, "to_hospital", "transfer(s) received")
+        self._step(request, queryset, "receive", "transfer(s) received")
 
-    @admin.action(description="Cancel before dispatch (holding hospital; reserved units back to stock)")
+    @admin.action(description="Cancel before dispatch (either hospital; reserved units back to stock)")
     def cancel(self, request, queryset):
-        self._step(request, queryset, services.transfer_cancel, "from_hospital", "transfer(s) cancelled")
+        self._step(request, queryset, "cancel", "transfer(s) cancelled")
 
 
 @admin.register(ParLevel)

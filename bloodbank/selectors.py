@@ -9,7 +9,7 @@ from django.utils import timezone
 from healthsync.models import Hospital
 
 from . import rules
-from .models import BloodGroup, BloodRequest, BloodUnit, Component, ParLevel, UnitStatus
+from .models import BloodGroup, BloodRequest, BloodRequestStatus, BloodUnit, Component, ParLevel, Transfer, UnitStatus
 
 # The seed's inventory counts red-cell-carrying units: red cells and whole blood.
 SEED_COMPONENTS = (Component.RED_CELLS, Component.WHOLE_BLOOD)
@@ -103,3 +103,32 @@ def network_levels(*, blood_group: str, component: str) -> dict[int, str]:
         hospital_id: rules.stock_level(available_units=counts.get(hospital_id, 0), par_critical=pars.get(hospital_id, default)[0], par_low=pars.get(hospital_id, default)[1])
         for hospital_id in Hospital.objects.filter(is_verified=True).values_list("pk", flat=True)
     }
+
+def network_holders(*, hospital: Hospital, component: str, blood_group: str) -> list[dict]:
+    """``network_stock_for`` a need of ``hospital`` that is no request yet (a shortage of ``blood_group``
+    ``component``): the verified hospitals holding compatible available units, most first."""
+    return network_stock_for(request=BloodRequest(hospital=hospital, component=component, blood_group=blood_group))
+
+
+OPEN_REQUEST_STATUSES = (BloodRequestStatus.PENDING, BloodRequestStatus.PARTIALLY_FULFILLED)
+
+
+def open_requests(*, hospitals):
+    """Requests of ``hospitals`` still short of units, most urgent first."""
+    return (BloodRequest.objects.filter(hospital__in=hospitals, status__in=OPEN_REQUEST_STATUSES)
+            .select_related("hospital").order_by("-urgency", "needed_by", "pk"))
+
+
+def network_requests(*, hospitals):
+    """The requests staff of ``hospitals`` see in the network's view (hospital, group, component,
+    units, urgency, when; never the patient): the urgent ones (urgency 4-5, those alerted across the
+    network) of verified hospitals, once one of ``hospitals`` is verified itself; else none."""
+    if not hospitals.filter(is_verified=True).exists():
+        return BloodRequest.objects.none()
+    return BloodRequest.objects.filter(hospital__is_verified=True, urgency__gte=rules.URGENT).select_related("hospital")
+
+
+def transfers_of(*, hospitals):
+    """Transfers into or out of ``hospitals``, newest first."""
+    return (Transfer.objects.filter(Q(from_hospital__in=hospitals) | Q(to_hospital__in=hospitals))
+            .select_related("from_hospital", "to_hospital", "request").order_by("-requested_at", "-pk"))

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from healthsync.errors import Conflict, DomainError, Forbidden
 from healthsync.models import Hospital
+from healthsync.permissions import ACT, can
 
 from . import events, rules
 from .models import (
@@ -759,12 +760,13 @@ def request_cancel(*, request: BloodRequest, by) -> BloodRequest:
     return request
 
 
-def emergency_release(*, request: BloodRequest, physician: str, by, units: int | None = None) -> list[Allocation]:
+def emergency_release(*, request: BloodRequest, physician: str, by, units: int | None = None, reason: str = "") -> list[Allocation]:
     """Issue uncrossmatched group O red cells at once for an urgency-5 request (21 CFR 606.151(e)).
 
     The authorising physician is recorded on the request and every unit's history.
     O-negative goes first; O-positive only to RhD-positive recipients. At most
-    what the request still misses is released (``units`` caps it further).
+    what the request still misses is released (``units`` caps it further). The clinical ``reason``,
+    when given, is recorded on each unit's history with the physician.
     """
     if request.urgency != rules.EMERGENCY:
         raise Conflict("Emergency release is only for urgency 5 requests.", code="not_an_emergency")
@@ -792,7 +794,7 @@ def emergency_release(*, request: BloodRequest, physician: str, by, units: int |
         request.emergency_released_at = now
         request.emergency_released_by = by
         request.save(update_fields=["emergency_physician", "emergency_released_at", "emergency_released_by"])
-        reason = f"Emergency release, uncrossmatched, authorised by {physician.strip()}"
+        reason = f"Emergency release, uncrossmatched, authorised by {physician.strip()}" + (f": {reason.strip()}" if (reason or "").strip() else "")
         allocations = []
         for unit in chosen:
             _move(unit, to_status=UnitStatus.RESERVED, by=by, reason=reason, request=request)
@@ -820,6 +822,11 @@ def transfer_request(
         raise Forbidden("Transfers are between verified network hospitals.")
     if units_requested < 1:
         raise DomainError("Ask for at least one unit.", fields={"units_requested": ["Must be at least 1."]})
+    if request is not None:
+        if request.hospital_id != to_hospital.pk:
+            raise DomainError("Units for a request go to the hospital that made it.", fields={"request": ["Another hospital's request."]})
+        if request.status in (BloodRequestStatus.CANCELLED, BloodRequestStatus.FULFILLED):
+            raise Conflict(f"Request {request.pk} is {request.get_status_display().lower()}: it needs no more units.", code="request_closed")
     with transaction.atomic():
         return Transfer.objects.create(
             from_hospital=from_hospital, to_hospital=to_hospital, component=component, blood_group=blood_group,
@@ -921,3 +928,56 @@ def transfer_receive(*, transfer: Transfer, by) -> Transfer:
         transfer.save(update_fields=["status", "received_by", "received_at"])
         _publish_levels(transfer.to_hospital_id, [(u.blood_group, u.component) for u in units])
     return transfer
+
+
+def transfer_offer(*, from_hospital: Hospital, request: BloodRequest, units_requested: int, by, note: str = "") -> Transfer:
+    """A verified hospital offers units to another's open request (answering its urgent alert): a
+    transfer towards the requesting hospital, approved at once by the offering holder, so the
+    compatible units are reserved for it now; the holder dispatches them next, and the requester
+    may still cancel before dispatch. At most what the request asks for."""
+    if units_requested > request.units_requested:
+        message = f"The request asks for {request.units_requested} unit(s): offer no more."
+        raise DomainError(message, fields={"units_requested": [message]})
+    with transaction.atomic():
+        transfer = transfer_request(
+            from_hospital=from_hospital, to_hospital=request.hospital, component=request.component, blood_group=request.blood_group,
+            units_requested=units_requested, request=request, by=by, note=note or f"Offered by {from_hospital.name}",
+        )
+        return transfer_approve(transfer=transfer, by=by)
+
+
+# Who takes each step of a transfer, and from which status: the holding hospital (``from_hospital``)
+# approves or declines a request and dispatches, the requesting one (``to_hospital``) receives, and
+# either calls off a transfer not yet dispatched.
+TRANSFER_STEPS = {
+    "approve": (transfer_approve, ("from_hospital",), (TransferStatus.REQUESTED,)),
+    "decline": (transfer_decline, ("from_hospital",), (TransferStatus.REQUESTED,)),
+    "dispatch": (transfer_dispatch, ("from_hospital",), (TransferStatus.APPROVED,)),
+    "receive": (transfer_receive, ("to_hospital",), (TransferStatus.DISPATCHED,)),
+    "cancel": (transfer_cancel, ("from_hospital", "to_hospital"), (TransferStatus.REQUESTED, TransferStatus.APPROVED)),
+}
+_TRANSFER_SIDES = {"from_hospital": "the holding hospital", "to_hospital": "the requesting hospital"}
+
+
+def _on_side(user, transfer: Transfer, sides) -> bool:
+    return any(can(user, ACT, getattr(transfer, side)) for side in sides)
+
+
+def transfer_steps_open(*, transfer: Transfer, user) -> list[str]:
+    """The steps ``user`` may take on ``transfer`` now: their side's, from its current status."""
+    return [
+        step for step, (_, sides, statuses) in TRANSFER_STEPS.items()
+        if transfer.status in statuses and _on_side(user, transfer, sides)
+    ]
+
+
+def transfer_step(*, transfer: Transfer, step: str, by) -> Transfer:
+    """Take ``step`` (a key of ``TRANSFER_STEPS``) on ``transfer`` for ``by``, who must work for the
+    side that takes it (``Forbidden`` otherwise, naming that side)."""
+    if step not in TRANSFER_STEPS:
+        raise DomainError(f"Unknown transfer step {step!r}.", code="unknown_step")
+    service, sides, _ = TRANSFER_STEPS[step]
+    if not _on_side(by, transfer, sides):
+        who = " or ".join(f"{_TRANSFER_SIDES[side]} ({getattr(transfer, side).name})" for side in sides)
+        raise Forbidden(f"Only {who} may {step} transfer {transfer.pk}.", code="wrong_transfer_side")
+    return service(transfer=transfer, by=by)

@@ -174,7 +174,7 @@ def request_created(*, request_id: int) -> list[Alert]:
             kind=Kind.URGENT_REQUEST,
             title=f"{'Emergency' if request.urgency == rules.EMERGENCY else 'Urgent'} request: {what} at {hospital.name}",
             body=body, severity=Severity.CRITICAL, event_key=event_key, audience=audience, groups=groups,
-            link=f"/admin/bloodbank/bloodrequest/{request_id}/change/", hospital_id=hospital.pk,
+            link=f"/admin/bloodbank/network/requests/{request_id}/", hospital_id=hospital.pk,  # the network view (its own staff go on to the request)
         )]
     if reach == "network":
         donors_alert = _call_donors(request=request)

@@ -333,6 +333,22 @@ RULES: dict[str, Rule] = {
     "admin/autocomplete/": Rule("/admin/autocomplete/", {"GET": "login login login 403 403 403"}, html=True),
     "admin/reports/": Rule("/admin/reports/", {"GET": CONSOLE}, html=True),
     "admin/reports/<slug:name>/": Rule("/admin/reports/blood-utilisation/", {"GET": CONSOLE}, html=True),
+    # The blood network's pages (bloodbank/console.py): staff of verified hospitals (Alpha and Beta are).
+    "admin/bloodbank/network/": Rule("/admin/bloodbank/network/", {"GET": CONSOLE}, html=True),
+    "admin/bloodbank/network/transfers/": Rule("/admin/bloodbank/network/transfers/", {"GET": CONSOLE}, html=True),
+    "admin/bloodbank/network/ask/": Rule(
+        "/admin/bloodbank/network/ask/?request={request}", {"GET": CONSOLE}, html=True, other={"GET": "login login login 404 404 ok"},
+    ),
+    # Receive is the other side's step for the own transfer, not yet due for the other's: a message, nothing moves.
+    "admin/bloodbank/network/transfers/<int:transfer_id>/<slug:step>/": Rule(
+        "/admin/bloodbank/network/transfers/{transfer}/receive/", {"POST": CONSOLE}, html=True, other={"POST": CONSOLE},
+    ),
+    "admin/bloodbank/network/requests/<int:request_id>/": Rule(
+        "/admin/bloodbank/network/requests/{request}/", {"GET": CONSOLE}, html=True, other={"GET": "login login login 404 404 ok"},
+    ),
+    "admin/bloodbank/requests/<int:request_id>/emergency-release/": Rule(
+        "/admin/bloodbank/requests/{request}/emergency-release/", {"GET": CONSOLE}, html=True, other={"GET": "login login login 404 404 ok"},
+    ),
     "admin/healthsync/user/<id>/password/": Rule(
         "/admin/healthsync/user/{staff_user}/password/", {"GET": "login login login 403 403 ok"}, html=True,
         other={"GET": "login login login 403 403 ok"},
