@@ -3,8 +3,8 @@ unit statuses, ABO/RhD compatibility, O-negative reserve, stock levels.
 
 No database and no Django here: services pass in what the rules need, and
 values that vary by country or centre are parameters whose defaults are the
-module constants below (settings may override them). Sources are collected
-in shared/domain/blood-banking.md.
+module constants below (settings may override them). Each rule's primary
+source (21 CFR, ISBT 128, AABB, BSH) is given in docs/domain/blood-banking.md.
 """
 
 from __future__ import annotations
@@ -379,7 +379,8 @@ def check_transition(*, from_status: str, to_status: str, reason: str = "") -> N
     """Raise :class:`TransitionRefused` unless the move is allowed.
 
     Discarding also needs a reason: who discarded a unit and why must be on
-    record (see "What real systems do", shared/domain/blood-banking.md).
+    record (21 CFR 606.160(b)(3): distribution and disposition records; see
+    docs/domain/blood-banking.md, "Expiry, quarantine and unit status").
     """
     if not can_transition(from_status=from_status, to_status=to_status):
         allowed = ", ".join(sorted(UNIT_TRANSITIONS[from_status])) or "nothing (final status)"
@@ -438,7 +439,8 @@ def _abo_tier(donor_abo: str, recipient_abo: str) -> tuple[bool, bool, bool]:
 def anti_d_advised(*, component: str, recipient_group: BloodGroup | str, donor_group: BloodGroup | str) -> bool:
     """Whether the recipient should get anti-D immunoglobulin with this unit: RhD-positive platelets
     (chosen when no RhD-negative ones were suitable) for an RhD-negative recipient, whom their few
-    red cells can immunise against D (shared/domain/blood-banking.md)."""
+    red cells can immunise against D (BSH platelet transfusion guideline, Estcourt et al. 2017;
+    docs/domain/blood-banking.md)."""
     _check_component(component)
     return component == PLATELETS and not _blood_group(recipient_group).rhd_positive and _blood_group(donor_group).rhd_positive
 
@@ -448,7 +450,7 @@ def donor_preference(
 ) -> list[BloodGroup]:
     """Donor groups a recipient may receive, best first.
 
-    Compatibility (shared/domain/blood-banking.md, "ABO/RhD compatibility"):
+    Compatibility (AABB Technical Manual; docs/domain/blood-banking.md, "ABO/RhD compatibility"):
     red cells O to all, A to A/AB, B to B/AB, AB to AB; whole blood
     ABO-identical; plasma and cryoprecipitate the reverse; platelets any ABO
     group. RhD-negative recipients get RhD-negative red cells and whole blood,
@@ -527,7 +529,7 @@ def check_needed_by(*, needed_by: datetime, now: datetime, horizon: timedelta = 
 
 # Components carrying red cells are crossmatched against the recipient's sample
 # before issue; plasma, platelets and cryoprecipitate are given ABO-compatible only
-# (21 CFR 606.151(c); shared/domain/blood-banking.md).
+# (21 CFR 606.151(c); docs/domain/blood-banking.md, "Pre-transfusion testing").
 CROSSMATCHED_COMPONENTS = frozenset({RED_CELLS, WHOLE_BLOOD})
 CROSSMATCH_SAMPLE_DAYS = 3
 # A draw time typed from a ward clock a few minutes ahead of the server's is no future sample.
@@ -613,7 +615,7 @@ def may_use_o_negative(
 ) -> bool:
     """Whether one O-negative unit may go to this recipient.
 
-    O-negative is the emergency donor group (shared/domain/blood-banking.md),
+    O-negative is the emergency donor group (21 CFR 606.151(e); docs/domain/blood-banking.md),
     so a hospital keeps ``reserve`` units of it for emergencies. There must
     be a unit to take; then O-negative recipients (they can receive nothing
     else) and emergencies (urgency 5) always may, and anyone else only if at

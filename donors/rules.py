@@ -3,7 +3,7 @@
 No database and no Django here: services pass in the donor's facts, past
 donations and deferrals. Limits that vary by country or centre are
 parameters whose defaults are the module constants below (settings may
-override them). Sources are collected in shared/domain/blood-banking.md.
+override them). Each rule's primary source is given in docs/domain/blood-banking.md.
 """
 
 from __future__ import annotations
@@ -28,11 +28,13 @@ OLDEST_AGE_YEARS = 120
 PLANNING_HORIZON = timedelta(days=365)
 LONGEST_TEMPORARY_DEFERRAL = timedelta(days=3653)
 MINIMUM_WEIGHT_KG = 50.0  # 110 lb
-# Double red cells need more (blood centre practice: men at least 130 lb). The sources give no
-# figure for women, so the same minimum applies to every donor (a centre may set it higher).
+# Double red cells need more (blood centre practice: men at least 130 lb). One minimum applies to
+# every donor (a centre may set it higher); the American Red Cross asks women for more (150 lb and a
+# minimum height), which is not checked here (docs/domain/blood-banking.md, "Donor eligibility").
 DOUBLE_RED_CELLS_MINIMUM_WEIGHT_KG = 59.0  # 130 lb (58.97 kg; weights are recorded to 0.1 kg)
 
-# 21 CFR 630.10(d)(1): minimum haemoglobin by sex; 630.10(d)(2): none above 20.0 g/dL.
+# 21 CFR 630.10(f)(3): minimum haemoglobin by sex; none above 20.0 g/dL (blood centre practice).
+# Double red cells: 13.3 g/dL (FDA guidance on automated red cell collection, 2001).
 HAEMOGLOBIN_MINIMUM_G_DL: dict[str, float] = {FEMALE: 12.5, MALE: 13.0}
 DOUBLE_RED_CELLS_HAEMOGLOBIN_MINIMUM_G_DL = 13.3
 HAEMOGLOBIN_MAXIMUM_G_DL = 20.0
@@ -152,9 +154,9 @@ def _check_donation_type(donation_type: str, known_types: Collection[str]) -> No
 def haemoglobin_ok(haemoglobin: float, *, sex: str, donation_type: str) -> Reason | None:
     """None if the screening haemoglobin (g/dL) allows this donation, else the reason.
 
-    21 CFR 630.10(d): at least 12.5 g/dL for women and 13.0 for men, at most
-    20.0 for anyone; double red cells need at least 13.3 (blood centre
-    practice). Thresholds are inclusive.
+    21 CFR 630.10(f)(3): at least 12.5 g/dL for women and 13.0 for men; at
+    most 20.0 for anyone and at least 13.3 for double red cells (blood centre
+    practice; docs/domain/blood-banking.md). Thresholds are inclusive.
     """
     if sex not in HAEMOGLOBIN_MINIMUM_G_DL:
         raise ValueError(f"Haemoglobin limits are set for sex {FEMALE!r} or {MALE!r}, got {sex!r}.")
@@ -240,7 +242,7 @@ def eligibility(
     """Whether a donor may give ``donation_type`` on ``on_date``, with every reason if not.
 
     Rules (21 CFR 630.10 and 630.15, blood centre practice; see
-    shared/domain/blood-banking.md): age at least ``minimum_age_years`` (from
+    docs/domain/blood-banking.md, "Donor eligibility"): age at least ``minimum_age_years`` (from
     the birthday; a 29 February birthday falls on 1 March in common years),
     weight at least ``minimum_weight_kg`` (and at least
     ``double_red_cells_minimum_weight_kg`` for double red cells; a weight of
@@ -354,7 +356,7 @@ def screening_problems(
 ) -> list[Reason]:
     """Every reason the screening at the visit refuses the donation ([] when it passes).
 
-    21 CFR 630.10(d) (haemoglobin, see :func:`haemoglobin_ok`) and 630.10(f)
+    21 CFR 630.10(f)(3) (haemoglobin, see :func:`haemoglobin_ok`) and 630.10(f)
     (temperature at most 37.5 C; blood pressure and pulse within the limits
     above, inclusive); the health questionnaire must be passed.
     """
