@@ -10,11 +10,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from healthsync.admin_site import HospitalScopedAdmin, ServiceAdminMixin
+from healthsync.display import UrgencyFilter, urgency_choices, urgency_label, use_by
 from healthsync.errors import DomainError
 from healthsync.permissions import hospitals_for
 from healthsync.security import require_recent_login
 
-from . import console, rules, selectors, services
+from . import console, selectors, services
 from .models import Allocation, AllocationStatus, BloodRequest, BloodUnit, ParLevel, Transfer, UnitEvent, UnitStatus
 
 site = admin.site
@@ -134,7 +135,7 @@ class BloodUnitAdmin(HospitalScopedAdmin):
     search_fields = ["din"]
     list_select_related = ["hospital"]
     readonly_fields = ["din", "status", "collected_at", "expires_at", "created_at", "updated_at"]
-    fields = ["hospital", "din", "component", "product_code", "blood_group", "volume_ml", "anticoagulant", "status", "collected_at", "expires_at", "created_at", "updated_at"]
+    fields = ["hospital", "din", "component", "product_code", "blood_group", "volume_ml", "anticoagulant", "status", "collected_at", "use_by", "created_at", "updated_at"]
     inlines = [UnitEventInline]
     actions = ["release_from_quarantine", "discard_units"]
 
@@ -150,6 +151,10 @@ class BloodUnitAdmin(HospitalScopedAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return self.fields
+
+    @admin.display(description="Expiry")
+    def use_by(self, unit):
+        return use_by(unit.expires_at)
 
     @admin.action(description="Release from quarantine")
     def release_from_quarantine(self, request, queryset):
@@ -171,15 +176,10 @@ class AllocationInline(ReadOnlyInline):
     readonly_fields = fields
 
 
-def _urgency_choices() -> list[tuple[int, str]]:
-    words = {rules.ROUTINE: "routine", rules.URGENT: "urgent", rules.EMERGENCY: "emergency"}
-    return [(level, f"{level} — {words[level]}" if level in words else str(level)) for level in rules.URGENCY_LEVELS]
-
-
 class BloodRequestForm(forms.ModelForm):
     """The bounds of ``services.request_create``, so most mistakes are caught on the form itself."""
 
-    urgency = forms.TypedChoiceField(choices=_urgency_choices, coerce=int, help_text="4 and 5 alert the network and donors.")
+    urgency = forms.TypedChoiceField(choices=urgency_choices, coerce=int, help_text="4 and 5 alert the network and donors.")
     units_requested = forms.IntegerField(label="Units requested", min_value=1, max_value=services.MAX_REQUEST_UNITS)
 
     class Meta:
@@ -192,7 +192,7 @@ class BloodRequestAdmin(ServiceAdminMixin, HospitalScopedAdmin):
     form = BloodRequestForm
     service_fields = {"units": "units_requested", "urgency_level": "urgency", "blood_type": "blood_group"}
     list_display = ["id", "hospital", "component", "blood_group", "units_requested", "urgency", "status", "needed_by", "created_at"]
-    list_filter = ["status", "urgency", "component", "blood_group", "hospital"]
+    list_filter = ["status", UrgencyFilter, "component", "blood_group", "hospital"]
     search_fields = ["id"]
     list_select_related = ["hospital"]
     readonly_fields = ["status", "created_by", "created_at", "fulfilled_at", "emergency_physician", "emergency_released_at", "emergency_released_by"]
@@ -203,10 +203,13 @@ class BloodRequestAdmin(ServiceAdminMixin, HospitalScopedAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def get_fields(self, request, obj=None):
+        return self.fields if obj is None else [name if name != "urgency" else "urgency_display" for name in self.fields]
+
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return self.readonly_fields
-        return self.fields  # a request is changed through its actions, not edited
+        return self.get_fields(request, obj)  # a request is changed through its actions, not edited
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -218,6 +221,10 @@ class BloodRequestAdmin(ServiceAdminMixin, HospitalScopedAdmin):
         )
         if created is not None:
             obj.pk, obj.status, obj.created_by, obj.created_at = created.pk, created.status, created.created_by, created.created_at
+
+    @admin.display(description="Urgency")
+    def urgency_display(self, blood_request):
+        return urgency_label(blood_request.urgency)
 
     @admin.action(description="Fulfil from own stock")
     def fulfil(self, request, queryset):
@@ -398,6 +405,7 @@ def inventory_panel(request):
     return {
         "title": "Blood inventory" + (" (all hospitals)" if request.user.is_superuser else ""),
         "template": "admin/panels/inventory.html",
+        "wide": True,  # a column per blood group
         "rows": [row for row in summary["components"] if row["component"] in ("red_cells", "platelets", "plasma")],
         "seed_rows": summary["inventory"],
         "expiring": selectors.units_expiring(hospitals=hospitals, days=3)[:10],

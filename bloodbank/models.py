@@ -187,6 +187,7 @@ class Allocation(models.Model):
                 fields=["unit"],
                 condition=Q(status__in=["reserved", "issued"]),
                 name="one_live_allocation_per_unit",
+                violation_error_message="This unit is already reserved or issued for a request.",
             )
         ]
 
@@ -263,8 +264,14 @@ class ParLevel(models.Model):
     class Meta:
         ordering = ["hospital", "component", "blood_group"]
         constraints = [
-            models.UniqueConstraint(fields=["hospital", "blood_group", "component"], name="one_par_level_per_stock"),
-            models.CheckConstraint(condition=Q(low_units__gte=models.F("critical_units")), name="low_at_least_critical"),
+            models.UniqueConstraint(
+                fields=["hospital", "blood_group", "component"], name="one_par_level_per_stock",
+                violation_error_message="This hospital already has levels for this component and blood group.",
+            ),
+            models.CheckConstraint(
+                condition=Q(low_units__gte=models.F("critical_units")), name="low_at_least_critical",
+                violation_error_message="The low level must be at least the critical level.",
+            ),
         ]
 
     def __str__(self):

@@ -9,6 +9,7 @@ from django.contrib import admin, messages
 from django.utils import timezone
 
 from healthsync.admin_site import HospitalScopedAdmin, ServiceAdminMixin
+from healthsync.display import when
 from healthsync.permissions import can_anywhere
 from healthsync.security import require_recent_login
 
@@ -80,7 +81,7 @@ class DonorProfileAdmin(admin.ModelAdmin):
         result = selectors.donor_eligibility(donor=donor)
         if result.eligible:
             return "yes"
-        after = f" (from {result.next_eligible_date})" if result.next_eligible_date else " (never)"
+        after = f" (from {when(result.next_eligible_date)})" if result.next_eligible_date else " (never)"
         return "no" + after + ": " + " ".join(result.messages)
 
     @admin.display(description="Eligibility")
@@ -256,7 +257,8 @@ class DonationAdmin(ServiceAdminMixin, HospitalScopedAdmin):
             self.call_service(request, services.typing_confirm, donation=obj, blood_group=obj.confirmed_blood_group, by=request.user)
 
     def save_related(self, request, form, formsets, change):
-        pass  # the inlines are read-only
+        for formset in formsets:  # the inlines are read-only: nothing saved, nothing for the change message
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
 
     @admin.action(description="Record collection (the donation type's standard units, in quarantine)")
     def collect(self, request, queryset):

@@ -5,8 +5,9 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import ValidationError
 
-from . import services
+from . import services, task_admin  # noqa: F401  task_admin: the Celery pages, re-registered
 from .admin_site import HospitalScopedAdmin, PlatformWritesMixin, ServiceAdminMixin
+from .display import when
 from .health import run_checks
 from .models import Hospital, Membership, User
 from .permissions import CHANGE, MANAGE_STAFF, VIEW, hospitals_for
@@ -39,6 +40,15 @@ class UserAdmin(PlatformWritesMixin, HospitalScopedAdmin, DjangoUserAdmin):
         super().save_model(request, obj, form, change)
         if change and {"is_active", "is_superuser"} & set(form.changed_data):
             rights_changed(obj.pk)  # the account's open sockets hear what it may hear now (or close)
+
+    # Nobody deletes the account they are using: the deletion's own audit record names it (a 500 at commit).
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and obj != request.user
+
+    def delete_queryset(self, request, queryset):
+        if queryset.filter(pk=request.user.pk).exists():
+            self.message_user(request, "Your own account was not deleted.", messages.WARNING)
+        super().delete_queryset(request, queryset.exclude(pk=request.user.pk))
 
 
 class MembershipForm(forms.ModelForm):
@@ -158,6 +168,10 @@ class AuditRecordAdmin(LogEntryAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="Created", ordering="timestamp")
+    def created(self, entry):
+        return when(entry.timestamp)
 
 
 @site.register_panel

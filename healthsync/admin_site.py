@@ -5,6 +5,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 
+from .display import ReadableColumns
 from .errors import DomainError
 from .permissions import ACT, can, can_anywhere, hospitals_for, scope_to_hospitals
 
@@ -104,7 +105,7 @@ class PlatformWritesMixin:
         return request.user.is_superuser
 
 
-class StaffReadOnlyAdmin(PlatformWritesMixin, admin.ModelAdmin):
+class StaffReadOnlyAdmin(ReadableColumns, PlatformWritesMixin, admin.ModelAdmin):
     """A ModelAdmin of shared reference rows (the condition catalogue, the model registry): every staff
     role reads them; only platform administrators change them."""
 
@@ -115,7 +116,7 @@ class StaffReadOnlyAdmin(PlatformWritesMixin, admin.ModelAdmin):
         return _can_anywhere(request, ACT)
 
 
-class HospitalScopedAdmin(admin.ModelAdmin):
+class HospitalScopedAdmin(ReadableColumns, admin.ModelAdmin):
     """A ModelAdmin whose rows belong to hospitals: staff see and change only their own
     hospitals' rows (through the shared permission helper); platform administrators see all."""
 

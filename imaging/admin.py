@@ -108,6 +108,8 @@ class ImageAnalysisAdmin(HospitalScopedAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         from django.shortcuts import redirect
 
+        if not object_id.isdigit():  # no analysis has this id: as any admin page of a missing object
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
         return redirect("admin:imaging-analysis", analysis_id=object_id)
 
 

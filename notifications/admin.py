@@ -2,6 +2,8 @@
 
 from django.contrib import admin, messages
 
+from healthsync.display import ReadableColumns, when
+
 from . import services
 from .models import Alert, Delivery, Notification
 
@@ -9,7 +11,7 @@ site = admin.site
 
 
 @admin.register(Notification)
-class InboxAdmin(admin.ModelAdmin):
+class InboxAdmin(ReadableColumns, admin.ModelAdmin):
     """Everyone's own notifications, newest first."""
 
     list_display = ["title", "kind", "severity", "created", "read_at"]
@@ -31,7 +33,7 @@ class InboxAdmin(admin.ModelAdmin):
 
     @admin.display(ordering="alert__created")
     def created(self, notification):
-        return notification.alert.created
+        return when(notification.alert.created)
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(recipient=request.user).select_related("alert")
@@ -63,7 +65,7 @@ class InboxAdmin(admin.ModelAdmin):
 
 
 @admin.register(Alert)
-class AlertAdmin(admin.ModelAdmin):
+class AlertAdmin(ReadableColumns, admin.ModelAdmin):
     list_display = ["created", "kind", "severity", "title", "hospital"]
     list_filter = ["kind", "severity"]
     search_fields = ["title", "body", "event_key"]
@@ -77,7 +79,7 @@ class AlertAdmin(admin.ModelAdmin):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(ReadableColumns, admin.ModelAdmin):
     list_display = ["notification", "channel", "status", "attempts", "claimed_at", "sent_at"]
     list_filter = ["channel", "status"]
     readonly_fields = ["notification", "channel", "status", "attempts", "claimed_at", "sent_at", "last_error"]

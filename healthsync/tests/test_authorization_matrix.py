@@ -368,8 +368,8 @@ ADMIN_MODELS: dict[str, tuple[str, str]] = {
     "token_blacklist.blacklistedtoken": PLATFORM_ONLY,
     "account.emailaddress": PLATFORM_ONLY,
     "mfa.authenticator": PLATFORM_ONLY,  # a platform administrator resets a lost authenticator
-    "django_celery_results.taskresult": PLATFORM_ONLY,
-    "django_celery_results.groupresult": PLATFORM_ONLY,
+    "django_celery_results.taskresult": PLATFORM_READ_ONLY,  # written by the workers (healthsync.task_admin)
+    "django_celery_results.groupresult": PLATFORM_READ_ONLY,
     "django_celery_beat.periodictask": PLATFORM_ONLY,
     "django_celery_beat.clockedschedule": PLATFORM_ONLY,
     "django_celery_beat.crontabschedule": PLATFORM_ONLY,

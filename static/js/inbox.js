@@ -10,6 +10,20 @@
     return fetch(url, { method: "POST", credentials: "same-origin", headers: { "X-CSRFToken": csrf, Accept: "application/json" } });
   }
 
+  // As healthsync.display.when: "8 Dec 23:59" ("8 Dec 2027 23:59" outside this year), in the hospital's time zone.
+  var zone = box.dataset.timeZone || undefined;
+  var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  function parts(date) {
+    var out = {};
+    new Intl.DateTimeFormat("en-GB", { timeZone: zone, year: "numeric", month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23" })
+      .formatToParts(date).forEach(function (part) { out[part.type] = part.value; });
+    return out;
+  }
+  function when(iso) {
+    var at = parts(new Date(iso)), now = parts(new Date());
+    return at.day + " " + MONTHS[at.month - 1] + (at.year === now.year ? "" : " " + at.year) + " " + at.hour + ":" + at.minute;
+  }
+
   function item(notification) {
     var li = document.createElement("li");
     li.className = "list-group-item d-flex flex-wrap justify-content-between gap-2" + (notification.read_at ? "" : " list-group-item-warning");
@@ -21,10 +35,10 @@
     body.className = "small";
     body.textContent = notification.body;
     text.appendChild(body);
-    var when = document.createElement("div");
-    when.className = "small text-body-secondary";
-    when.textContent = new Date(notification.created).toLocaleString() + (notification.read_at ? " · read" : " · unread");
-    text.appendChild(when);
+    var stamp = document.createElement("div");
+    stamp.className = "small text-body-secondary";
+    stamp.textContent = when(notification.created) + (notification.read_at ? " · read" : " · unread");
+    text.appendChild(stamp);
     li.appendChild(text);
     if (!notification.read_at) {
       var button = document.createElement("button");
