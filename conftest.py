@@ -61,14 +61,22 @@ def vendor():
     return connection.vendor
 
 
+def make_region(name: str, code: str | None = None):
+    """The managed region ``name`` (its code made from the name unless given), made once."""
+    from healthsync.models import Region
+    from healthsync.regions import code_for
+
+    return Region.objects.get_or_create(code=code or code_for(name), defaults={"name": name})[0]
+
+
 @pytest.fixture
 def hospital_a(db):
-    return services.hospital_create(name="Alpha General", region="North", is_verified=True)
+    return services.hospital_create(name="Alpha General", region=make_region("North"), is_verified=True)
 
 
 @pytest.fixture
 def hospital_b(db):
-    return services.hospital_create(name="Beta Infirmary", region="South", is_verified=True)
+    return services.hospital_create(name="Beta Infirmary", region=make_region("South"), is_verified=True)
 
 
 def make_user(email, *, hospital=None, role=None, **extra):

@@ -128,8 +128,10 @@ def seed_network() -> dict:
     from donors import services as donor_services
     from donors.models import DonationSlot
     from healthsync import services as core_services
+    from healthsync.demo import seed_regions
     from healthsync.models import Hospital, Role
 
+    seed_regions()  # the demo's North and South
     hospitals = list(Hospital.objects.filter(is_verified=True).order_by("fin"))
     for number in range(len(hospitals) + 1, HOSPITALS + 1):
         hospitals.append(core_services.hospital_create(

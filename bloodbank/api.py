@@ -13,6 +13,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from healthsync import services as core_services
+from healthsync.api.serializers import RegionField
 from healthsync.api.views import RegistrationView, role_login_view
 from healthsync.errors import Forbidden
 from healthsync.models import Hospital
@@ -137,7 +138,7 @@ class HospitalRegisterSerializer(serializers.Serializer):
     contact_number = serializers.CharField(required=False, allow_blank=True, default="", max_length=40)
     email = serializers.EmailField(max_length=254)  # the column's length (the validator allows 320)
     password = serializers.CharField(write_only=True, trim_whitespace=False, max_length=128)
-    region = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
+    region = RegionField(required=False, default=None)
 
 
 class CrossmatchSerializer(serializers.Serializer):
@@ -169,6 +170,8 @@ class EmergencyReleaseSerializer(serializers.Serializer):
 
 
 class PublicHospitalSerializer(serializers.ModelSerializer):
+    region = RegionField(read_only=True)
+
     class Meta:
         model = Hospital
         fields = ["id", "name", "address", "contact_number", "email", "region", "fin"]
@@ -331,7 +334,7 @@ class RequestList(generics.ListAPIView):
 @permission_classes([AllowAny])
 def public_hospitals(request):
     """Verified network hospitals."""
-    return Response(PublicHospitalSerializer(Hospital.objects.filter(is_verified=True), many=True).data)
+    return Response(PublicHospitalSerializer(Hospital.objects.filter(is_verified=True).select_related("region"), many=True).data)
 
 
 @extend_schema(responses=serializers.ListSerializer(child=serializers.CharField()))

@@ -80,10 +80,10 @@ def network_stock_for(*, request: BloodRequest) -> list[dict]:
         .annotate(units=Count("id"))
         .order_by("-units")
     )
-    hospitals = Hospital.objects.in_bulk([row["hospital_id"] for row in rows])
+    hospitals = Hospital.objects.select_related("region").in_bulk([row["hospital_id"] for row in rows])
     return [
         {"hospital_id": row["hospital_id"], "hospital": hospitals[row["hospital_id"]].name, "fin": hospitals[row["hospital_id"]].fin,
-         "region": hospitals[row["hospital_id"]].region, "compatible_units": row["units"]}
+         "region": str(hospitals[row["hospital_id"]].region or ""), "compatible_units": row["units"]}
         for row in rows
     ]
 

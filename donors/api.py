@@ -18,10 +18,12 @@ from bloodbank.api import UnitSerializer
 from bloodbank.models import BloodGroup, Component
 from bloodbank.rules import display_din
 from healthsync.api.pagination import StandardPagination, paginated
+from healthsync.api.serializers import RegionField
 from healthsync.api.views import RegistrationView, role_login_view
 from healthsync.models import Hospital
 from healthsync.params import whole_number
 from healthsync.permissions import IsHospitalStaff, acting_hospital, scope_to_hospitals
+from healthsync.regions import region_find
 from healthsync.security import require_recent_login
 
 from . import rules, selectors, services
@@ -44,7 +46,7 @@ class DonorRegisterSerializer(serializers.Serializer):
     contact_number = serializers.CharField(max_length=40, allow_blank=True)
     sex = serializers.ChoiceField(choices=Sex.choices, required=False, allow_blank=True, default="")
     weight_kg = serializers.DecimalField(max_digits=5, decimal_places=1, required=False, allow_null=True, min_value=1, max_value=400)
-    region = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    region = RegionField(required=False, default=None)
 
 
 class DonorProfileSerializer(serializers.ModelSerializer):
@@ -55,6 +57,7 @@ class DonorProfileSerializer(serializers.ModelSerializer):
     # Given at registration; then only staff change it (at screening): it sets the haemoglobin limit.
     sex = serializers.ChoiceField(choices=Sex.choices, allow_blank=True, read_only=True)
     weight_kg = serializers.DecimalField(max_digits=5, decimal_places=1, allow_null=True, min_value=1, max_value=400)
+    region = RegionField(required=False)
 
     class Meta:
         model = DonorProfile
@@ -72,6 +75,7 @@ class StaffDonorSerializer(serializers.ModelSerializer):
     email = serializers.EmailField(source="user.email")
     blood_type = serializers.CharField(source="blood_group")
     sex = serializers.ChoiceField(choices=Sex.choices, allow_blank=True, read_only=True)
+    region = RegionField(read_only=True)
     eligibility = serializers.SerializerMethodField()
 
     class Meta:
@@ -141,7 +145,7 @@ class SlotSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     hospital = serializers.IntegerField(source="hospital_id", required=False, **ROW_ID)
     hospital_name = serializers.CharField(source="hospital.name", read_only=True)
-    region = serializers.CharField(source="hospital.region", read_only=True)
+    region = RegionField(source="hospital.region", read_only=True)
     starts_at = serializers.DateTimeField()
     ends_at = serializers.DateTimeField()
     capacity = serializers.IntegerField(min_value=1, max_value=500)
@@ -342,7 +346,7 @@ def slots_free(request):
     """Future slots with free places at network hospitals (public)."""
     slots = selectors.slots_free(
         hospital_id=whole_number(request.query_params, "hospital"),
-        donation_type=request.query_params.get("donation_type") or None, region=request.query_params.get("region") or None,
+        donation_type=request.query_params.get("donation_type") or None, region=region_find(request.query_params.get("region")),
     )
     return _paginated(request, slots, SlotSerializer)
 
@@ -541,7 +545,7 @@ def staff_donors(request):
     if params.get("blood_group"):
         donors = donors.filter(blood_group=params["blood_group"].strip().upper().replace(" ", "+"))
     if params.get("region"):
-        donors = donors.filter(region__iexact=params["region"])
+        donors = donors.filter(region=region_find(params["region"]))
     return _paginated(request, donors, StaffDonorSerializer)
 
 

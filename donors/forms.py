@@ -3,6 +3,7 @@
 from django import forms
 
 from bloodbank.models import BloodGroup
+from healthsync.regions import RegionChoiceField
 
 from .models import DonationType, Sex
 
@@ -23,7 +24,7 @@ class DonorProfileCreateForm(forms.Form):
     date_of_birth = forms.DateField(widget=DateInput, help_text="Donors must be at least 17.")
     sex = forms.ChoiceField(choices=[("", "Prefer to say at screening"), *Sex.choices], required=False)
     weight_kg = forms.DecimalField(label="Weight (kg)", max_digits=5, decimal_places=1, required=False, min_value=1, max_value=400)
-    region = forms.CharField(max_length=100, required=False, help_text="Where you live: urgent calls go to donors in the hospital's region.")
+    region = RegionChoiceField(help_text="Where you live: urgent calls go to donors in the hospital's region.")
     contact_number = forms.CharField(max_length=40, required=False, label="Mobile number")
     address = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
     available_for_emergencies = forms.BooleanField(required=False, label="Call me when a hospital near me urgently needs my blood group")
@@ -35,7 +36,7 @@ class DonorPreferencesForm(forms.Form):
     name = forms.CharField(max_length=150, label="Full name")
     contact_number = forms.CharField(max_length=40, required=False, label="Mobile number")
     address = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
-    region = forms.CharField(max_length=100, required=False)
+    region = RegionChoiceField()
     weight_kg = forms.DecimalField(label="Weight (kg)", max_digits=5, decimal_places=1, required=False, min_value=1, max_value=400)
     available_for_emergencies = forms.BooleanField(required=False, label="Call me when a hospital near me urgently needs my blood group")
     notify_by_email = forms.BooleanField(required=False, label="By email")
@@ -51,7 +52,7 @@ class DonorPreferencesForm(forms.Form):
 
 
 class SlotFilterForm(forms.Form):
-    region = forms.CharField(max_length=100, required=False)
+    region = RegionChoiceField(empty_label="Any region")
     donation_type = forms.ChoiceField(choices=[("", "Any donation type"), *DonationType.choices], required=False, label="Donation type")
 
 

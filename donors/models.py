@@ -5,14 +5,17 @@ Eligibility is never stored: ``selectors.donor_eligibility`` computes it from th
 ``rules.eligibility``. The writes live in ``services.py``.
 """
 
+import re
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.crypto import salted_hmac
 
 from bloodbank.models import BloodGroup
 from healthsync.fields import PersonalCharField, PersonalDateField, PersonalTextField
-from healthsync.models import Hospital
+from healthsync.models import Hospital, Region
 
 from . import rules
 
@@ -29,6 +32,13 @@ class DonationType(models.TextChoices):
     PLASMA = rules.PLASMA, "Plasma (apheresis)"
 
 
+def phone_search_key(number: str | None) -> str:
+    """The search key of a phone number: a keyed hash of its last 9 digits, the subscriber number whatever
+    the prefix ("+44 7700 900123" and "07700 900123" match); "" when it has fewer than 6 digits."""
+    digits = re.sub(r"\D", "", number or "")[-9:]
+    return salted_hmac("healthsync.donors.phone", digits, algorithm="sha256").hexdigest() if len(digits) >= 6 else ""
+
+
 class DonorProfile(models.Model):
     """A donor: the person behind a donor account. Contact details, address and date of birth are encrypted."""
 
@@ -42,7 +52,17 @@ class DonorProfile(models.Model):
     weight_kg = models.DecimalField(max_digits=5, decimal_places=1, null=True, blank=True, validators=[MinValueValidator(1)])
     contact_number = PersonalCharField()
     address = PersonalTextField()
-    region = models.CharField(max_length=100, blank=True, db_index=True)
+    region = models.ForeignKey(
+        Region, null=True, blank=True, on_delete=models.PROTECT, related_name="donors",
+        help_text="Where the donor lives: urgent calls of this region's hospitals reach them.",
+    )
+    # A search key of the encrypted contact number (``rules.phone_search_key``): the desk finds a donor
+    # by phone without the database ever holding the number in clear.
+    phone_key = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
+    registered_at_hospital = models.ForeignKey(
+        Hospital, null=True, blank=True, on_delete=models.SET_NULL, related_name="registered_donors",
+        help_text="The hospital whose desk registered the donor (empty: the donor registered themselves).",
+    )
     available_for_emergencies = models.BooleanField(
         default=False, help_text="Opted in to urgent-need calls (separate from eligibility)."
     )
@@ -58,6 +78,17 @@ class DonorProfile(models.Model):
 
     def __str__(self):
         return f"{self.user.name or self.user.email} ({self.blood_group}{'' if self.blood_group_confirmed else ', self-reported'})"
+
+    def save(self, *args, **kwargs):
+        self.phone_key = phone_search_key(self.contact_number)
+        if kwargs.get("update_fields") is not None and "contact_number" in kwargs["update_fields"]:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "phone_key"}
+        super().save(*args, **kwargs)
+
+    @property
+    def donor_number(self) -> str:
+        """The number staff read out and search by at the desk."""
+        return f"D{self.pk:06d}" if self.pk else ""
 
 
 class Deferral(models.Model):

@@ -1,5 +1,6 @@
 """Reads of the donors app: computed eligibility, histories, free slots, staff-scoped lists, dashboard counts."""
 
+import re
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
@@ -7,7 +8,10 @@ from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from healthsync.errors import Forbidden
-from healthsync.permissions import scope_to_hospitals
+from healthsync.models import Hospital, Region
+from healthsync.permissions import hospitals_for, scope_to_hospitals
+
+from bloodbank.rules import BloodGroup
 
 from . import rules
 from .models import (
@@ -19,6 +23,7 @@ from .models import (
     DonationSlot,
     DonationStatus,
     DonorProfile,
+    phone_search_key,
 )
 
 
@@ -108,18 +113,18 @@ def slots_with_places(queryset: QuerySet) -> QuerySet:
 
 
 def slots_free(
-    *, hospital_id: int | None = None, donation_type: str | None = None, region: str | None = None, days_ahead: int = 60
+    *, hospital_id: int | None = None, donation_type: str | None = None, region: Region | None = None, days_ahead: int = 60
 ) -> QuerySet:
-    """Future slots at verified hospitals that still have a free place."""
+    """Future slots at verified hospitals (of ``region`` when given) that still have a free place."""
     now = timezone.now()
     slots = DonationSlot.objects.filter(hospital__is_verified=True, starts_at__gt=now, starts_at__lt=now + timedelta(days=days_ahead))
     if hospital_id is not None:
         slots = slots.filter(hospital_id=hospital_id)
     if donation_type:
         slots = slots.filter(donation_type=donation_type)
-    if region:
-        slots = slots.filter(hospital__region__iexact=region)
-    return slots_with_places(slots.select_related("hospital")).filter(places_taken__lt=F("capacity"))
+    if region is not None:
+        slots = slots.filter(hospital__region=region)
+    return slots_with_places(slots.select_related("hospital__region")).filter(places_taken__lt=F("capacity"))
 
 
 def slots_for_staff(*, user) -> QuerySet:
@@ -136,25 +141,50 @@ def donations_for_staff(*, user) -> QuerySet:
     return scope_to_hospitals(Donation.objects.select_related("hospital", "donor__user"), user)
 
 
-def donors_for_staff(*, user) -> QuerySet:
-    """Donors who have visited or booked at one of the user's hospitals (every donor for platform administrators)."""
+def donors_for_staff(*, user, in_their_regions: bool = False) -> QuerySet:
+    """Donors who have visited, booked or been registered at one of the user's hospitals (every donor for platform
+    administrators);
+    ``in_their_regions``: and every donor of a region one of the user's hospitals is in (the desk's search)."""
     visited = scope_to_hospitals(Donation.objects.all(), user).values("donor_id")
     booked = scope_to_hospitals(Appointment.objects.all(), user, via="slot__hospital").values("donor_id")
-    donors = DonorProfile.objects.select_related("user")
+    donors = DonorProfile.objects.select_related("user", "region")
     if getattr(user, "is_superuser", False) and user.is_active:
         return donors
-    return donors.filter(Q(pk__in=visited) | Q(pk__in=booked))
+    theirs = Q(pk__in=visited) | Q(pk__in=booked) | Q(registered_at_hospital__in=hospitals_for(user))
+    if in_their_regions:
+        theirs |= Q(region__in=scope_to_hospitals(Hospital.objects.exclude(region=None), user, via="pk").values("region_id"))
+    return donors.filter(theirs)
+
+
+DONOR_NUMBER = re.compile(r"^D?-?0*(\d{1,9})$", re.IGNORECASE)
+
+
+def donors_matching(donors: QuerySet, term: str) -> QuerySet:
+    """The ``donors`` a desk search term names exactly: a donor number ("D000042", "42"), a phone number (its last
+    9 digits, through the search key: the number itself is encrypted) or a blood group ("O-", "ab+")."""
+    term = " ".join((term or "").split())
+    wanted = Q(pk__in=[])
+    if number := DONOR_NUMBER.match(term):
+        wanted |= Q(pk=int(number.group(1)))
+    if phone_key := phone_search_key(term):
+        wanted |= Q(phone_key=phone_key)
+    try:
+        wanted |= Q(blood_group=str(BloodGroup.parse(term)))
+    except ValueError:
+        pass
+    return donors.filter(wanted)
 
 
 def donors_eligible_now(
-    *, blood_groups: list[str] | None = None, region: str | None = None, on_date: date | None = None
+    *, blood_groups: list[str] | None = None, region_id: int | None = None, on_date: date | None = None
 ) -> list[DonorProfile]:
-    """Donors who opted in to emergency calls and are eligible today (for urgent-need alerts)."""
+    """Donors who opted in to emergency calls and are eligible today (for urgent-need alerts), of the region
+    ``region_id`` when given: matched by id, so no spelling keeps a donor from a call."""
     donors = DonorProfile.objects.filter(available_for_emergencies=True, user__is_active=True).select_related("user")
     if blood_groups:
         donors = donors.filter(blood_group__in=blood_groups)
-    if region:
-        donors = donors.filter(region__iexact=region)
+    if region_id is not None:
+        donors = donors.filter(region_id=region_id)
     return [donor for donor in with_eligibility_facts(donors) if donor_eligibility(donor=donor, on_date=on_date).eligible]
 
 
@@ -211,23 +241,20 @@ def donor_upcoming_appointment(*, donor: DonorProfile) -> Appointment | None:
 
 
 def network_regions() -> list[str]:
-    """The regions of verified hospitals, for the public shortage page."""
-    from healthsync.models import Hospital
-
-    return sorted({region for region in Hospital.objects.filter(is_verified=True).exclude(region="").values_list("region", flat=True)})
+    """The names of the regions verified hospitals are in, for the public shortage page."""
+    return list(Region.objects.filter(hospitals__is_verified=True).distinct().order_by("name").values_list("name", flat=True))
 
 
 LEVEL_ORDER = {"critical": 0, "low": 1, "adequate": 2}
 
 
-def regional_shortages(*, region: str, component: str = "red_cells") -> list[dict]:
+def regional_shortages(*, region: Region, component: str = "red_cells") -> list[dict]:
     """Per blood group, the worst stock level of ``component`` among the region's verified hospitals and how many
     hospitals are critical or low (public: no hospital names or unit counts). Built from the network levels."""
     from bloodbank import selectors as bloodbank_selectors
     from bloodbank.models import BloodGroup
-    from healthsync.models import Hospital
 
-    regional = set(Hospital.objects.filter(is_verified=True, region__iexact=region).values_list("pk", flat=True))
+    regional = set(Hospital.objects.filter(is_verified=True, region=region).values_list("pk", flat=True))
     rows = []
     for group in BloodGroup.values:
         levels = [level for pk, level in bloodbank_selectors.network_levels(blood_group=group, component=component).items() if pk in regional]

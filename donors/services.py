@@ -7,6 +7,7 @@ through ``bloodbank.services.unit_release``, whose ``release_checks`` hook this 
 typing confirmed.
 """
 
+import secrets
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
@@ -17,8 +18,9 @@ from bloodbank import rules as bloodbank_rules
 from bloodbank import services as bloodbank_services
 from bloodbank.models import BloodUnit, UnitStatus
 from healthsync.errors import Conflict, DomainError, Forbidden
-from healthsync.models import Hospital, User
-from healthsync.permissions import CHANGE, can
+from healthsync.models import Hospital, Region, User
+from healthsync.permissions import ACT, CHANGE, can
+from healthsync.regions import region_find
 from healthsync.services import user_register
 
 from . import events, rules, selectors
@@ -35,6 +37,7 @@ from .models import (
     Outcome,
     Screening,
     Sex,
+    phone_search_key,
 )
 
 # --- validation helpers ---------------------------------------------------------------
@@ -109,9 +112,11 @@ def donor_register(
     contact_number: str = "",
     sex: str = "",
     weight_kg: float | Decimal | None = None,
-    region: str = "",
+    region: Region | str | None = None,
+    registered_at_hospital: Hospital | None = None,
 ) -> DonorProfile:
     """Create a donor account and profile. The blood group is self-reported until a donation's typing confirms it.
+    ``region``: a managed region, or its code or name (400 ``unknown_region`` for any other).
 
     Applicants under the minimum age (``rules.MINIMUM_AGE_YEARS``, 17) are refused here, naming the date of birth.
     """
@@ -119,14 +124,42 @@ def donor_register(
     sex = _sex(sex)
     weight = _weight(weight_kg)
     _check_adult_on_registration(date_of_birth)
+    region = region_find(region)
     with transaction.atomic():
         user = user_register(email=email, password=password, name=name.strip(), phone_number=contact_number)
         user.is_donor = True
         user.save(update_fields=["is_donor"])
         return DonorProfile.objects.create(
             user=user, blood_group=group, date_of_birth=date_of_birth, sex=sex, weight_kg=weight,
-            contact_number=contact_number, address=address, region=region.strip(),
+            contact_number=contact_number, address=address, region=region, registered_at_hospital=registered_at_hospital,
         )
+
+
+def donor_register_at_desk(*, hospital: Hospital, by: User, email: str, name: str, contact_number: str = "", **details) -> DonorProfile:
+    """Staff register a walk-in donor at ``hospital``'s desk, with the checks of ``donor_register``.
+
+    The account gets no password: to use the portal, the donor sets one with "Forgot your password?" and
+    this email. A donor already registered (this email, or this name with this phone number) is refused
+    (409 ``donor_registered``) with their donor number, so the desk finds them instead of making a twin.
+    """
+    if not can(by, ACT, hospital):
+        raise Forbidden("You do not work at this hospital.", fields={"hospital": ["Not one of your hospitals."]})
+    twin = DonorProfile.objects.filter(user__email__iexact=(email or "").strip()).select_related("user").first()
+    field = "email"
+    if twin is None and phone_search_key(contact_number):
+        twin = DonorProfile.objects.filter(phone_key=phone_search_key(contact_number), user__name__iexact=name.strip()).select_related("user").first()
+        field = "contact_number"
+    if twin is not None:
+        message = (f"{twin.user.name or twin.user.email} is already registered as donor {twin.donor_number} "
+                   f"(same {field.replace('_', ' ')}): search for them and open their visit.")
+        raise Conflict(message, code="donor_registered", fields={field: [message]})
+    donor = donor_register(
+        email=email, name=name, contact_number=contact_number, password=secrets.token_urlsafe(32),
+        registered_at_hospital=hospital, **details,
+    )
+    donor.user.set_unusable_password()
+    donor.user.save(update_fields=["password"])
+    return donor
 
 
 # Not the sex: it sets the haemoglobin limit at screening, so after registration only staff
@@ -161,6 +194,8 @@ def donor_profile_update(*, donor: DonorProfile, **changes) -> DonorProfile:
             changes["blood_group"] = group
         if "weight_kg" in changes:
             changes["weight_kg"] = _weight(changes["weight_kg"])
+        if "region" in changes:
+            changes["region"] = region_find(changes["region"])
         for field, value in changes.items():
             setattr(donor, field, value)
         donor.save()
@@ -613,7 +648,7 @@ def donor_profile_create(
     contact_number: str = "",
     sex: str = "",
     weight_kg: float | Decimal | None = None,
-    region: str = "",
+    region: Region | str | None = None,
     available_for_emergencies: bool = False,
 ) -> DonorProfile:
     """Make an existing account (e.g. one signed up through the web portal) a donor, with the same checks as
@@ -622,6 +657,7 @@ def donor_profile_create(
     sex = _sex(sex)
     weight = _weight(weight_kg)
     _check_adult_on_registration(date_of_birth)
+    region = region_find(region)
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user.pk)
         if DonorProfile.objects.filter(user=user).exists():
@@ -634,6 +670,6 @@ def donor_profile_create(
         user.save(update_fields=["is_donor", "name", "phone_number"])
         return DonorProfile.objects.create(
             user=user, blood_group=group, date_of_birth=date_of_birth, sex=sex, weight_kg=weight,
-            contact_number=contact_number, address=address, region=region.strip(),
+            contact_number=contact_number, address=address, region=region,
             available_for_emergencies=available_for_emergencies,
         )

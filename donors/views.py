@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 from healthsync.errors import DomainError
 from healthsync.params import whole_number
 from healthsync.permissions import can_anywhere
+from healthsync.regions import region_or_none
 
 from . import selectors, services
 from .forms import DonorPreferencesForm, DonorProfileCreateForm, SlotFilterForm, bootstrap
@@ -108,7 +109,7 @@ def profile(request):
 def book(request):
     donor = request.donor
     params = request.GET.copy()
-    params.setdefault("region", donor.region)
+    params.setdefault("region", donor.region.code if donor.region else "")
     filters = bootstrap(SlotFilterForm(params))
     filters.is_valid()
     try:
@@ -164,12 +165,12 @@ def inbox(request):
 
 
 def shortages(request):
-    """Public: current shortages by blood group in a region (the donor's own by default)."""
+    """Public: current shortages by blood group in a region (the donor's own by default), named by its code or name."""
     regions = selectors.network_regions()
     donor = getattr(request.user, "donor_profile", None) if request.user.is_authenticated and request.user.is_donor else None
-    region = request.GET.get("region") or (donor.region if donor and donor.region else "") or (regions[0] if regions else "")
+    region = region_or_none(request.GET.get("region") or (donor.region if donor else None) or (regions[0] if regions else None))
     rows = selectors.regional_shortages(region=region) if region else []
     return render(request, "portal/shortages.html", {
-        "regions": regions, "region": region, "rows": rows,
+        "regions": regions, "region": region.name if region else "", "rows": rows,
         "shortage": [row for row in rows if row["level"] in ("critical", "low")],
     })

@@ -120,8 +120,16 @@ class HospitalAdmin(ServiceAdminMixin, HospitalScopedAdmin):
     change_perm = CHANGE
     list_display = ["name", "fin", "region", "is_verified", "contact_number", "email", "created_at"]
     list_filter = ["is_verified", "region"]
-    search_fields = ["name", "fin", "region", "email"]
+    list_select_related = ["region"]
+    search_fields = ["name", "fin", "region__name", "region__code", "email"]
     readonly_fields = ["fin", "is_verified", "created_at"]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "region":  # the managed list; a code or name posted in any case picks its region
+            from .regions import RegionChoiceField  # (the rest of this module is edited elsewhere)
+
+            return RegionChoiceField(label="Region", help_text=db_field.help_text)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
     actions = ["verify_hospitals"]
 
     def has_add_permission(self, request):

@@ -13,6 +13,7 @@ class HealthSyncConfig(AppConfig):
 
         from . import audit  # noqa: F401  registers the audited models
         from . import checks  # noqa: F401  registers the system checks
+        from . import region_admin  # noqa: F401  the managed regions in the console
         from . import security
 
         user_logged_in.connect(security.stamp_login, dispatch_uid="healthsync.stamp_login")

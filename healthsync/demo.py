@@ -7,9 +7,11 @@ Idempotent: running it again changes nothing. Later issues add their own
 from django.db import transaction
 
 from . import services
-from .models import Hospital, Role, User
+from .models import Hospital, Region, Role, User
 
 DEMO_PASSWORD = "healthsync-demo"
+
+REGIONS = [("NORTH", "North"), ("SOUTH", "South")]
 
 HOSPITALS = [
     {"name": "St Mary's General Hospital", "fin": "H0001", "region": "North", "address": "1 Station Road, Northtown",
@@ -40,10 +42,16 @@ def _account(email: str, name: str, *, superuser: bool = False) -> User:
     return user
 
 
+def seed_regions() -> None:
+    for code, name in REGIONS:
+        Region.objects.get_or_create(code=code, defaults={"name": name})
+
+
 @transaction.atomic
 def seed() -> list[tuple[str, str]]:
     """Create the demo hospitals and accounts; return the demo logins as (email, role)."""
     logins = []
+    seed_regions()
     for spec in HOSPITALS:
         if not Hospital.objects.filter(fin=spec["fin"]).exists():
             services.hospital_create(**spec, is_verified=True)

@@ -94,6 +94,33 @@ class User(AbstractBaseUser, PermissionsMixin):
 fin_validator = RegexValidator(r"^[A-Z][0-9A-Z]{4}$", "A FIN is 5 characters: a letter, then 4 letters or digits.")
 
 
+region_code_validator = RegexValidator(
+    r"^[A-Z0-9][A-Z0-9-]{0,19}$", "A region code is up to 20 capital letters, digits or hyphens, starting with a letter or digit."
+)
+
+
+class Region(models.Model):
+    """A region of the network, from one list that platform administrators manage. Hospitals and donors
+    choose theirs from it, and urgent calls reach a hospital's region by its id: no spelling to match."""
+
+    code = models.CharField(max_length=20, unique=True, validators=[region_code_validator], help_text="Short and stable, e.g. NORTH.")
+    name = models.CharField(max_length=100, help_text="Unique, whatever the case and spacing.")
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("name"), name="region_name_unique_ci", violation_error_message="A region with this name already exists.",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        self.name = " ".join((self.name or "").split())
+
+
 class Hospital(models.Model):
     """A hospital or blood centre: the organisation that owns records."""
 
@@ -103,7 +130,10 @@ class Hospital(models.Model):
     address = models.TextField(blank=True)
     contact_number = models.CharField(max_length=40, blank=True)
     email = models.EmailField(blank=True)
-    region = models.CharField(max_length=100, blank=True, db_index=True)
+    region = models.ForeignKey(
+        Region, null=True, blank=True, on_delete=models.PROTECT, related_name="hospitals",
+        help_text="Urgent calls go to the donors of this region.",
+    )
     fin = models.CharField(
         "ISBT 128 FIN",
         max_length=5,

@@ -6,9 +6,10 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from .errors import Conflict, Forbidden
-from .models import Hospital, Membership, Role, User
+from .models import Hospital, Membership, Region, Role, User
 from .permissions import CHANGE, MANAGE_STAFF, can, sync_hospital_permissions
 from .realtime import rights_changed
+from .regions import region_find
 
 
 def user_register(*, email: str, password: str, name: str = "", phone_number: str = "") -> User:
@@ -81,13 +82,15 @@ def hospital_create(
     address: str = "",
     contact_number: str = "",
     email: str = "",
-    region: str = "",
+    region: Region | str | None = None,
     fin: str | None = None,
     is_verified: bool = False,
 ) -> Hospital:
     """Register a hospital and assign its ISBT 128 FIN (unless one is given). Its name must be free
-    (case aside): 409 ``hospital_name_taken`` otherwise."""
+    (case aside): 409 ``hospital_name_taken`` otherwise. ``region``: a managed region, or its code or
+    name (400 ``unknown_region`` for any other)."""
     name = _hospital_name(name)
+    region = region_find(region)
     with transaction.atomic():
         _check_name_free(name)
         hospital = Hospital(
@@ -121,6 +124,8 @@ def hospital_update(*, hospital: Hospital, by: User, **changes) -> Hospital:
         raise Forbidden("You cannot change this hospital's details.")
     if "name" in changes:
         changes["name"] = _hospital_name(changes["name"])
+    if "region" in changes:
+        changes["region"] = region_find(changes["region"])
     with transaction.atomic():
         hospital = Hospital.objects.select_for_update().get(pk=hospital.pk)
         renamed = "name" in changes and changes["name"] != hospital.name
@@ -138,7 +143,7 @@ def hospital_update(*, hospital: Hospital, by: User, **changes) -> Hospital:
 
 
 def hospital_register(
-    *, name: str, email: str, password: str, address: str = "", contact_number: str = "", region: str = ""
+    *, name: str, email: str, password: str, address: str = "", contact_number: str = "", region: Region | str | None = None
 ) -> Hospital:
     """A hospital registers itself: the hospital (with its FIN) and its first administrator's account.
 

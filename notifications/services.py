@@ -121,7 +121,7 @@ def inventory_level_changed(*, hospital_id: int, blood_group: str, component: st
         state.save(update_fields=["alerted_level", "episode"])
         if not raise_alert:
             return None
-        hospital = Hospital.objects.get(pk=hospital_id)
+        hospital = Hospital.objects.select_related("region").get(pk=hospital_id)
         helpers = [pk for pk, theirs in levels.items() if theirs == "adequate" and pk != hospital_id] if hospital.is_verified else []
         component_label = Component(component).label.lower()
         return alert_raise(
@@ -144,7 +144,7 @@ def request_created(*, request_id: int) -> list[Alert]:
     """An urgent request (urgency 4-5): network staff with compatible stock, platform administrators and
     eligible donors who can help, when the hospital is verified and within its hourly number of urgent
     alerts (``HEALTHSYNC_URGENT_ALERTS_PER_HOUR``, ``rules.urgent_alert_reach``); else its own staff only."""
-    request = BloodRequest.objects.select_related("hospital").get(pk=request_id)
+    request = BloodRequest.objects.select_related("hospital__region").get(pk=request_id)
     if request.urgency < rules.URGENT:
         return []
     hospital = request.hospital
@@ -195,13 +195,16 @@ def _urgent_alerts_to_network(hospital_id: int) -> int:
 
 
 def _call_donors(*, request: BloodRequest) -> Alert | None:
-    if not request.hospital.is_verified or not request.hospital.region:
+    """Call the eligible, compatible, opted-in donors of the hospital's region (matched by the region's id).
+    A hospital without a region calls no donors; its network hears its request all the same."""
+    if not request.hospital.is_verified or request.hospital.region_id is None:
         return None
+
     emergency = request.urgency == rules.EMERGENCY
     groups = [str(g) for g in bloodbank_rules.donor_preference(component=request.component, recipient_group=request.blood_group, emergency=emergency)]
     now = timezone.now()
     with transaction.atomic():
-        candidates = donor_selectors.donors_eligible_now(blood_groups=groups, region=request.hospital.region)
+        candidates = donor_selectors.donors_eligible_now(blood_groups=groups, region_id=request.hospital.region_id)
         if not candidates:
             return None
         # Lock the candidates' accounts so two urgent requests never both call one donor within the day.

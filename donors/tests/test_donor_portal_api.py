@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from conftest import make_region
 from donors import services
 from donors.tests.conftest import make_donor
 from donors.tests.test_seed_donor_api import login
@@ -15,14 +16,15 @@ BASE = "/api/blood-bank"
 
 def test_profile_read_and_update(client, erin):
     auth = login(client, erin.user.email)
+    make_region("South")
     profile = client.get(f"{BASE}/donor/profile", **auth).json()
     assert profile["address"] == "1 Test Street" and profile["blood_type"] == "O-"
-    changed = client.patch(f"{BASE}/donor/profile", {"name": "Erin Walsh", "region": "South", "available_for_emergencies": True,
+    changed = client.patch(f"{BASE}/donor/profile", {"name": "Erin Walsh", "region": " south ", "available_for_emergencies": True,
                                                      "quiet_hours_start": "22:00", "quiet_hours_end": "07:00", "weight_kg": "66.5"},
                            content_type="application/json", **auth)
     assert changed.status_code == 200, changed.content
     erin.refresh_from_db()
-    assert erin.user.name == "Erin Walsh" and erin.region == "South" and erin.available_for_emergencies
+    assert erin.user.name == "Erin Walsh" and erin.region.name == "South" and changed.json()["region"] == "South" and erin.available_for_emergencies
     assert str(erin.quiet_hours_start) == "22:00:00" and float(erin.weight_kg) == 66.5
     # The date of birth is not the donor's to change; it is read-only.
     client.patch(f"{BASE}/donor/profile", {"date_of_birth": "2015-01-01"}, content_type="application/json", **auth)

@@ -1,6 +1,36 @@
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from ..errors import DomainError
 from ..models import Hospital, Membership, Role, User
+from ..regions import region_find
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class RegionField(serializers.Field):
+    """A managed region: written as its code or name (any case; "" or null for none, unknown: 400 naming
+    the field), read as its name ("" for none), the string the free-text field used to hold."""
+
+    default_error_messages = {"invalid": "Give the region's code or name."}
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("allow_null", True)
+        super().__init__(**kwargs)
+
+    def get_attribute(self, instance):
+        return super().get_attribute(instance) or ""
+
+    def to_representation(self, value):
+        return value.name if value else ""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        try:
+            return region_find(data)
+        except DomainError as exc:
+            raise serializers.ValidationError(exc.message, code=exc.code) from exc
 
 
 class RegisterSerializer(serializers.Serializer):
@@ -31,6 +61,8 @@ class UserSerializer(serializers.ModelSerializer):
 
 
 class HospitalSerializer(serializers.ModelSerializer):
+    region = RegionField(required=False)
+
     class Meta:
         model = Hospital
         fields = ["id", "name", "address", "contact_number", "email", "region", "fin", "is_verified", "created_at"]

@@ -5,7 +5,7 @@ import time
 from django.contrib.auth.models import update_last_login
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action, api_view, permission_classes
 from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
@@ -21,6 +21,7 @@ from .. import services
 from ..errors import DomainError, Forbidden
 from ..models import Hospital, Membership, User
 from ..permissions import CHANGE, MANAGE_STAFF, VIEW, HospitalObjectPermission, can_anywhere, hospitals_for, scope_to_hospitals
+from ..regions import region_find
 from ..security import SECOND_FACTOR_REQUIRED, account_authenticate, has_second_factor, second_factor_missing, verify_second_factor
 from .serializers import HospitalSerializer, MembershipSerializer, RegisterSerializer, UserSerializer
 from .throttling import ClientScopedRateThrottle
@@ -151,10 +152,18 @@ class HospitalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.U
     permission_classes = [HospitalObjectPermission]
     read_perm = VIEW
     required_perm = CHANGE
-    filterset_fields = ["is_verified", "region"]
+    filterset_fields = ["is_verified"]
+
+    @extend_schema(parameters=[OpenApiParameter("region", str, description="The region's code or name (any case).")])
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
 
     def get_queryset(self):
-        return scope_to_hospitals(Hospital.objects.all(), self.request.user, perm=VIEW, via="pk")
+        hospitals = scope_to_hospitals(Hospital.objects.select_related("region"), self.request.user, perm=VIEW, via="pk")
+        if self.action == "list" and self.request.query_params.get("region"):
+            hospitals = hospitals.filter(region=region_find(self.request.query_params["region"]))
+        return hospitals
+
 
     @staticmethod
     def hospital_of(hospital):

@@ -326,6 +326,9 @@ RULES: dict[str, Rule] = {
     "admin/r/<path:content_type_id>/<path:object_id>/": Rule("/admin/r/0/0/", {"GET": "login login login 404 404 404"}, html=True),
     "admin/^(?P<app_label>{apps})/$": Rule("/admin/bloodbank/", {"GET": CONSOLE}, html=True),
     "admin/(?P<url>.*)$": Rule("/admin/no-such-page/", {"GET": "login login login 404 404 404"}, html=True),
+    "admin/donors/donation/<path:object_id>/collect/": Rule(
+        "/admin/donors/donation/{donation}/collect/", {"GET": CONSOLE}, html=True, other={"GET": "login login login 302 302 ok"},
+    ),
     "admin/imaging/analyse/": Rule("/admin/imaging/analyse/", {"GET": CONSOLE}, html=True),
     "admin/imaging/analyses/<int:analysis_id>/": Rule(
         "/admin/imaging/analyses/{analysis}/", {"GET": CONSOLE}, html=True, other={"GET": "login login login 404 404 ok"},
@@ -378,6 +381,7 @@ ADMIN_MODELS: dict[str, tuple[str, str]] = {
     "healthsync.user": ("login login login 403 ok ok", "login login login 403 403 ok"),
     "healthsync.membership": ("login login login 403 ok ok", "login login login 403 ok ok"),
     "healthsync.hospital": ("login login login ok ok ok", "login login login 403 403 ok"),
+    "healthsync.region": STAFF_READ_PLATFORM_WRITE,
     "auditlog.logentry": PLATFORM_READ_ONLY,
     "imaging.dataset": STAFF_READ_PLATFORM_WRITE,
     "imaging.condition": STAFF_READ_PLATFORM_WRITE,
@@ -388,11 +392,11 @@ ADMIN_MODELS: dict[str, tuple[str, str]] = {
     "bloodbank.allocation": SCOPED_READ_ONLY,
     "bloodbank.transfer": SCOPED_READ_ONLY,
     "bloodbank.parlevel": SCOPED,
-    "donors.donorprofile": ("login login login ok ok ok", "login login login 403 403 403"),
+    "donors.donorprofile": SCOPED,  # the desk registers walk-in donors
     "donors.deferral": SCOPED,
     "donors.donationslot": SCOPED,
     "donors.appointment": SCOPED_READ_ONLY,
-    "donors.donation": SCOPED_READ_ONLY,
+    "donors.donation": SCOPED,  # the desk opens walk-in visits
     "donors.screening": SCOPED,
     "donors.markerresult": SCOPED,
     "notifications.notification": ("login login login ok ok ok", "login login login 403 403 403"),
@@ -697,7 +701,7 @@ async def test_websocket_matrix(role, settings):
         from donors import services as donors
         from healthsync import services
 
-        hospital = services.hospital_create(name="Socket General", region="North", is_verified=True)
+        hospital = services.hospital_create(name="Socket General", is_verified=True)
         if role == "anon":
             return None
         if role == "donor":

@@ -18,8 +18,8 @@ def deadlock_error(transactional_db):
     """The ``OperationalError`` Django raised in the transaction PostgreSQL chose to roll back."""
     if connection.vendor != "postgresql":
         pytest.skip("deadlocks are PostgreSQL's (CI sets DATABASE_URL)")
-    first = services.hospital_create(name="Lock One", region="North", is_verified=True)
-    second = services.hospital_create(name="Lock Two", region="North", is_verified=True)
+    first = services.hospital_create(name="Lock One", is_verified=True)
+    second = services.hospital_create(name="Lock Two", is_verified=True)
     both_hold_one = threading.Barrier(2)
     errors = []
 
@@ -28,9 +28,9 @@ def deadlock_error(transactional_db):
 
         try:
             with transaction.atomic():
-                Hospital.objects.filter(pk=mine.pk).update(region="East")
+                Hospital.objects.filter(pk=mine.pk).update(address="East")
                 both_hold_one.wait(timeout=10)
-                Hospital.objects.filter(pk=theirs.pk).update(region="West")
+                Hospital.objects.filter(pk=theirs.pk).update(address="West")
         except OperationalError as error:
             errors.append(error)
         finally:

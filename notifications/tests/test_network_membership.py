@@ -6,7 +6,7 @@ import pytest
 from django.core import mail
 
 from bloodbank import services as bloodbank_services
-from conftest import PASSWORD, jwt_client
+from conftest import PASSWORD, jwt_client, make_region
 from healthsync import services as core_services
 from healthsync.models import User
 from notifications.models import Notification
@@ -27,7 +27,7 @@ def committed(django_capture_on_commit_callbacks):
 def newcomer(settings):
     """A hospital that registered itself and is not verified yet, and its administrator."""
     settings.HEALTHSYNC_AUTO_VERIFY_HOSPITALS = False
-    hospital = core_services.hospital_register(name="Newcomer Clinic", email="admin@newcomer.example", password=PASSWORD, region="North")
+    hospital = core_services.hospital_register(name="Newcomer Clinic", email="admin@newcomer.example", password=PASSWORD, region=make_region("North"))
     assert not hospital.is_verified
     return hospital, User.objects.get(email="admin@newcomer.example")
 

@@ -8,7 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from bloodbank import services as bloodbank_services
-from conftest import make_user
+from conftest import make_region, make_user
 from donors import services as donor_services
 from healthsync.models import Role
 from notifications import services
@@ -39,7 +39,7 @@ def committed(django_capture_on_commit_callbacks):
 def test_shortage_alerts_own_staff_and_network_hospitals_with_adequate_stock(committed, alice, bob, carol, root, hospital_a, hospital_b, stock):
     from healthsync import services as core
 
-    hospital_c = core.hospital_create(name="Gamma", region="East", is_verified=True)
+    hospital_c = core.hospital_create(name="Gamma", region=make_region("East"), is_verified=True)
     dan = make_user("dan@gamma.example", hospital=hospital_c, role=Role.MEDICAL_STAFF)
     stock(hospital_b, "A+", 8)  # Beta: adequate A+, will hear
     # Gamma has no A+ stock (critical itself): it does not hear about Alpha's shortage.

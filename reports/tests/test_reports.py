@@ -95,7 +95,7 @@ def test_donors_activity(hospital_a, bob):
 
     def donor(email, created):
         user = make_user(email, is_donor=True)
-        profile = DonorProfile.objects.create(user=user, blood_group="O+", date_of_birth=date(1980, 1, 1), region="North")
+        profile = DonorProfile.objects.create(user=user, blood_group="O+", date_of_birth=date(1980, 1, 1), region=hospital_a.region)
         DonorProfile.objects.filter(pk=profile.pk).update(created_at=at(created))
         return profile
 
