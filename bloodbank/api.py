@@ -223,8 +223,11 @@ class HospitalRegisterView(RegistrationView):
     def post(self, request):
         serializer = HospitalRegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        hospital = core_services.hospital_register(**serializer.validated_data)
-        return Response({**PublicHospitalSerializer(hospital).data, "is_verified": hospital.is_verified}, status=status.HTTP_201_CREATED)
+        return self.registered(
+            request, email=serializer.validated_data["email"], create=lambda: core_services.hospital_register(**serializer.validated_data),
+            respond=lambda hospital: Response({**PublicHospitalSerializer(hospital).data, "is_verified": hospital.is_verified},
+                                              status=status.HTTP_201_CREATED),
+        )
 
 
 HospitalLoginView = role_login_view(

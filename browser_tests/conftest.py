@@ -8,6 +8,7 @@ go to artifacts/screenshots/ (not committed).
 
 import shutil
 import subprocess
+from types import SimpleNamespace
 from pathlib import Path
 
 import pytest
@@ -49,16 +50,22 @@ def axe_source() -> str:
 
 
 @pytest.fixture(scope="session")
-def server_url(tmp_path_factory):
-    """`manage.py serve` on a free port with the test's own settings module, database and demo data."""
+def served(tmp_path_factory):
+    """`manage.py serve` on a free port with the test's own settings module, database and demo data: its
+    address and its log (the embedded mode prints the emails it sends there)."""
     var_dir = tmp_path_factory.mktemp("browser-var")
     env = process_env(HEALTHSYNC_VAR_DIR=str(var_dir), DJANGO_SETTINGS_MODULE=settings.SETTINGS_MODULE, HEALTHSYNC_LOG_LEVEL="WARNING")
     manage("migrate", "--noinput", env=env)
     manage("seed_demo", env=env)
     port = free_port()
     server = start_server(env=env, port=port, log_path=var_dir / "server.log")
-    yield f"http://127.0.0.1:{port}"
+    yield SimpleNamespace(url=f"http://127.0.0.1:{port}", log=var_dir / "server.log")
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def server_url(served):
+    return served.url
 
 
 @pytest.fixture(scope="session")

@@ -255,12 +255,15 @@ class DonorRegisterView(RegistrationView):
         serializer = DonorRegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        donor = services.donor_register(
-            name=data["name"], email=data["email"], password=data["password"], blood_group=data["blood_type"],
-            date_of_birth=data["date_of_birth"], address=data["address"], contact_number=data["contact_number"],
-            sex=data["sex"], weight_kg=data.get("weight_kg"), region=data["region"],
+        return self.registered(
+            request, email=data["email"],
+            create=lambda: services.donor_register(
+                name=data["name"], email=data["email"], password=data["password"], blood_group=data["blood_type"],
+                date_of_birth=data["date_of_birth"], address=data["address"], contact_number=data["contact_number"],
+                sex=data["sex"], weight_kg=data.get("weight_kg"), region=data["region"],
+            ),
+            respond=lambda donor: Response(DonorProfileSerializer(donor).data, status=status.HTTP_201_CREATED),
         )
-        return Response(DonorProfileSerializer(donor).data, status=status.HTTP_201_CREATED)
 
 
 DonorLoginView = role_login_view(

@@ -5,11 +5,11 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import ValidationError
 
-from . import services, task_admin  # noqa: F401  task_admin: the Celery pages, re-registered
+from . import invitations, services, task_admin  # noqa: F401  task_admin: the Celery pages, re-registered
 from .admin_site import HospitalScopedAdmin, PlatformWritesMixin, ServiceAdminMixin
 from .display import when
 from .health import run_checks
-from .models import Hospital, Membership, User
+from .models import Hospital, Invitation, Membership, User
 from .permissions import CHANGE, MANAGE_STAFF, VIEW, hospitals_for
 from .realtime import rights_changed
 
@@ -51,42 +51,19 @@ class UserAdmin(PlatformWritesMixin, HospitalScopedAdmin, DjangoUserAdmin):
         super().delete_queryset(request, queryset.exclude(pk=request.user.pk))
 
 
-class MembershipForm(forms.ModelForm):
-    email = forms.EmailField(help_text="The account to grant the role to; the person registers first.")
-
-    class Meta:
-        model = Membership
-        fields = ["hospital", "role"]
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.instance.pk:
-            self.fields["email"].initial = self.instance.user.email
-            self.fields["email"].disabled = True
-
-    def clean_email(self):
-        if self.instance.pk:
-            return self.instance.user.email  # the account of a role is not changed; grant a new one instead
-        user = User.objects.filter(email__iexact=self.cleaned_data["email"]).first()
-        if user is None:
-            raise ValidationError("No account has this email; ask the person to register first.")
-        self.instance.user = user
-        return user.email
-
-
 @admin.register(Membership)
 class MembershipAdmin(ServiceAdminMixin, HospitalScopedAdmin):
-    """Hospital administrators grant roles at their own hospitals to existing accounts (by email),
-    through ``services.membership_grant``; platform administrators at any hospital."""
+    """The staff of the hospitals one manages: change a role, or revoke it. A person joins by accepting an
+    invitation (``InvitationAdmin``), never added here."""
 
-    form = MembershipForm
     view_perm = MANAGE_STAFF
     change_perm = MANAGE_STAFF
+    fields = ["account", "user_name", "hospital", "role", "granted_by", "created_at"]
     list_display = ["account", "user_name", "hospital", "role", "granted_by", "created_at"]
     list_filter = ["role", "hospital"]
     search_fields = ["user__email", "user__name", "hospital__name", "hospital__fin"]
     list_select_related = ["user", "hospital", "granted_by"]
-    readonly_fields = ["granted_by", "created_at"]
+    readonly_fields = ["account", "user_name", "hospital", "granted_by", "created_at"]
 
     @admin.display(description="Account", ordering="user__email")
     def account(self, membership):
@@ -96,14 +73,11 @@ class MembershipAdmin(ServiceAdminMixin, HospitalScopedAdmin):
     def user_name(self, membership):
         return membership.user.name
 
-    def save_model(self, request, obj, form, change):
-        saved = self.call_service(request, services.membership_grant, hospital=obj.hospital, user=obj.user, role=obj.role, by=request.user)
-        if saved is not None:
-            obj.pk, obj.granted_by, obj.created_at = saved.pk, saved.granted_by, saved.created_at
+    def has_add_permission(self, request):
+        return False  # staff are invited
 
-    def get_readonly_fields(self, request, obj=None):
-        # A role changes; it does not move to another hospital (that is a new grant).
-        return [*self.readonly_fields, "hospital"] if obj is not None else self.readonly_fields
+    def save_model(self, request, obj, form, change):
+        self.call_service(request, services.membership_grant, hospital=obj.hospital, user=obj.user, role=obj.role, by=request.user)
 
     def delete_model(self, request, obj):
         services.membership_revoke(membership=obj, by=request.user)
@@ -111,6 +85,54 @@ class MembershipAdmin(ServiceAdminMixin, HospitalScopedAdmin):
     def delete_queryset(self, request, queryset):
         for membership in queryset:
             services.membership_revoke(membership=membership, by=request.user)
+
+
+class InvitationForm(forms.ModelForm):
+    class Meta:
+        model = Invitation
+        fields = ["email", "hospital", "role"]
+        help_texts = {"email": "The person receives a link to accept (or to set a password, without an account yet)."}
+
+    def validate_unique(self):
+        pass  # a new invitation to the same address replaces the open one (invitations.invitation_send)
+
+
+@admin.register(Invitation)
+class InvitationAdmin(ServiceAdminMixin, HospitalScopedAdmin):
+    """Invite a person by email to a role at a hospital one manages; see who has not accepted yet;
+    withdraw an invitation. Sent through ``invitations.invitation_send``."""
+
+    form = InvitationForm
+    view_perm = MANAGE_STAFF
+    change_perm = MANAGE_STAFF
+    list_display = ["email", "hospital", "role", "status_label", "invited_by", "created_at", "expires_at"]
+    list_filter = [("accepted_at", admin.EmptyFieldListFilter), ("withdrawn_at", admin.EmptyFieldListFilter), "role", "hospital"]
+    search_fields = ["email", "hospital__name"]
+    list_select_related = ["hospital", "invited_by"]
+    actions = ["withdraw"]
+    service_arg = "invitation"
+
+    @admin.display(description="Status")
+    def status_label(self, invitation):
+        return invitation.status
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request)  # the list and its actions; an invitation is not edited
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # withdrawn, and kept as a record
+
+    def save_model(self, request, obj, form, change):
+        sent = self.call_service(request, invitations.invitation_send, hospital=obj.hospital, email=obj.email, role=obj.role,
+                                 by=request.user, site=request.build_absolute_uri("/"))
+        obj.pk = sent.pk
+
+    def log_addition(self, request, obj, message):
+        return super().log_addition(request, obj, message) if obj.pk else None
+
+    @admin.action(description="Withdraw the selected invitations")
+    def withdraw(self, request, queryset):
+        self.run_each(request, queryset, invitations.invitation_withdraw, "invitations withdrawn", by=request.user)
 
 
 @admin.register(Hospital)

@@ -92,8 +92,6 @@ class User(AbstractBaseUser, PermissionsMixin):
 
 
 fin_validator = RegexValidator(r"^[A-Z][0-9A-Z]{4}$", "A FIN is 5 characters: a letter, then 4 letters or digits.")
-
-
 region_code_validator = RegexValidator(
     r"^[A-Z0-9][A-Z0-9-]{0,19}$", "A region code is up to 20 capital letters, digits or hyphens, starting with a letter or digit."
 )
@@ -182,3 +180,41 @@ class Membership(models.Model):
 
     def __str__(self):
         return f"{self.user} — {self.get_role_display()} at {self.hospital.name}"
+
+
+class Invitation(models.Model):
+    """An offer of a staff role at a hospital, sent to an email address. Nobody becomes a hospital's staff
+    without accepting one: the link in the email (a token of which only a digest is stored) leads the
+    person to accept, logged in as the invited address, or to set a password for a new account."""
+
+    hospital = models.ForeignKey(Hospital, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=20, choices=Membership.STAFF_ROLES)
+    invited_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="invitations_sent")
+    token_digest = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="invitations_accepted")
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                "hospital", Lower("email"), condition=models.Q(accepted_at__isnull=True, withdrawn_at__isnull=True),
+                name="one_open_invitation_per_address",
+                violation_error_message="This address already has an open invitation to this hospital.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.email}: {self.get_role_display()} at {self.hospital.name}"
+
+    @property
+    def status(self) -> str:
+        if self.accepted_at:
+            return "accepted"
+        if self.withdrawn_at:
+            return "withdrawn"
+        return "expired" if self.expires_at <= timezone.now() else "pending"

@@ -150,12 +150,12 @@ def hospital_register(
     It manages its own stock at once and joins the network when verified
     (at once where ``HEALTHSYNC_AUTO_VERIFY_HOSPITALS`` is on).
     """
-    with transaction.atomic():
-        administrator = user_register(email=email, password=password, name=f"{name} administrator")
+    with transaction.atomic():  # the hospital's own checks first: they answer alike whether or not the email has an account
         hospital = hospital_create(
             name=name, address=address, contact_number=contact_number, email=email, region=region,
             is_verified=settings.HEALTHSYNC_AUTO_VERIFY_HOSPITALS,
         )
+        administrator = user_register(email=email, password=password, name=f"{name} administrator")
         membership_grant(hospital=hospital, user=administrator, role=Role.HOSPITAL_ADMIN, by=None)
     return hospital
 
@@ -171,15 +171,18 @@ def hospital_verify(*, hospital: Hospital, by: User) -> Hospital:
 
 
 def membership_grant(*, hospital: Hospital, user: User, role: str, by: User | None) -> Membership:
-    """Give ``user`` a staff role at ``hospital`` (or change it).
+    """Give ``user`` a staff role at ``hospital``, or change it.
 
-    ``by`` must manage the hospital's staff; ``None`` is the system itself
-    (registration, demo data).
+    ``by`` (who must manage the hospital's staff) only changes the role of someone already on its
+    staff: a person joins a hospital by accepting an invitation (``healthsync.invitations``), never
+    silently. ``None`` is the system itself (registration, an accepted invitation, demo data).
     """
     if role not in ROLE_VALUES:
         raise ValidationError({"role": [f"Unknown staff role {role!r}."]})
     if by is not None and not can(by, MANAGE_STAFF, hospital):
         raise Forbidden("You cannot manage this hospital's staff.")
+    if by is not None and not Membership.objects.filter(user=user, hospital=hospital).exists():
+        raise Conflict("A person joins a hospital's staff by accepting an invitation: invite them by email.", code="invitation_required")
     with transaction.atomic():
         membership, _ = Membership.objects.update_or_create(
             user=user, hospital=hospital, defaults={"role": role, "granted_by": by}

@@ -254,13 +254,17 @@ LOGIN_URL = "/accounts/login/"
 HEALTHSYNC_STAFF_IDLE_MINUTES = env.int("HEALTHSYNC_STAFF_IDLE_MINUTES", default=30)
 HEALTHSYNC_REAUTH_MINUTES = env.int("HEALTHSYNC_REAUTH_MINUTES", default=15)
 # Staff (console accounts) must have an authenticator app: without one they reach only the page turning it on.
+# Days a staff invitation's link stays valid (healthsync.invitations).
+HEALTHSYNC_INVITATION_DAYS = env.int("HEALTHSYNC_INVITATION_DAYS", default=7)
 HEALTHSYNC_STAFF_SECOND_FACTOR = env.bool("HEALTHSYNC_STAFF_SECOND_FACTOR", default=False)
 ANONYMOUS_USER_NAME = None  # guardian: no anonymous user row; anonymous is denied by default
 
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
-ACCOUNT_EMAIL_VERIFICATION = env.str("HEALTHSYNC_EMAIL_VERIFICATION", default="optional")
+# "mandatory" (production default): an account that registers itself confirms its address before it can
+# log in, and every registration answers alike whether or not the address has an account (healthsync.registration).
+ACCOUNT_EMAIL_VERIFICATION = env.str("HEALTHSYNC_EMAIL_VERIFICATION", default="mandatory" if PRODUCTION else "optional")
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 # Failed logins, per client address and per account (the email): every login shares these counters,
 # the web's and the JWT logins (healthsync.security.account_authenticate), so an account locked on one

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from django.contrib import admin
 from .health import healthz
+from .views import invitation
 
 _swagger_ui = SpectacularSwaggerView.as_view(url_name="schema")
 
@@ -23,6 +24,7 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/donor/", permanent=False)),
     path("", include("donors.portal_urls")),
     path(settings.HEALTHSYNC_ADMIN_URL, admin.site.urls),
+    path("accounts/invitations/<str:token>/", invitation, name="invitation"),
     path("accounts/", include("allauth.urls")),
     path("healthz", healthz, name="healthz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -3,7 +3,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ..errors import DomainError
-from ..models import Hospital, Membership, Role, User
+from ..models import Hospital, Invitation, Membership, Role, User
 from ..regions import region_find
 
 
@@ -79,3 +79,14 @@ class MembershipSerializer(serializers.ModelSerializer):
         model = Membership
         fields = ["id", "hospital", "user", "user_email", "email", "role", "created_at"]
         read_only_fields = ["id", "user", "user_email", "created_at"]
+
+
+class InvitationSerializer(serializers.ModelSerializer):
+    role = serializers.ChoiceField(choices=[Role.HOSPITAL_ADMIN, Role.MEDICAL_STAFF])
+    status = serializers.CharField(read_only=True, help_text="pending, accepted, withdrawn or expired")
+    invited_by = serializers.EmailField(source="invited_by.email", read_only=True, default=None)
+
+    class Meta:
+        model = Invitation
+        fields = ["id", "hospital", "email", "role", "status", "invited_by", "created_at", "expires_at", "accepted_at", "withdrawn_at"]
+        read_only_fields = ["id", "status", "invited_by", "created_at", "expires_at", "accepted_at", "withdrawn_at"]

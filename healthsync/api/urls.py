@@ -6,6 +6,7 @@ from . import views
 router = DefaultRouter(trailing_slash="/?")
 router.register("hospitals", views.HospitalViewSet, basename="hospital")
 router.register("memberships", views.MembershipViewSet, basename="membership")
+router.register("invitations", views.InvitationViewSet, basename="invitation")
 
 urlpatterns = [
     path("auth/register", views.RegisterView.as_view(), name="auth-register"),

@@ -5,6 +5,7 @@ import time
 from django.contrib.auth.models import update_last_login
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action, api_view, permission_classes
@@ -17,13 +18,14 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.utils import get_md5_hash_password
 from rest_framework_simplejwt.views import TokenBlacklistView, TokenObtainPairView, TokenRefreshView
 
-from .. import services
-from ..errors import DomainError, Forbidden
-from ..models import Hospital, Membership, User
+from .. import invitations, services
+from ..errors import Forbidden
+from ..models import Hospital, Invitation, Membership, User
 from ..permissions import CHANGE, MANAGE_STAFF, VIEW, HospitalObjectPermission, can_anywhere, hospitals_for, scope_to_hospitals
 from ..regions import region_find
+from ..registration import CHECK_YOUR_EMAIL, check_email_confirmed, register_quietly, verification_required
 from ..security import SECOND_FACTOR_REQUIRED, account_authenticate, has_second_factor, second_factor_missing, verify_second_factor
-from .serializers import HospitalSerializer, MembershipSerializer, RegisterSerializer, UserSerializer
+from .serializers import HospitalSerializer, InvitationSerializer, MembershipSerializer, RegisterSerializer, UserSerializer
 from .throttling import ClientScopedRateThrottle
 
 
@@ -46,6 +48,7 @@ class LoginTokenSerializer(TokenObtainPairSerializer):
         self.user = account_authenticate(request=self.context["request"]._request, email=attrs[self.username_field], password=attrs["password"])
         if self.user is None:
             raise AuthenticationFailed(self.error_messages["no_active_account"], code="no_active_account")
+        check_email_confirmed(self.user)
         # The second factor before any token exists, so a password alone never gets one.
         if has_second_factor(self.user):
             otp = attrs.get("otp", "").strip()
@@ -98,6 +101,15 @@ class RegistrationView(APIView):
     throttle_classes = [ClientScopedRateThrottle]
     throttle_scope = "register"
 
+    def registered(self, request, *, email: str, create, respond) -> Response:
+        """Run ``create`` (the registration service) and answer ``respond(result)``; with mandatory email
+        verification, answer 202 "check your email" instead, the same whether or not ``email`` has an
+        account (``healthsync.registration``)."""
+        if not verification_required():
+            return respond(create())
+        register_quietly(request._request, email=email, create=create)
+        return Response({"detail": CHECK_YOUR_EMAIL}, status=status.HTTP_202_ACCEPTED)
+
 
 class RefreshSerializer(TokenRefreshSerializer):
     """simplejwt's refresh, which also refuses a token issued before its user's password changed
@@ -130,12 +142,14 @@ class LogoutView(TokenBlacklistView):
 class RegisterView(RegistrationView):
     """Create an account with no staff rights; a hospital or platform administrator grants roles."""
 
-    @extend_schema(request=RegisterSerializer, responses={201: UserSerializer})
+    @extend_schema(request=RegisterSerializer, responses={201: UserSerializer, 202: OpenApiTypes.OBJECT})
     def post(self, request):
         serializer = RegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = services.user_register(**serializer.validated_data)
-        return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
+        return self.registered(
+            request, email=serializer.validated_data["email"], create=lambda: services.user_register(**serializer.validated_data),
+            respond=lambda user: Response(UserSerializer(user).data, status=status.HTTP_201_CREATED),
+        )
 
 
 @extend_schema(responses=UserSerializer)
@@ -164,7 +178,6 @@ class HospitalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.U
             hospitals = hospitals.filter(region=region_find(self.request.query_params["region"]))
         return hospitals
 
-
     @staticmethod
     def hospital_of(hospital):
         return hospital
@@ -191,41 +204,72 @@ class HospitalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.U
         return Response(HospitalSerializer(hospital).data)
 
 
-class MembershipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
-    """Staff roles at the hospitals the user manages."""
+class StaffViewSet(viewsets.GenericViewSet):
+    """Base of the staff endpoints: rows of the hospitals the user manages."""
 
-    serializer_class = MembershipSerializer
     permission_classes = [HospitalObjectPermission]
     read_perm = MANAGE_STAFF
     required_perm = MANAGE_STAFF
     filterset_fields = ["hospital", "role"]
 
+    @staticmethod
+    def hospital_of(row):
+        return row.hospital
+
+    def managed_input(self, request, serializer_class) -> tuple[Hospital, dict]:
+        """The validated body and its hospital, one the user manages (else 404)."""
+        serializer = serializer_class(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        return get_object_or_404(hospitals_for(request.user, MANAGE_STAFF), pk=data["hospital"].pk), data
+
+    def invite(self, request, hospital: Hospital, data: dict, *, status_code: int) -> Response:
+        invitation = invitations.invitation_send(hospital=hospital, email=data["email"], role=data["role"], by=request.user,
+                                                 site=request.build_absolute_uri("/"))
+        return Response(InvitationSerializer(invitation).data, status=status_code)
+
+
+class MembershipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, StaffViewSet):
+    """Staff roles at the hospitals the user manages."""
+
+    serializer_class = MembershipSerializer
+
     def get_queryset(self):
         queryset = Membership.objects.select_related("user", "hospital")
         return scope_to_hospitals(queryset, self.request.user, perm=MANAGE_STAFF)
 
-    @staticmethod
-    def hospital_of(membership):
-        return membership.hospital
-
+    @extend_schema(responses={200: MembershipSerializer, 202: InvitationSerializer})
     def create(self, request):
-        """Grant a role to an existing account, named by email (or change its role)."""
-        serializer = MembershipSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        hospital = get_object_or_404(hospitals_for(request.user, MANAGE_STAFF), pk=data["hospital"].pk)
-        user = User.objects.filter(email__iexact=data["email"]).first()
-        if user is None:
-            raise DomainError(
-                "No account has this email; ask the person to register first.",
-                code="unknown_account",
-                fields={"email": ["No account has this email."]},
-            )
-        membership = services.membership_grant(hospital=hospital, user=user, role=data["role"], by=request.user)
-        return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
+        """Change the role of someone on the hospital's staff (200); anyone else, account or not, is sent an
+        invitation to accept (202, the same answer either way): nobody joins a hospital without accepting."""
+        hospital, data = self.managed_input(request, MembershipSerializer)
+        membership = Membership.objects.filter(hospital=hospital, user__email__iexact=data["email"]).select_related("user").first()
+        if membership is None:
+            return self.invite(request, hospital, data, status_code=status.HTTP_202_ACCEPTED)
+        membership = services.membership_grant(hospital=hospital, user=membership.user, role=data["role"], by=request.user)
+        return Response(MembershipSerializer(membership).data)
 
     def perform_destroy(self, membership):
         services.membership_revoke(membership=membership, by=self.request.user)
+
+
+class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin,
+                        StaffViewSet):
+    """Invitations to the staff of the hospitals the user manages: send (the person accepts through the
+    emailed link), list with their status, withdraw (DELETE; the link stops working)."""
+
+    serializer_class = InvitationSerializer
+
+    def get_queryset(self):
+        return scope_to_hospitals(Invitation.objects.select_related("hospital", "invited_by"), self.request.user, perm=MANAGE_STAFF)
+
+    def create(self, request):
+        hospital, data = self.managed_input(request, InvitationSerializer)
+        return self.invite(request, hospital, data, status_code=status.HTTP_201_CREATED)
+
+    def destroy(self, request, pk=None, **kwargs):
+        invitations.invitation_withdraw(invitation=self.get_object(), by=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 @extend_schema(

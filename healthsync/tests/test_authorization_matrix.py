@@ -50,7 +50,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from conftest import PASSWORD, make_user
-from healthsync.models import Membership, Role
+from healthsync.models import Invitation, Membership, Role
 
 ROLES = ("anon", "donor", "norole", "staff", "hadmin", "platform")
 STAFF_ROLES = ("staff", "hadmin", "platform")
@@ -128,6 +128,19 @@ RULES: dict[str, Rule] = {
     ),
     "api/^memberships/(?P<pk>[^/.]+)\\.(?P<format>[a-z0-9]+)/?$": Rule(
         "/api/memberships/{membership}.json", {"GET": "401 404 404 404 ok ok"}, other={"GET": "401 404 404 404 404 ok"},
+    ),
+    "api/^invitations/$": Rule(
+        "/api/invitations/", {"GET": AUTH_READ, "POST": "401 404 404 404 pass pass"},
+        other={"POST": "401 404 404 404 404 pass"},
+        body={"hospital": "{hospital}", "email": "invitee@example.com", "role": "medical_staff"},
+    ),
+    "api/^invitations\\.(?P<format>[a-z0-9]+)/?$": Rule("/api/invitations.json", {"GET": AUTH_READ}),
+    "api/^invitations/(?P<pk>[^/.]+)/$": Rule(
+        "/api/invitations/{invitation}/", {"GET": "401 404 404 404 ok ok", "DELETE": "401 404 404 404 pass pass"},
+        other={"GET": "401 404 404 404 404 ok", "DELETE": "401 404 404 404 404 pass"},
+    ),
+    "api/^invitations/(?P<pk>[^/.]+)\\.(?P<format>[a-z0-9]+)/?$": Rule(
+        "/api/invitations/{invitation}.json", {"GET": "401 404 404 404 ok ok"}, other={"GET": "401 404 404 404 404 ok"},
     ),
     # --- blood bank: hospitals -----------------------------------------------------------------
     "api/blood-bank/hospital/register": Rule(f"{A}/hospital/register", {"POST": PUBLIC_WRITE}),
@@ -274,6 +287,10 @@ RULES: dict[str, Rule] = {
     "shortages/": Rule("/shortages/", {"GET": PUBLIC}, html=True),
     # --- accounts (allauth) ---------------------------------------------------------------------------
     "accounts/login/": Rule("/accounts/login/", {"GET": PUBLIC}, html=True),
+    # A link's token is the only key: an unknown one is 410 for everyone (test_admin_memberships has the rest).
+    "accounts/invitations/<str:token>/": Rule(
+        "/accounts/invitations/no-such-token/", {"GET": "410 410 410 410 410 410", "POST": "410 410 410 410 410 410"}, html=True,
+    ),
     "accounts/logout/": Rule("/accounts/logout/", {"GET": PUBLIC, "POST": PUBLIC}, html=True, isolated=True),
     "accounts/inactive/": Rule("/accounts/inactive/", {"GET": PUBLIC}, html=True),
     "accounts/signup/": Rule("/accounts/signup/", {"GET": PUBLIC}, html=True),
@@ -379,7 +396,8 @@ ADMIN_MODELS: dict[str, tuple[str, str]] = {
     "django_celery_beat.solarschedule": PLATFORM_ONLY,
     "django_celery_beat.intervalschedule": PLATFORM_ONLY,
     "healthsync.user": ("login login login 403 ok ok", "login login login 403 403 ok"),
-    "healthsync.membership": ("login login login 403 ok ok", "login login login 403 ok ok"),
+    "healthsync.membership": ("login login login 403 ok ok", "login login login 403 403 403"),  # staff join by invitation
+    "healthsync.invitation": ("login login login 403 ok ok", "login login login 403 ok ok"),
     "healthsync.hospital": ("login login login ok ok ok", "login login login 403 403 ok"),
     "healthsync.region": STAFF_READ_PLATFORM_WRITE,
     "auditlog.logentry": PLATFORM_READ_ONLY,
@@ -568,7 +586,10 @@ def world(settings, tmp_path, hospital_a, hospital_b, alice, bob, carol, dave, r
             image="matrix/study.png", image_kind="png",
         )
         victim = make_user(f"victim-{hospital.pk}@example.com", hospital=hospital, role=Role.MEDICAL_STAFF)
+        invitation = Invitation.objects.create(hospital=hospital, email=f"invited-{hospital.pk}@example.com", role=Role.MEDICAL_STAFF,
+                                               token_digest=uuid.uuid4().hex, expires_at=timezone.now() + timedelta(days=7))
         return {
+            "invitation": invitation.pk,
             "hospital": hospital.pk, "unit": unit.pk, "request": request.pk, "allocation": allocation.pk,
             "transfer": transfer.pk, "slot": slot.pk, "appointment": appointment.pk, "donation": donation.pk,
             "donor": deferred.pk, "deferral": deferral.pk, "analysis": analysis.pk,
