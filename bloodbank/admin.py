@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from healthsync.admin_site import HospitalScopedAdmin, ServiceAdminMixin
+from healthsync.audit import note_patient_read
 from healthsync.display import UrgencyFilter, urgency_choices, urgency_label, use_by
 from healthsync.errors import DomainError
 from healthsync.permissions import hospitals_for
@@ -210,6 +211,11 @@ class BloodRequestAdmin(ServiceAdminMixin, HospitalScopedAdmin):
         if obj is None:
             return self.readonly_fields
         return self.get_fields(request, obj)  # a request is changed through its actions, not edited
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and obj.patient_reference:
+            note_patient_read(request, obj, ["patient_reference"])  # only the hospital's staff reach this page
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def save_model(self, request, obj, form, change):
         if change:

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from healthsync import services as core_services
 from healthsync.api.serializers import RegionField
 from healthsync.api.views import RegistrationView, role_login_view
+from healthsync.audit import note_patient_read
 from healthsync.errors import Forbidden
 from healthsync.models import Hospital
 from healthsync.params import whole_number
@@ -88,7 +89,13 @@ class RequestSerializer(serializers.ModelSerializer):
 
 class RequestDetailSerializer(RequestSerializer):
     allocations = AllocationSerializer(many=True, read_only=True)
-    patient_reference = serializers.CharField(read_only=True)
+    patient_reference = serializers.SerializerMethodField()
+
+    def get_patient_reference(self, blood_request) -> str:
+        """Encrypted at rest; its reading (the hospital's own staff only reach a request) is audited."""
+        if blood_request.patient_reference and "request" in self.context:
+            note_patient_read(self.context["request"], blood_request, ["patient_reference"])
+        return blood_request.patient_reference or ""
 
     class Meta(RequestSerializer.Meta):
         fields = RequestSerializer.Meta.fields + ["patient_reference", "allocations"]

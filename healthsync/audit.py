@@ -32,3 +32,52 @@ def attribute_to(user) -> None:
 def acting_as(user):
     """Context manager for background work done on behalf of ``user``."""
     return set_actor(user)
+
+
+def record(objects, *, action: int, actor=None, changes=None, remote_addr: str | None = None) -> None:
+    """One audit entry per object, in one statement: for rows written in bulk or with ``update()``, which
+    send no signal for django-auditlog to record. ``changes(obj)`` gives each entry's ``{field: [old, new]}``."""
+    from auditlog.models import LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    objects = list(objects)
+    if not objects:
+        return
+    actor = actor if getattr(actor, "is_authenticated", False) else None
+    LogEntry.objects.bulk_create([
+        LogEntry(content_type=ContentType.objects.get_for_model(obj), object_pk=str(obj.pk), object_id=obj.pk, object_repr=str(obj)[:200],
+                 action=action, actor=actor, actor_email=getattr(actor, "email", None), remote_addr=remote_addr,
+                 changes=changes(obj) if changes else {})
+        for obj in objects
+    ])
+
+
+def note_patient_read(request, obj, fields) -> None:
+    """``request`` shows ``obj``'s patient-identifying ``fields`` to its user: recorded once the response is
+    on its way (``PatientReadAuditMiddleware``), one entry per record per request."""
+    if not fields:
+        return
+    request = getattr(request, "_request", request)  # DRF's Request wraps Django's
+    reads = request.__dict__.setdefault("_healthsync_patient_reads", {})
+    reads.setdefault((type(obj), obj.pk), [obj, set()])[1].update(fields)
+
+
+class PatientReadAuditMiddleware:
+    """Writes the reads of patient-identifying fields that a successful response showed (45 CFR 164.312(b)):
+    an ``access`` entry per record with who, from where and which fields."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        reads = request.__dict__.pop("_healthsync_patient_reads", None)
+        if reads and response.status_code < 400:
+            from auditlog.models import LogEntry
+
+            from .security import client_address
+
+            fields = {id(obj): sorted(names) for obj, names in reads.values()}
+            record([obj for obj, _ in reads.values()], action=LogEntry.Action.ACCESS, actor=request.user,
+                   remote_addr=client_address(request) or None, changes=lambda obj: {"fields read": [None, fields[id(obj)]]})
+        return response

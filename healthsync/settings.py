@@ -110,6 +110,7 @@ MIDDLEWARE = [
     "healthsync.security.StaffIdleTimeoutMiddleware",
     "healthsync.security.StaffSecondFactorMiddleware",
     # Last, so its exception hook sees a view's database error first: 503, not a traceback.
+    "healthsync.audit.PatientReadAuditMiddleware",
     "healthsync.middleware.DatabaseUnavailableMiddleware",
 ]
 

@@ -31,7 +31,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from PIL import Image
 
-from healthsync import files, wakeups
+from healthsync import audit, files, wakeups
 from healthsync.errors import Conflict, DomainError
 
 from . import events, suitability
@@ -216,16 +216,11 @@ def _audit_submission(created: list[ImageAnalysis], *, user) -> None:
     """One audit entry per submitted analysis (who sent which image to which model version), in one
     statement: ``bulk_create`` sends no signal for django-auditlog to record (imaging/audit.py)."""
     from auditlog.models import LogEntry
-    from django.contrib.contenttypes.models import ContentType
 
-    content_type = ContentType.objects.get_for_model(ImageAnalysis)
-    LogEntry.objects.bulk_create([
-        LogEntry(content_type=content_type, object_pk=str(analysis.pk), object_id=analysis.pk, object_repr=str(analysis),
-                 action=LogEntry.Action.CREATE, actor=user, actor_email=getattr(user, "email", None),
-                 changes={"model": [None, f"{analysis.model.name}:{analysis.model.version}"], "batch": [None, str(analysis.batch)],
-                          "hospital": [None, str(analysis.hospital_id)]})
-        for analysis in created
-    ])
+    audit.record(created, action=LogEntry.Action.CREATE, actor=user, changes=lambda analysis: {
+        "model": [None, f"{analysis.model.name}:{analysis.model.version}"], "batch": [None, str(analysis.batch)],
+        "hospital": [None, str(analysis.hospital_id)],
+    })
 
 
 def _write_files(field: str, analyses: list[ImageAnalysis], contents: list[bytes]) -> list[str]:

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from healthsync.api.parsers import JSONParser
 from healthsync.api.throttling import rate_limited
+from healthsync.audit import note_patient_read
 from healthsync.permissions import ACT, IsHospitalStaff, acting_hospital, can, scope_to_hospitals
 from healthsync.security import require_recent_login
 
@@ -116,11 +117,11 @@ class AnalysisSerializer(serializers.ModelSerializer):
         """The DICOM's original identifiers: only for the hospital's own staff (not for platform administrators)."""
         if not analysis.patient_identifiers or not self._own_staff(analysis):
             return None
-        return json.loads(analysis.patient_identifiers)
+        return json.loads(self._shown(analysis, "patient_identifiers"))
 
     def get_original_name(self, analysis) -> str | None:
         """The uploaded file's name (it often names the patient): only for the hospital's own staff."""
-        return (analysis.original_name or None) if self._own_staff(analysis) else None
+        return self._shown(analysis, "original_name") if self._own_staff(analysis) else None
 
     def get_patient_reference(self, analysis) -> str | None:
         return self.get_patient_context(analysis)["patient_reference"]
@@ -131,8 +132,15 @@ class AnalysisSerializer(serializers.ModelSerializer):
     def get_patient_context(self, analysis) -> dict:
         """The patient reference and accession number: only for the hospital's own staff."""
         own = self._own_staff(analysis)
-        return {"patient_reference": (analysis.patient_reference or None) if own else None,
-                "accession_number": (analysis.accession_number or None) if own else None}
+        return {"patient_reference": self._shown(analysis, "patient_reference") if own else None,
+                "accession_number": self._shown(analysis, "accession_number") if own else None}
+
+    def _shown(self, analysis, field: str) -> str | None:
+        """The value of a patient-identifying field, its reading recorded in the audit log (when it has one)."""
+        value = getattr(analysis, field) or None
+        if value and self.context.get("request") is not None:
+            note_patient_read(self.context["request"], analysis, [field])
+        return value
 
     def get_timings_ms(self, analysis) -> dict:
         return {"queue_wait": analysis.queue_wait_ms, "preprocessing": analysis.preprocessing_ms,

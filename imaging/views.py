@@ -10,6 +10,7 @@ from django.http import HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 
+from healthsync.audit import note_patient_read
 from healthsync.errors import DomainError
 from healthsync.permissions import ACT, acting_hospital, can_anywhere, scope_to_hospitals
 
@@ -52,19 +53,22 @@ def analyse(request):
         "catalogue": catalogue, "specialties": [(specialty, list(rows)) for specialty, rows in groupby(catalogue, key=itemgetter("specialty"))],
         "chosen_condition": found.code if found else "", "chosen_model": chosen["model"],
         "queue": selectors.queue_status(), "batch": batch,
-        "batch_analyses": _labelled(request.user, mine.filter(batch=batch).order_by("pk")) if _is_uuid(batch) else [],
-        "recent": _labelled(request.user, mine[:15]),
+        "batch_analyses": _labelled(request, mine.filter(batch=batch).order_by("pk")) if _is_uuid(batch) else [],
+        "recent": _labelled(request, mine[:15]),
     }
     return TemplateResponse(request, "admin/imaging/analyse.html", context)
 
 
-def _labelled(user, analyses) -> list[ImageAnalysis]:
+def _labelled(request, analyses) -> list[ImageAnalysis]:
     """The analyses, each with ``label``: its uploaded file's name for the hospital's own staff (the
-    name often names the patient), else its number."""
-    own = set(user.memberships.values_list("hospital_id", flat=True))
+    name often names the patient; its reading is audited), else its number."""
+    own = set(request.user.memberships.values_list("hospital_id", flat=True))
     rows = list(analyses)
     for analysis in rows:
-        analysis.label = (analysis.original_name if analysis.hospital_id in own else "") or f"Image {analysis.pk}"
+        shown = analysis.original_name if analysis.hospital_id in own else ""
+        if shown:
+            note_patient_read(request, analysis, ["original_name"])
+        analysis.label = shown or f"Image {analysis.pk}"
     return rows
 
 
@@ -94,6 +98,8 @@ def analysis_detail(request, analysis_id):
         **admin.site.each_context(request), "title": f"Analysis {analysis.pk}", "analysis": analysis,
         "disclaimer": DISCLAIMER, "confirmations": Confirmation.choices,
         "own_staff": request.user.memberships.filter(hospital_id=analysis.hospital_id).exists(),
-        "label": _labelled(request.user, [analysis])[0].label,
+        "label": _labelled(request, [analysis])[0].label,
     }
+    if context["own_staff"]:
+        note_patient_read(request, analysis, [name for name in ("patient_reference", "accession_number") if getattr(analysis, name)])
     return TemplateResponse(request, "admin/imaging/analysis.html", context)

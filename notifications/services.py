@@ -9,6 +9,7 @@ import hashlib
 import logging
 from datetime import datetime, timedelta
 
+from auditlog.models import LogEntry
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
@@ -21,6 +22,7 @@ from bloodbank import selectors as bloodbank_selectors
 from bloodbank.models import Allocation, AllocationStatus, BloodRequest, BloodUnit, Component, UnitStatus
 from donors import selectors as donor_selectors
 from donors.models import Appointment, AppointmentStatus
+from healthsync import audit
 from healthsync.models import Hospital, User
 from imaging.models import ImageAnalysis
 from healthsync.realtime import PLATFORM_GROUP, hospital_group, push, user_group
@@ -199,7 +201,6 @@ def _call_donors(*, request: BloodRequest) -> Alert | None:
     A hospital without a region calls no donors; its network hears its request all the same."""
     if not request.hospital.is_verified or request.hospital.region_id is None:
         return None
-
     emergency = request.urgency == rules.EMERGENCY
     groups = [str(g) for g in bloodbank_rules.donor_preference(component=request.component, recipient_group=request.blood_group, emergency=emergency)]
     now = timezone.now()
@@ -455,6 +456,10 @@ def delivery_send(*, delivery_id: int) -> str:
         )
         raise
     Delivery.objects.filter(pk=delivery_id).update(status=DeliveryStatus.SENT, sent_at=timezone.now(), last_error="")
+    audit.record([delivery], action=LogEntry.Action.UPDATE, changes=lambda _: {
+        "status": [DeliveryStatus.SENDING, DeliveryStatus.SENT], "channel": [None, delivery.channel],
+        "recipient": [None, str(notification.recipient_id)], "alert": [None, f"{notification.alert_id}: {notification.alert.title}"],
+    })  # written with update(), which django-auditlog does not see
     return "sent"
 
 

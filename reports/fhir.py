@@ -60,9 +60,10 @@ def _priority(urgency: int) -> str:
     return {5: "stat", 4: "urgent"}.get(urgency, "routine")
 
 
-def blood_request(request: BloodRequest) -> dict:
+def blood_request(request: BloodRequest, *, with_patient: bool = False) -> dict:
+    """``with_patient``: the reader is the hospital's own staff, who may see the patient reference."""
     subject = {"display": "Patient"}
-    if request.patient_reference:
+    if with_patient and request.patient_reference:
         subject = {"identifier": {"value": request.patient_reference}, "display": "Patient"}
     resource = {
         "resourceType": "ServiceRequest",

@@ -11,6 +11,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from bloodbank.models import BloodRequest, BloodUnit
+from healthsync.audit import note_patient_read
 from healthsync.params import whole_number
 from healthsync.permissions import IsHospitalStaff, scope_to_hospitals
 from imaging.models import ImageAnalysis
@@ -60,14 +61,25 @@ RESOURCES = {
 PAGE_SIZE = 50
 
 
-def _resource(resource_type: str, user):
+# The patient-identifying fields each resource carries (for the hospital's own staff), whose reading is audited.
+PATIENT_FIELDS = {fhir.blood_request: ["patient_reference"], fhir.image_analysis: ["patient_reference", "accession_number"]}
+
+
+def _resource(resource_type: str, request):
     if resource_type not in RESOURCES:
         raise NotFound(f"HealthSync exports no {resource_type} resources; it exports {', '.join(sorted(RESOURCES))}.")
     queryset, build = RESOURCES[resource_type]
-    if build is fhir.image_analysis:  # patient references only for the hospital's own staff
-        own = set(user.memberships.values_list("hospital_id", flat=True))
-        return scope_to_hospitals(queryset(), user), lambda row: fhir.image_analysis(row, with_patient=row.hospital_id in own)
-    return scope_to_hospitals(queryset(), user), build
+    user = request.user
+    fields = PATIENT_FIELDS.get(build, [])
+    own = set(user.memberships.values_list("hospital_id", flat=True))
+
+    def built(row):
+        with_patient = row.hospital_id in own  # patient references only for the hospital's own staff
+        if with_patient:
+            note_patient_read(request, row, [name for name in fields if getattr(row, name)])
+        return build(row, with_patient=with_patient) if fields else build(row)
+
+    return scope_to_hospitals(queryset(), user), built
 
 
 @extend_schema(operation_id="fhir_search", responses={200: OpenApiTypes.OBJECT}, description="A searchset Bundle (FHIR R4B); `_count` and `page` page it.")
@@ -75,7 +87,7 @@ def _resource(resource_type: str, user):
 @permission_classes([IsHospitalStaff])
 @_negotiated
 def search(request, resource_type):
-    rows, build = _resource(resource_type, request.user)
+    rows, build = _resource(resource_type, request)
     count = max(whole_number(request.query_params, "_count", default=PAGE_SIZE, maximum=500, clamp=True), 1)
     page_number = whole_number(request.query_params, "page", default=1, maximum=2**31, clamp=True)
     paginator = Paginator(rows, count)
@@ -101,7 +113,7 @@ def search(request, resource_type):
 @permission_classes([IsHospitalStaff])
 @_negotiated
 def read(request, resource_type, resource_id):
-    rows, build = _resource(resource_type, request.user)
+    rows, build = _resource(resource_type, request)
     row = rows.filter(pk=resource_id).first()
     if row is None:
         raise NotFound(f"{resource_type}/{resource_id} is not among your records.")
