@@ -11,12 +11,13 @@ from django.utils import timezone
 
 from healthsync.admin_site import HospitalScopedAdmin, ServiceAdminMixin
 from healthsync.audit import note_patient_read
-from healthsync.display import UrgencyFilter, urgency_choices, urgency_label, use_by
+from healthsync.display import use_by
 from healthsync.errors import DomainError
 from healthsync.permissions import hospitals_for
 from healthsync.security import require_recent_login
 
 from . import console, selectors, services
+from .display import UrgencyFilter, urgency_choices, urgency_label
 from .models import Allocation, AllocationStatus, BloodRequest, BloodUnit, ParLevel, Transfer, UnitEvent, UnitStatus
 
 site = admin.site
@@ -217,6 +218,10 @@ class BloodRequestAdmin(ServiceAdminMixin, HospitalScopedAdmin):
             note_patient_read(request, obj, ["patient_reference"])  # only the hospital's staff reach this page
         return super().render_change_form(request, context, add, change, form_url, obj)
 
+    @admin.display(description="Urgency")
+    def urgency_display(self, blood_request):
+        return urgency_label(blood_request.urgency)
+
     def save_model(self, request, obj, form, change):
         if change:
             return
@@ -227,10 +232,6 @@ class BloodRequestAdmin(ServiceAdminMixin, HospitalScopedAdmin):
         )
         if created is not None:
             obj.pk, obj.status, obj.created_by, obj.created_at = created.pk, created.status, created.created_by, created.created_at
-
-    @admin.display(description="Urgency")
-    def urgency_display(self, blood_request):
-        return urgency_label(blood_request.urgency)
 
     @admin.action(description="Fulfil from own stock")
     def fulfil(self, request, queryset):

@@ -8,3 +8,4 @@ class BloodBankConfig(AppConfig):
     def ready(self):
         from . import audit  # noqa: F401  registers the audited models
         from . import dashboard  # noqa: F401  registers the dashboard panels
+        from . import display  # noqa: F401  registers the urgency column

@@ -501,6 +501,9 @@ URGENCY_LEVELS = range(1, 6)
 ROUTINE = 1
 URGENT = 4
 EMERGENCY = 5
+# How people name each level. 4 and 5 alert the network and donors; FHIR's priority reads 5 "stat",
+# 4 "urgent", 1-3 "routine" (reports.fhir).
+URGENCY_WORDS = {1: "routine", 2: "soon", 3: "priority", URGENT: "urgent", EMERGENCY: "emergency"}
 
 
 def validate_urgency(urgency: int) -> int:

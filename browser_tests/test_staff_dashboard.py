@@ -53,5 +53,5 @@ def test_staff_add_units_create_a_request_and_see_the_dashboard_change(new_page)
 
     page.goto("/admin/")
     expect(page.locator("#open-requests")).not_to_have_text(open_before)
-    expect(page.locator("#open-requests")).to_contain_text("3 — routine")
+    expect(page.locator("#open-requests")).to_contain_text("3 — priority")
     screenshot(page, "staff-dashboard-after")

@@ -1,4 +1,4 @@
-"""``{% load display %}``: the filters of ``healthsync.display`` (one date, time and urgency format)."""
+"""``{% load display %}``: the filters of ``healthsync.display`` (one date and time format)."""
 
 from django import template
 
@@ -8,4 +8,3 @@ register = template.Library()
 
 register.filter("when", display.when)
 register.filter("use_by", display.use_by)
-register.filter("urgency", display.urgency_label)

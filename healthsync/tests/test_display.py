@@ -1,4 +1,4 @@
-"""One way to show dates, times and urgency (healthsync.display), and the console's readable details:
+"""One way to show dates and times (healthsync.display; urgency: bloodbank/tests/test_display.py), and the console's readable details:
 plain-words constraint errors, the greeting by name, the icon and the friendly error pages."""
 
 from datetime import date, datetime, timedelta
@@ -24,12 +24,6 @@ def test_moments_and_days_in_one_format_with_the_year_only_outside_this_one(sett
     assert display.when(date(this_year, 3, 4)) == "4 Mar" and display.when(date(1990, 5, 15)) == "15 May 1990"
     assert display.when(None) == "" and display.use_by(None) == ""
     assert display.use_by(winter) == "use by 8 Dec 23:59"
-
-
-def test_urgency_reads_as_its_level_and_word_in_a_coloured_label():
-    assert [text for _, text in display.urgency_choices()] == ["1 — routine", "2 — routine", "3 — routine", "4 — urgent", "5 — emergency"]
-    assert display.urgency_label(5) == '<span class="urgency-label urgency-5">5 — emergency</span>'
-    assert display.urgency_text(9) == "9" and display.urgency_label(None) == ""
 
 
 @pytest.mark.django_db
