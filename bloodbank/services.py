@@ -298,7 +298,7 @@ def unit_release(*, unit: BloodUnit, by) -> BloodUnit:
 
 
 def unit_discard(*, unit: BloodUnit, by, reason: str) -> BloodUnit:
-    """Discard a unit; the reason and who discarded it are recorded (21 CFR 606.160(b)(1)(ii))."""
+    """Discard a unit; the reason and who discarded it are recorded (21 CFR 606.160(b)(3)(i), records of the unit's disposition)."""
     if not (reason or "").strip():
         raise DomainError("Discarding a unit needs a reason.", fields={"reason": ["Required."]})
     with transaction.atomic():

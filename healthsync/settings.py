@@ -470,7 +470,8 @@ HEALTHSYNC_DONATION_INTERVALS = {
     "plasma": env.int("HEALTHSYNC_INTERVAL_PLASMA_DAYS", default=28),
 }
 # Least weight (kg) for a double red cell donation; the whole-blood minimum is 50 kg (110 lb). Blood centre
-# practice: 130 lb for men; the sources give no figure for women, so it applies to every donor.
+# practice (American Red Cross): 130 lb for men, 150 lb and a minimum height for women; HealthSync applies
+# the men's figure to every donor and checks no height (docs/domain/blood-banking.md).
 HEALTHSYNC_DOUBLE_RED_CELLS_MINIMUM_WEIGHT_KG = env.float("HEALTHSYNC_DOUBLE_RED_CELLS_MINIMUM_WEIGHT_KG", default=59.0)
 # Infection markers that must be recorded negative before a donation's units leave quarantine.
 HEALTHSYNC_REQUIRED_MARKERS = env.list("HEALTHSYNC_REQUIRED_MARKERS", default=["HIV", "HBV", "HCV", "syphilis"])
