@@ -5,6 +5,7 @@ import logging
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.apps import apps
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
@@ -56,12 +57,28 @@ def run_checks() -> dict[str, str]:
     return results
 
 
+def reported_states() -> dict[str, str]:
+    """What the apps report beside the checks (an AppConfig's ``health_reports()``: name -> a callable
+    giving a state such as ``up``, ``down`` or ``disabled``): shown, never a reason for a 503."""
+    states = {}
+    for config in apps.get_app_configs():
+        for name, report in getattr(config, "health_reports", dict)().items():
+            try:
+                states[name] = report()
+            except Exception as exc:  # a report that fails says its service is down
+                logger.warning("healthz: %s is down: %s", name, exc)
+                states[name] = "down"
+    return states
+
+
 @never_cache
 @require_GET
 def healthz(request):
-    """200 when the database, the channel layer and the broker answer; 503 naming what is down."""
+    """200 when the database, the channel layer and the broker answer; 503 naming what is down. The
+    apps' reports (the DICOM listener: up, down or disabled) come with them without changing the status."""
     results = run_checks()
     down = [name for name, state in results.items() if state != "ok"]
+    results.update(reported_states())
     if not down:
         return JsonResponse({"status": "ok", "checks": results})
     body = error_body("service_unavailable", f"Unavailable: {', '.join(down)}.", details={"checks": results})

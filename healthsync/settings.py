@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "healthsync",
     "imaging",
+    "dicom_node",
     "bloodbank",
     "donors",
     "notifications",
@@ -489,3 +490,16 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 # Imaging: where the labelled data sets and the trained models live.
 HEALTHSYNC_DATASETS_DIR = Path(env.str("HEALTHSYNC_DATASETS_DIR", default=str(BASE_DIR.parent / "shared" / "datasets")))
 HEALTHSYNC_MODELS_DIR = Path(env.str("HEALTHSYNC_MODELS_DIR", default=str(BASE_DIR / "ml_models" / "artifacts")))
+
+# --- DICOM node (dicom_node): DIMSE in, structured reports and secondary captures out ---------------
+# Its AE title (peers call it by this; results are sent as it), address and port. `manage.py dicom_listener`
+# runs it; in the embedded mode `manage.py serve` runs it in a thread too, unless the port is 0 or empty.
+HEALTHSYNC_DICOM_AE_TITLE = env.str("HEALTHSYNC_DICOM_AE_TITLE", default="HEALTHSYNC")
+HEALTHSYNC_DICOM_HOST = env.str("HEALTHSYNC_DICOM_HOST", default="127.0.0.1")
+HEALTHSYNC_DICOM_PORT = int(env.str("HEALTHSYNC_DICOM_PORT", default="11112") or 0)
+# Largest instance accepted (C-STORE 0xA700 above); HEALTHSYNC_MAX_UPLOAD_MB applies as well.
+HEALTHSYNC_DICOM_MAX_INSTANCE_MB = env.int("HEALTHSYNC_DICOM_MAX_INSTANCE_MB", default=HEALTHSYNC_MAX_UPLOAD_MB)
+# Seconds a peer may stay silent within an association (and the DIMSE timeout) before it is aborted.
+HEALTHSYNC_DICOM_TIMEOUT_S = env.int("HEALTHSYNC_DICOM_TIMEOUT_S", default=60)
+CELERY_BEAT_SCHEDULE["dicom-resend-results"] = {"task": "dicom_node.tasks.resend_due_results", "schedule": 60}
+CELERY_BEAT_SCHEDULE["dicom-route-interrupted"] = {"task": "dicom_node.tasks.route_interrupted_associations", "schedule": 300}

@@ -37,7 +37,7 @@ from healthsync.errors import Conflict, DomainError
 from . import events, suitability
 from .models import AnalysisStatus, Condition, Confirmation, Dataset, ImageAnalysis, MLModel
 from .selectors import ModelNotFound, condition_find, condition_models, dataset_models, model_resolve
-from .uploads import read_study
+from .uploads import Study, read_study
 
 logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
@@ -143,17 +143,42 @@ def analyses_submit(*, hospital, user, uploads: list[tuple[str, bytes]], dataset
     reference and accession number, given or read from the DICOM before de-identification, are
     kept encrypted, with digests to search by. ``listener`` starts listening for finished analyses
     in that transaction (``analyses_submit_and_wait``)."""
-    if not uploads:
+    chosen_models, asked, patient_reference, accession_number = _submission_checked(
+        len(uploads), dataset=dataset, condition=condition, model=model, patient_reference=patient_reference, accession_number=accession_number)
+    studies = [(name or "image", read_study(data, name=name or "image")) for name, data in uploads]
+    return _studies_queued(studies, hospital=hospital, user=user, chosen_models=chosen_models, asked=asked, force=force,
+                           patient_reference=patient_reference, accession_number=accession_number, listener=listener)
+
+
+def studies_submit(*, hospital, user, studies: list[tuple[str, Study]], condition: str = "", model: str | None = None,
+                   force: bool = False) -> list[ImageAnalysis]:
+    """``analyses_submit`` for studies already read (``uploads.read_study``: checked, DICOM
+    de-identified, original identifiers apart) that arrived another way than a request, such as
+    from the DICOM node; ``user`` may be None (no person sent them). Same checks, same rows."""
+    chosen_models, asked, _, _ = _submission_checked(len(studies), condition=condition, model=model)
+    return _studies_queued(studies, hospital=hospital, user=user, chosen_models=chosen_models, asked=asked, force=force)
+
+
+def _submission_checked(count: int, *, dataset: str = "", condition: str = "", model: str | None = None, patient_reference: str = "",
+                        accession_number: str = "") -> tuple[list[MLModel], Condition | None, str, str]:
+    """The checks of a submission before its images are read: their number, the models, the patient fields."""
+    if not count:
         raise DomainError("Attach at least one image.", code="no_image", fields={"image": ["Required."]})
-    if len(uploads) > MAX_BATCH:
+    if count > MAX_BATCH:
         raise DomainError(f"At most {MAX_BATCH} images in one request.", fields={"image": [f"At most {MAX_BATCH}."]})
     chosen_models, asked = models_choose(dataset=dataset, condition=condition, model=model)
-    if len(uploads) * len(chosen_models) > MAX_BATCH:
-        message = f"At most {MAX_BATCH} analyses in one request: {len(uploads)} images for {len(chosen_models)} models is too many."
+    if count * len(chosen_models) > MAX_BATCH:
+        message = f"At most {MAX_BATCH} analyses in one request: {count} images for {len(chosen_models)} models is too many."
         raise DomainError(message, fields={"image": [message]})
     patient_reference = _patient_field(patient_reference, "patient_reference", "patient reference")
     accession_number = _patient_field(accession_number, "accession_number", "accession number")
-    studies = [(name or "image", read_study(data, name=name or "image")) for name, data in uploads]
+    return chosen_models, asked, patient_reference, accession_number
+
+
+def _studies_queued(studies: list[tuple[str, Study]], *, hospital, user, chosen_models: list[MLModel], asked: Condition | None,
+                    force: bool, patient_reference: str = "", accession_number: str = "",
+                    listener: wakeups.Listener | None = None) -> list[ImageAnalysis]:
+    """Check that each study fits each model, then store and queue its analyses (one transaction)."""
     overridden: list[dict[int, list[dict]]] = [{} for _ in studies]  # per image: model id -> the checks force overrode
     for chosen in chosen_models:
         for index, found in enumerate(suitability.problems(studies, model=chosen)):
@@ -206,7 +231,8 @@ def _store(created: list[ImageAnalysis], contents: list[bytes], *, user, listene
             ImageAnalysis.objects.bulk_create(created)
             _audit_submission(created, user=user)
             transaction.on_commit(lambda: _enqueue([a.pk for a in created]))
-            events.publish(events.analyses_status_changed, analysis_ids=[a.pk for a in created], user_id=user.pk, status=AnalysisStatus.QUEUED)
+            events.publish(events.analyses_status_changed, analysis_ids=[a.pk for a in created], user_id=getattr(user, "pk", None),
+                           status=AnalysisStatus.QUEUED)
     except BaseException:
         _remove_unrecorded("image", firsts, stored)
         raise

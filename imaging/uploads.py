@@ -75,7 +75,7 @@ DATE_VRS = {"DA", "DT", "TM"}
 # File meta elements that name the sending application (they name the hospital's machines).
 IDENTIFYING_META_KEYWORDS = ["SourceApplicationEntityTitle", "SendingApplicationEntityTitle", "ReceivingApplicationEntityTitle",
                              "PrivateInformationCreatorUID", "PrivateInformation"]
-KEPT_IDENTIFIERS = ["PatientName", "PatientID", "PatientBirthDate", "PatientSex", "AccessionNumber", "StudyInstanceUID", "SeriesInstanceUID"]
+KEPT_IDENTIFIERS = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "AccessionNumber", "StudyInstanceUID", "SeriesInstanceUID")
 # Sequence items (item tags, little and big endian) a file may hold: a study has hundreds; millions
 # of empty ones cost pydicom minutes and gigabytes to read, so they are counted in the bytes first.
 MAX_SEQUENCE_ITEMS = 100_000
@@ -123,8 +123,10 @@ def _refuse(message: str, code: str = "invalid_image") -> UploadRefused:
     return UploadRefused(message, code=code, fields={"image": [message]})
 
 
-def read_study(data: bytes, *, name: str = "image") -> Study:
-    """Check and decode one uploaded file, deciding its type by content (never by name)."""
+def read_study(data: bytes, *, name: str = "image", identifiers: tuple[str, ...] = KEPT_IDENTIFIERS) -> Study:
+    """Check and decode one uploaded file, deciding its type by content (never by name).
+    ``identifiers``: the DICOM attributes (keywords) whose original values come back in
+    ``Study.identifiers`` (for encrypted storage) before de-identification removes them."""
     if not data:
         raise _refuse(f"{name} is empty.", "empty_image")
     if len(data) > max_upload_bytes():
@@ -136,7 +138,7 @@ def read_study(data: bytes, *, name: str = "image") -> Study:
     if data.startswith(JPEG_MAGIC):
         return _read_picture(data, "jpeg", name)
     if len(data) >= 132 and data[128:132] == b"DICM":
-        return _read_dicom(data, name)
+        return _read_dicom(data, name, identifiers)
     raise _refuse(f"{name} is not a PNG, JPEG or DICOM file.", "unsupported_type")
 
 
@@ -292,7 +294,7 @@ def _decoding_failure_in_a_child_process(data: bytes) -> str | None:
     return last[:120] if probe.returncode > 0 and last else f"the decoder crashed (signal {-probe.returncode})"
 
 
-def _read_dicom(data: bytes, name: str) -> Study:
+def _read_dicom(data: bytes, name: str, kept: tuple[str, ...] = KEPT_IDENTIFIERS) -> Study:
     import pydicom
 
     if sum(data.count(tag) for tag in ITEM_TAGS) > MAX_SEQUENCE_ITEMS:
@@ -340,7 +342,7 @@ def _read_dicom(data: bytes, name: str) -> Study:
     except BaseException as exc:  # any decoder failure, even a Rust decoder's panic (pyo3's PanicException is no Exception)
         raise _refuse(f"{name}: its pixel data cannot be decoded ({exc.__class__.__name__}: {str(exc)[:120]}).", "undecodable_pixels") from None
     try:
-        identifiers, stored = _de_identified(dataset)
+        identifiers, stored = _de_identified(dataset, kept)
     except Exception as exc:  # elements that parse but cannot be written back (a trailer read as elements)
         raise _refuse(f"{name} holds elements that cannot be kept ({exc.__class__.__name__}).", "corrupt_image") from None
     metadata = {
@@ -486,8 +488,8 @@ def _is_registered_uid(value: str) -> bool:
     return UID(value).name != value
 
 
-def _de_identified(dataset) -> tuple[dict, bytes]:
-    """The original identifiers, and the DICOM as kept: the PS3.15 Annex E basic profile (Table
+def _de_identified(dataset, kept: tuple[str, ...] = KEPT_IDENTIFIERS) -> tuple[dict, bytes]:
+    """The original identifiers (of ``kept``), and the DICOM as kept: the PS3.15 Annex E basic profile (Table
     E.1-1 in full, ``PROFILE_ACTIONS``) applied at every level of the data set, not only the top one:
 
     * the table's attributes are removed (X), emptied (Z) or given a dummy value (D; where the VR
@@ -503,7 +505,7 @@ def _de_identified(dataset) -> tuple[dict, bytes]:
     from pydicom.sequence import Sequence
     from pydicom.uid import generate_uid
 
-    identifiers = {keyword: str(dataset.get(keyword, "") or "") for keyword in KEPT_IDENTIFIERS if keyword in dataset}
+    identifiers = {keyword: str(dataset.get(keyword, "") or "") for keyword in kept if keyword in dataset}
     dataset.remove_private_tags()
     replaced = {}
 

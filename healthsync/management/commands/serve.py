@@ -1,6 +1,7 @@
 import os
 
 from daphne.cli import CommandLineInterface
+from django.apps import apps
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
@@ -20,6 +21,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, host, port, no_beat, **options):
         start_background_work(beat=not no_beat)
+        for config in apps.get_app_configs():  # the apps' own services in this process (the DICOM node's listener)
+            start = getattr(config, "start_with_server", None)
+            if start is not None:
+                start()
         self.stdout.write(f"HealthSync on http://{host}:{port}/ (database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}, broker: {settings.CELERY_BROKER_URL.split('://')[0]})")
         # No --proxy-headers: daphne would take the client address from an X-Forwarded-For the client may
         # have written. HealthSync reads the header itself, behind HEALTHSYNC_TRUSTED_PROXIES proxies only.
