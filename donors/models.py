@@ -109,7 +109,8 @@ class Deferral(models.Model):
     class Meta:
         ordering = ["-starts_on", "-id"]
         constraints = [
-            models.CheckConstraint(condition=Q(ends_on__isnull=True) | Q(ends_on__gt=models.F("starts_on")), name="deferral_ends_after_start"),
+            models.CheckConstraint(condition=Q(ends_on__isnull=True) | Q(ends_on__gt=models.F("starts_on")), name="deferral_ends_after_start",
+                                  violation_error_message="A deferral must end after the day it starts."),
         ]
 
     def __str__(self):
@@ -137,7 +138,8 @@ class DonationSlot(models.Model):
 
     class Meta:
         ordering = ["starts_at", "id"]
-        constraints = [models.CheckConstraint(condition=Q(ends_at__gt=models.F("starts_at")), name="slot_ends_after_start")]
+        constraints = [models.CheckConstraint(condition=Q(ends_at__gt=models.F("starts_at")), name="slot_ends_after_start",
+                                                violation_error_message="A slot must end after it starts.")]
 
     def __str__(self):
         return f"{self.hospital.fin} {self.starts_at:%Y-%m-%d %H:%M} {self.get_donation_type_display()} ({self.capacity} places)"
@@ -162,7 +164,8 @@ class Appointment(models.Model):
         ordering = ["slot__starts_at", "id"]
         constraints = [
             # A donor holds at most one open booking (no double booking), whatever the slot.
-            models.UniqueConstraint(fields=["donor"], condition=Q(status=rules.BOOKED), name="one_open_booking_per_donor"),
+            models.UniqueConstraint(fields=["donor"], condition=Q(status=rules.BOOKED), name="one_open_booking_per_donor",
+                                    violation_error_message="This donor already has a booked appointment: cancel it first."),
         ]
 
     def __str__(self):
@@ -201,7 +204,8 @@ class Donation(models.Model):
 
     class Meta:
         ordering = ["-visit_date", "-id"]
-        constraints = [models.UniqueConstraint(fields=["din"], condition=~Q(din=""), name="one_donation_per_din")]
+        constraints = [models.UniqueConstraint(fields=["din"], condition=~Q(din=""), name="one_donation_per_din",
+                                                   violation_error_message="A donation with this DIN is already recorded.")]
         indexes = [models.Index(fields=["hospital", "visit_date"], name="donation_hospital_day_idx")]
 
     def __str__(self):
@@ -244,7 +248,8 @@ class MarkerResult(models.Model):
 
     class Meta:
         ordering = ["donation", "marker"]
-        constraints = [models.UniqueConstraint(fields=["donation", "marker"], name="one_result_per_marker")]
+        constraints = [models.UniqueConstraint(fields=["donation", "marker"], name="one_result_per_marker",
+                                                   violation_error_message="This marker already has a result for this donation.")]
 
     def __str__(self):
         return f"{self.marker} {self.result} (donation {self.donation_id})"
