@@ -375,7 +375,7 @@ def check_invariants(samples: list[tuple], *, url: str, accounts: dict, run_star
             mismatched.append((entry["hospital"], "inventory endpoint answered", status))
             continue
         now = timezone.now()
-        table = dict(BloodUnit.objects.filter(hospital_id=entry["hospital"], status=UnitStatus.AVAILABLE, expires_at__gt=now, component__in=SEED_COMPONENTS)
+        table = dict(BloodUnit.objects.available(now).filter(hospital_id=entry["hospital"], component__in=SEED_COMPONENTS)
                      .values_list("blood_group").annotate(n=Count("id")))
         for row in inventory["inventory"]:
             seen += 1

@@ -59,6 +59,12 @@ class DinSequence(models.Model):
         constraints = [models.UniqueConstraint(fields=["hospital", "year"], name="one_din_sequence_per_hospital_year")]
 
 
+class BloodUnitQuerySet(models.QuerySet):
+    def available(self, at=None):
+        """The units that may be given out at ``at`` (now by default): in available stock and not expired."""
+        return self.filter(status=UnitStatus.AVAILABLE, expires_at__gt=timezone.now() if at is None else at)
+
+
 class BloodUnit(models.Model):
     hospital = models.ForeignKey(
         Hospital, on_delete=models.PROTECT, related_name="blood_units", help_text="The hospital holding the unit now."
@@ -74,6 +80,8 @@ class BloodUnit(models.Model):
     status = models.CharField(max_length=12, choices=UnitStatus.choices, default=UnitStatus.QUARANTINED)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = BloodUnitQuerySet.as_manager()
 
     class Meta:
         ordering = ["expires_at", "id"]

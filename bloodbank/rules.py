@@ -613,6 +613,7 @@ def transfusion_time_problems(
 
 # --- O-negative reserve ---------------------------------------------------------
 
+
 def may_use_o_negative(
     *, recipient_group: BloodGroup | str, urgency: int, o_negative_available: int, reserve: int
 ) -> bool:
@@ -639,6 +640,13 @@ def may_use_o_negative(
 CRITICAL = "critical"
 LOW = "low"
 ADEQUATE = "adequate"
+# The levels, worst first: the one ordering of alerts, public shortages and the dashboard.
+LEVELS: tuple[str, ...] = (CRITICAL, LOW, ADEQUATE)
+
+
+def level_shortness(level: str) -> int:
+    """How short of stock ``level`` says a hospital is: 0 adequate (or no level), 1 low, 2 critical."""
+    return len(LEVELS) - 1 - LEVELS.index(level) if level in LEVELS else 0
 
 
 def stock_level(*, available_units: int, par_critical: int, par_low: int) -> str:

@@ -1,6 +1,7 @@
 """Reads of the blood bank: inventory, levels, expiring units, network stock."""
 
 from datetime import timedelta
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db.models import Count, Q, Sum
@@ -15,14 +16,49 @@ from .models import BloodGroup, BloodRequest, BloodRequestStatus, BloodUnit, Com
 SEED_COMPONENTS = (Component.RED_CELLS, Component.WHOLE_BLOOD)
 
 
-def _available(now=None):
-    return Q(status=UnitStatus.AVAILABLE, expires_at__gt=now or timezone.now())
+class StockLevel(NamedTuple):
+    level: str  # rules.LEVELS
+    available_units: int
+
+
+def stock_levels(*, hospital_ids, keys=None) -> dict[tuple[int, str, str], StockLevel]:
+    """The stock of each hospital of ``hospital_ids`` in each (blood group, component) of ``keys`` (every
+    one when None): its available units and their level against the hospital's par levels (the default
+    par where staff have set none), by (hospital id, blood group, component). Two queries."""
+    hospital_ids = list(hospital_ids)
+    match = Q()
+    if keys is None:
+        keys = [(group, component) for component in Component.values for group in BloodGroup.values]
+    else:
+        keys = {(str(group), str(component)) for group, component in keys}
+        for group, component in keys:
+            match |= Q(blood_group=group, component=component)
+    if not keys or not hospital_ids:
+        return {}
+    counts = {
+        (row["hospital_id"], row["blood_group"], row["component"]): row["n"]
+        for row in BloodUnit.objects.available().filter(match, hospital_id__in=hospital_ids)
+        .values("hospital_id", "blood_group", "component").annotate(n=Count("id"))
+    }
+    pars = {
+        (par.hospital_id, par.blood_group, par.component): (par.critical_units, par.low_units)
+        for par in ParLevel.objects.filter(match, hospital_id__in=hospital_ids)
+    }
+    default = (settings.HEALTHSYNC_DEFAULT_PAR_CRITICAL, settings.HEALTHSYNC_DEFAULT_PAR_LOW)
+    levels = {}
+    for hospital_id in hospital_ids:
+        for group, component in keys:
+            key = (hospital_id, group, component)
+            critical, low = pars.get(key, default)
+            available = counts.get(key, 0)
+            levels[key] = StockLevel(rules.stock_level(available_units=available, par_critical=critical, par_low=low), available)
+    return levels
 
 
 def inventory_summary(*, hospitals) -> dict:
     """Available stock of ``hospitals`` (a queryset): the seed rows per group and a breakdown per component with levels."""
     hospital_ids = list(hospitals.values_list("pk", flat=True))
-    units = BloodUnit.objects.filter(_available(), hospital_id__in=hospital_ids)
+    units = BloodUnit.objects.available().filter(hospital_id__in=hospital_ids)
     by_key = {
         (row["blood_group"], row["component"]): row
         for row in units.values("blood_group", "component").annotate(units=Count("id"), quantity_ml=Sum("volume_ml"))
@@ -35,18 +71,15 @@ def inventory_summary(*, hospitals) -> dict:
             "units": sum(row["units"] for row in rows if row),
             "quantity_ml": sum(row["quantity_ml"] or 0 for row in rows if row),
         })
-    single = len(hospital_ids) == 1
-    pars = {(p.blood_group, p.component): p for p in ParLevel.objects.filter(hospital_id=hospital_ids[0])} if single else {}
+    levels = stock_levels(hospital_ids=hospital_ids) if len(hospital_ids) == 1 else {}
     components = []
     for component in Component.values:
         for group in BloodGroup.values:
             row = by_key.get((group, component))
             count = row["units"] if row else 0
             entry = {"component": component, "blood_type": group, "units": count, "quantity_ml": (row["quantity_ml"] or 0) if row else 0}
-            if single:
-                par = pars.get((group, component))
-                critical, low = (par.critical_units, par.low_units) if par else (settings.HEALTHSYNC_DEFAULT_PAR_CRITICAL, settings.HEALTHSYNC_DEFAULT_PAR_LOW)
-                entry["level"] = rules.stock_level(available_units=count, par_critical=critical, par_low=low)
+            if levels:
+                entry["level"] = levels[(hospital_ids[0], group, component)].level
             components.append(entry)
     return {"inventory": seed_rows, "components": components}
 
@@ -74,7 +107,7 @@ def network_stock_for(*, request: BloodRequest) -> list[dict]:
         return []
     groups = [str(g) for g in rules.donor_preference(component=request.component, recipient_group=request.blood_group)]
     rows = (
-        BloodUnit.objects.filter(_available(), component=request.component, blood_group__in=groups, hospital__is_verified=True)
+        BloodUnit.objects.available().filter(component=request.component, blood_group__in=groups, hospital__is_verified=True)
         .exclude(hospital_id=request.hospital_id)
         .values("hospital_id")
         .annotate(units=Count("id"))
@@ -90,19 +123,10 @@ def network_stock_for(*, request: BloodRequest) -> list[dict]:
 
 def network_levels(*, blood_group: str, component: str) -> dict[int, str]:
     """The stock level of one group and component at every verified hospital: {hospital_id: level}."""
-    counts = dict(
-        BloodUnit.objects.filter(_available(), blood_group=blood_group, component=component, hospital__is_verified=True)
-        .values_list("hospital_id").annotate(n=Count("id"))
-    )
-    pars = {
-        p.hospital_id: (p.critical_units, p.low_units)
-        for p in ParLevel.objects.filter(blood_group=blood_group, component=component)
-    }
-    default = (settings.HEALTHSYNC_DEFAULT_PAR_CRITICAL, settings.HEALTHSYNC_DEFAULT_PAR_LOW)
-    return {
-        hospital_id: rules.stock_level(available_units=counts.get(hospital_id, 0), par_critical=pars.get(hospital_id, default)[0], par_low=pars.get(hospital_id, default)[1])
-        for hospital_id in Hospital.objects.filter(is_verified=True).values_list("pk", flat=True)
-    }
+    levels = stock_levels(hospital_ids=Hospital.objects.filter(is_verified=True).values_list("pk", flat=True),
+                          keys=[(blood_group, component)])
+    return {hospital_id: stock.level for (hospital_id, _, _), stock in levels.items()}
+
 
 def network_holders(*, hospital: Hospital, component: str, blood_group: str) -> list[dict]:
     """``network_stock_for`` a need of ``hospital`` that is no request yet (a shortage of ``blood_group``

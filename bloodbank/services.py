@@ -12,14 +12,13 @@ from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
 from django.utils import timezone
 
 from healthsync.errors import Conflict, DomainError, Forbidden
 from healthsync.models import Hospital
 from healthsync.permissions import ACT, can
 
-from . import events, rules
+from . import events, rules, selectors
 from .models import (
     Allocation,
     AllocationStatus,
@@ -354,25 +353,10 @@ def units_expire_due(*, now: datetime | None = None, batch_size: int = 500) -> i
 
 def _publish_levels(hospital_id: int, keys: Iterable[tuple[str, str]]) -> None:
     """Publish the current level of each (group, component) touched: two queries, however many keys."""
-    keys = {(str(group), str(component)) for group, component in keys}
-    if not keys:
-        return
-    match = Q()
-    for group, component in keys:
-        match |= Q(blood_group=group, component=component)
-    counts = {
-        (row["blood_group"], row["component"]): row["n"]
-        for row in BloodUnit.objects.filter(match, hospital_id=hospital_id, status=UnitStatus.AVAILABLE, expires_at__gt=timezone.now())
-        .values("blood_group", "component").annotate(n=Count("id"))
-    }
-    pars = {(p.blood_group, p.component): p for p in ParLevel.objects.filter(match, hospital_id=hospital_id)}
-    for key in keys:
-        par = pars.get(key)
-        critical, low = (par.critical_units, par.low_units) if par else (settings.HEALTHSYNC_DEFAULT_PAR_CRITICAL, settings.HEALTHSYNC_DEFAULT_PAR_LOW)
-        available = counts.get(key, 0)
+    for (_, group, component), stock in selectors.stock_levels(hospital_ids=[hospital_id], keys=keys).items():
         events.publish(
-            events.inventory_level_changed, hospital_id=hospital_id, blood_group=key[0], component=key[1],
-            level=rules.stock_level(available_units=available, par_critical=critical, par_low=low), available_units=available,
+            events.inventory_level_changed, hospital_id=hospital_id, blood_group=group, component=component,
+            level=stock.level, available_units=stock.available_units,
         )
 
 
@@ -457,19 +441,14 @@ def _refresh_request_status(request: BloodRequest, *, allocated: int | None = No
 def _candidates(*, hospital_id: int, component: str, donor_group: str, limit: int, now: datetime) -> list[BloodUnit]:
     """Available, unexpired units of one group, earliest expiry first (first expired, first out), locked."""
     return list(
-        BloodUnit.objects.select_for_update(skip_locked=True)
-        .filter(
-            hospital_id=hospital_id, component=component, blood_group=donor_group, status=UnitStatus.AVAILABLE,
-            expires_at__gt=now,
-        )
+        BloodUnit.objects.select_for_update(skip_locked=True).available(now)
+        .filter(hospital_id=hospital_id, component=component, blood_group=donor_group)
         .order_by("expires_at", "id")[:limit]
     )
 
 
 def _o_negative_available(*, hospital_id: int, component: str, now: datetime) -> int:
-    return BloodUnit.objects.filter(
-        hospital_id=hospital_id, component=component, blood_group="O-", status=UnitStatus.AVAILABLE, expires_at__gt=now
-    ).count()
+    return BloodUnit.objects.available(now).filter(hospital_id=hospital_id, component=component, blood_group="O-").count()
 
 
 def _within_o_negative_reserve(

@@ -245,12 +245,10 @@ def network_regions() -> list[str]:
     return list(Region.objects.filter(hospitals__is_verified=True).distinct().order_by("name").values_list("name", flat=True))
 
 
-LEVEL_ORDER = {"critical": 0, "low": 1, "adequate": 2}
-
-
 def regional_shortages(*, region: Region, component: str = "red_cells") -> list[dict]:
     """Per blood group, the worst stock level of ``component`` among the region's verified hospitals and how many
     hospitals are critical or low (public: no hospital names or unit counts). Built from the network levels."""
+    from bloodbank import rules as bloodbank_rules
     from bloodbank import selectors as bloodbank_selectors
     from bloodbank.models import BloodGroup
 
@@ -258,9 +256,9 @@ def regional_shortages(*, region: Region, component: str = "red_cells") -> list[
     rows = []
     for group in BloodGroup.values:
         levels = [level for pk, level in bloodbank_selectors.network_levels(blood_group=group, component=component).items() if pk in regional]
-        worst = min(levels, key=LEVEL_ORDER.__getitem__) if levels else None
+        worst = min(levels, key=bloodbank_rules.LEVELS.index) if levels else None
         rows.append({
             "blood_group": group, "level": worst, "hospitals": len(levels),
-            "critical": levels.count("critical"), "low": levels.count("low"),
+            "critical": levels.count(bloodbank_rules.CRITICAL), "low": levels.count(bloodbank_rules.LOW),
         })
     return rows

@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from bloodbank.rules import level_shortness
 from healthsync.errors import DomainError
 from healthsync.params import whole_number
 from healthsync.permissions import can_anywhere
@@ -172,5 +173,5 @@ def shortages(request):
     rows = selectors.regional_shortages(region=region) if region else []
     return render(request, "portal/shortages.html", {
         "regions": regions, "region": region.name if region else "", "rows": rows,
-        "shortage": [row for row in rows if row["level"] in ("critical", "low")],
+        "shortage": [row for row in rows if level_shortness(row["level"])],
     })

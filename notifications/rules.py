@@ -2,7 +2,8 @@
 
 from datetime import datetime, time, timedelta
 
-LEVEL_RANK = {"": 0, "adequate": 0, "low": 1, "critical": 2}
+from bloodbank.rules import level_shortness
+
 URGENT = 4
 EMERGENCY = 5
 DONOR_URGENT_ALERT_INTERVAL = timedelta(hours=24)
@@ -17,9 +18,9 @@ def shortage_step(*, alerted_level: str, level: str) -> tuple[str, bool, bool]:
     (low, then critical); none while it stays there or improves to low; a
     return to adequate ends the episode, so the next shortage alerts again.
     """
-    if LEVEL_RANK.get(level, 0) == 0:
+    if level_shortness(level) == 0:
         return "", False, bool(alerted_level)
-    if LEVEL_RANK[level] > LEVEL_RANK.get(alerted_level, 0):
+    if level_shortness(level) > level_shortness(alerted_level):
         return level, True, False
     return alerted_level, False, False
 

@@ -124,13 +124,13 @@ def inventory_level_changed(*, hospital_id: int, blood_group: str, component: st
         if not raise_alert:
             return None
         hospital = Hospital.objects.select_related("region").get(pk=hospital_id)
-        helpers = [pk for pk, theirs in levels.items() if theirs == "adequate" and pk != hospital_id] if hospital.is_verified else []
+        helpers = [pk for pk, theirs in levels.items() if theirs == bloodbank_rules.ADEQUATE and pk != hospital_id] if hospital.is_verified else []
         component_label = Component(component).label.lower()
         return alert_raise(
             kind=Kind.SHORTAGE,
             title=f"{level.capitalize()} stock: {blood_group} {component_label} at {hospital.name}",
             body=f"{available_units} unit(s) of {blood_group} {component_label} available at {hospital.name} ({hospital.region or 'no region'}).",
-            severity=Severity.CRITICAL if level == "critical" else Severity.WARNING,
+            severity=Severity.CRITICAL if level == bloodbank_rules.CRITICAL else Severity.WARNING,
             event_key=f"shortage:{hospital_id}:{blood_group}:{component}:{state.episode}:{level}",
             audience=_staff_of([hospital_id, *helpers]) | _platform_admins_if(hospital),
             groups=_staff_groups([hospital_id, *helpers], platform=hospital.is_verified),

@@ -68,7 +68,7 @@ def blood_utilisation(*, hospitals, period: Period) -> dict:
     totals = {name: sum(row[name] for row in table) for name in ("collected", "issued", "transfused", "expired", "discarded")}
     wasted = totals["expired"] + totals["discarded"]
     available = dict(
-        BloodUnit.objects.filter(hospital__in=hospitals, status=UnitStatus.AVAILABLE, expires_at__gt=timezone.now())
+        BloodUnit.objects.available().filter(hospital__in=hospitals)
         .values_list("blood_group").annotate(n=Count("id"))
     )
     issued_by_group: dict[str, int] = {}
