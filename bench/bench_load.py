@@ -119,11 +119,11 @@ def one_hash_per_password():
 
 def seed_network() -> dict:
     """Hospitals, staff, stock and donors through the project's services; returns the accounts for locust."""
-    from django.conf import settings
     from django.db import transaction
     from django.utils import timezone
 
     from bloodbank import services as bloodbank_services
+    from donors import parameters as donor_parameters
     from donors import rules as donor_rules
     from donors import services as donor_services
     from donors.models import DonationSlot
@@ -181,7 +181,7 @@ def seed_network() -> dict:
         donation.refresh_from_db()
         donor_services.donation_collect(donation=donation, by=by)
         donation.refresh_from_db()
-        for marker in settings.HEALTHSYNC_REQUIRED_MARKERS:
+        for marker in donor_parameters.required_markers():
             donor_services.marker_result_record(donation=donation, marker=marker, result=donor_rules.NEGATIVE, by=by)
         donation.refresh_from_db()
         donor_services.typing_confirm(donation=donation, blood_group=group, by=by)

@@ -613,6 +613,8 @@ def transfusion_time_problems(
 
 # --- O-negative reserve ---------------------------------------------------------
 
+# O-negative red cells a hospital keeps back for O-negative recipients and emergencies (units).
+O_NEGATIVE_RESERVE = 4
 
 def may_use_o_negative(
     *, recipient_group: BloodGroup | str, urgency: int, o_negative_available: int, reserve: int
@@ -642,6 +644,9 @@ LOW = "low"
 ADEQUATE = "adequate"
 # The levels, worst first: the one ordering of alerts, public shortages and the dashboard.
 LEVELS: tuple[str, ...] = (CRITICAL, LOW, ADEQUATE)
+# Par levels (units of one group and component) where staff have set none.
+DEFAULT_PAR_CRITICAL = 2
+DEFAULT_PAR_LOW = 5
 
 
 def level_shortness(level: str) -> int:

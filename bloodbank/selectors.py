@@ -3,13 +3,12 @@
 from datetime import timedelta
 from typing import NamedTuple
 
-from django.conf import settings
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from healthsync.models import Hospital
 
-from . import rules
+from . import parameters, rules
 from .models import BloodGroup, BloodRequest, BloodRequestStatus, BloodUnit, Component, ParLevel, Transfer, UnitStatus
 
 # The seed's inventory counts red-cell-carrying units: red cells and whole blood.
@@ -44,7 +43,7 @@ def stock_levels(*, hospital_ids, keys=None) -> dict[tuple[int, str, str], Stock
         (par.hospital_id, par.blood_group, par.component): (par.critical_units, par.low_units)
         for par in ParLevel.objects.filter(match, hospital_id__in=hospital_ids)
     }
-    default = (settings.HEALTHSYNC_DEFAULT_PAR_CRITICAL, settings.HEALTHSYNC_DEFAULT_PAR_LOW)
+    default = parameters.default_par()
     levels = {}
     for hospital_id in hospital_ids:
         for group, component in keys:

@@ -10,7 +10,6 @@ partial unique index allows one live allocation per unit.
 from collections.abc import Callable, Iterable
 from datetime import date, datetime, time, timedelta
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -18,7 +17,7 @@ from healthsync.errors import Conflict, DomainError, Forbidden
 from healthsync.models import Hospital
 from healthsync.permissions import ACT, can
 
-from . import events, rules, selectors
+from . import events, parameters, rules, selectors
 from .models import (
     Allocation,
     AllocationStatus,
@@ -35,11 +34,7 @@ from .models import (
     UnitStatus,
 )
 
-# --- settings-driven rule parameters --------------------------------------------
-
-
-def standard_volumes() -> dict[str, int]:
-    return dict(settings.HEALTHSYNC_STANDARD_VOLUME_ML)
+# --- rule parameters --------------------------------------------
 
 
 def units_for(*, component: str, units: int | None = None, quantity_ml: int | None = None) -> int:
@@ -51,7 +46,7 @@ def units_for(*, component: str, units: int | None = None, quantity_ml: int | No
     if quantity_ml is None:
         raise DomainError("Give units or quantity_ml.", fields={"units": ["Give units or quantity_ml."]})
     try:
-        return rules.units_for_volume(component=component, ml=quantity_ml, standard_volume_ml=standard_volumes())
+        return rules.units_for_volume(component=component, ml=quantity_ml, standard_volume_ml=parameters.standard_volumes())
     except ValueError as exc:
         raise DomainError(str(exc), fields={"quantity_ml": [str(exc)]}) from exc
 
@@ -134,7 +129,7 @@ def unit_create(
         group = str(rules.BloodGroup.parse(blood_group))
     except ValueError as exc:
         raise DomainError(str(exc), fields={"blood_type": [str(exc)]}) from exc
-    volume_ml = volume_ml if volume_ml is not None else standard_volumes()[component]
+    volume_ml = volume_ml if volume_ml is not None else parameters.standard_volumes()[component]
     if volume_ml <= 0:
         raise DomainError("Volume must be a positive number of ml.", fields={"quantity_ml": ["Must be positive."]})
     dating_anticoagulant = _dating_anticoagulant(anticoagulant)
@@ -464,7 +459,7 @@ def _within_o_negative_reserve(
     if component not in (Component.RED_CELLS, Component.WHOLE_BLOOD) or not units:
         return units
     list(Hospital.objects.select_for_update().filter(pk=hospital_id).values_list("pk", flat=True))
-    reserve = settings.HEALTHSYNC_O_NEGATIVE_RESERVE
+    reserve = parameters.o_negative_reserve()
     stock = _o_negative_available(hospital_id=hospital_id, component=component, now=now)
     allowed = []
     for unit in units:
@@ -544,7 +539,7 @@ def _allocation_locked(allocation: Allocation, expected: str, *, only: str, code
 
 
 def _check_sample(*, drawn_at: datetime, now: datetime) -> None:
-    rules.check_crossmatch_sample(drawn_at=drawn_at, now=now, max_days=settings.HEALTHSYNC_CROSSMATCH_SAMPLE_DAYS)
+    rules.check_crossmatch_sample(drawn_at=drawn_at, now=now, max_days=parameters.crossmatch_sample_days())
 
 
 def allocation_crossmatch(
@@ -703,7 +698,7 @@ def allocation_return(*, allocation: Allocation, by, seal_intact: bool) -> Alloc
         unit, now = allocation.unit, timezone.now()
         refusal = rules.return_to_stock_refusal(
             component=unit.component, minutes_out=max(0.0, (now - allocation.issued_at).total_seconds() / 60), seal_intact=seal_intact,
-            expired=rules.is_expired(expires_at=unit.expires_at, now=now), limit_minutes=settings.HEALTHSYNC_RETURN_TO_STOCK_MINUTES,
+            expired=rules.is_expired(expires_at=unit.expires_at, now=now), limit_minutes=parameters.return_to_stock_minutes(),
         ) or " ".join(_stock_problems(unit))
         returned = f"Returned unused from request {allocation.request_id}"
         if refusal:

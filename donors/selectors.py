@@ -3,7 +3,6 @@
 import re
 from datetime import date, datetime, timedelta
 
-from django.conf import settings
 from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.utils import timezone
 
@@ -13,7 +12,7 @@ from healthsync.permissions import hospitals_for, scope_to_hospitals
 
 from bloodbank.rules import BloodGroup
 
-from . import rules
+from . import parameters, rules
 from .models import (
     COUNTS_FOR_INTERVALS,
     Appointment,
@@ -27,22 +26,10 @@ from .models import (
 )
 
 
-def donation_intervals() -> dict[str, int]:
-    return dict(getattr(settings, "HEALTHSYNC_DONATION_INTERVALS", rules.DEFAULT_INTERVALS))
-
-
-def double_red_cells_minimum_weight_kg() -> float:
-    return float(getattr(settings, "HEALTHSYNC_DOUBLE_RED_CELLS_MINIMUM_WEIGHT_KG", rules.DOUBLE_RED_CELLS_MINIMUM_WEIGHT_KG))
-
-
-def required_markers() -> list[str]:
-    return list(getattr(settings, "HEALTHSYNC_REQUIRED_MARKERS", rules.DEFAULT_REQUIRED_MARKERS))
-
-
 def marker_names() -> list[str]:
     """Every infection marker a result may be recorded under: the required ones, then the further ones."""
     names: list[str] = []
-    for name in [*required_markers(), *getattr(settings, "HEALTHSYNC_FURTHER_MARKERS", rules.DEFAULT_FURTHER_MARKERS)]:
+    for name in [*parameters.required_markers(), *parameters.further_markers()]:
         if name.strip() and rules.marker_name(name, known=names) is None:
             names.append(name.strip())
     return names
@@ -85,8 +72,8 @@ def donor_eligibility(
         on_date=on_date or timezone.localdate(),
         donation_type=donation_type,
         haemoglobin=haemoglobin,
-        intervals=donation_intervals(),
-        double_red_cells_minimum_weight_kg=double_red_cells_minimum_weight_kg(),
+        intervals=parameters.donation_intervals(),
+        double_red_cells_minimum_weight_kg=parameters.double_red_cells_minimum_weight_kg(),
     )
 
 
@@ -195,7 +182,7 @@ def release_problems_for_din(*, din: str, unit_group: str) -> list[str] | None:
         return None
     return rules.release_problems(
         results=dict(donation.test_results.values_list("marker", "result")),
-        required_markers=required_markers(),
+        required_markers=parameters.required_markers(),
         confirmed_group=donation.confirmed_blood_group or None,
         unit_group=unit_group,
     )

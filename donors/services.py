@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from bloodbank import parameters as bloodbank_parameters
 from bloodbank import rules as bloodbank_rules
 from bloodbank import services as bloodbank_services
 from bloodbank.models import BloodUnit, UnitStatus
@@ -522,7 +523,7 @@ def donation_collect(
         donation = _locked_visit(donation, DonationStatus.SCREENED)
         now = timezone.now()
         din = bloodbank_services.din_next(hospital=donation.hospital, year=timezone.localtime(now).year)
-        volumes = bloodbank_services.standard_volumes()
+        volumes = bloodbank_parameters.standard_volumes()
         units = []
         for component in chosen:
             volume = volumes[component]

@@ -445,39 +445,48 @@ HEALTHSYNC_AUTO_VERIFY_HOSPITALS = env.bool("HEALTHSYNC_AUTO_VERIFY_HOSPITALS", 
 # Urgent requests of one hospital that alert the network (other hospitals, platform administrators,
 # donors) within an hour; further ones alert its own staff only.
 HEALTHSYNC_URGENT_ALERTS_PER_HOUR = env.int("HEALTHSYNC_URGENT_ALERTS_PER_HOUR", default=10)
+# Blood bank and donor rule parameters: each is set only when its variable is; unset (None, or a component
+# or donation type left out), the rule's default applies (bloodbank.parameters, donors.parameters, whose
+# defaults are constants of bloodbank.rules and donors.rules; docs/configuration.md lists them).
+
+
+def _only_set(values: dict) -> dict:
+    return {key: value for key, value in values.items() if value is not None}
+
+
 # O-negative red cells kept back for O-negative recipients and emergencies (units per hospital).
-HEALTHSYNC_O_NEGATIVE_RESERVE = env.int("HEALTHSYNC_O_NEGATIVE_RESERVE", default=4)
+HEALTHSYNC_O_NEGATIVE_RESERVE = env.int("HEALTHSYNC_O_NEGATIVE_RESERVE", default=None)
 # Days a recipient's sample serves for crossmatching red cells (21 CFR 606.151(b)).
-HEALTHSYNC_CROSSMATCH_SAMPLE_DAYS = env.int("HEALTHSYNC_CROSSMATCH_SAMPLE_DAYS", default=3)
+HEALTHSYNC_CROSSMATCH_SAMPLE_DAYS = env.int("HEALTHSYNC_CROSSMATCH_SAMPLE_DAYS", default=None)
 # Minutes after issue within which an unused refrigerated unit (red cells, whole blood) may go back
 # to stock (the 30-minute rule; raise it only with validated transport boxes).
-HEALTHSYNC_RETURN_TO_STOCK_MINUTES = env.int("HEALTHSYNC_RETURN_TO_STOCK_MINUTES", default=30)
+HEALTHSYNC_RETURN_TO_STOCK_MINUTES = env.int("HEALTHSYNC_RETURN_TO_STOCK_MINUTES", default=None)
 # Standard volume of one bag per component (ml): "units" = ceil(ml / standard volume).
-HEALTHSYNC_STANDARD_VOLUME_ML = {
-    "whole_blood": env.int("HEALTHSYNC_VOLUME_WHOLE_BLOOD_ML", default=450),
-    "red_cells": env.int("HEALTHSYNC_VOLUME_RED_CELLS_ML", default=300),
-    "plasma": env.int("HEALTHSYNC_VOLUME_PLASMA_ML", default=250),
-    "platelets": env.int("HEALTHSYNC_VOLUME_PLATELETS_ML", default=250),
-    "cryoprecipitate": env.int("HEALTHSYNC_VOLUME_CRYOPRECIPITATE_ML", default=15),
-}
+HEALTHSYNC_STANDARD_VOLUME_ML = _only_set({
+    "whole_blood": env.int("HEALTHSYNC_VOLUME_WHOLE_BLOOD_ML", default=None),
+    "red_cells": env.int("HEALTHSYNC_VOLUME_RED_CELLS_ML", default=None),
+    "plasma": env.int("HEALTHSYNC_VOLUME_PLASMA_ML", default=None),
+    "platelets": env.int("HEALTHSYNC_VOLUME_PLATELETS_ML", default=None),
+    "cryoprecipitate": env.int("HEALTHSYNC_VOLUME_CRYOPRECIPITATE_ML", default=None),
+})
 # Par levels used where staff have set none (units of one group and component).
-HEALTHSYNC_DEFAULT_PAR_CRITICAL = env.int("HEALTHSYNC_DEFAULT_PAR_CRITICAL", default=2)
-HEALTHSYNC_DEFAULT_PAR_LOW = env.int("HEALTHSYNC_DEFAULT_PAR_LOW", default=5)
+HEALTHSYNC_DEFAULT_PAR_CRITICAL = env.int("HEALTHSYNC_DEFAULT_PAR_CRITICAL", default=None)
+HEALTHSYNC_DEFAULT_PAR_LOW = env.int("HEALTHSYNC_DEFAULT_PAR_LOW", default=None)
 # Days a donor waits after a donation, by that donation's type (FDA 21 CFR 630 and blood centre practice).
-HEALTHSYNC_DONATION_INTERVALS = {
-    "whole_blood": env.int("HEALTHSYNC_INTERVAL_WHOLE_BLOOD_DAYS", default=56),
-    "double_red_cells": env.int("HEALTHSYNC_INTERVAL_DOUBLE_RED_CELLS_DAYS", default=112),
-    "platelets": env.int("HEALTHSYNC_INTERVAL_PLATELETS_DAYS", default=7),
-    "plasma": env.int("HEALTHSYNC_INTERVAL_PLASMA_DAYS", default=28),
-}
+HEALTHSYNC_DONATION_INTERVALS = _only_set({
+    "whole_blood": env.int("HEALTHSYNC_INTERVAL_WHOLE_BLOOD_DAYS", default=None),
+    "double_red_cells": env.int("HEALTHSYNC_INTERVAL_DOUBLE_RED_CELLS_DAYS", default=None),
+    "platelets": env.int("HEALTHSYNC_INTERVAL_PLATELETS_DAYS", default=None),
+    "plasma": env.int("HEALTHSYNC_INTERVAL_PLASMA_DAYS", default=None),
+})
 # Least weight (kg) for a double red cell donation; the whole-blood minimum is 50 kg (110 lb). Blood centre
 # practice (American Red Cross): 130 lb for men, 150 lb and a minimum height for women; HealthSync applies
 # the men's figure to every donor and checks no height (docs/domain/blood-banking.md).
-HEALTHSYNC_DOUBLE_RED_CELLS_MINIMUM_WEIGHT_KG = env.float("HEALTHSYNC_DOUBLE_RED_CELLS_MINIMUM_WEIGHT_KG", default=59.0)
+HEALTHSYNC_DOUBLE_RED_CELLS_MINIMUM_WEIGHT_KG = env.float("HEALTHSYNC_DOUBLE_RED_CELLS_MINIMUM_WEIGHT_KG", default=None)
 # Infection markers that must be recorded negative before a donation's units leave quarantine.
-HEALTHSYNC_REQUIRED_MARKERS = env.list("HEALTHSYNC_REQUIRED_MARKERS", default=["HIV", "HBV", "HCV", "syphilis"])
+HEALTHSYNC_REQUIRED_MARKERS = env.list("HEALTHSYNC_REQUIRED_MARKERS", default=None)
 # Further infection markers results may be recorded under (any other name is refused).
-HEALTHSYNC_FURTHER_MARKERS = env.list("HEALTHSYNC_FURTHER_MARKERS", default=["HTLV", "WNV", "Chagas", "Zika", "Babesia", "CMV"])
+HEALTHSYNC_FURTHER_MARKERS = env.list("HEALTHSYNC_FURTHER_MARKERS", default=None)
 # SMS provider: a class with send(*, to, body, idempotency_key); the default logs messages.
 HEALTHSYNC_SMS_BACKEND = env.str("HEALTHSYNC_SMS_BACKEND", default="notifications.sms.LoggingSmsBackend")
 # Imaging uploads: the largest file accepted, and the most pixels decoded (decompression-bomb guard).
