@@ -44,7 +44,17 @@ class DicomPeerAdmin(ServiceAdminMixin, HospitalScopedAdmin):
 class RoutingRuleForm(forms.ModelForm):
     class Meta:
         model = RoutingRule
-        fields = ["hospital", "priority", "modality", "body_part", "series_description", "sop_class_uid", "condition", "model", "is_active"]
+        fields = [
+            "hospital",
+            "priority",
+            "modality",
+            "body_part",
+            "series_description",
+            "sop_class_uid",
+            "condition",
+            "model",
+            "is_active",
+        ]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -58,7 +68,17 @@ class RoutingRuleAdmin(ServiceAdminMixin, HospitalScopedAdmin):
 
     change_perm = CHANGE
     form = RoutingRuleForm
-    list_display = ["priority", "modality", "body_part", "series_description", "sop_class_uid", "condition", "model", "is_active", "hospital"]
+    list_display = [
+        "priority",
+        "modality",
+        "body_part",
+        "series_description",
+        "sop_class_uid",
+        "condition",
+        "model",
+        "is_active",
+        "hospital",
+    ]
     list_filter = ["is_active", "modality"]
     list_select_related = ["condition", "model", "hospital"]
 
@@ -70,7 +90,17 @@ class RoutingRuleAdmin(ServiceAdminMixin, HospitalScopedAdmin):
 class DicomAssociationAdmin(ReadOnlyRecords, HospitalScopedAdmin):
     """Every association asked for, accepted or rejected, with what it brought."""
 
-    list_display = ["started_at", "calling_ae", "host", "status", "received", "refused", "hospital", "ended_at", "detail"]
+    list_display = [
+        "started_at",
+        "calling_ae",
+        "host",
+        "status",
+        "received",
+        "refused",
+        "hospital",
+        "ended_at",
+        "detail",
+    ]
     list_filter = ["status"]
     search_fields = ["calling_ae", "host"]
     list_select_related = ["hospital"]
@@ -79,11 +109,18 @@ class DicomAssociationAdmin(ReadOnlyRecords, HospitalScopedAdmin):
 class ChooseConditionForm(forms.ModelForm):
     """For an instance no rule (or model) took: the condition to analyse it for."""
 
-    condition = forms.ModelChoiceField(queryset=Condition.objects.filter(models__is_active=True).distinct(),
-                                       help_text="Its default model reads the instance unless you choose one.")
-    model = forms.ModelChoiceField(queryset=MLModel.objects.filter(is_active=True), required=False, help_text="Empty: the condition's default.")
-    force = forms.BooleanField(required=False, label="Analyse anyway",
-                               help_text="Analyse an image the model's checks find unlike its own images; the result carries the warning.")
+    condition = forms.ModelChoiceField(
+        queryset=Condition.objects.filter(models__is_active=True).distinct(),
+        help_text="Its default model reads the instance unless you choose one.",
+    )
+    model = forms.ModelChoiceField(
+        queryset=MLModel.objects.filter(is_active=True), required=False, help_text="Empty: the condition's default."
+    )
+    force = forms.BooleanField(
+        required=False,
+        label="Analyse anyway",
+        help_text="Analyse an image the model's checks find unlike its own images; the result carries the warning.",
+    )
 
     class Meta:
         model = ReceivedInstance
@@ -91,7 +128,7 @@ class ChooseConditionForm(forms.ModelForm):
 
 
 @admin.register(ReceivedInstance)
-class ReceivedInstanceAdmin(ServiceAdminMixin, HospitalScopedAdmin):
+class ReceivedInstanceAdmin(ServiceAdminMixin, ReadOnlyRecords, HospitalScopedAdmin):
     """Received instances; one waiting for a person opens on the choice of its condition."""
 
     form = ChooseConditionForm
@@ -99,7 +136,16 @@ class ReceivedInstanceAdmin(ServiceAdminMixin, HospitalScopedAdmin):
     list_display = ["id", "received_at", "modality", "body_part", "status", "reason", "analysis_links", "hospital"]
     list_filter = ["status", "modality"]
     list_select_related = ["hospital"]
-    readonly_fields = ["received_at", "association", "modality", "body_part", "sop_class_uid", "status", "reason", "analysis_links"]
+    readonly_fields = [
+        "received_at",
+        "association",
+        "modality",
+        "body_part",
+        "sop_class_uid",
+        "status",
+        "reason",
+        "analysis_links",
+    ]
 
     def get_fields(self, request, obj=None):
         waiting = obj is not None and obj.status == InstanceStatus.WAITING
@@ -107,21 +153,28 @@ class ReceivedInstanceAdmin(ServiceAdminMixin, HospitalScopedAdmin):
 
     @admin.display(description="Analyses")
     def analysis_links(self, instance):
-        links = [(reverse("admin:imaging-analysis", kwargs={"analysis_id": pk}), pk) for pk in instance.analyses.values_list("pk", flat=True)]
+        links = [
+            (reverse("admin:imaging-analysis", kwargs={"analysis_id": pk}), pk)
+            for pk in instance.analyses.values_list("pk", flat=True)
+        ]
         return format_html_join(", ", '<a href="{}">{}</a>', links) if links else "-"
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     def has_change_permission(self, request, obj=None):
-        return super().has_change_permission(request, obj) and (obj is None or obj.status == InstanceStatus.WAITING)
+        """Only the choice of a waiting instance's condition, by its hospital's staff."""
+        return HospitalScopedAdmin.has_change_permission(self, request, obj) and (
+            obj is None or obj.status == InstanceStatus.WAITING
+        )
 
     def save_model(self, request, obj, form, change):
-        self.call_service(request, services.instance_analyse, instance=obj, condition=form.cleaned_data["condition"],
-                          model=form.cleaned_data.get("model"), force=form.cleaned_data.get("force", False), by=request.user)
+        self.call_service(
+            request,
+            services.instance_analyse,
+            instance=obj,
+            condition=form.cleaned_data["condition"],
+            model=form.cleaned_data.get("model"),
+            force=form.cleaned_data.get("force", False),
+            by=request.user,
+        )
 
 
 @admin.register(ResultDelivery)
@@ -129,14 +182,28 @@ class ResultDeliveryAdmin(ServiceAdminMixin, ReadOnlyRecords, HospitalScopedAdmi
     """Results on their way back (structured report and Grad-CAM secondary capture per analysis)."""
 
     service_arg = "delivery"
-    list_display = ["created_at", "analysis_link", "status", "destination", "attempts", "next_attempt_at", "sent_at", "last_error", "hospital"]
+    list_display = [
+        "created_at",
+        "analysis_link",
+        "status",
+        "destination",
+        "attempts",
+        "next_attempt_at",
+        "sent_at",
+        "last_error",
+        "hospital",
+    ]
     list_filter = ["status"]
     list_select_related = ["hospital"]
     actions = ["send_again"]
 
     @admin.display(description="Analysis")
     def analysis_link(self, delivery):
-        return format_html('<a href="{}">{}</a>', reverse("admin:imaging-analysis", kwargs={"analysis_id": delivery.analysis_id}), delivery.analysis_id)
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:imaging-analysis", kwargs={"analysis_id": delivery.analysis_id}),
+            delivery.analysis_id,
+        )
 
     @admin.action(description="Send the selected results again now")
     def send_again(self, request, queryset):

@@ -45,8 +45,11 @@ def _on_requested(event) -> None:
     request = requestor.primitive
     try:
         session = services.association_open(
-            calling_ae=str(request.calling_ae_title), called_ae=str(request.called_ae_title), address=str(requestor.address),
-            port=requestor.port)
+            calling_ae=str(request.calling_ae_title),
+            called_ae=str(request.called_ae_title),
+            address=str(requestor.address),
+            port=requestor.port,
+        )
     except services.AssociationRefused as refusal:
         _reject(event.assoc, 0x01, refusal.diagnostic)  # rejected permanent
         return
@@ -69,10 +72,15 @@ def _on_store(event):
         data = event.encoded_dataset(include_meta=True)
         sop_class_uid = str(event.request.AffectedSOPClassUID)
     except Exception as error:  # a request pynetdicom could not take apart
-        outcome = services.Outcome(services.CANNOT_UNDERSTAND, f"The request cannot be read ({error.__class__.__name__}).")
+        outcome = services.Outcome(
+            services.CANNOT_UNDERSTAND, f"The request cannot be read ({error.__class__.__name__})."
+        )
     else:
-        outcome = services.instance_receive(session, sop_class_uid=sop_class_uid, data=data) if session else \
-            services.Outcome(services.NOT_AUTHORISED, "Association not accepted.")
+        outcome = (
+            services.instance_receive(session, sop_class_uid=sop_class_uid, data=data)
+            if session
+            else services.Outcome(services.NOT_AUTHORISED, "Association not accepted.")
+        )
     status = Dataset()
     status.Status = outcome.status
     if outcome.comment:
@@ -111,13 +119,19 @@ def _on_connection_closed(event) -> None:
 def handlers() -> list:
     from pynetdicom import evt
 
-    return [(evt.EVT_REQUESTED, _on_requested), (evt.EVT_C_ECHO, _on_echo), (evt.EVT_C_STORE, _on_store),
-            (evt.EVT_RELEASED, _on_released), (evt.EVT_ABORTED, _on_aborted), (evt.EVT_CONN_CLOSE, _on_connection_closed)]
+    return [
+        (evt.EVT_REQUESTED, _on_requested),
+        (evt.EVT_C_ECHO, _on_echo),
+        (evt.EVT_C_STORE, _on_store),
+        (evt.EVT_RELEASED, _on_released),
+        (evt.EVT_ABORTED, _on_aborted),
+        (evt.EVT_CONN_CLOSE, _on_connection_closed),
+    ]
 
 
 def application_entity():
     """The node's AE: Verification and every storage SOP class, in any transfer syntax."""
-    from pynetdicom import ALL_TRANSFER_SYNTAXES, AE, AllStoragePresentationContexts
+    from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts
     from pynetdicom.sop_class import Verification
 
     ae = AE(ae_title=settings.HEALTHSYNC_DICOM_AE_TITLE.strip())

@@ -9,8 +9,10 @@ from healthsync.fields import PersonalTextField
 
 # PS3.5 6.2 (AE): 16 characters at most, no backslash or control characters; leading and trailing
 # spaces are not significant (stored without them).
-ae_title_validator = RegexValidator(r"^[\x20-\x5b\x5d-\x7e]*[\x21-\x5b\x5d-\x7e][\x20-\x5b\x5d-\x7e]*$",
-                                    "An AE title is 1-16 characters of printable ASCII, no backslash.")
+ae_title_validator = RegexValidator(
+    r"^[\x20-\x5b\x5d-\x7e]*[\x21-\x5b\x5d-\x7e][\x20-\x5b\x5d-\x7e]*$",
+    "An AE title is 1-16 characters of printable ASCII, no backslash.",
+)
 
 
 class DicomPeer(models.Model):
@@ -18,11 +20,18 @@ class DicomPeer(models.Model):
     from its AE title and host are accepted, and their instances become that hospital's uploads."""
 
     hospital = models.ForeignKey("healthsync.Hospital", on_delete=models.CASCADE, related_name="dicom_peers")
-    ae_title = models.CharField("AE title", max_length=16, validators=[ae_title_validator], help_text="Its calling AE title.")
+    ae_title = models.CharField(
+        "AE title", max_length=16, validators=[ae_title_validator], help_text="Its calling AE title."
+    )
     host = models.CharField(max_length=255, help_text="The IP address or host name it connects from and listens on.")
-    port = models.PositiveIntegerField(validators=[MinValueValidator(1), MaxValueValidator(65535)], help_text="Where it listens (C-STORE SCP).")
-    is_destination = models.BooleanField("results destination", default=False,
-                                         help_text="Results (structured report, Grad-CAM secondary capture) are sent here; one per hospital.")
+    port = models.PositiveIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(65535)], help_text="Where it listens (C-STORE SCP)."
+    )
+    is_destination = models.BooleanField(
+        "results destination",
+        default=False,
+        help_text="Results (structured report, Grad-CAM secondary capture) are sent here; one per hospital.",
+    )
     description = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -31,7 +40,9 @@ class DicomPeer(models.Model):
         verbose_name = "DICOM peer"
         constraints = [
             models.UniqueConstraint(fields=["ae_title", "host"], name="dicom_peer_ae_title_host"),
-            models.UniqueConstraint(fields=["hospital"], condition=Q(is_destination=True), name="dicom_peer_one_destination"),
+            models.UniqueConstraint(
+                fields=["hospital"], condition=Q(is_destination=True), name="dicom_peer_one_destination"
+            ),
         ]
 
     def __str__(self):
@@ -45,20 +56,33 @@ class RoutingRule(models.Model):
     hospital = models.ForeignKey("healthsync.Hospital", on_delete=models.CASCADE, related_name="dicom_routing_rules")
     priority = models.PositiveSmallIntegerField(default=100, help_text="Lower first.")
     modality = models.CharField(max_length=16, blank=True, help_text="Modality (0008,0060), e.g. CR or DX; empty: any.")
-    body_part = models.CharField(max_length=64, blank=True, help_text="Body Part Examined (0018,0015), e.g. CHEST; empty: any.")
-    series_description = models.CharField(max_length=128, blank=True,
-                                          help_text="Series Description (0008,103E) pattern: * and ? wildcards, any case; empty: any.")
+    body_part = models.CharField(
+        max_length=64, blank=True, help_text="Body Part Examined (0018,0015), e.g. CHEST; empty: any."
+    )
+    series_description = models.CharField(
+        max_length=128,
+        blank=True,
+        help_text="Series Description (0008,103E) pattern: * and ? wildcards, any case; empty: any.",
+    )
     sop_class_uid = models.CharField("SOP class UID", max_length=64, blank=True, help_text="Empty: any.")
     condition = models.ForeignKey("imaging.Condition", on_delete=models.PROTECT, related_name="dicom_routing_rules")
-    model = models.ForeignKey("imaging.MLModel", null=True, blank=True, on_delete=models.PROTECT, related_name="dicom_routing_rules",
-                              help_text="Empty: the condition's default model.")
+    model = models.ForeignKey(
+        "imaging.MLModel",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="dicom_routing_rules",
+        help_text="Empty: the condition's default model.",
+    )
     is_active = models.BooleanField(default=True)
 
     class Meta:
         ordering = ["hospital", "priority", "pk"]
 
     def __str__(self):
-        criteria = [value for value in (self.modality, self.body_part, self.series_description, self.sop_class_uid) if value]
+        criteria = [
+            value for value in (self.modality, self.body_part, self.series_description, self.sop_class_uid) if value
+        ]
         return f"{' / '.join(criteria) or 'anything'} -> {self.condition}"
 
 
@@ -73,14 +97,22 @@ class AssociationStatus(models.TextChoices):
 class DicomAssociation(models.Model):
     """One association a peer asked for: accepted (then released or aborted) or rejected."""
 
-    hospital = models.ForeignKey("healthsync.Hospital", null=True, blank=True, on_delete=models.CASCADE, related_name="dicom_associations",
-                                 help_text="Empty: no hospital trusts the caller.")
+    hospital = models.ForeignKey(
+        "healthsync.Hospital",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="dicom_associations",
+        help_text="Empty: no hospital trusts the caller.",
+    )
     peer = models.ForeignKey(DicomPeer, null=True, blank=True, on_delete=models.SET_NULL, related_name="associations")
     calling_ae = models.CharField("calling AE", max_length=16)
     called_ae = models.CharField("called AE", max_length=16)
     host = models.CharField(max_length=255)
     port = models.PositiveIntegerField(null=True, blank=True)
-    status = models.CharField(max_length=12, choices=AssociationStatus.choices, default=AssociationStatus.OPEN, db_index=True)
+    status = models.CharField(
+        max_length=12, choices=AssociationStatus.choices, default=AssociationStatus.OPEN, db_index=True
+    )
     received = models.PositiveIntegerField(default=0, help_text="Instances stored.")
     refused = models.PositiveIntegerField(default=0, help_text="Instances refused (nothing kept of them).")
     detail = models.TextField(blank=True, help_text="Why it was rejected, or the last refusal.")
@@ -112,12 +144,21 @@ class ReceivedInstance(models.Model):
 
     hospital = models.ForeignKey("healthsync.Hospital", on_delete=models.CASCADE, related_name="dicom_instances")
     association = models.ForeignKey(DicomAssociation, on_delete=models.CASCADE, related_name="instances")
-    status = models.CharField(max_length=10, choices=InstanceStatus.choices, default=InstanceStatus.RECEIVED, db_index=True)
+    status = models.CharField(
+        max_length=10, choices=InstanceStatus.choices, default=InstanceStatus.RECEIVED, db_index=True
+    )
     sop_class_uid = models.CharField("SOP class UID", max_length=64)
     modality = models.CharField(max_length=16, blank=True)
     body_part = models.CharField(max_length=64, blank=True)
-    series_key = models.CharField(max_length=64, help_text="Keyed digest of the original series UID: instances of one series share it.")
-    file = models.FileField(upload_to=_instance_path, max_length=300, blank=True, help_text="The de-identified instance, until it is submitted.")
+    series_key = models.CharField(
+        max_length=64, help_text="Keyed digest of the original series UID: instances of one series share it."
+    )
+    file = models.FileField(
+        upload_to=_instance_path,
+        max_length=300,
+        blank=True,
+        help_text="The de-identified instance, until it is submitted.",
+    )
     study_metadata = models.JSONField(default=dict, blank=True)
     patient_identifiers = PersonalTextField(help_text="The original identifiers (JSON), encrypted.")
     rule = models.ForeignKey(RoutingRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="instances")
@@ -147,7 +188,9 @@ class ResultDelivery(models.Model):
     analysis = models.OneToOneField("imaging.ImageAnalysis", on_delete=models.CASCADE, related_name="dicom_delivery")
     instance = models.ForeignKey(ReceivedInstance, on_delete=models.CASCADE, related_name="deliveries")
     hospital = models.ForeignKey("healthsync.Hospital", on_delete=models.CASCADE, related_name="dicom_deliveries")
-    status = models.CharField(max_length=8, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING, db_index=True)
+    status = models.CharField(
+        max_length=8, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING, db_index=True
+    )
     destination = models.CharField(max_length=300, blank=True, help_text="Where it was last sent (AE title@host:port).")
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)

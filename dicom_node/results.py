@@ -34,8 +34,15 @@ DISCLAIMER_DETAIL = "A machine-learning model's output: a clinician confirms or 
 # A coding scheme of our own (PS3.16 8.2: private schemes start with 99) for the models' class labels.
 CLASS_SCHEME = "99HEALTHSYNC"
 # Attributes of the source instance that the results copy, kept (encrypted) with the analysis.
-RESULT_IDENTIFIERS = ("SOPInstanceUID", "StudyDate", "StudyTime", "StudyID", "ReferringPhysicianName", "SeriesDescription",
-                      "PatientOrientation")
+RESULT_IDENTIFIERS = (
+    "SOPInstanceUID",
+    "StudyDate",
+    "StudyTime",
+    "StudyID",
+    "ReferringPhysicianName",
+    "SeriesDescription",
+    "PatientOrientation",
+)
 SR_SERIES_NUMBER = 9901
 SC_SERIES_NUMBER = 9902
 
@@ -48,8 +55,17 @@ def source_dataset(*, identifiers: dict, sop_class_uid: str, modality: str) -> D
     source.Modality = modality or "OT"
     for keyword in ("SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID"):
         setattr(source, keyword, identifiers[keyword])
-    for keyword in ("PatientID", "PatientName", "PatientBirthDate", "PatientSex", "AccessionNumber", "StudyID", "StudyDate", "StudyTime",
-                    "ReferringPhysicianName"):
+    for keyword in (
+        "PatientID",
+        "PatientName",
+        "PatientBirthDate",
+        "PatientSex",
+        "AccessionNumber",
+        "StudyID",
+        "StudyDate",
+        "StudyTime",
+        "ReferringPhysicianName",
+    ):
         setattr(source, keyword, identifiers.get(keyword, ""))
     orientation = identifiers.get("PatientOrientation", "")
     if orientation:
@@ -91,18 +107,24 @@ def structured_report(*, source: Dataset, analysis, series_uid: str, sop_instanc
     for row in analysis.predictions:
         label = str(row["class"])
         probability = NumContentItem(
-            name=_code(label[:16], CLASS_SCHEME, f"Probability of {label}"), value=round(float(row["probability"]) * 100, 2),
-            unit=_code("%", "UCUM", "percent"), relationship_type="CONTAINS",
+            name=_code(label[:16], CLASS_SCHEME, f"Probability of {label}"),
+            value=round(float(row["probability"]) * 100, 2),
+            unit=_code("%", "UCUM", "percent"),
+            relationship_type="CONTAINS",
         )
-        probability.ContentSequence = [ImageContentItem(name=_code("260753009", "SCT", "Source"), relationship_type="INFERRED FROM",
-                                                        **source_image)]
+        probability.ContentSequence = [
+            ImageContentItem(
+                name=_code("260753009", "SCT", "Source"), relationship_type="INFERRED FROM", **source_image
+            )
+        ]
         found.append(probability)
     findings.ContentSequence = found
 
     observer = ObserverContext(
         observer_type=codes.DCM.Device,
         observer_identifying_attributes=DeviceObserverIdentifyingAttributes(
-            uid=device_uid, name=MANUFACTURER, manufacturer_name=MANUFACTURER, model_name=model.name[:64]),
+            uid=device_uid, name=MANUFACTURER, manufacturer_name=MANUFACTURER, model_name=model.name[:64]
+        ),
     )
     root = ContainerContentItem(name=_code("18748-4", "LN", "Diagnostic imaging report"))
     root.ContentSequence = [
@@ -111,24 +133,40 @@ def structured_report(*, source: Dataset, analysis, series_uid: str, sop_instanc
         _text(_code("111001", "DCM", "Algorithm Name"), model.name),
         _text(_code("111003", "DCM", "Algorithm Version"), str(model.version)),
         findings,
-        *[_text(comment, f"Warning ({warning.get('code', 'check')}): {warning.get('message', '')}") for warning in analysis.warnings],
+        *[
+            _text(comment, f"Warning ({warning.get('code', 'check')}): {warning.get('message', '')}")
+            for warning in analysis.warnings
+        ],
         ImageContentItem(name=_code("260753009", "SCT", "Source"), relationship_type="CONTAINS", **source_image),
     ]
     return ComprehensiveSR(
-        evidence=[source], content=root, series_instance_uid=series_uid, series_number=SR_SERIES_NUMBER,
-        sop_instance_uid=sop_instance_uid, instance_number=1, manufacturer=MANUFACTURER, is_complete=True,
+        evidence=[source],
+        content=root,
+        series_instance_uid=series_uid,
+        series_number=SR_SERIES_NUMBER,
+        sop_instance_uid=sop_instance_uid,
+        instance_number=1,
+        manufacturer=MANUFACTURER,
+        is_complete=True,
         series_description=f"HealthSync {model.name}:{model.version}"[:64],
-        coding_schemes=[CodingSchemeIdentificationItem(designator=CLASS_SCHEME, name="HealthSync model class labels",
-                                                       responsible_organization=MANUFACTURER)],
+        coding_schemes=[
+            CodingSchemeIdentificationItem(
+                designator=CLASS_SCHEME, name="HealthSync model class labels", responsible_organization=MANUFACTURER
+            )
+        ],
     )
 
 
 def _finding_text(analysis) -> str:
     condition = next((finding.get("condition") for finding in analysis.findings if finding.get("condition")), None)
-    return f"{analysis.predicted_class}" + (f" ({condition})" if condition else " (no finding of a catalogued condition)")
+    return f"{analysis.predicted_class}" + (
+        f" ({condition})" if condition else " (no finding of a catalogued condition)"
+    )
 
 
-def secondary_capture(*, source: Dataset, overlay_png: bytes, analysis, series_uid: str, sop_instance_uid: str) -> Dataset:
+def secondary_capture(
+    *, source: Dataset, overlay_png: bytes, analysis, series_uid: str, sop_instance_uid: str
+) -> Dataset:
     """The Grad-CAM overlay (RGB) as a Secondary Capture image in the source's study."""
     from highdicom.sc import SCImage
 
@@ -136,9 +174,17 @@ def secondary_capture(*, source: Dataset, overlay_png: bytes, analysis, series_u
         pixels = np.asarray(picture.convert("RGB"), dtype=np.uint8)
     orientation = list(source.get("PatientOrientation", []) or [])
     image = SCImage.from_ref_dataset(
-        ref_dataset=source, pixel_array=pixels, photometric_interpretation="RGB", bits_allocated=8, coordinate_system="PATIENT",
-        series_instance_uid=series_uid, series_number=SC_SERIES_NUMBER, sop_instance_uid=sop_instance_uid, instance_number=1,
-        manufacturer=MANUFACTURER, patient_orientation=tuple(orientation) if len(orientation) == 2 else ("L", "F"),
+        ref_dataset=source,
+        pixel_array=pixels,
+        photometric_interpretation="RGB",
+        bits_allocated=8,
+        coordinate_system="PATIENT",
+        series_instance_uid=series_uid,
+        series_number=SC_SERIES_NUMBER,
+        sop_instance_uid=sop_instance_uid,
+        instance_number=1,
+        manufacturer=MANUFACTURER,
+        patient_orientation=tuple(orientation) if len(orientation) == 2 else ("L", "F"),
         transfer_syntax_uid=ExplicitVRLittleEndian,
         series_description=f"HealthSync Grad-CAM {analysis.model.name}:{analysis.model.version}"[:64],
     )

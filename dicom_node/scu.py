@@ -38,7 +38,8 @@ def store(peer, datasets: list) -> None:
             if code not in STORED:
                 comment = str(getattr(status, "ErrorComment", "") or "") if status else ""
                 answer = f"status 0x{code:04X}" if code >= 0 else "no answer"
-                raise DeliveryFailed(f"{peer} did not store the {dataset.Modality} instance ({answer}{': ' + comment if comment else ''}).")
+                answer += f": {comment}" if comment else ""
+                raise DeliveryFailed(f"{peer} did not store the {dataset.Modality} instance ({answer}).")
     finally:
         if association.is_established:
             association.release()

@@ -46,18 +46,28 @@ def destination_of(hospital_id: int) -> DicomPeer | None:
 
 
 def active_rules(hospital_id: int) -> list[RoutingRule]:
-    return list(RoutingRule.objects.filter(hospital_id=hospital_id, is_active=True).select_related("condition", "model").order_by("priority", "pk"))
+    return list(
+        RoutingRule.objects.filter(hospital_id=hospital_id, is_active=True)
+        .select_related("condition", "model")
+        .order_by("priority", "pk")
+    )
 
 
 def _same(criterion: str, value: str) -> bool:
     return not criterion or criterion.strip().upper() == (value or "").strip().upper()
 
 
-def rule_matching(rules: list[RoutingRule], *, modality: str, body_part: str, series_description: str, sop_class_uid: str) -> RoutingRule | None:
+def rule_matching(
+    rules: list[RoutingRule], *, modality: str, body_part: str, series_description: str, sop_class_uid: str
+) -> RoutingRule | None:
     """The first of ``rules`` (in order) whose every criterion fits the instance; None when none does."""
     for rule in rules:
         pattern = rule.series_description.strip().lower()
-        if (_same(rule.modality, modality) and _same(rule.body_part, body_part) and _same(rule.sop_class_uid, sop_class_uid)
-                and (not pattern or fnmatch.fnmatchcase((series_description or "").strip().lower(), pattern))):
+        if (
+            _same(rule.modality, modality)
+            and _same(rule.body_part, body_part)
+            and _same(rule.sop_class_uid, sop_class_uid)
+            and (not pattern or fnmatch.fnmatchcase((series_description or "").strip().lower(), pattern))
+        ):
             return rule
     return None

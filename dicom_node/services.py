@@ -13,6 +13,9 @@ how the results go back.
   for a person to choose in the console.
 * Each finished analysis of a received instance gets its results (``results``) sent back to the
   hospital's destination AE, retried until it takes them.
+
+Nothing here depends on DIMSE but the session: a DICOMweb front (STOW-RS in, WADO-RS out) can record
+its request as an exchange and reuse ``instance_store``, ``route`` and ``results_of``.
 """
 
 from __future__ import annotations
@@ -97,7 +100,10 @@ def peer_save(*, peer: DicomPeer) -> DicomPeer:
     peer.ae_title = peer.ae_title.strip()
     peer.host = peer.host.strip()
     if not selectors.host_addresses(peer.host):
-        raise DomainError(f"{peer.host!r} is neither an IP address nor a host name this server can resolve.", fields={"host": ["Unknown host."]})
+        raise DomainError(
+            f"{peer.host!r} is neither an IP address nor a host name this server can resolve.",
+            fields={"host": ["Unknown host."]},
+        )
     peer.save()
     return peer
 
@@ -144,15 +150,25 @@ def association_open(*, calling_ae: str, called_ae: str, address: str, port: int
     """Accept an association from a registered peer (recorded), or refuse it (recorded, then raised)."""
     calling_ae, called_ae, own = calling_ae.strip(), called_ae.strip(), settings.HEALTHSYNC_DICOM_AE_TITLE.strip()
     if called_ae != own:
-        reason, diagnostic, peer = f"Called AE title {called_ae!r} is not this node's ({own}).", CALLED_AE_NOT_RECOGNISED, None
+        reason, diagnostic, peer = (
+            f"Called AE title {called_ae!r} is not this node's ({own}).",
+            CALLED_AE_NOT_RECOGNISED,
+            None,
+        )
     elif calling_ae == own and _is_loopback(address):
         return Session(association_id=None, hospital_id=None, calling_ae=calling_ae)  # the health probe
     else:
         peer = selectors.peer_for(ae_title=calling_ae, address=address)
         reason, diagnostic = f"No hospital trusts {calling_ae!r} calling from {address}.", CALLING_AE_NOT_RECOGNISED
     record = DicomAssociation.objects.create(
-        hospital=peer.hospital if peer else None, peer=peer, calling_ae=calling_ae[:16], called_ae=called_ae[:16], host=address[:255], port=port,
-        status=AssociationStatus.OPEN if peer else AssociationStatus.REJECTED, detail="" if peer else reason,
+        hospital=peer.hospital if peer else None,
+        peer=peer,
+        calling_ae=calling_ae[:16],
+        called_ae=called_ae[:16],
+        host=address[:255],
+        port=port,
+        status=AssociationStatus.OPEN if peer else AssociationStatus.REJECTED,
+        detail="" if peer else reason,
         ended_at=None if peer else timezone.now(),
     )
     if peer is None:
@@ -166,7 +182,9 @@ def association_close(session: Session, *, status: str) -> None:
     if session.closed or session.association_id is None:
         return
     session.closed = True
-    ended = DicomAssociation.objects.filter(pk=session.association_id, status=AssociationStatus.OPEN).update(status=status, ended_at=timezone.now())
+    ended = DicomAssociation.objects.filter(pk=session.association_id, status=AssociationStatus.OPEN).update(
+        status=status, ended_at=timezone.now()
+    )
     if ended:
         instances_route(association_id=session.association_id)
 
@@ -178,7 +196,8 @@ def associations_interrupted(*, idle: timedelta = INTERRUPTED_AFTER) -> int:
     ended = 0
     for association_id in stale.values_list("pk", flat=True):
         if DicomAssociation.objects.filter(pk=association_id, status=AssociationStatus.OPEN).update(
-                status=AssociationStatus.INTERRUPTED, ended_at=timezone.now()):
+            status=AssociationStatus.INTERRUPTED, ended_at=timezone.now()
+        ):
             instances_route(association_id=association_id)
             ended += 1
     return ended
@@ -207,7 +226,12 @@ def instance_receive(session: Session, *, sop_class_uid: str, data: bytes) -> Ou
     if session.association_id is None:
         return Outcome(NOT_AUTHORISED, "This association is the node's own health probe: it stores nothing.")
     try:
-        _instance_store(session, sop_class_uid=sop_class_uid, data=data)
+        instance_store(
+            hospital_id=session.hospital_id,
+            association_id=session.association_id,
+            sop_class_uid=sop_class_uid,
+            data=data,
+        )
     except InstanceRefused as refusal:
         logger.info("DICOM instance from %s refused (0x%04X): %s", session.calling_ae, refusal.status, refusal.message)
         _count(session, refused=refusal.message)
@@ -221,12 +245,19 @@ def instance_receive(session: Session, *, sop_class_uid: str, data: bytes) -> Ou
 
 
 def _count(session: Session, *, refused: str | None = None) -> None:
-    changes = {"refused": F("refused") + 1, "detail": refused[:2000]} if refused is not None else {"received": F("received") + 1}
+    changes = (
+        {"refused": F("refused") + 1, "detail": refused[:2000]}
+        if refused is not None
+        else {"received": F("received") + 1}
+    )
     with suppress(DatabaseError):  # the count is a record of the outcome, never a reason to change it
         DicomAssociation.objects.filter(pk=session.association_id).update(last_activity_at=timezone.now(), **changes)
 
 
-def _instance_store(session: Session, *, sop_class_uid: str, data: bytes) -> ReceivedInstance:
+def instance_store(*, hospital_id: int, association_id: int, sop_class_uid: str, data: bytes) -> ReceivedInstance:
+    """Check, de-identify and keep one instance (a DICOM file) of ``hospital_id`` received in the
+    recorded exchange ``association_id``, whatever brought it (DIMSE here; DICOMweb STOW-RS can call
+    this too); raises ``InstanceRefused`` with the DIMSE status that says why, keeping nothing."""
     import pydicom
 
     if sop_class_uid not in ANALYSABLE_SOP_CLASSES:
@@ -235,7 +266,9 @@ def _instance_store(session: Session, *, sop_class_uid: str, data: bytes) -> Rec
         name = UID(sop_class_uid).name
         raise InstanceRefused(SOP_CLASS_NOT_SUPPORTED, f"{name} is not a SOP class HealthSync analyses.")
     if len(data) > max_instance_bytes():
-        raise InstanceRefused(OUT_OF_RESOURCES, f"The instance is larger than {settings.HEALTHSYNC_DICOM_MAX_INSTANCE_MB} MB.")
+        raise InstanceRefused(
+            OUT_OF_RESOURCES, f"The instance is larger than {settings.HEALTHSYNC_DICOM_MAX_INSTANCE_MB} MB."
+        )
     try:
         study = read_study(data, name="The instance", identifiers=IDENTIFIERS)
     except UploadRefused as refusal:
@@ -244,18 +277,27 @@ def _instance_store(session: Session, *, sop_class_uid: str, data: bytes) -> Rec
         raise InstanceRefused(CANNOT_UNDERSTAND, "The instance is not a DICOM data set.")
     header = pydicom.dcmread(io.BytesIO(study.stored), stop_before_pixels=True, specific_tags=["SOPClassUID"])
     if str(header.get("SOPClassUID", "")) != sop_class_uid:
-        raise InstanceRefused(DATA_SET_DOES_NOT_MATCH, "The data set's SOP Class UID is not the one the C-STORE request names.")
+        raise InstanceRefused(
+            DATA_SET_DOES_NOT_MATCH, "The data set's SOP Class UID is not the one the C-STORE request names."
+        )
     identifiers = study.identifiers
     if not identifiers.get("SOPInstanceUID") or not identifiers.get("StudyInstanceUID"):
         raise InstanceRefused(DATA_SET_DOES_NOT_MATCH, "The data set has no SOP Instance UID or Study Instance UID.")
     instance = ReceivedInstance(
-        hospital_id=session.hospital_id, association_id=session.association_id, sop_class_uid=sop_class_uid,
-        modality=study.metadata.get("modality", "")[:16], body_part=study.metadata.get("body_part", "")[:64],
-        series_key=_series_key(session.hospital_id, identifiers), study_metadata=study.metadata, patient_identifiers=json.dumps(identifiers),
+        hospital_id=hospital_id,
+        association_id=association_id,
+        sop_class_uid=sop_class_uid,
+        modality=study.metadata.get("modality", "")[:16],
+        body_part=study.metadata.get("body_part", "")[:64],
+        series_key=_series_key(hospital_id, identifiers),
+        study_metadata=study.metadata,
+        patient_identifiers=json.dumps(identifiers),
     )
     storage = ReceivedInstance._meta.get_field("file").storage
-    [instance.file.name] = files.save_new(storage, [(ReceivedInstance._meta.get_field("file").upload_to(instance, f"{uuid.uuid4().hex}.dcm"),
-                                                     study.stored)])
+    [instance.file.name] = files.save_new(
+        storage,
+        [(ReceivedInstance._meta.get_field("file").upload_to(instance, f"{uuid.uuid4().hex}.dcm"), study.stored)],
+    )
     try:
         instance.save()
     except BaseException:
@@ -274,14 +316,25 @@ def _study(instance: ReceivedInstance) -> tuple[str, Study]:
     identifiers = json.loads(instance.patient_identifiers or "{}")
     with instance.file.open("rb") as stored:
         data = stored.read()
-    name = f"DICOM from {instance.association.calling_ae}: {instance.modality} {identifiers.get('SeriesDescription', '')}".strip()
+    described = f"{instance.modality} {identifiers.get('SeriesDescription', '')}".strip()
+    name = f"DICOM from {instance.association.calling_ae}: {described}"
     return name, Study(kind="dicom", stored=data, metadata=instance.study_metadata, identifiers=identifiers)
 
 
 def instances_route(*, association_id: int) -> dict[str, int]:
     """Route the stored instances of an ended association: each series (per rule) is one batch."""
-    pending = list(ReceivedInstance.objects.filter(association_id=association_id, status=InstanceStatus.RECEIVED)
-                   .select_related("association").order_by("pk"))
+    return route(
+        list(
+            ReceivedInstance.objects.filter(association_id=association_id, status=InstanceStatus.RECEIVED)
+            .select_related("association")
+            .order_by("pk")
+        )
+    )
+
+
+def route(pending: list[ReceivedInstance]) -> dict[str, int]:
+    """Route instances of one hospital that arrived together: by its rules, each series one batch
+    (``MAX_BATCH`` at most); how many went to analysis and how many wait for a person."""
     outcome = {"analysing": 0, "waiting": 0}
     if not pending:
         return outcome
@@ -290,8 +343,13 @@ def instances_route(*, association_id: int) -> dict[str, int]:
     unrouted = []
     for instance in pending:
         identifiers = json.loads(instance.patient_identifiers or "{}")
-        rule = selectors.rule_matching(rules, modality=instance.modality, body_part=instance.body_part,
-                                       series_description=identifiers.get("SeriesDescription", ""), sop_class_uid=instance.sop_class_uid)
+        rule = selectors.rule_matching(
+            rules,
+            modality=instance.modality,
+            body_part=instance.body_part,
+            series_description=identifiers.get("SeriesDescription", ""),
+            sop_class_uid=instance.sop_class_uid,
+        )
         if rule is None:
             unrouted.append(instance)
         else:
@@ -301,9 +359,9 @@ def instances_route(*, association_id: int) -> dict[str, int]:
     by_id = {rule.pk: rule for rule in rules}
     for (_, rule_id), members in groups.items():
         for start in range(0, len(members), MAX_BATCH):
-            analysed = _route(members[start:start + MAX_BATCH], by_id[rule_id])
+            analysed = _route(members[start : start + MAX_BATCH], by_id[rule_id])
             outcome["analysing"] += analysed
-            outcome["waiting"] += len(members[start:start + MAX_BATCH]) - analysed
+            outcome["waiting"] += len(members[start : start + MAX_BATCH]) - analysed
     return outcome
 
 
@@ -321,25 +379,40 @@ def _route(instances: list[ReceivedInstance], rule: RoutingRule) -> int:
 
 
 def _wait(instances: list[ReceivedInstance], reason: str, *, rule: RoutingRule | None = None) -> None:
-    ReceivedInstance.objects.filter(pk__in=[instance.pk for instance in instances], status=InstanceStatus.RECEIVED).update(
-        status=InstanceStatus.WAITING, reason=reason[:2000], rule=rule)
+    ReceivedInstance.objects.filter(
+        pk__in=[instance.pk for instance in instances], status=InstanceStatus.RECEIVED
+    ).update(status=InstanceStatus.WAITING, reason=reason[:2000], rule=rule)
 
 
-def _analyse(instances: list[ReceivedInstance], *, condition, model=None, rule=None, user=None, force: bool = False) -> list[ImageAnalysis]:
+def _analyse(
+    instances: list[ReceivedInstance], *, condition, model=None, rule=None, user=None, force: bool = False
+) -> list[ImageAnalysis]:
     """Submit ``instances`` (received or waiting) as one batch; they give up their files once submitted."""
     studies = [_study(instance) for instance in instances]
     with transaction.atomic():
         claimed = ReceivedInstance.objects.select_for_update().filter(
-            pk__in=[instance.pk for instance in instances], status__in=(InstanceStatus.RECEIVED, InstanceStatus.WAITING))
+            pk__in=[instance.pk for instance in instances], status__in=(InstanceStatus.RECEIVED, InstanceStatus.WAITING)
+        )
         if len(claimed) != len(instances):
             raise Conflict("These instances were sent for analysis already.", code="already_analysing")
-        created = studies_submit(hospital=instances[0].hospital, user=user, studies=studies, condition=condition.code,
-                                 model=_model_reference(model), force=force)
+        created = studies_submit(
+            hospital=instances[0].hospital,
+            user=user,
+            studies=studies,
+            condition=condition.code,
+            model=_model_reference(model),
+            force=force,
+        )
         per_instance = len(created) // len(instances)
         now = timezone.now()
         for index, instance in enumerate(instances):
-            instance.analyses.add(*created[index * per_instance:(index + 1) * per_instance])
-            instance.status, instance.submitted_at, instance.reason, instance.rule = InstanceStatus.ANALYSING, now, "", rule
+            instance.analyses.add(*created[index * per_instance : (index + 1) * per_instance])
+            instance.status, instance.submitted_at, instance.reason, instance.rule = (
+                InstanceStatus.ANALYSING,
+                now,
+                "",
+                rule,
+            )
         names = [instance.file.name for instance in instances]
         for instance in instances:
             instance.file = ""
@@ -349,7 +422,9 @@ def _analyse(instances: list[ReceivedInstance], *, condition, model=None, rule=N
     return created
 
 
-def instance_analyse(*, instance: ReceivedInstance, condition, by, model=None, force: bool = False) -> list[ImageAnalysis]:
+def instance_analyse(
+    *, instance: ReceivedInstance, condition, by, model=None, force: bool = False
+) -> list[ImageAnalysis]:
     """Staff choose the condition (and model) for an instance waiting for a person; ``force`` as on
     the analysis page (an image only unlike the model's is analysed, with the warning)."""
     if not can(by, ACT, instance.hospital):
@@ -371,15 +446,24 @@ def deliveries_create(*, analysis_ids: list[int]) -> list[int]:
     to be queued once this commits (``tasks.send_results``)."""
     from pydicom.uid import generate_uid
 
-    finished = ImageAnalysis.objects.filter(pk__in=analysis_ids, status=AnalysisStatus.DONE, dicom_instances__isnull=False,
-                                            dicom_delivery__isnull=True).distinct()
+    finished = ImageAnalysis.objects.filter(
+        pk__in=analysis_ids, status=AnalysisStatus.DONE, dicom_instances__isnull=False, dicom_delivery__isnull=True
+    ).distinct()
     created = []
     for analysis in finished:
         instance = analysis.dicom_instances.order_by("pk").first()
-        delivery, made = ResultDelivery.objects.get_or_create(analysis=analysis, defaults={
-            "instance": instance, "hospital_id": analysis.hospital_id, "next_attempt_at": timezone.now(), "series_uid": generate_uid(),
-            "report_uid": generate_uid(), "capture_uid": generate_uid(), "capture_series_uid": generate_uid(),
-        })
+        delivery, made = ResultDelivery.objects.get_or_create(
+            analysis=analysis,
+            defaults={
+                "instance": instance,
+                "hospital_id": analysis.hospital_id,
+                "next_attempt_at": timezone.now(),
+                "series_uid": generate_uid(),
+                "report_uid": generate_uid(),
+                "capture_uid": generate_uid(),
+                "capture_series_uid": generate_uid(),
+            },
+        )
         if made:
             created.append(delivery.pk)
     return created
@@ -390,16 +474,29 @@ def results_of(delivery: ResultDelivery) -> list:
     source study with its original identifiers."""
     analysis = delivery.analysis
     identifiers = results.original_identifiers(analysis)
-    source = results.source_dataset(identifiers=identifiers, sop_class_uid=delivery.instance.sop_class_uid,
-                                    modality=delivery.instance.modality)
+    source = results.source_dataset(
+        identifiers=identifiers, sop_class_uid=delivery.instance.sop_class_uid, modality=delivery.instance.modality
+    )
     device = salted_hmac("healthsync.dicom_node.device", settings.HEALTHSYNC_DICOM_AE_TITLE).hexdigest()
-    report = results.structured_report(source=source, analysis=analysis, series_uid=delivery.series_uid, sop_instance_uid=delivery.report_uid,
-                                       device_uid=f"2.25.{int(device[:30], 16)}")
+    report = results.structured_report(
+        source=source,
+        analysis=analysis,
+        series_uid=delivery.series_uid,
+        sop_instance_uid=delivery.report_uid,
+        device_uid=f"2.25.{int(device[:30], 16)}",
+    )
     datasets = [report]
     if analysis.gradcam:
         with analysis.gradcam.open("rb") as overlay:
-            datasets.append(results.secondary_capture(source=source, overlay_png=overlay.read(), analysis=analysis,
-                                                      series_uid=delivery.capture_series_uid, sop_instance_uid=delivery.capture_uid))
+            datasets.append(
+                results.secondary_capture(
+                    source=source,
+                    overlay_png=overlay.read(),
+                    analysis=analysis,
+                    series_uid=delivery.capture_series_uid,
+                    sop_instance_uid=delivery.capture_uid,
+                )
+            )
     return datasets
 
 
@@ -408,7 +505,9 @@ def delivery_send(*, delivery_id: int) -> str:
     ``DeliveryFailed`` when they could not be sent (recorded, with when to try again)."""
     from . import scu
 
-    delivery = ResultDelivery.objects.select_related("analysis__model", "instance__association", "hospital").get(pk=delivery_id)
+    delivery = ResultDelivery.objects.select_related("analysis__model", "instance__association", "hospital").get(
+        pk=delivery_id
+    )
     if delivery.status != DeliveryStatus.PENDING:
         return delivery.status
     destination = selectors.destination_of(delivery.hospital_id)
@@ -420,8 +519,13 @@ def delivery_send(*, delivery_id: int) -> str:
         _delivery_failed(delivery, error, destination)
         raise DeliveryFailed(str(error)) from error
     ResultDelivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.PENDING).update(
-        status=DeliveryStatus.SENT, sent_at=timezone.now(), attempts=F("attempts") + 1, last_error="", next_attempt_at=None,
-        destination=str(destination))
+        status=DeliveryStatus.SENT,
+        sent_at=timezone.now(),
+        attempts=F("attempts") + 1,
+        last_error="",
+        next_attempt_at=None,
+        destination=str(destination),
+    )
     return DeliveryStatus.SENT
 
 
@@ -432,16 +536,25 @@ def retry_delay(attempts: int) -> timedelta:
 def _delivery_failed(delivery: ResultDelivery, error: Exception, destination) -> None:
     attempts = delivery.attempts + 1
     gave_up = attempts >= DELIVERY_MAX_ATTEMPTS
-    logger.warning("results of analysis %s not sent to %s (attempt %s): %s", delivery.analysis_id, destination, attempts, error)
+    logger.warning(
+        "results of analysis %s not sent to %s (attempt %s): %s", delivery.analysis_id, destination, attempts, error
+    )
     ResultDelivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.PENDING).update(
-        attempts=attempts, last_error=f"{error.__class__.__name__}: {error}"[:2000], destination=str(destination or ""),
+        attempts=attempts,
+        last_error=f"{error.__class__.__name__}: {error}"[:2000],
+        destination=str(destination or ""),
         status=DeliveryStatus.FAILED if gave_up else DeliveryStatus.PENDING,
-        next_attempt_at=None if gave_up else timezone.now() + retry_delay(attempts))
+        next_attempt_at=None if gave_up else timezone.now() + retry_delay(attempts),
+    )
 
 
 def deliveries_due() -> list[int]:
     """Pending deliveries whose next attempt is due (their task's retries ran out, or its message was lost)."""
-    return list(ResultDelivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=timezone.now()).values_list("pk", flat=True))
+    return list(
+        ResultDelivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=timezone.now()).values_list(
+            "pk", flat=True
+        )
+    )
 
 
 def delivery_retry(*, delivery: ResultDelivery, by) -> ResultDelivery:
@@ -450,6 +563,8 @@ def delivery_retry(*, delivery: ResultDelivery, by) -> ResultDelivery:
         raise Forbidden("Only the hospital's own staff resend its results.")
     if delivery.status == DeliveryStatus.SENT:
         raise Conflict("These results were sent already.", code="already_sent")
-    ResultDelivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=timezone.now())
+    ResultDelivery.objects.filter(pk=delivery.pk).update(
+        status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=timezone.now()
+    )
     delivery.refresh_from_db()
     return delivery

@@ -14,7 +14,9 @@ def send_results(self, *, delivery_id: int) -> str:
     try:
         return services.delivery_send(delivery_id=delivery_id)
     except services.DeliveryFailed as failure:
-        raise self.retry(exc=failure, countdown=services.retry_delay(self.request.retries + 1).total_seconds()) from None
+        raise self.retry(
+            exc=failure, countdown=services.retry_delay(self.request.retries + 1).total_seconds()
+        ) from None
 
 
 @shared_task(acks_late=True)

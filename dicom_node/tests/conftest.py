@@ -41,10 +41,14 @@ def dicom_tools() -> dict[str, str]:
     missing = [name for name in TOOLS if tool(name) is None]
     if missing:
         packages = sorted({TOOLS[name] for name in missing})
-        installed = shutil.which("apt-get") is not None and _succeeds("apt-get", "update", "-qq") and _succeeds(
-            "apt-get", "install", "-y", "-qq", *packages)
+        installed = (
+            shutil.which("apt-get") is not None
+            and _succeeds("apt-get", "update", "-qq")
+            and _succeeds("apt-get", "install", "-y", "-qq", *packages)
+        )
         if not installed:
-            pytest.skip(f"{', '.join(missing)} missing and `apt-get install -y {' '.join(packages)}` failed (needs root and a package mirror)")
+            command = f"apt-get install -y {' '.join(packages)}"
+            pytest.skip(f"{', '.join(missing)} missing and `{command}` failed (needs root and a package mirror)")
     return {name: tool(name) for name in TOOLS}
 
 
@@ -61,7 +65,9 @@ def node(settings, tmp_path, transactional_db):
     settings.HEALTHSYNC_DICOM_HOST = "127.0.0.1"
     settings.HEALTHSYNC_DICOM_PORT = free_port()
     listener.serve(host="127.0.0.1", port=settings.HEALTHSYNC_DICOM_PORT, block=False)
-    yield SimpleNamespace(port=settings.HEALTHSYNC_DICOM_PORT, ae_title=settings.HEALTHSYNC_DICOM_AE_TITLE, media=tmp_path / "media")
+    yield SimpleNamespace(
+        port=settings.HEALTHSYNC_DICOM_PORT, ae_title=settings.HEALTHSYNC_DICOM_AE_TITLE, media=tmp_path / "media"
+    )
     listener.stop()
 
 
@@ -69,7 +75,9 @@ def register(hospital, ae_title: str = PEER_AE, *, port: int = 104, destination:
     from dicom_node import services
     from dicom_node.models import DicomPeer
 
-    return services.peer_save(peer=DicomPeer(hospital=hospital, ae_title=ae_title, host=host, port=port, is_destination=destination))
+    return services.peer_save(
+        peer=DicomPeer(hospital=hospital, ae_title=ae_title, host=host, port=port, is_destination=destination)
+    )
 
 
 def route_chest_xrays(hospital, **criteria):
@@ -80,7 +88,9 @@ def route_chest_xrays(hospital, **criteria):
 
     model = MLModel.objects.get(name="pneumoniamnist-basic_cnn", is_active=True)
     criteria = {"modality": "CR", "body_part": "CHEST", **criteria}
-    return services.rule_save(rule=RoutingRule(hospital=hospital, condition=Condition.objects.get(code="pneumonia"), model=model, **criteria))
+    return services.rule_save(
+        rule=RoutingRule(hospital=hospital, condition=Condition.objects.get(code="pneumonia"), model=model, **criteria)
+    )
 
 
 def wait_for(predicate, *, timeout: float = 90, what: str = "the condition"):
@@ -108,11 +118,22 @@ class Orthanc:
         self.http_port, self.dicom_port = free_port(), free_port()
         directory.mkdir(parents=True, exist_ok=True)
         config = {
-            "Name": "healthsync-test", "StorageDirectory": str(directory / "storage"), "IndexDirectory": str(directory / "storage"),
-            "HttpPort": self.http_port, "DicomPort": self.dicom_port, "DicomAet": self.AE_TITLE, "RemoteAccessAllowed": False,
-            "AuthenticationEnabled": False, "HttpServerEnabled": True, "DicomServerEnabled": True, "Plugins": [],
-            "DicomModalities": {"healthsync": [healthsync_ae, "127.0.0.1", healthsync_port]}, "DicomAlwaysAllowStore": True,
-            "DicomCheckCalledAet": False, "StableAge": 1, "ConcurrentJobs": 2,
+            "Name": "healthsync-test",
+            "StorageDirectory": str(directory / "storage"),
+            "IndexDirectory": str(directory / "storage"),
+            "HttpPort": self.http_port,
+            "DicomPort": self.dicom_port,
+            "DicomAet": self.AE_TITLE,
+            "RemoteAccessAllowed": False,
+            "AuthenticationEnabled": False,
+            "HttpServerEnabled": True,
+            "DicomServerEnabled": True,
+            "Plugins": [],
+            "DicomModalities": {"healthsync": [healthsync_ae, "127.0.0.1", healthsync_port]},
+            "DicomAlwaysAllowStore": True,
+            "DicomCheckCalledAet": False,
+            "StableAge": 1,
+            "ConcurrentJobs": 2,
         }
         self.config = directory / "orthanc.json"
         self.config.write_text(json.dumps(config))
@@ -121,7 +142,9 @@ class Orthanc:
 
     def start(self, timeout: float = 60) -> None:
         log = open(self.log_path, "w")
-        self.popen = subprocess.Popen([self.binary, str(self.config)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.popen = subprocess.Popen(
+            [self.binary, str(self.config)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.popen.poll() is not None:
@@ -143,8 +166,9 @@ class Orthanc:
                 self.popen.wait(timeout=10)
 
     def _call(self, method: str, path: str, body: bytes | None = None, content_type: str = "application/json") -> bytes:
-        request = urllib.request.Request(f"http://127.0.0.1:{self.http_port}{path}", data=body, method=method,
-                                         headers={"Content-Type": content_type})
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.http_port}{path}", data=body, method=method, headers={"Content-Type": content_type}
+        )
         with urllib.request.urlopen(request, timeout=120) as response:
             return response.read()
 
@@ -161,7 +185,9 @@ class Orthanc:
 
 @pytest.fixture
 def orthanc(dicom_tools, node, tmp_path):
-    server = Orthanc(dicom_tools["Orthanc"], tmp_path / "orthanc", healthsync_ae=node.ae_title, healthsync_port=node.port)
+    server = Orthanc(
+        dicom_tools["Orthanc"], tmp_path / "orthanc", healthsync_ae=node.ae_title, healthsync_port=node.port
+    )
     server.start()
     yield server
     server.stop()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, PYDICOM_IMPLEMENTATION_UID, generate_uid
+from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian, generate_uid
 
 from imaging.tests.images import typical_pixels
 
@@ -29,23 +29,52 @@ def _with_meta(dataset: Dataset) -> Dataset:
     return dataset
 
 
-def patient_study(*, patient_id: str = "MRN-0001", study_uid: str | None = None, sop_class: str = CR, modality: str = "CR") -> Dataset:
+def patient_study(
+    *, patient_id: str = "MRN-0001", study_uid: str | None = None, sop_class: str = CR, modality: str = "CR"
+) -> Dataset:
     dataset = Dataset()
     dataset.SOPClassUID, dataset.SOPInstanceUID = sop_class, generate_uid()
-    dataset.PatientName, dataset.PatientID, dataset.PatientBirthDate, dataset.PatientSex = "Doe^Jane", patient_id, "19800101", "F"
+    dataset.PatientName, dataset.PatientID, dataset.PatientBirthDate, dataset.PatientSex = (
+        "Doe^Jane",
+        patient_id,
+        "19800101",
+        "F",
+    )
     dataset.StudyInstanceUID, dataset.SeriesInstanceUID = study_uid or generate_uid(), generate_uid()
-    dataset.StudyDate, dataset.StudyTime, dataset.StudyID, dataset.AccessionNumber = "20250102", "101500", "S1", "ACC-77"
-    dataset.ReferringPhysicianName, dataset.Modality, dataset.SeriesNumber, dataset.InstanceNumber = "Who^Doctor", modality, 1, 1
+    dataset.StudyDate, dataset.StudyTime, dataset.StudyID, dataset.AccessionNumber = (
+        "20250102",
+        "101500",
+        "S1",
+        "ACC-77",
+    )
+    dataset.ReferringPhysicianName, dataset.Modality, dataset.SeriesNumber, dataset.InstanceNumber = (
+        "Who^Doctor",
+        modality,
+        1,
+        1,
+    )
     return dataset
 
 
-def chest_xray(*, seed: int = 0, series_description: str = "PA chest", body_part: str = "CHEST", size: int = 28,
-               series_uid: str | None = None, bits: int = 8, **study) -> Dataset:
+def chest_xray(
+    *,
+    seed: int = 0,
+    series_description: str = "PA chest",
+    body_part: str = "CHEST",
+    size: int = 28,
+    series_uid: str | None = None,
+    bits: int = 8,
+    **study,
+) -> Dataset:
     """A CR instance whose pixels look like the default pneumonia model's training images."""
     dataset = patient_study(**study)
     if series_uid:
         dataset.SeriesInstanceUID = series_uid
-    dataset.SeriesDescription, dataset.BodyPartExamined, dataset.PatientOrientation = series_description, body_part, ["A", "F"]
+    dataset.SeriesDescription, dataset.BodyPartExamined, dataset.PatientOrientation = (
+        series_description,
+        body_part,
+        ["A", "F"],
+    )
     pixels = typical_pixels(size=size, seed=seed)
     if bits == 16:
         pixels = pixels.astype(np.uint16) * 16

@@ -5,8 +5,8 @@ refused or ended without leaving a row or file of it, and the listener serves on
 import socket
 
 import pytest
-from pynetdicom import AE
 from pydicom.uid import ExplicitVRLittleEndian
+from pynetdicom import AE
 from pynetdicom.sop_class import Verification
 
 from dicom_node.models import AssociationStatus, DicomAssociation, InstanceStatus, ReceivedInstance
@@ -27,15 +27,23 @@ def associate(node, *sop_classes):
 
 
 def ended_association():
-    return wait_for(lambda: DicomAssociation.objects.exclude(status=AssociationStatus.OPEN).first(), what="the association to end")
+    return wait_for(
+        lambda: DicomAssociation.objects.exclude(status=AssociationStatus.OPEN).first(), what="the association to end"
+    )
 
 
-@pytest.mark.parametrize("body, statuses", [
-    (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj << /Type /Catalog >> endobj\n", {0xA900, 0xC000}),
-    (dicoms.encoded(dicoms.chest_xray())[400:-300], {0xA900, 0xC000}),  # the data set cut at both ends
-    (b"", {0xA900, 0xC000}),
-], ids=["not-dicom", "truncated", "empty"])
-def test_a_data_set_that_is_not_dicom_is_refused_and_leaves_nothing(node, hospital_a, tmp_path, body, statuses, monkeypatch):
+@pytest.mark.parametrize(
+    "body, statuses",
+    [
+        (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj << /Type /Catalog >> endobj\n", {0xA900, 0xC000}),
+        (dicoms.encoded(dicoms.chest_xray())[400:-300], {0xA900, 0xC000}),  # the data set cut at both ends
+        (b"", {0xA900, 0xC000}),
+    ],
+    ids=["not-dicom", "truncated", "empty"],
+)
+def test_a_data_set_that_is_not_dicom_is_refused_and_leaves_nothing(
+    node, hospital_a, tmp_path, body, statuses, monkeypatch
+):
     from pynetdicom import _config
 
     monkeypatch.setattr(_config, "STORE_SEND_CHUNKED_DATASET", True)  # sent from the file as it is, never decoded here
@@ -61,8 +69,13 @@ def test_a_peer_that_drops_the_connection_mid_instance_leaves_only_what_was_ackn
     ended = ended_association()
     assert (ended.status, ended.received, ended.refused) == (AssociationStatus.ABORTED, 1, 0)
     # The acknowledged instance is kept and routed (no rule here: it waits for a person); nothing of the other.
-    instance = wait_for(lambda: ReceivedInstance.objects.filter(status=InstanceStatus.WAITING).first(), what="the kept instance to be routed")
-    assert ReceivedInstance.objects.count() == 1 and [path.name for path in stored_files(node.media)] == [instance.file.name.rsplit("/", 1)[-1]]
+    instance = wait_for(
+        lambda: ReceivedInstance.objects.filter(status=InstanceStatus.WAITING).first(),
+        what="the kept instance to be routed",
+    )
+    assert ReceivedInstance.objects.count() == 1 and [path.name for path in stored_files(node.media)] == [
+        instance.file.name.rsplit("/", 1)[-1]
+    ]
     association.kill()
     again = associate(node)
     assert again.send_c_echo().Status == 0x0000  # the listener serves on

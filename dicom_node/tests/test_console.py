@@ -6,7 +6,14 @@ import pytest
 from django.test import Client
 
 from dicom_node import services
-from dicom_node.models import AssociationStatus, DicomAssociation, DicomPeer, InstanceStatus, ReceivedInstance, ResultDelivery
+from dicom_node.models import (
+    AssociationStatus,
+    DicomAssociation,
+    DicomPeer,
+    InstanceStatus,
+    ReceivedInstance,
+    ResultDelivery,
+)
 from imaging.models import Condition, ImageAnalysis, MLModel
 
 from . import dicoms
@@ -20,7 +27,10 @@ def receive(hospital, *datasets, ae_title=PEER_AE) -> DicomAssociation:
     """An association of a registered peer bringing ``datasets``, through the services (no network)."""
     session = services.association_open(calling_ae=ae_title, called_ae="HEALTHSYNC", address="127.0.0.1", port=50000)
     for dataset in datasets:
-        assert services.instance_receive(session, sop_class_uid=dataset.SOPClassUID, data=dicoms.encoded(dataset)).status == 0
+        assert (
+            services.instance_receive(session, sop_class_uid=dataset.SOPClassUID, data=dicoms.encoded(dataset)).status
+            == 0
+        )
     services.association_close(session, status=AssociationStatus.RELEASED)
     return DicomAssociation.objects.get(pk=session.association_id)
 
@@ -57,17 +67,35 @@ def test_staff_see_their_hospitals_node_records_only(alice, bob, carol, hospital
 
 def test_peers_and_rules_are_saved_through_the_services(alice, hospital_a):
     client = console(alice)
-    form = {"hospital": hospital_a.pk, "ae_title": "  PACS1 ", "host": "no-such-host.invalid", "port": 104, "description": ""}
+    form = {
+        "hospital": hospital_a.pk,
+        "ae_title": "  PACS1 ",
+        "host": "no-such-host.invalid",
+        "port": 104,
+        "description": "",
+    }
     refused = client.post(f"{CONSOLE}/dicompeer/add/", form)
     assert refused.status_code == 200 and "neither an IP address nor a host name" in refused.content.decode()
-    assert client.post(f"{CONSOLE}/dicompeer/add/", {**form, "host": "127.0.0.1", "is_destination": "on"}).status_code == 302
+    assert (
+        client.post(f"{CONSOLE}/dicompeer/add/", {**form, "host": "127.0.0.1", "is_destination": "on"}).status_code
+        == 302
+    )
     assert DicomPeer.objects.get().ae_title == "PACS1"
-    second = client.post(f"{CONSOLE}/dicompeer/add/", {**form, "ae_title": "PACS2", "host": "127.0.0.1", "is_destination": "on"})
+    second = client.post(
+        f"{CONSOLE}/dicompeer/add/", {**form, "ae_title": "PACS2", "host": "127.0.0.1", "is_destination": "on"}
+    )
     assert second.status_code == 200 and DicomPeer.objects.count() == 1  # one results destination per hospital
 
     pneumonia = Condition.objects.get(code="pneumonia")
     other = MLModel.objects.filter(is_active=True).exclude(conditions=pneumonia).first()
-    rule = {"hospital": hospital_a.pk, "priority": 10, "modality": "CR", "condition": pneumonia.pk, "model": other.pk, "is_active": "on"}
+    rule = {
+        "hospital": hospital_a.pk,
+        "priority": 10,
+        "modality": "CR",
+        "condition": pneumonia.pk,
+        "model": other.pk,
+        "is_active": "on",
+    }
     mismatch = client.post(f"{CONSOLE}/routingrule/add/", rule)
     assert mismatch.status_code == 200 and "is not a model for Pneumonia" in mismatch.content.decode()
     assert client.post(f"{CONSOLE}/routingrule/add/", {**rule, "model": ""}).status_code == 302
@@ -87,7 +115,11 @@ def test_staff_choose_the_condition_of_a_waiting_instance(alice, carol, hospital
     instance.refresh_from_db()
     analysis = instance.analyses.get()
     assert instance.status == InstanceStatus.ANALYSING and not instance.file
-    assert (analysis.requested_by_id, analysis.requested_condition_id, analysis.patient_reference) == (alice.pk, pneumonia.pk, "MRN-9")
+    assert (analysis.requested_by_id, analysis.requested_condition_id, analysis.patient_reference) == (
+        alice.pk,
+        pneumonia.pk,
+        "MRN-9",
+    )
     assert analysis.status == "done"
     # Chosen once: the page no longer offers the choice, and the service refuses a second one.
     with pytest.raises(services.Conflict):
@@ -101,7 +133,9 @@ def test_a_forced_analysis_carries_its_warning_into_the_report(alice, hospital_a
     receive(hospital_a, mr)
     instance = ReceivedInstance.objects.get()
     assert instance.status == InstanceStatus.WAITING and "This is a MR study" in instance.reason and instance.rule_id
-    services.instance_analyse(instance=instance, condition=instance.rule.condition, model=instance.rule.model, by=alice, force=True)
+    services.instance_analyse(
+        instance=instance, condition=instance.rule.condition, model=instance.rule.model, by=alice, force=True
+    )
     analysis = ImageAnalysis.objects.get()
     assert [warning["code"] for warning in analysis.warnings] == ["modality_mismatch"]
     delivery = ResultDelivery.objects.get(analysis=analysis)  # no destination yet: it waits, the report is made anyway

@@ -23,8 +23,14 @@ def store(node, *paths, calling=PEER_AE):
 
 
 def finished_association():
-    return wait_for(lambda: DicomAssociation.objects.exclude(status=AssociationStatus.OPEN).exclude(status=AssociationStatus.REJECTED).first(),
-                    what="the association to end")
+    return wait_for(
+        lambda: (
+            DicomAssociation.objects.exclude(status=AssociationStatus.OPEN)
+            .exclude(status=AssociationStatus.REJECTED)
+            .first()
+        ),
+        what="the association to end",
+    )
 
 
 def test_a_registered_peer_echoes_and_an_unknown_one_is_rejected(dicom_tools, node, hospital_a):
@@ -35,7 +41,9 @@ def test_a_registered_peer_echoes_and_an_unknown_one_is_rejected(dicom_tools, no
     assert "Association Rejected" in unknown.stdout + unknown.stderr
     assert "Calling AE Title Not Recognized" in unknown.stdout + unknown.stderr
     wrong_called = echo(node, called="SOMEONE-ELSE")
-    assert wrong_called.returncode != 0 and "Called AE Title Not Recognized" in wrong_called.stdout + wrong_called.stderr
+    assert (
+        wrong_called.returncode != 0 and "Called AE Title Not Recognized" in wrong_called.stdout + wrong_called.stderr
+    )
     rejected = DicomAssociation.objects.filter(status=AssociationStatus.REJECTED).order_by("pk")
     assert [(row.calling_ae, row.hospital_id) for row in rejected] == [("INTRUDER", None), (PEER_AE, None)]
     assert "No hospital trusts 'INTRUDER'" in rejected[0].detail
@@ -49,20 +57,35 @@ def test_a_series_from_a_registered_peer_is_analysed_as_one_batch(dicom_tools, n
     register(hospital_a)
     rule = route_chest_xrays(hospital_a, series_description="pa*")
     series = dicoms.chest_xray(seed=1).SeriesInstanceUID
-    paths = [dicoms.write(dicoms.chest_xray(seed=seed, series_uid=series, patient_id="MRN-42"), tmp_path / f"{seed}.dcm") for seed in (1, 2, 3)]
+    paths = [
+        dicoms.write(dicoms.chest_xray(seed=seed, series_uid=series, patient_id="MRN-42"), tmp_path / f"{seed}.dcm")
+        for seed in (1, 2, 3)
+    ]
     sent = store(node, *paths)
     assert sent.returncode == 0, sent.stdout + sent.stderr
     association = finished_association()
     assert (association.status, association.received, association.refused, association.hospital_id) == (
-        AssociationStatus.RELEASED, 3, 0, hospital_a.pk)
-    analyses = wait_for(lambda: [a for a in ImageAnalysis.objects.order_by("pk") if a.status == AnalysisStatus.DONE] if
-                        ImageAnalysis.objects.filter(status=AnalysisStatus.DONE).count() == 3 else None, what="three finished analyses")
+        AssociationStatus.RELEASED,
+        3,
+        0,
+        hospital_a.pk,
+    )
+    analyses = wait_for(
+        lambda: (
+            [a for a in ImageAnalysis.objects.order_by("pk") if a.status == AnalysisStatus.DONE]
+            if ImageAnalysis.objects.filter(status=AnalysisStatus.DONE).count() == 3
+            else None
+        ),
+        what="three finished analyses",
+    )
     assert {analysis.batch for analysis in analyses} == {analyses[0].batch}, "one series, one association: one batch"
     assert all(analysis.hospital_id == hospital_a.pk and analysis.requested_by is None for analysis in analyses)
     assert {analysis.model.name for analysis in analyses} == {"pneumoniamnist-basic_cnn"}
     assert analyses[0].requested_condition.code == "pneumonia" and analyses[0].patient_reference == "MRN-42"
     instances = list(ReceivedInstance.objects.all())
-    assert [(instance.status, instance.rule_id, bool(instance.file)) for instance in instances] == [(InstanceStatus.ANALYSING, rule.pk, False)] * 3
+    assert [(instance.status, instance.rule_id, bool(instance.file)) for instance in instances] == [
+        (InstanceStatus.ANALYSING, rule.pk, False)
+    ] * 3
     # The stored study is de-identified; its identifiers are kept encrypted with the analysis.
     import pydicom
 
@@ -77,16 +100,24 @@ def test_an_instance_no_rule_fits_waits_for_a_person(dicom_tools, node, hospital
     sent = store(node, dicoms.write(dicoms.chest_xray(body_part="KNEE"), tmp_path / "knee.dcm"))
     assert sent.returncode == 0, sent.stdout + sent.stderr
     finished_association()
-    instance = wait_for(lambda: ReceivedInstance.objects.filter(status=InstanceStatus.WAITING).first(), what="the instance to wait")
+    instance = wait_for(
+        lambda: ReceivedInstance.objects.filter(status=InstanceStatus.WAITING).first(), what="the instance to wait"
+    )
     assert "No routing rule" in instance.reason and instance.file and not ImageAnalysis.objects.exists()
 
 
-@pytest.mark.parametrize("make, status, comment", [
-    (lambda tmp: dicoms.write(dicoms.rt_plan(), tmp / "plan.dcm"), "0122", "not a SOP class HealthSync analyses"),
-    (lambda tmp: dicoms.write(_truncated_pixels(), tmp / "short.dcm"), "c000", "bytes of pixel data"),
-    (lambda tmp: dicoms.write(_without_pixels(), tmp / "nopixels.dcm"), "a900", "without pixel data"),
-], ids=["unsupported-sop-class", "pixel-data-truncated", "no-pixel-data"])
-def test_bad_instances_get_their_failure_status_and_leave_nothing(dicom_tools, node, hospital_a, tmp_path, make, status, comment):
+@pytest.mark.parametrize(
+    "make, status, comment",
+    [
+        (lambda tmp: dicoms.write(dicoms.rt_plan(), tmp / "plan.dcm"), "0122", "not a SOP class HealthSync analyses"),
+        (lambda tmp: dicoms.write(_truncated_pixels(), tmp / "short.dcm"), "c000", "bytes of pixel data"),
+        (lambda tmp: dicoms.write(_without_pixels(), tmp / "nopixels.dcm"), "a900", "without pixel data"),
+    ],
+    ids=["unsupported-sop-class", "pixel-data-truncated", "no-pixel-data"],
+)
+def test_bad_instances_get_their_failure_status_and_leave_nothing(
+    dicom_tools, node, hospital_a, tmp_path, make, status, comment
+):
     register(hospital_a)
     route_chest_xrays(hospital_a)
     output = _status_of(store(node, make(tmp_path)))
@@ -114,7 +145,7 @@ def _status_of(sent) -> str:
     output = sent.stdout + sent.stderr
     statuses = re.findall(r"DIMSE Status\s*:\s*(0x[0-9a-fA-F]{4})", output)
     assert statuses, output
-    return statuses[-1].lower() + output[output.rfind("DIMSE Status"):]
+    return statuses[-1].lower() + output[output.rfind("DIMSE Status") :]
 
 
 def _truncated_pixels():

@@ -5,6 +5,7 @@ reads them from Orthanc's REST API. The report passes dicom3tools' dciodvfy."""
 import pydicom
 import pytest
 
+from dicom_node import results
 from dicom_node.models import DeliveryStatus, ResultDelivery
 from imaging.models import AnalysisStatus, ImageAnalysis
 
@@ -34,11 +35,19 @@ def test_orthanc_sends_a_study_and_reads_back_the_report_and_overlay(dicom_tools
     uploaded = orthanc.post("/instances", dicoms.encoded(source), raw=True)
     orthanc.post("/modalities/healthsync/store", {"Resources": [uploaded["ParentStudy"]], "Synchronous": True})
 
-    wait_for(lambda: len(orthanc.get("/instances")) == 3, timeout=120, what="HealthSync's two result instances in Orthanc")
+    wait_for(
+        lambda: len(orthanc.get("/instances")) == 3, timeout=120, what="HealthSync's two result instances in Orthanc"
+    )
     analysis = ImageAnalysis.objects.get()
     assert analysis.status == AnalysisStatus.DONE and analysis.hospital_id == hospital_a.pk
-    delivery = wait_for(lambda: ResultDelivery.objects.filter(status=DeliveryStatus.SENT).first(), what="the delivery recorded as sent")
-    assert (delivery.status, delivery.attempts, delivery.destination) == (DeliveryStatus.SENT, 1, f"ORTHANC@127.0.0.1:{orthanc.dicom_port}")
+    delivery = wait_for(
+        lambda: ResultDelivery.objects.filter(status=DeliveryStatus.SENT).first(), what="the delivery recorded as sent"
+    )
+    assert (delivery.status, delivery.attempts, delivery.destination) == (
+        DeliveryStatus.SENT,
+        1,
+        f"ORTHANC@127.0.0.1:{orthanc.dicom_port}",
+    )
 
     tags = {instance: orthanc.get(f"/instances/{instance}/tags?simplify") for instance in orthanc.get("/instances")}
     by_class = {value["SOPClassUID"]: (instance, value) for instance, value in tags.items()}
@@ -47,7 +56,11 @@ def test_orthanc_sends_a_study_and_reads_back_the_report_and_overlay(dicom_tools
         _, result = by_class[sop_class]
         # In the source study, under the patient's own identifiers (restored for the sending hospital).
         assert result["StudyInstanceUID"] == source.StudyInstanceUID
-        assert (result["PatientID"], result["PatientName"], result["AccessionNumber"]) == ("MRN-ORTHANC", "Doe^Jane", "ACC-77")
+        assert (result["PatientID"], result["PatientName"], result["AccessionNumber"]) == (
+            "MRN-ORTHANC",
+            "Doe^Jane",
+            "ACC-77",
+        )
         assert result["SeriesInstanceUID"] != source.SeriesInstanceUID and result["Manufacturer"] == "HealthSync"
 
     report_id, _ = by_class[dicoms.COMPREHENSIVE_SR]
@@ -56,11 +69,19 @@ def test_orthanc_sends_a_study_and_reads_back_the_report_and_overlay(dicom_tools
     report = pydicom.dcmread(report_file)
     content = _content(report)
     texts = {(concept, value) for kind, concept, value in content if kind == "TEXT"}
-    assert ("Comment", "Decision support, not a diagnosis. A machine-learning model's output: a clinician confirms or corrects every finding.") in texts
+    assert any(
+        concept == "Comment" and value.startswith("Decision support, not a diagnosis") for concept, value in texts
+    )
+    assert (
+        "Comment",
+        f"{results.DISCLAIMER} {results.DISCLAIMER_DETAIL}",
+    ) in texts
     assert {("Algorithm Name", "pneumoniamnist-basic_cnn"), ("Algorithm Version", str(analysis.model.version))} <= texts
     assert any(concept == "Finding" and value.startswith(analysis.predicted_class) for concept, value in texts)
     numbers = {concept: value for kind, concept, value in content if kind == "NUM"}
-    assert numbers == pytest.approx({f"Probability of {row['class']}": row["probability"] * 100 for row in analysis.predictions}, abs=0.01)
+    assert numbers == pytest.approx(
+        {f"Probability of {row['class']}": row["probability"] * 100 for row in analysis.predictions}, abs=0.01
+    )
     evidence = report.CurrentRequestedProcedureEvidenceSequence[0].ReferencedSeriesSequence[0].ReferencedSOPSequence[0]
     assert evidence.ReferencedSOPInstanceUID == source.SOPInstanceUID
 
@@ -84,8 +105,16 @@ def test_results_wait_for_a_destination_that_is_down_and_go_when_it_is_back(dico
     register(hospital_a)  # the sender (storescu)
     register(hospital_a, "ARCHIVE", port=archive_port, destination=True)
     route_chest_xrays(hospital_a)
-    sent = run_tool("storescu", "-aet", "STORESCU", "-aec", node.ae_title, "127.0.0.1", node.port,
-                    dicoms.write(dicoms.chest_xray(seed=9), tmp_path / "study.dcm"))
+    sent = run_tool(
+        "storescu",
+        "-aet",
+        "STORESCU",
+        "-aec",
+        node.ae_title,
+        "127.0.0.1",
+        node.port,
+        dicoms.write(dicoms.chest_xray(seed=9), tmp_path / "study.dcm"),
+    )
     assert sent.returncode == 0, sent.stdout + sent.stderr
     delivery = wait_for(lambda: ResultDelivery.objects.filter(attempts__gte=1).first(), what="a first delivery attempt")
     assert delivery.status == DeliveryStatus.PENDING and "did not accept an association" in delivery.last_error
@@ -94,10 +123,15 @@ def test_results_wait_for_a_destination_that_is_down_and_go_when_it_is_back(dico
 
     received = tmp_path / "archive"
     received.mkdir()
-    archive = subprocess.Popen(["storescp", "-aet", "ARCHIVE", "-od", str(received), str(archive_port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    archive = subprocess.Popen(
+        ["storescp", "-aet", "ARCHIVE", "-od", str(received), str(archive_port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
-        wait_for(lambda: run_tool("echoscu", "-aec", "ARCHIVE", "127.0.0.1", archive_port).returncode == 0, what="storescp")
+        wait_for(
+            lambda: run_tool("echoscu", "-aec", "ARCHIVE", "127.0.0.1", archive_port).returncode == 0, what="storescp"
+        )
         ResultDelivery.objects.update(next_attempt_at=delivery.next_attempt_at.replace(year=2000))  # due now
         assert tasks.resend_due_results() == 1
         delivery.refresh_from_db()

@@ -31,7 +31,9 @@ RoutingRule.objects.create(hospital=hospital, modality="CR", condition=Condition
 def test_serve_runs_the_listener_in_the_embedded_mode(dicom_tools, tmp_path):
     var_dir = tmp_path / "var"
     dicom_port, http_port = free_port(), free_port()
-    env = process_env(HEALTHSYNC_VAR_DIR=str(var_dir), HEALTHSYNC_DICOM_PORT=str(dicom_port), HEALTHSYNC_LOG_LEVEL="WARNING")
+    env = process_env(
+        HEALTHSYNC_VAR_DIR=str(var_dir), HEALTHSYNC_DICOM_PORT=str(dicom_port), HEALTHSYNC_LOG_LEVEL="WARNING"
+    )
     manage("migrate", "--noinput", env=env)
     manage("shell", "-c", SETUP.format(ae=PEER_AE), env=env)
     server = start_server(env=env, port=http_port, log_path=tmp_path / "server.log")
@@ -39,8 +41,16 @@ def test_serve_runs_the_listener_in_the_embedded_mode(dicom_tools, tmp_path):
         with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/healthz", timeout=10) as response:
             assert json.loads(response.read())["checks"]["dicom_listener"] == "up"
         assert run_tool("echoscu", "-aet", "INTRUDER", "-aec", "HEALTHSYNC", "127.0.0.1", dicom_port).returncode != 0
-        sent = run_tool("storescu", "-aet", PEER_AE, "-aec", "HEALTHSYNC", "127.0.0.1", dicom_port,
-                        dicoms.write(dicoms.chest_xray(seed=11), tmp_path / "xray.dcm"))
+        sent = run_tool(
+            "storescu",
+            "-aet",
+            PEER_AE,
+            "-aec",
+            "HEALTHSYNC",
+            "127.0.0.1",
+            dicom_port,
+            dicoms.write(dicoms.chest_xray(seed=11), tmp_path / "xray.dcm"),
+        )
         assert sent.returncode == 0, sent.stdout + sent.stderr
 
         def analysis_status():
@@ -60,12 +70,21 @@ def test_the_listener_command_serves_the_database_until_stopped(dicom_tools, hos
     database = settings.DATABASES["default"]
     if database["ENGINE"] != "django.db.backends.postgresql":
         pytest.skip("the command's process shares the test database through PostgreSQL")
-    url = f"postgres://{database['USER']}@{database['HOST'] or '127.0.0.1'}:{database['PORT'] or 5432}/{database['NAME']}"
+    url = (
+        f"postgres://{database['USER']}@{database['HOST'] or '127.0.0.1'}:{database['PORT'] or 5432}/{database['NAME']}"
+    )
     env = process_env(DATABASE_URL=url, CELERY_BROKER_URL="memory://", HEALTHSYNC_VAR_DIR=str(tmp_path / "var"))
-    listener = Process([sys.executable, "manage.py", "dicom_listener", "--port", str(port)], env=env, log_path=tmp_path / "listener.log")
+    listener = Process(
+        [sys.executable, "manage.py", "dicom_listener", "--port", str(port)],
+        env=env,
+        log_path=tmp_path / "listener.log",
+    )
     try:
-        wait_for(lambda: run_tool("echoscu", "-aet", PEER_AE, "-aec", "HEALTHSYNC", "127.0.0.1", port).returncode == 0, timeout=60,
-                 what=f"the listener to answer:\n{listener.log()}")
+        wait_for(
+            lambda: run_tool("echoscu", "-aet", PEER_AE, "-aec", "HEALTHSYNC", "127.0.0.1", port).returncode == 0,
+            timeout=60,
+            what=f"the listener to answer:\n{listener.log()}",
+        )
         assert run_tool("echoscu", "-aet", "INTRUDER", "-aec", "HEALTHSYNC", "127.0.0.1", port).returncode != 0
         from dicom_node.models import DicomAssociation
 

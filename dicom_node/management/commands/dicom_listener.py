@@ -10,8 +10,12 @@ class Command(BaseCommand):
     help = "Run the DICOM node (C-ECHO and C-STORE SCP) in the foreground until stopped."
 
     def add_arguments(self, parser):
-        parser.add_argument("--host", default=settings.HEALTHSYNC_DICOM_HOST, help="Address to listen on (HEALTHSYNC_DICOM_HOST).")
-        parser.add_argument("--port", type=int, default=settings.HEALTHSYNC_DICOM_PORT or 11112, help="Port (HEALTHSYNC_DICOM_PORT).")
+        parser.add_argument(
+            "--host", default=settings.HEALTHSYNC_DICOM_HOST, help="Address to listen on (HEALTHSYNC_DICOM_HOST)."
+        )
+        parser.add_argument(
+            "--port", type=int, default=settings.HEALTHSYNC_DICOM_PORT or 11112, help="Port (HEALTHSYNC_DICOM_PORT)."
+        )
 
     def handle(self, *args, host, port, **options):
         signal.signal(signal.SIGTERM, lambda *_: (stop(), exit(0)))
