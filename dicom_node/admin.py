@@ -41,20 +41,23 @@ class DicomPeerAdmin(ServiceAdminMixin, HospitalScopedAdmin):
         self.call_service(request, services.peer_save, peer=obj)
 
 
+RULE_FIELDS = [
+    "hospital",
+    "priority",
+    "modality",
+    "body_part",
+    "series_description",
+    "sop_class_uid",
+    "condition",
+    "model",
+    "is_active",
+]
+
+
 class RoutingRuleForm(forms.ModelForm):
     class Meta:
         model = RoutingRule
-        fields = [
-            "hospital",
-            "priority",
-            "modality",
-            "body_part",
-            "series_description",
-            "sop_class_uid",
-            "condition",
-            "model",
-            "is_active",
-        ]
+        fields = RULE_FIELDS
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -68,17 +71,7 @@ class RoutingRuleAdmin(ServiceAdminMixin, HospitalScopedAdmin):
 
     change_perm = CHANGE
     form = RoutingRuleForm
-    list_display = [
-        "priority",
-        "modality",
-        "body_part",
-        "series_description",
-        "sop_class_uid",
-        "condition",
-        "model",
-        "is_active",
-        "hospital",
-    ]
+    list_display = [*RULE_FIELDS[1:], "hospital"]
     list_filter = ["is_active", "modality"]
     list_select_related = ["condition", "model", "hospital"]
 
