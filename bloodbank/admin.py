@@ -192,7 +192,7 @@ class BloodRequestForm(forms.ModelForm):
 @admin.register(BloodRequest)
 class BloodRequestAdmin(ServiceAdminMixin, HospitalScopedAdmin):
     form = BloodRequestForm
-    service_fields = {"units": "units_requested", "urgency_level": "urgency", "blood_type": "blood_group"}
+    service_fields = {"units": "units_requested"}
     list_display = ["id", "hospital", "component", "blood_group", "units_requested", "urgency", "status", "needed_by", "created_at"]
     list_filter = ["status", UrgencyFilter, "component", "blood_group", "hospital"]
     search_fields = ["id"]

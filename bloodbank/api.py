@@ -13,6 +13,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from healthsync import services as core_services
+from healthsync.api.seed_fields import seed_field_names
 from healthsync.api.serializers import RegionField
 from healthsync.api.views import RegistrationView, role_login_view
 from healthsync.audit import note_patient_read
@@ -258,6 +259,7 @@ def inventory(request):
 @extend_schema(request=InventoryAddSerializer, responses={201: inline_serializer("UnitsReceived", {"units": UnitSerializer(many=True)})})
 @api_view(["POST"])
 @permission_classes([IsHospitalStaff])
+@seed_field_names
 def inventory_add(request):
     """Receive one bag of `quantity_ml` (or `units` such bags) into available stock; give `expiry_date` or `collected_at`."""
     serializer = InventoryAddSerializer(data=request.data)
@@ -265,7 +267,7 @@ def inventory_add(request):
     data = serializer.validated_data
     hospital = acting_hospital(request.user, data.get("hospital"))
     units = services.units_receive(
-        hospital=hospital, blood_group=data["blood_type"], component=data["component"], quantity_ml=data.get("quantity_ml"),
+        hospital=hospital, blood_group=data["blood_type"], component=data["component"], volume_ml=data.get("quantity_ml"),
         count=data["units"], expiry_date=data.get("expiry_date"), collected_at=data.get("collected_at"),
         anticoagulant=data["anticoagulant"], din=data.get("din"), by=request.user,
     )
@@ -276,6 +278,7 @@ def inventory_add(request):
 @rate_limited("blood_request")
 @api_view(["POST"])
 @permission_classes([IsHospitalStaff])
+@seed_field_names
 def request_create(request):
     """Create a request; urgency 4-5 alerts the network and eligible donors (rate limited per user)."""
     serializer = RequestCreateSerializer(data=request.data)
@@ -284,7 +287,7 @@ def request_create(request):
     hospital = acting_hospital(request.user, data.get("hospital"))
     blood_request = services.request_create(
         hospital=hospital, blood_group=data["blood_type"], component=data["component"], units=data.get("units"),
-        quantity_ml=data.get("quantity_ml"), urgency=data["urgency_level"], needed_by=data.get("needed_by"),
+        volume_ml=data.get("quantity_ml"), urgency=data["urgency_level"], needed_by=data.get("needed_by"),
         patient_reference=data["patient_reference"], by=request.user,
     )
     return Response(

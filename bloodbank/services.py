@@ -37,18 +37,26 @@ from .models import (
 # --- rule parameters --------------------------------------------
 
 
-def units_for(*, component: str, units: int | None = None, quantity_ml: int | None = None) -> int:
+def units_for(*, component: str, units: int | None = None, volume_ml: int | None = None) -> int:
     """The number of bags a request asks for: ``units``, or ceil(ml / the component's standard volume)."""
     if units is not None:
         if units < 1:
             raise DomainError("Units must be at least 1.", fields={"units": ["Must be at least 1."]})
         return units
-    if quantity_ml is None:
-        raise DomainError("Give units or quantity_ml.", fields={"units": ["Give units or quantity_ml."]})
+    if volume_ml is None:
+        raise DomainError("Give units or volume_ml.", fields={"units": ["Give units or volume_ml."]})
     try:
-        return rules.units_for_volume(component=component, ml=quantity_ml, standard_volume_ml=parameters.standard_volumes())
+        return rules.units_for_volume(component=component, ml=volume_ml, standard_volume_ml=parameters.standard_volumes())
     except ValueError as exc:
-        raise DomainError(str(exc), fields={"quantity_ml": [str(exc)]}) from exc
+        raise DomainError(str(exc), fields={"volume_ml": [str(exc)]}) from exc
+
+
+def blood_group_or_refusal(value: str) -> str:
+    """``value`` as one of the 8 groups (``A+``...), else a refusal naming ``blood_group``."""
+    try:
+        return str(rules.BloodGroup.parse(value))
+    except ValueError as exc:
+        raise DomainError(str(exc), fields={"blood_group": [str(exc)]}) from exc
 
 
 def _local_tz():
@@ -125,20 +133,17 @@ def unit_create(
     """
     if component not in Component.values:
         raise DomainError(f"Unknown component {component!r}.", fields={"component": [f"Choose one of {', '.join(Component.values)}."]})
-    try:
-        group = str(rules.BloodGroup.parse(blood_group))
-    except ValueError as exc:
-        raise DomainError(str(exc), fields={"blood_type": [str(exc)]}) from exc
+    group = blood_group_or_refusal(blood_group)
     volume_ml = volume_ml if volume_ml is not None else parameters.standard_volumes()[component]
     if volume_ml <= 0:
-        raise DomainError("Volume must be a positive number of ml.", fields={"quantity_ml": ["Must be positive."]})
+        raise DomainError("Volume must be a positive number of ml.", fields={"volume_ml": ["Must be positive."]})
     dating_anticoagulant = _dating_anticoagulant(anticoagulant)
     collected_at = collected_at or timezone.now()
     _check_collected_at(collected_at)
     if expires_at is None:
         expires_at = _expiry_from_collection(component=component, collected_at=collected_at, anticoagulant=dating_anticoagulant)
     if expires_at <= timezone.now():
-        raise DomainError("The unit is already expired.", fields={"expiry_date": ["Must be in the future."]})
+        raise DomainError("The unit is already expired.", fields={"expires_at": ["Must be in the future."]})
     with transaction.atomic():
         if din:
             try:
@@ -171,7 +176,7 @@ def units_receive(
     blood_group: str,
     by,
     component: str = Component.RED_CELLS,
-    quantity_ml: int | None = None,
+    volume_ml: int | None = None,
     count: int = 1,
     expiry_date: date | None = None,
     collected_at: datetime | None = None,
@@ -216,7 +221,7 @@ def units_receive(
         units = [
             unit_create(
                 hospital=hospital, component=component, blood_group=blood_group, by=by, status=UnitStatus.AVAILABLE,
-                volume_ml=quantity_ml, collected_at=collected_at, expires_at=expires_at, anticoagulant=anticoagulant,
+                volume_ml=volume_ml, collected_at=collected_at, expires_at=expires_at, anticoagulant=anticoagulant,
                 din=din, publish=False,
             )
             for _ in range(count)
@@ -381,24 +386,23 @@ def request_create(
     by,
     component: str = Component.RED_CELLS,
     units: int | None = None,
-    quantity_ml: int | None = None,
+    volume_ml: int | None = None,
     needed_by: datetime | None = None,
     patient_reference: str = "",
 ) -> BloodRequest:
     if component not in Component.values:
         raise DomainError(f"Unknown component {component!r}.", fields={"component": [f"Choose one of {', '.join(Component.values)}."]})
+    group = blood_group_or_refusal(blood_group)
     try:
-        group = str(rules.BloodGroup.parse(blood_group))
         rules.validate_urgency(urgency)
     except ValueError as exc:
-        field = "urgency_level" if "rgency" in str(exc) else "blood_type"
-        raise DomainError(str(exc), fields={field: [str(exc)]}) from exc
+        raise DomainError(str(exc), fields={"urgency": [str(exc)]}) from exc
     if needed_by is not None:
         try:
             rules.check_needed_by(needed_by=needed_by, now=timezone.now())
         except ValueError as exc:
             raise DomainError(str(exc), fields={"needed_by": [str(exc)]}) from exc
-    count = units_for(component=component, units=units, quantity_ml=quantity_ml)
+    count = units_for(component=component, units=units, volume_ml=volume_ml)
     if count > MAX_REQUEST_UNITS:
         raise DomainError(f"A request can ask for at most {MAX_REQUEST_UNITS} units.", fields={"units": [f"At most {MAX_REQUEST_UNITS}."]})
     with transaction.atomic():

@@ -75,7 +75,6 @@ class DonorProfileAdmin(ServiceAdminMixin, admin.ModelAdmin):
     fields = ["user", "donor_number", "blood_group", "blood_group_confirmed", "sex", "weight_kg", "region", "available_for_emergencies",
               "contact_number", "notify_by_email", "notify_by_sms", "quiet_hours_start", "quiet_hours_end", "eligibility_detail", "open_visit"]
     form = WalkInDonorForm
-    service_fields = {"blood_type": "blood_group"}
 
     def get_queryset(self, request):
         return selectors.donors_for_staff(user=request.user, in_their_regions=True).prefetch_related("deferrals")

@@ -18,6 +18,7 @@ from bloodbank.api import UnitSerializer
 from bloodbank.models import BloodGroup, Component
 from bloodbank.rules import display_din
 from healthsync.api.pagination import StandardPagination, paginated
+from healthsync.api.seed_fields import seed_field_names
 from healthsync.api.serializers import RegionField
 from healthsync.api.views import RegistrationView, role_login_view
 from healthsync.models import Hospital
@@ -251,6 +252,7 @@ class DonorRegisterView(RegistrationView):
     """Register a donor: an account (donor role) and a profile. Under 17: 400 naming `date_of_birth`."""
 
     @extend_schema(request=DonorRegisterSerializer, responses={201: DonorProfileSerializer})
+    @seed_field_names
     def post(self, request):
         serializer = DonorRegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -307,6 +309,7 @@ def donor_history(request):
 
 @extend_schema(request=DonorProfileSerializer, responses=DonorProfileSerializer)
 @api_view(["GET", "PATCH"])
+@seed_field_names
 def donor_profile(request):
     """The donor's profile; PATCH changes contact details, region, weight, availability, notifications, quiet hours
     (not the date of birth or sex given at registration, nor a blood group confirmed by typing)."""

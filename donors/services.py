@@ -44,13 +44,6 @@ from .models import (
 # --- validation helpers ---------------------------------------------------------------
 
 
-def _blood_group(value: str, *, field: str = "blood_type") -> str:
-    try:
-        return str(bloodbank_rules.BloodGroup.parse(value))
-    except ValueError as exc:
-        raise DomainError(str(exc), fields={field: [str(exc)]}) from exc
-
-
 def _sex(value: str | None) -> str:
     value = (value or "").strip().lower()
     if value and value not in Sex.values:
@@ -121,7 +114,7 @@ def donor_register(
 
     Applicants under the minimum age (``rules.MINIMUM_AGE_YEARS``, 17) are refused here, naming the date of birth.
     """
-    group = _blood_group(blood_group)
+    group = bloodbank_services.blood_group_or_refusal(blood_group)
     sex = _sex(sex)
     weight = _weight(weight_kg)
     _check_adult_on_registration(date_of_birth)
@@ -186,11 +179,11 @@ def donor_profile_update(*, donor: DonorProfile, **changes) -> DonorProfile:
             donor.user.phone_number = changes["contact_number"]
             donor.user.save(update_fields=["phone_number"])
         if "blood_group" in changes:
-            group = _blood_group(changes["blood_group"])
+            group = bloodbank_services.blood_group_or_refusal(changes["blood_group"])
             if donor.blood_group_confirmed and group != donor.blood_group:
                 raise Conflict(
                     f"Your blood group {donor.blood_group} was confirmed by a laboratory typing; it cannot be changed.",
-                    code="group_confirmed", fields={"blood_type": ["Confirmed by typing."]},
+                    code="group_confirmed", fields={"blood_group": ["Confirmed by typing."]},
                 )
             changes["blood_group"] = group
         if "weight_kg" in changes:
@@ -603,7 +596,7 @@ def typing_confirm(*, donation: Donation, blood_group: str, by: User | None) -> 
     The quarantined units are labelled with the typed group: a self-reported group is only a
     guess until now, and nothing has left quarantine under it.
     """
-    group = _blood_group(blood_group, field="blood_group")
+    group = bloodbank_services.blood_group_or_refusal(blood_group)
     with transaction.atomic():
         donation = _locked_visit(donation, DonationStatus.COLLECTED)
         if donation.confirmed_blood_group and donation.confirmed_blood_group != group:
@@ -654,7 +647,7 @@ def donor_profile_create(
 ) -> DonorProfile:
     """Make an existing account (e.g. one signed up through the web portal) a donor, with the same checks as
     ``donor_register``: a known blood group (self-reported until typing confirms it) and the minimum age."""
-    group = _blood_group(blood_group, field="blood_group")
+    group = bloodbank_services.blood_group_or_refusal(blood_group)
     sex = _sex(sex)
     weight = _weight(weight_kg)
     _check_adult_on_registration(date_of_birth)

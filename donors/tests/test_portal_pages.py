@@ -99,7 +99,7 @@ def test_another_donors_appointment_cannot_be_cancelled(logged_in, erin, frank, 
 
 
 def test_public_shortage_page_by_region(client, hospital_a, hospital_b, bob):
-    bloodbank_services.units_receive(hospital=hospital_a, blood_group="A+", component="red_cells", quantity_ml=None, count=8,
+    bloodbank_services.units_receive(hospital=hospital_a, blood_group="A+", component="red_cells", volume_ml=None, count=8,
                                      expiry_date=None, collected_at=timezone.now(), din=None, by=bob)
     page = client.get("/shortages/?region=North").content.decode()
     assert "Hospitals in North are short of" in page and "<strong>A+</strong>" not in page.split("red cells.")[0]
