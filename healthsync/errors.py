@@ -10,22 +10,23 @@ and ``PermissionDenied``); the API exception handler turns them into this shape.
 """
 
 import logging
+from http import HTTPStatus
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
-from rest_framework import exceptions, status
-from rest_framework.response import Response
-from rest_framework.views import exception_handler
 
 logger = logging.getLogger(__name__)
+
+# The domain's exceptions are plain Python (their HTTP status is http.HTTPStatus's): services raise them
+# wherever they run (API, console, tasks); only api_exception_handler below, for the API, uses DRF.
 
 
 class DomainError(Exception):
     """A business rule refused the action. Subclasses set the HTTP status."""
 
-    status_code = status.HTTP_400_BAD_REQUEST
+    status_code = HTTPStatus.BAD_REQUEST
     code = "invalid"
 
     def __init__(self, message, *, code=None, fields=None, details=None):
@@ -38,17 +39,17 @@ class DomainError(Exception):
 
 
 class Conflict(DomainError):
-    status_code = status.HTTP_409_CONFLICT
+    status_code = HTTPStatus.CONFLICT
     code = "conflict"
 
 
 class Forbidden(DomainError):
-    status_code = status.HTTP_403_FORBIDDEN
+    status_code = HTTPStatus.FORBIDDEN
     code = "permission_denied"
 
 
 class ServiceUnavailable(DomainError):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    status_code = HTTPStatus.SERVICE_UNAVAILABLE
     code = "service_unavailable"
 
 
@@ -83,11 +84,15 @@ def _first_message(fields):
 
 
 def api_exception_handler(exc, context):
+    from rest_framework import exceptions
+    from rest_framework.response import Response
+    from rest_framework.views import exception_handler
+
     if isinstance(exc, (OperationalError, InterfaceError)):
         return None  # DRF re-raises it; healthsync.middleware.DatabaseUnavailableMiddleware answers 503
     if isinstance(exc, DomainError):
         response = Response(
-            error_body(exc.code, exc.message, fields=exc.fields, details=exc.details), status=exc.status_code
+            error_body(exc.code, exc.message, fields=exc.fields, details=exc.details), status=int(exc.status_code)
         )
         return response
     if isinstance(exc, DjangoValidationError):
@@ -103,7 +108,7 @@ def api_exception_handler(exc, context):
         logger.exception("Unhandled API error", exc_info=exc)
         return Response(
             error_body("server_error", "An unexpected error occurred; it has been logged."),
-            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+            status=HTTPStatus.INTERNAL_SERVER_ERROR,
         )
 
     if isinstance(exc, exceptions.ValidationError):
