@@ -555,26 +555,18 @@ class TransferListCreate(generics.ListCreateAPIView):
         return Response(TransferSerializer(transfer).data, status=status.HTTP_201_CREATED)
 
 
-TRANSFER_STEPS = {
-    "approve": (services.transfer_approve, ("from_hospital",)),
-    "decline": (services.transfer_decline, ("from_hospital",)),
-    "dispatch": (services.transfer_dispatch, ("from_hospital",)),
-    "receive": (services.transfer_receive, ("to_hospital",)),
-    "cancel": (services.transfer_cancel, ("from_hospital", "to_hospital")),
-}
-
-
 @extend_schema(request=None, responses=TransferSerializer, operation_id="blood_bank_transfer_step")
 @api_view(["POST"])
 @permission_classes([IsHospitalStaff])
 def transfer_step(request, transfer_id, step):
-    if step not in TRANSFER_STEPS:
+    # approve / decline / dispatch (the holding hospital), receive (the requesting hospital), cancel (either,
+    # before dispatch): services.TRANSFER_STEPS. A transfer not on the step's side of the user's hospitals is 404.
+    if step not in services.TRANSFER_STEPS:
         raise Http404("Unknown transfer step.")
-    """approve / decline / dispatch (the holding hospital), receive (the requesting hospital), cancel (either, before dispatch)."""
-    service, sides = TRANSFER_STEPS[step]
+    _, sides, _ = services.TRANSFER_STEPS[step]
     mine = hospitals_for(request.user)
     transfer = get_object_or_404(Transfer.objects.filter(pk=transfer_id), reduce(or_, (Q(**{f"{side}__in": mine}) for side in sides)))
-    return Response(TransferSerializer(service(transfer=transfer, by=request.user)).data)
+    return Response(TransferSerializer(services.transfer_step(transfer=transfer, step=step, by=request.user)).data)
 
 
 class ParLevelListCreate(generics.ListCreateAPIView):
