@@ -39,7 +39,7 @@ def _isolated_cache(settings):
 def _tasks_run_inline():
     """In-process tests run Celery tasks inline (real brokers and workers are exercised by the
     end-to-end tests, which start their own processes), so nothing piles up on a shared broker."""
-    from healthsync.celery import app
+    from config.celery import app
 
     app.conf.task_always_eager = True
     app.conf.task_eager_propagates = True

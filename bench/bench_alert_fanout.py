@@ -46,7 +46,7 @@ def main():
         os.environ.setdefault("CELERY_BROKER_URL", "memory://")
         os.environ["HEALTHSYNC_CHANNEL_PREFIX"] = f"bench{uuid.uuid4().hex[:6]}"
         os.environ["HEALTHSYNC_LOG_LEVEL"] = "WARNING"
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healthsync.settings")
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
         run(args.clients, args.rounds)
 
 
@@ -61,7 +61,7 @@ def run(clients: int, rounds: int):
 
     from healthsync import services as core
     from healthsync.models import Membership, User
-    from healthsync.realtime import hospital_group
+    from lib.realtime import hospital_group
     from healthsync.tests.servers import Process, free_port, process_env, start_server
     from notifications import services
 

@@ -31,7 +31,7 @@ BENCH_DB = "healthsync_bench"
 
 def main():
     with own_database(BENCH_DB):
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healthsync.settings")
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
         os.environ["HEALTHSYNC_LOG_LEVEL"] = "WARNING"
         run()
 

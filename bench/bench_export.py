@@ -27,7 +27,7 @@ SIZES = [1_000, 10_000, 100_000]
 
 
 def _setup_django():
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healthsync.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ["HEALTHSYNC_LOG_LEVEL"] = "WARNING"
     import django
 

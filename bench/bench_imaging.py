@@ -246,7 +246,7 @@ def measure(args):
         for process in reversed(processes):
             process.stop()
         try:
-            from healthsync.celery import app
+            from config.celery import app
 
             with app.connection_for_write() as connection:
                 connection.default_channel.queue_delete(queue)

@@ -30,7 +30,7 @@ PAGES = {
 
 def main():
     directory = Path(tempfile.mkdtemp(prefix="bench-pages-"))
-    os.environ.update({"HEALTHSYNC_VAR_DIR": str(directory), "DJANGO_SETTINGS_MODULE": "healthsync.settings", "HEALTHSYNC_LOG_LEVEL": "WARNING"})
+    os.environ.update({"HEALTHSYNC_VAR_DIR": str(directory), "DJANGO_SETTINGS_MODULE": "config.settings", "HEALTHSYNC_LOG_LEVEL": "WARNING"})
     for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"):
         os.environ.pop(name, None)
     try:

@@ -34,7 +34,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from healthsync import files
+from lib import files
 from healthsync.errors import Conflict, DomainError, Forbidden
 from healthsync.permissions import ACT, can
 from imaging.analyses import MAX_BATCH, models_choose, studies_submit

@@ -3,7 +3,6 @@ from auditlog.models import LogEntry
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.core.exceptions import ValidationError
 
 from . import invitations, services, task_admin  # noqa: F401  task_admin: the Celery pages, re-registered
 from .admin_site import HospitalScopedAdmin, PlatformWritesMixin, ServiceAdminMixin
@@ -11,7 +10,7 @@ from .display import when
 from .health import run_checks
 from .models import Hospital, Invitation, Membership, User
 from .permissions import CHANGE, MANAGE_STAFF, VIEW, hospitals_for
-from .realtime import rights_changed
+from lib.realtime import rights_changed
 
 site = admin.site
 

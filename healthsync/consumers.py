@@ -1,8 +1,8 @@
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from .channel_layers import ReconnectOnLayerLoss
-from .realtime import user_group
+from lib.channel_layers import ReconnectOnLayerLoss
+from lib.realtime import user_group
 
 UNAUTHORISED = 4401
 FORBIDDEN = 4403  # the account may no longer listen (deactivated while its socket was open)

@@ -161,10 +161,14 @@ class Hospital(models.Model):
         return f"{self.name} ({self.fin})"
 
 
+# The roles a hospital grants (platform administrators and donors are not hospital staff).
+STAFF_ROLES = [(Role.HOSPITAL_ADMIN.value, Role.HOSPITAL_ADMIN.label), (Role.MEDICAL_STAFF.value, Role.MEDICAL_STAFF.label)]
+
+
 class Membership(models.Model):
     """A user's role at one hospital. A user may belong to several hospitals."""
 
-    STAFF_ROLES = [(Role.HOSPITAL_ADMIN.value, Role.HOSPITAL_ADMIN.label), (Role.MEDICAL_STAFF.value, Role.MEDICAL_STAFF.label)]
+    STAFF_ROLES = STAFF_ROLES
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
     hospital = models.ForeignKey(Hospital, on_delete=models.CASCADE, related_name="memberships")

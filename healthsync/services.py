@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 from .errors import Conflict, Forbidden
 from .models import Hospital, Membership, Region, Role, User
 from .permissions import CHANGE, MANAGE_STAFF, can, sync_hospital_permissions
-from .realtime import rights_changed
+from lib.realtime import rights_changed
 from .regions import region_find
 
 

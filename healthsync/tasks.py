@@ -4,7 +4,7 @@ import socket
 from celery import shared_task
 from django.utils import timezone
 
-from .realtime import push, user_group
+from lib.realtime import push, user_group
 
 
 @shared_task(bind=True, max_retries=3, acks_late=True)

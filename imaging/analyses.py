@@ -31,7 +31,9 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from PIL import Image
 
-from healthsync import audit, files, wakeups
+from healthsync import audit
+
+from lib import files, wakeups
 from healthsync.errors import Conflict, DomainError
 
 from . import events, suitability

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from django.db.models import OuterRef, QuerySet, Subquery
 
+from lib.workers import workers_alive
 from ml_models.catalogue import DATASETS, model_name
 
 from .models import Condition, MLModel
@@ -155,8 +156,6 @@ def default_model_status() -> list[dict]:
 
 def queue_status() -> dict:
     """Analyses waiting and running, and the workers that answer (for the staff page)."""
-    from healthsync.embedded import workers_alive
-
     from .models import AnalysisStatus, ImageAnalysis
 
     counts = {status: ImageAnalysis.objects.filter(status=status).count() for status in (AnalysisStatus.QUEUED, AnalysisStatus.RUNNING)}

@@ -5,9 +5,9 @@ from collections import deque
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from healthsync.channel_layers import ReconnectOnLayerLoss
+from lib.channel_layers import ReconnectOnLayerLoss
 from healthsync.consumers import FORBIDDEN, UNAUTHORISED
-from healthsync.realtime import PLATFORM_GROUP, hospital_group, user_group
+from lib.realtime import PLATFORM_GROUP, hospital_group, user_group
 
 from .models import Notification
 
@@ -92,7 +92,7 @@ class AlertConsumer(ReconnectOnLayerLoss, AsyncJsonWebsocketConsumer):
                 self.joined.append(group)
 
     async def rights_changed(self, event):
-        """The account's roles changed: hear what it may hear now (``healthsync.realtime.rights_changed``)."""
+        """The account's roles changed: hear what it may hear now (``lib.realtime.rights_changed``)."""
         groups = await _groups_for(self.user.pk)
         if groups is None:
             await self.close(code=FORBIDDEN)

@@ -6,7 +6,7 @@ from kombu.exceptions import OperationalError
 
 from bloodbank import events as bloodbank_events
 from donors import events as donor_events
-from healthsync.realtime import push
+from lib.realtime import push
 from imaging import events as imaging_events
 
 from . import tasks

@@ -25,7 +25,7 @@ from donors.models import Appointment, AppointmentStatus
 from healthsync import audit
 from healthsync.models import Hospital, User
 from imaging.models import ImageAnalysis
-from healthsync.realtime import PLATFORM_GROUP, hospital_group, push, user_group
+from lib.realtime import PLATFORM_GROUP, hospital_group, push, user_group
 
 from . import rules, sms
 from .models import Alert, Channel, Delivery, DeliveryStatus, Kind, Notification, Severity, ShortageState

@@ -14,7 +14,7 @@ from donors import selectors, services
 from donors.models import Appointment, AppointmentStatus, DonorProfile
 from healthsync.display import when
 from healthsync.errors import Conflict, DomainError
-from healthsync.urls import urlpatterns as site_urlpatterns
+from config.urls import urlpatterns as site_urlpatterns
 
 urlpatterns = [path("", include("donors.portal_urls")), *site_urlpatterns]
 handler404 = "healthsync.errors.page_not_found"

@@ -3,7 +3,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ..errors import DomainError
-from ..models import Hospital, Invitation, Membership, Role, User
+from ..models import STAFF_ROLES, Hospital, Invitation, Membership, User
 from ..regions import region_find
 
 
@@ -73,7 +73,7 @@ class MembershipSerializer(serializers.ModelSerializer):
     email = serializers.EmailField(write_only=True, help_text="The account to grant the role to.")
     user = serializers.PrimaryKeyRelatedField(read_only=True)
     user_email = serializers.EmailField(source="user.email", read_only=True)
-    role = serializers.ChoiceField(choices=[Role.HOSPITAL_ADMIN, Role.MEDICAL_STAFF])
+    role = serializers.ChoiceField(choices=STAFF_ROLES)
 
     class Meta:
         model = Membership
@@ -82,7 +82,7 @@ class MembershipSerializer(serializers.ModelSerializer):
 
 
 class InvitationSerializer(serializers.ModelSerializer):
-    role = serializers.ChoiceField(choices=[Role.HOSPITAL_ADMIN, Role.MEDICAL_STAFF])
+    role = serializers.ChoiceField(choices=STAFF_ROLES)
     status = serializers.CharField(read_only=True, help_text="pending, accepted, withdrawn or expired")
     invited_by = serializers.EmailField(source="invited_by.email", read_only=True, default=None)
 

@@ -1,7 +1,6 @@
 """Real HealthSync processes for end-to-end tests: daphne (``manage.py serve``) and Celery workers, and
 private PostgreSQL, Redis and RabbitMQ instances for fault tests."""
 
-import io
 import json
 import os
 import shutil
@@ -29,7 +28,7 @@ def free_port() -> int:
 def process_env(**overrides) -> dict:
     """The test's environment without the mode variables, plus ``overrides``."""
     env = {key: value for key, value in os.environ.items() if key not in MODE_VARIABLES}
-    env.update({"PYTHONUNBUFFERED": "1", "DJANGO_SETTINGS_MODULE": "healthsync.settings"})
+    env.update({"PYTHONUNBUFFERED": "1", "DJANGO_SETTINGS_MODULE": "config.settings"})
     env.update(overrides)
     return env
 
@@ -117,7 +116,7 @@ def start_production_server(*, server: str = "gunicorn", workers: int = 2, env, 
     if server == "daphne":
         args = [sys.executable, "manage.py", "serve", "--port", str(port), "--no-beat"]
     else:
-        args = [str(Path(sys.executable).parent / "gunicorn"), "healthsync.asgi:application", "-k", "uvicorn.workers.UvicornWorker",
+        args = [str(Path(sys.executable).parent / "gunicorn"), "config.asgi:application", "-k", "uvicorn.workers.UvicornWorker",
                 "-w", str(workers), "-b", f"127.0.0.1:{port}", "--graceful-timeout", "5", "--timeout", "120",
                 "--keep-alive", "75"]  # longer than any think time: no idle connection closed under a client about to reuse it
     return start_server(env=env, port=port, log_path=log_path, args=args, timeout=120)
@@ -126,7 +125,7 @@ def start_production_server(*, server: str = "gunicorn", workers: int = 2, env, 
 def start_worker(*, env, log_path, extra=()) -> Process:
     # A node name of its own: two workers named alike on one broker fight over their exclusive control queue.
     return Process(
-        [sys.executable, "-m", "celery", "-A", "healthsync", "worker", "--pool", "solo", "--loglevel", "INFO",
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "--loglevel", "INFO",
          "--without-mingle", "--without-gossip", "--hostname", f"e2e-{uuid.uuid4().hex[:8]}@%h", *extra],
         env=env, log_path=log_path,
     )

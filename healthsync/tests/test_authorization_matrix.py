@@ -32,7 +32,7 @@ Which routes are covered (decided here, checked by ``test_every_route_has_a_rule
   ADMIN_MODELS, one row per model of ``admin.site._registry``: the changelist and add page are
   requested for every model and role, the change/history/delete pages for a representative
   sample (hospital, blood unit) with own and other hospital rows;
-* the WebSocket routes of ``healthsync.routing`` and ``notifications.routing``: WEBSOCKET_RULES.
+* the WebSocket routes of ``config.routing`` and ``notifications.routing``: WEBSOCKET_RULES.
 
 A route, admin model, schema operation or WebSocket route without a rule fails the test, naming it.
 """
@@ -517,7 +517,7 @@ def test_every_schema_operation_has_a_rule():
 
 
 def test_every_websocket_route_has_a_rule():
-    from healthsync.routing import websocket_urlpatterns as system
+    from config.routing import websocket_urlpatterns as system
     from notifications.routing import websocket_urlpatterns as alerts
 
     routes = {str(pattern.pattern) for pattern in system + alerts}
@@ -714,7 +714,7 @@ async def test_websocket_matrix(role, settings):
     from channels.testing import WebsocketCommunicator
     from rest_framework_simplejwt.tokens import AccessToken
 
-    from healthsync.asgi import application
+    from config.asgi import application
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

@@ -7,7 +7,7 @@ import sys
 
 from healthsync.tests.servers import ROOT, process_env
 
-SHOW = ("import json, django; django.setup(); from healthsync.celery import app; "
+SHOW = ("import json, django; django.setup(); from config.celery import app; "
         "connection = app.connection_for_write(); "
         "print(json.dumps([app.conf.broker_url, app.conf.broker_transport_options, "
         "getattr(connection.transport, 'polling_interval', None) if app.conf.broker_url.startswith('memory://') else None]))")

@@ -7,7 +7,7 @@ import threading
 import pytest
 from asgiref.sync import sync_to_async
 
-from healthsync.http_concurrency import BoundedConcurrency
+from config.http_concurrency import BoundedConcurrency
 
 
 @pytest.mark.asyncio

@@ -26,7 +26,7 @@ from collections import Counter
 import psycopg2
 import pytest
 
-from healthsync.celery import app as celery_app
+from config.celery import app as celery_app
 from healthsync.demo import DEMO_PASSWORD
 
 from .servers import PrivateRabbitMQ, analysis_ids, free_port, http_json, png_bytes, predict_over_http, private_stack_env, start_server, start_worker

@@ -32,7 +32,7 @@ import uuid
 import pytest
 import websockets
 
-from healthsync.channel_layers import LAYER_UNAVAILABLE
+from lib.channel_layers import LAYER_UNAVAILABLE
 from healthsync.demo import DEMO_PASSWORD
 
 from .servers import PrivateRedis, free_port, http_json, private_stack_env, start_server, start_worker

@@ -10,7 +10,7 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from donors.tests.conftest import make_donor
-from healthsync.asgi import application
+from config.asgi import application
 from healthsync.tests.test_mfa import api_login, code, console_login
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -4,8 +4,8 @@ import pytest
 from channels.testing import WebsocketCommunicator
 from rest_framework_simplejwt.tokens import AccessToken
 
-from healthsync.asgi import application
-from healthsync.realtime import push, user_group
+from config.asgi import application
+from lib.realtime import push, user_group
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 

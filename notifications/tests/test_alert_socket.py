@@ -6,8 +6,8 @@ from channels.testing import WebsocketCommunicator
 from django.db.models import Q
 from rest_framework_simplejwt.tokens import AccessToken
 
-from healthsync.asgi import application
-from healthsync.realtime import PLATFORM_GROUP, hospital_group, user_group
+from config.asgi import application
+from lib.realtime import PLATFORM_GROUP, hospital_group, user_group
 from notifications import services
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]

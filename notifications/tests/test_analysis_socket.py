@@ -5,7 +5,7 @@ from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from rest_framework_simplejwt.tokens import AccessToken
 
-from healthsync.asgi import application
+from config.asgi import application
 from imaging import events
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]

@@ -9,9 +9,9 @@ from django.db.models import Q
 from rest_framework_simplejwt.tokens import AccessToken
 
 from healthsync import services as core_services
-from healthsync.asgi import application
+from config.asgi import application
 from healthsync.models import Membership
-from healthsync.realtime import hospital_group, rights_changed
+from lib.realtime import hospital_group, rights_changed
 from notifications import services
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]

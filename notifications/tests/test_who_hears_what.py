@@ -152,7 +152,7 @@ def test_a_delivery_is_sent_once_even_when_asked_twice(bob, hospital_a, stock, d
 def test_a_failed_send_is_retried_a_bounded_number_of_times(bob, hospital_a, donor, settings, committed):
     settings.HEALTHSYNC_SMS_BACKEND = "notifications.tests.test_who_hears_what.BrokenSms"
     called = donor("bea@donor.example", "O-", "North", notify_by_sms=True, notify_by_email=False)
-    from healthsync.celery import app
+    from config.celery import app
 
     app.conf.task_eager_propagates = False  # the inline task retries, then gives up
     committed(lambda: bloodbank_services.request_create(hospital=hospital_a, blood_group="O-", units=1, urgency=4, by=bob))

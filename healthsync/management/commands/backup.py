@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from ...backups import backup
+from lib.backups import backup
 
 
 class Command(BaseCommand):

@@ -2,7 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ...backups import restore, verify
+from lib.backups import restore, verify
 
 
 class Command(BaseCommand):

@@ -7,7 +7,7 @@ pool runs tasks one at a time in the worker thread, in order of submission.
 Latency: the worker thread polls the in-memory broker every 10 ms (``polling_interval`` in
 settings; kombu's default, 1 s, left each analysis up to a second in the queue), and a request
 waiting for results is woken within this process as the worker commits them
-(``healthsync.wakeups``), so a warm analysis is answered within milliseconds of its compute.
+(``lib.wakeups``), so a warm analysis is answered within milliseconds of its compute.
 """
 
 import logging
@@ -53,15 +53,3 @@ def start_background_work(*, beat: bool = True) -> None:
     if beat:
         threading.Thread(target=_run_beat, name="celery-beat", daemon=True).start()
     _started.wait(timeout=10)
-
-
-def workers_alive(timeout: float = 0.5) -> list[str]:
-    """Names of the Celery workers that answer a ping now (the in-process worker in the embedded mode)."""
-    if settings.CELERY_BROKER_URL.startswith("memory://"):
-        alive = any(thread.name == "celery-worker" and thread.is_alive() for thread in threading.enumerate())
-        return ["embedded (in this process)"] if alive else []
-    try:
-        replies = app.control.ping(timeout=timeout) or []
-    except Exception:  # the broker is down: no worker can be reached
-        return []
-    return sorted(name for reply in replies for name in reply)

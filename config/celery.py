@@ -6,7 +6,7 @@ import os
 from celery import Celery, signals
 from django.db import close_old_connections
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healthsync.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("healthsync")
 app.config_from_object("django.conf:settings", namespace="CELERY")

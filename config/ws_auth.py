@@ -37,7 +37,7 @@ def _user_for_token(raw_token: str):
 
 @database_sync_to_async
 def _second_factor_missing(user) -> bool:
-    from .security import second_factor_missing
+    from healthsync.security import second_factor_missing
 
     return second_factor_missing(user)
 

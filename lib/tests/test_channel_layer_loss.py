@@ -12,9 +12,9 @@ import signal
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from healthsync.channel_layers import LAYER_LOST, WatchedRedisPubSubChannelLayer
+from lib.channel_layers import LAYER_LOST, WatchedRedisPubSubChannelLayer
 
-from .servers import PrivateRedis
+from healthsync.tests.servers import PrivateRedis
 
 
 def _layer(redis: PrivateRedis) -> WatchedRedisPubSubChannelLayer:

@@ -7,13 +7,13 @@ import psycopg2
 import pytest
 from django.conf import settings
 
-from .servers import manage, process_env
+from healthsync.tests.servers import manage, process_env
 
 pytestmark = pytest.mark.slow
 
 
 def _fingerprints(env) -> dict:
-    out = manage("shell", "-c", "import json; from healthsync.backups import table_fingerprints; print(json.dumps(table_fingerprints()))", env=env)
+    out = manage("shell", "-c", "import json; from lib.backups import table_fingerprints; print(json.dumps(table_fingerprints()))", env=env)
     return json.loads(out.strip().splitlines()[-1])
 
 

@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "channels",
     "django_celery_results",
     "django_celery_beat",
+    "config",  # the project's own commands (serve)
     "healthsync",
     "imaging",
     "dicom_node",
@@ -124,9 +125,9 @@ HEALTHSYNC_HTTP_CONCURRENCY = env.int("HEALTHSYNC_HTTP_CONCURRENCY", default=8)
 # for a worker never hold every thread while other requests queue behind them.
 HEALTHSYNC_PREDICT_WAITERS = env.int("HEALTHSYNC_PREDICT_WAITERS", default=max(1, HEALTHSYNC_HTTP_CONCURRENCY // 2))
 
-ROOT_URLCONF = "healthsync.urls"
+ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = None
-ASGI_APPLICATION = "healthsync.asgi.application"
+ASGI_APPLICATION = "config.asgi.application"
 SITE_ID = 1
 
 TEMPLATES = [
@@ -178,7 +179,7 @@ if REDIS_URL:
             # sockets, instead of one list push and pop per socket. Delivery is at most once either
             # way; the inbox is the source of truth and reconnecting clients replay from it. The
             # watched variant closes the sockets whose subscriptions a lost Redis connection dropped.
-            "BACKEND": "healthsync.channel_layers.WatchedRedisPubSubChannelLayer",
+            "BACKEND": "lib.channel_layers.WatchedRedisPubSubChannelLayer",
             "CONFIG": {
                 # redis-py 8 reads with a 5 s socket timeout by default, the same as channels-redis's
                 # 5 s blocking pop, so an idle socket's receive could time out: read for longer.
@@ -190,14 +191,14 @@ if REDIS_URL:
     CACHES = {
         "default": {
             # Rate-limit counters only: while Redis is unreachable every read is a miss (see healthsync/cache.py).
-            "BACKEND": "healthsync.cache.FailSoftRedisCache",
+            "BACKEND": "lib.cache.FailSoftRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "healthsync",
             "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "healthsync.channel_layers.ThreadSafeInMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "lib.channel_layers.ThreadSafeInMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "healthsync"}}
 
 # --- Celery --------------------------------------------------------------------
@@ -207,7 +208,7 @@ CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=REDIS_URL or "d
 # every .delay() (web) and every finished task (worker) wait ~20 s and then fail while Redis was down.
 CELERY_TASK_IGNORE_RESULT = True
 # Celery's Django fix-up closes every database connection around every task unless this is set: a
-# new PostgreSQL connection (3-9 ms, and a server process) per task. With it set, healthsync.celery
+# new PostgreSQL connection (3-9 ms, and a server process) per task. With it set, config.celery
 # applies Django's own rule around tasks instead, as around requests (CONN_MAX_AGE, health checks).
 CELERY_DB_REUSE_MAX = 10**9
 CELERY_RESULT_EXTENDED = True
@@ -346,6 +347,7 @@ SPECTACULAR_SETTINGS = {
         "CrossmatchMethodEnum": "bloodbank.models.CrossmatchMethod",
         "AppointmentStatusEnum": "donors.models.AppointmentStatus",
         "DonationStatusEnum": "donors.models.DonationStatus",
+        "StaffRoleEnum": "healthsync.models.STAFF_ROLES",
     },
     # Swagger UI's assets are served from the installed sidecar package, never a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -6,7 +6,7 @@ import time
 import pytest
 from django.db import connection, connections
 
-from healthsync import wakeups
+from lib import wakeups
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -110,7 +110,7 @@ def test_in_process_a_wake_on_another_channel_does_not_end_the_wait():
 def test_where_the_worker_is_another_process_the_waiter_polls(settings):
     """SQLite with a real broker: the results come from a worker process, whose wake-ups cannot reach
     this one, so the waiter does not sleep on them: it returns for its next look at once."""
-    from healthsync.celery import app
+    from config.celery import app
 
     settings.CELERY_BROKER_URL = "amqp://guest:guest@127.0.0.1:5672//"
     app.conf.task_always_eager = False

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .consumers import UserSocketConsumer
+from healthsync.consumers import UserSocketConsumer
 
 websocket_urlpatterns = [
     path("ws/system/", UserSocketConsumer.as_asgi()),

@@ -5,8 +5,8 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from django.contrib import admin
-from .health import healthz
-from .views import invitation
+from healthsync.health import healthz
+from healthsync.views import invitation
 
 _swagger_ui = SpectacularSwaggerView.as_view(url_name="schema")
 

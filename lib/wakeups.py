@@ -34,8 +34,8 @@ def _wake_here(channel: str) -> None:
 
 def _writers_in_this_process() -> bool:
     """Whether whoever calls ``wake`` runs in this process: the Celery worker is a thread of it (the
-    in-memory broker, ``healthsync.embedded``) or tasks run inline (eager)."""
-    from .celery import app
+    in-memory broker, ``config.embedded``) or tasks run inline (eager)."""
+    from celery import current_app as app
 
     return settings.CELERY_BROKER_URL.startswith("memory://") or bool(app.conf.task_always_eager)
 

@@ -34,7 +34,7 @@ def test_while_redis_is_unreachable_logins_are_not_locked_out(settings, rf):
 
     from healthsync.tests.servers import free_port
 
-    settings.CACHES = {"default": {"BACKEND": "healthsync.cache.FailSoftRedisCache", "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+    settings.CACHES = {"default": {"BACKEND": "lib.cache.FailSoftRedisCache", "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
                                    "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2}}}
     from django.core.cache import cache
 
