@@ -1,6 +1,6 @@
 """The blood bank's regulatory parameters: the setting where one is set, else the rule's default.
 
-The defaults live once, as constants in ``rules``; ``healthsync/settings.py`` sets a value only when its
+The defaults live once, as constants in ``rules``; ``config/settings.py`` sets a value only when its
 environment variable is (docs/configuration.md names each), so a deployment overrides the rule there.
 Read at each call, so a changed setting applies at once.
 """

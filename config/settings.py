@@ -79,7 +79,6 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_filters",
-    "guardian",
     "allauth",
     "allauth.account",
     "allauth.mfa",
@@ -111,12 +110,12 @@ MIDDLEWARE = [
     "healthsync.security.AuditlogMiddleware",  # auditlog's, with the client address of client_address
     "healthsync.security.StaffIdleTimeoutMiddleware",
     "healthsync.security.StaffSecondFactorMiddleware",
-    # Last, so its exception hook sees a view's database error first: 503, not a traceback.
     "healthsync.audit.PatientReadAuditMiddleware",
+    # Last, so its exception hook sees a view's database error first: 503, not a traceback.
     "healthsync.middleware.DatabaseUnavailableMiddleware",
 ]
 
-# HTTP requests run on this many long-lived threads per server process (healthsync/http_concurrency.py):
+# HTTP requests run on this many long-lived threads per server process (config/http_concurrency.py):
 # each keeps its database connection. Requests past it wait their turn; keep it above the number of
 # long requests (predict with wait=true, streamed exports) expected at once.
 HEALTHSYNC_HTTP_CONCURRENCY = env.int("HEALTHSYNC_HTTP_CONCURRENCY", default=8)
@@ -190,7 +189,7 @@ if REDIS_URL:
     }
     CACHES = {
         "default": {
-            # Rate-limit counters only: while Redis is unreachable every read is a miss (see healthsync/cache.py).
+            # Rate-limit counters only: while Redis is unreachable every read is a miss (see lib/cache.py).
             "BACKEND": "lib.cache.FailSoftRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "healthsync",
@@ -238,7 +237,7 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 AUTH_USER_MODEL = "healthsync.User"
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
-    "guardian.backends.ObjectPermissionBackend",
+    "healthsync.permissions.MembershipPermissionBackend",  # has_perm(perm, hospital), from memberships
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
 PASSWORD_HASHERS = [
@@ -255,12 +254,11 @@ LOGIN_REDIRECT_URL = "/donor/"  # the portal sends staff on to the operations co
 LOGIN_URL = "/accounts/login/"
 # Staff web sessions end after this long idle; sensitive actions need a login this recent.
 HEALTHSYNC_STAFF_IDLE_MINUTES = env.int("HEALTHSYNC_STAFF_IDLE_MINUTES", default=30)
-HEALTHSYNC_REAUTH_MINUTES = env.int("HEALTHSYNC_REAUTH_MINUTES", default=15)
-# Staff (console accounts) must have an authenticator app: without one they reach only the page turning it on.
 # Days a staff invitation's link stays valid (healthsync.invitations).
 HEALTHSYNC_INVITATION_DAYS = env.int("HEALTHSYNC_INVITATION_DAYS", default=7)
+HEALTHSYNC_REAUTH_MINUTES = env.int("HEALTHSYNC_REAUTH_MINUTES", default=15)
+# Staff (console accounts) must have an authenticator app: without one they reach only the page turning it on.
 HEALTHSYNC_STAFF_SECOND_FACTOR = env.bool("HEALTHSYNC_STAFF_SECOND_FACTOR", default=False)
-ANONYMOUS_USER_NAME = None  # guardian: no anonymous user row; anonymous is denied by default
 
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
