@@ -20,7 +20,6 @@ import time
 import uuid
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
@@ -61,37 +60,61 @@ def run(clients: int, rounds: int):
 
     from healthsync import services as core
     from healthsync.models import Membership, User
-    from lib.realtime import hospital_group
     from healthsync.tests.servers import Process, free_port, process_env, start_server
+    from lib.realtime import hospital_group
     from notifications import services
 
     call_command("migrate", verbosity=0)
     hospital = core.hospital_create(name="Fan-out General", is_verified=True)
     unusable = make_password(None)
-    users = User.objects.bulk_create([User(email=f"staff{n}@fanout.example", password=unusable, is_staff=True) for n in range(clients)])
+    users = User.objects.bulk_create(
+        [User(email=f"staff{n}@fanout.example", password=unusable, is_staff=True) for n in range(clients)]
+    )
     Membership.objects.bulk_create([Membership(user=user, hospital=hospital, role="medical_staff") for user in users])
     tokens = [str(AccessToken.for_user(user)) for user in users]
 
     port = free_port()
-    env = process_env(**{key: os.environ[key] for key in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "HEALTHSYNC_CHANNEL_PREFIX")},
-                      HEALTHSYNC_LOG_LEVEL="WARNING", HEALTHSYNC_VAR_DIR=str(ROOT / "var" / "bench"))
+    env = process_env(
+        **{
+            key: os.environ[key]
+            for key in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "HEALTHSYNC_CHANNEL_PREFIX")
+        },
+        HEALTHSYNC_LOG_LEVEL="WARNING",
+        HEALTHSYNC_VAR_DIR=str(ROOT / "var" / "bench"),
+    )
     (ROOT / "var" / "bench").mkdir(parents=True, exist_ok=True)
     server: Process = start_server(env=env, port=port, log_path=ROOT / "var" / "bench" / "fanout-server.log")
     try:
-        results = asyncio.run(_measure(port, tokens, rounds, lambda n: services.alert_raise(
-            kind="shortage", title=f"Fan-out round {n}", body="Benchmark alert", severity="warning",
-            event_key=f"bench-fanout-{uuid.uuid4().hex}", audience=Q(memberships__hospital=hospital),
-            groups=[hospital_group(hospital.pk)], hospital_id=hospital.pk,
-        )))
+        results = asyncio.run(
+            _measure(
+                port,
+                tokens,
+                rounds,
+                lambda n: services.alert_raise(
+                    kind="shortage",
+                    title=f"Fan-out round {n}",
+                    body="Benchmark alert",
+                    severity="warning",
+                    event_key=f"bench-fanout-{uuid.uuid4().hex}",
+                    audience=Q(memberships__hospital=hospital),
+                    groups=[hospital_group(hospital.pk)],
+                    hospital_id=hospital.pk,
+                ),
+            )
+        )
     finally:
         server.stop()
-    print(f"{'round':>5} | {'clients':>7} | {'received':>8} | {'persist+push ms':>15} | {'p50 ms':>7} | {'p99 ms':>7} | {'max ms':>7} | target p99 < {int(TARGET_P99_MS)} ms, all served")
+    print(
+        f"{'round':>5} | {'clients':>7} | {'received':>8} | {'persist+push ms':>15} | {'p50 ms':>7} | {'p99 ms':>7} | {'max ms':>7} | target p99 < {int(TARGET_P99_MS)} ms, all served"
+    )
     print("-" * 106)
     for n, (received, latencies) in enumerate(results, 1):
         p50 = statistics.median(latencies) if latencies else float("nan")
         p99 = statistics.quantiles(latencies, n=100)[98] if len(latencies) > 1 else float("nan")
         verdict = "meets" if received == clients and p99 < TARGET_P99_MS else "misses"
-        print(f"{n:>5} | {clients:>7} | {received:>8} | {persisted_ms[n - 1]:>15.1f} | {p50:>7.1f} | {p99:>7.1f} | {max(latencies):>7.1f} | {verdict}")
+        print(
+            f"{n:>5} | {clients:>7} | {received:>8} | {persisted_ms[n - 1]:>15.1f} | {p50:>7.1f} | {p99:>7.1f} | {max(latencies):>7.1f} | {verdict}"
+        )
 
 
 persisted_ms: list[float] = []  # time alert_raise took (persisting 1 alert + N inbox rows, then the push)
@@ -103,20 +126,23 @@ async def _measure(port, tokens, rounds, raise_alert):
 
     sockets = []
     for start in range(0, len(tokens), 100):  # connect in batches so the server is not flooded
-        sockets += await asyncio.gather(*[
-            websockets.connect(f"ws://127.0.0.1:{port}/ws/alerts/?token={token}", open_timeout=60, max_queue=None)
-            for token in tokens[start:start + 100]
-        ])
+        sockets += await asyncio.gather(
+            *[
+                websockets.connect(f"ws://127.0.0.1:{port}/ws/alerts/?token={token}", open_timeout=60, max_queue=None)
+                for token in tokens[start : start + 100]
+            ]
+        )
     await asyncio.sleep(1)
     results = []
     persisted_ms.clear()
     try:
         for n in range(1, rounds + 1):
+
             async def receive(socket):
                 try:
                     message = json.loads(await asyncio.wait_for(socket.recv(), timeout=15))
                     return time.perf_counter() if message.get("title") == f"Fan-out round {n}" else None
-                except (asyncio.TimeoutError, websockets.ConnectionClosed):
+                except (TimeoutError, websockets.ConnectionClosed):
                     return None
 
             waiting = [asyncio.create_task(receive(socket)) for socket in sockets]

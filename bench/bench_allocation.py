@@ -16,7 +16,6 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
@@ -66,11 +65,18 @@ def run():
         while sequence < size:
             sequence += 1
             hospital = hospitals[sequence % HOSPITALS]
-            rows.append(BloodUnit(
-                hospital=hospital, din=rules.format_din(fin=hospital.fin, year=26, sequence=sequence), component=random.choice(components),
-                blood_group=random.choices(groups, weights)[0], volume_ml=300, collected_at=now - timedelta(days=3),
-                expires_at=now + timedelta(days=random.randint(1, 40)), status=random.choice(statuses),
-            ))
+            rows.append(
+                BloodUnit(
+                    hospital=hospital,
+                    din=rules.format_din(fin=hospital.fin, year=26, sequence=sequence),
+                    component=random.choice(components),
+                    blood_group=random.choices(groups, weights)[0],
+                    volume_ml=300,
+                    collected_at=now - timedelta(days=3),
+                    expires_at=now + timedelta(days=random.randint(1, 40)),
+                    status=random.choice(statuses),
+                )
+            )
             if len(rows) == 5000:
                 BloodUnit.objects.bulk_create(rows)
                 rows = []
@@ -84,7 +90,9 @@ def run():
         timings = []
         for run_number in range(RUNS):
             hospital = hospitals[run_number % HOSPITALS]
-            request = services.request_create(hospital=hospital, blood_group=random.choices(groups, weights)[0], units=2, urgency=3, by=staff)
+            request = services.request_create(
+                hospital=hospital, blood_group=random.choices(groups, weights)[0], units=2, urgency=3, by=staff
+            )
             started = time.perf_counter()
             try:
                 services.request_fulfil(request=request, by=staff)
@@ -97,7 +105,9 @@ def run():
         verdict = "meets" if p95 < TARGET_MS else "misses"
         print(f"{size:>8} | {median:>9.2f} | {p95:>7.2f} | {'<' + str(int(TARGET_MS)) + ' ms':>8} | {verdict}")
     growth = results[SIZES[-1]] / results[SIZES[0]]
-    print(f"\nmedian growth 1k→100k: ×{growth:.2f} for ×100 units (log n would allow about ×{math.log(SIZES[-1]) / math.log(SIZES[0]):.2f})")
+    print(
+        f"\nmedian growth 1k→100k: ×{growth:.2f} for ×100 units (log n would allow about ×{math.log(SIZES[-1]) / math.log(SIZES[0]):.2f})"
+    )
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
@@ -81,24 +80,44 @@ def main() -> None:
             hospital = core.hospital_create(name=f"Export {size}", is_verified=True)
             fins[size] = hospital.fin
             BloodUnit.objects.bulk_create(
-                (BloodUnit(hospital=hospital, din=rules.format_din(fin=hospital.fin, year=26, sequence=n + 1), component="red_cells",
-                           blood_group="O+", volume_ml=300, collected_at=now, expires_at=now + timedelta(days=30), status="available")
-                 for n in range(size)),
+                (
+                    BloodUnit(
+                        hospital=hospital,
+                        din=rules.format_din(fin=hospital.fin, year=26, sequence=n + 1),
+                        component="red_cells",
+                        blood_group="O+",
+                        volume_ml=300,
+                        collected_at=now,
+                        expires_at=now + timedelta(days=30),
+                        status="available",
+                    )
+                    for n in range(size)
+                ),
                 batch_size=5000,
             )
         from django.db import connections
 
         connections.close_all()
-        print(f"{'rows':>8} | {'streamed: RSS growth MiB':>24} | {'s':>5} | {'naive list: RSS growth MiB':>26} | {'s':>5}")
+        print(
+            f"{'rows':>8} | {'streamed: RSS growth MiB':>24} | {'s':>5} | {'naive list: RSS growth MiB':>26} | {'s':>5}"
+        )
         print("-" * 82)
         for size in SIZES:
             results = {}
             for mode in ("streamed", "naive"):
-                output = subprocess.run([sys.executable, __file__, "--child", fins[size], mode], capture_output=True, text=True, env=os.environ, check=True)
+                output = subprocess.run(
+                    [sys.executable, __file__, "--child", fins[size], mode],
+                    capture_output=True,
+                    text=True,
+                    env=os.environ,
+                    check=True,
+                )
                 results[mode] = json.loads(output.stdout.strip().splitlines()[-1])
                 assert results[mode]["rows"] == size, results
             s, n = results["streamed"], results["naive"]
-            print(f"{size:>8} | {s['rss_growth_mib']:>24.1f} | {s['seconds']:>5.2f} | {n['rss_growth_mib']:>26.1f} | {n['seconds']:>5.2f}")
+            print(
+                f"{size:>8} | {s['rss_growth_mib']:>24.1f} | {s['seconds']:>5.2f} | {n['rss_growth_mib']:>26.1f} | {n['seconds']:>5.2f}"
+            )
 
 
 if __name__ == "__main__":

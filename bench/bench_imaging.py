@@ -65,7 +65,6 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,8 +73,17 @@ sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from benchdb import own_database  # noqa: E402
+
 from healthsync.tests.servers import (  # noqa: E402
-    free_port, http_json, manage, multipart, process_env, production_settings, start_production_server, start_server, start_worker,
+    free_port,
+    http_json,
+    manage,
+    multipart,
+    process_env,
+    production_settings,
+    start_production_server,
+    start_server,
+    start_worker,
 )
 from imaging.tests.images import typical_pixels  # noqa: E402
 
@@ -121,8 +129,12 @@ def test_images(count: int) -> list[bytes]:
 
 def predict(url: str, token: str, body: bytes, content_type: str) -> tuple[float, int, dict]:
     """One POST /api/predict: (client-side ms from send to the response's last byte, status, JSON)."""
-    request = urllib.request.Request(f"{url}/api/predict", data=body, method="POST",
-                                     headers={"Content-Type": content_type, "Authorization": f"Bearer {token}"})
+    request = urllib.request.Request(
+        f"{url}/api/predict",
+        data=body,
+        method="POST",
+        headers={"Content-Type": content_type, "Authorization": f"Bearer {token}"},
+    )
     started = time.perf_counter()
     try:
         with urllib.request.urlopen(request, timeout=300) as response:
@@ -190,23 +202,48 @@ def where_it_goes(rows: list[dict], sent: float, received: float) -> tuple[float
     claimed = min(epoch(row["started_at"]) for row in rows)
     finished = max(epoch(row["finished_at"]) for row in rows)
     compute = sum(worker_compute_ms(row) for row in rows)
-    return ((saved - sent) * 1000, (claimed - saved) * 1000, (finished - claimed) * 1000 - compute, (received - finished) * 1000)
+    return (
+        (saved - sent) * 1000,
+        (claimed - saved) * 1000,
+        (finished - claimed) * 1000 - compute,
+        (received - finished) * 1000,
+    )
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=30, help="requests at batch 1 per architecture (default 30)")
-    parser.add_argument("--batch-runs", type=int, default=5, help=f"requests of {LARGE_BATCH} images per architecture (default 5)")
-    parser.add_argument("--batch-budget-s", type=float, default=40.0,
-                        help=f"stop the {LARGE_BATCH}-image requests of an architecture after this long, at 3 or more (default 40)")
-    parser.add_argument("--server", choices=["gunicorn", "daphne"], default="gunicorn",
-                        help="the web server: gunicorn with uvicorn workers (default, as in docs/configuration.md) or daphne")
+    parser.add_argument(
+        "--batch-runs", type=int, default=5, help=f"requests of {LARGE_BATCH} images per architecture (default 5)"
+    )
+    parser.add_argument(
+        "--batch-budget-s",
+        type=float,
+        default=40.0,
+        help=f"stop the {LARGE_BATCH}-image requests of an architecture after this long, at 3 or more (default 40)",
+    )
+    parser.add_argument(
+        "--server",
+        choices=["gunicorn", "daphne"],
+        default="gunicorn",
+        help="the web server: gunicorn with uvicorn workers (default, as in docs/configuration.md) or daphne",
+    )
     parser.add_argument("--workers", type=int, default=2, help="uvicorn workers under gunicorn (default 2)")
-    parser.add_argument("--architectures", nargs="+", choices=ARCHITECTURES, default=None,
-                        help="architectures to measure (default: every registered one; basic_cnn with --embedded)")
-    parser.add_argument("--embedded", action="store_true",
-                        help="measure the embedded mode (manage.py serve: SQLite, in-memory broker, worker thread) at batch 1")
-    parser.add_argument("--idle-s", type=float, default=10.0, help="with --embedded: seconds of idle server CPU to read (default 10)")
+    parser.add_argument(
+        "--architectures",
+        nargs="+",
+        choices=ARCHITECTURES,
+        default=None,
+        help="architectures to measure (default: every registered one; basic_cnn with --embedded)",
+    )
+    parser.add_argument(
+        "--embedded",
+        action="store_true",
+        help="measure the embedded mode (manage.py serve: SQLite, in-memory broker, worker thread) at batch 1",
+    )
+    parser.add_argument(
+        "--idle-s", type=float, default=10.0, help="with --embedded: seconds of idle server CPU to read (default 10)"
+    )
     args = parser.parse_args()
 
     if args.embedded:
@@ -225,21 +262,31 @@ def measure(args):
         DATABASE_URL=os.environ["DATABASE_URL"],
         REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
         CELERY_BROKER_URL=os.environ.get("CELERY_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//"),
-        HEALTHSYNC_TASK_QUEUE=queue, HEALTHSYNC_CHANNEL_PREFIX=f"bench{uuid.uuid4().hex[:8]}", HEALTHSYNC_VAR_DIR=var_dir,
-        **production_settings(), HEALTHSYNC_PREDICT_RATE="100000/min", HEALTHSYNC_LOG_LEVEL="WARNING",
-        DJANGO_EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend", TF_CPP_MIN_LOG_LEVEL="2",
+        HEALTHSYNC_TASK_QUEUE=queue,
+        HEALTHSYNC_CHANNEL_PREFIX=f"bench{uuid.uuid4().hex[:8]}",
+        HEALTHSYNC_VAR_DIR=var_dir,
+        **production_settings(),
+        HEALTHSYNC_PREDICT_RATE="100000/min",
+        HEALTHSYNC_LOG_LEVEL="WARNING",
+        DJANGO_EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
+        TF_CPP_MIN_LOG_LEVEL="2",
     )
     processes = []
     try:
         manage("migrate", "--noinput", env=env, timeout=300)  # registers every model directory on disk
-        manage("seed_demo", env={**env, "CELERY_BROKER_URL": "memory://"})  # the demo's notification tasks are not benchmarked
+        manage(
+            "seed_demo", env={**env, "CELERY_BROKER_URL": "memory://"}
+        )  # the demo's notification tasks are not benchmarked
         os.environ.update(env)
         import django
 
         django.setup()
         port = free_port()
-        processes.append(start_production_server(server=args.server, workers=args.workers, env=env, port=port,
-                                                 log_path=Path(var_dir) / "server.log"))
+        processes.append(
+            start_production_server(
+                server=args.server, workers=args.workers, env=env, port=port, log_path=Path(var_dir) / "server.log"
+            )
+        )
         processes.append(start_worker(env=env, log_path=Path(var_dir) / "worker.log"))
         run(args, f"http://127.0.0.1:{port}", files_ms=file_creation_ms(Path(var_dir) / "media" / "probe"))
     finally:
@@ -259,7 +306,9 @@ def _login_and_models(url: str) -> tuple[str, dict]:
     """The demo doctor's token, and the data set's active models by architecture."""
     from healthsync.demo import DEMO_PASSWORD
 
-    status, tokens = http_json("POST", f"{url}/api/auth/login", {"email": "doctor@stmarys.example", "password": DEMO_PASSWORD})
+    status, tokens = http_json(
+        "POST", f"{url}/api/auth/login", {"email": "doctor@stmarys.example", "password": DEMO_PASSWORD}
+    )
     assert status == 200, tokens
     token = tokens["access"]
     status, listed = http_json("GET", f"{url}/api/models", token=token)
@@ -293,10 +342,16 @@ def run(args, url: str, *, files_ms: float) -> None:
     missing = [arch for arch in args.architectures if arch not in registered]
     images = test_images(LARGE_BATCH)
     server = "daphne" if args.server == "daphne" else f"gunicorn + {args.workers} uvicorn workers"
-    print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs; production mode (DJANGO_DEBUG=0): PostgreSQL, RabbitMQ, Redis, "
-          f"{server} + 1 Celery worker (solo)")
-    print(f"file system: 64 new small files created in {files_ms:.1f} ms (settled ext4 here: about 1 ms; see file_creation_ms)")
-    print(f"{args.runs} requests at batch 1, {args.batch_runs} of {LARGE_BATCH} images, per architecture, after a warm-up; ms, median / p95")
+    print(
+        f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs; production mode (DJANGO_DEBUG=0): PostgreSQL, RabbitMQ, Redis, "
+        f"{server} + 1 Celery worker (solo)"
+    )
+    print(
+        f"file system: 64 new small files created in {files_ms:.1f} ms (settled ext4 here: about 1 ms; see file_creation_ms)"
+    )
+    print(
+        f"{args.runs} requests at batch 1, {args.batch_runs} of {LARGE_BATCH} images, per architecture, after a warm-up; ms, median / p95"
+    )
 
     results, breakdowns, notes = [], [], []
     for arch in args.architectures:
@@ -315,7 +370,9 @@ def run(args, url: str, *, files_ms: float) -> None:
         path_1, compute_1, overhead_1, parts_1 = _time_single(url, token, single, args.runs)
         path_32, compute_32, overhead_32, parts_32 = [], [], [], []
         batch_started = time.monotonic()
-        while len(path_32) < args.batch_runs and (len(path_32) < 3 or time.monotonic() - batch_started < args.batch_budget_s):
+        while len(path_32) < args.batch_runs and (
+            len(path_32) < 3 or time.monotonic() - batch_started < args.batch_budget_s
+        ):
             sent = time.time()
             elapsed, status, body = predict(url, token, *whole)
             received = time.time()
@@ -335,47 +392,95 @@ def run(args, url: str, *, files_ms: float) -> None:
         predictor_1 = timed(lambda: predictor.probabilities(prepared_1), args.runs)
         predictor_32 = timed(lambda: predictor.probabilities(prepared_32), args.runs)
         in_process = [compute_parts(predictor, images[number % len(images)]) for number in range(args.runs)]
-        results.append((arch, model, 1, len(path_1), summary(predictor_1), summary(compute_1), summary(path_1), summary(overhead_1)))
-        results.append((arch, model, LARGE_BATCH, len(path_32), summary(predictor_32), summary(compute_32), summary(path_32), summary(overhead_32)))
+        results.append(
+            (
+                arch,
+                model,
+                1,
+                len(path_1),
+                summary(predictor_1),
+                summary(compute_1),
+                summary(path_1),
+                summary(overhead_1),
+            )
+        )
+        results.append(
+            (
+                arch,
+                model,
+                LARGE_BATCH,
+                len(path_32),
+                summary(predictor_32),
+                summary(compute_32),
+                summary(path_32),
+                summary(overhead_32),
+            )
+        )
         in_process_medians = [statistics.median(column) for column in zip(*in_process)]
         in_process_total = statistics.median(sum(p) for p in in_process)
-        breakdowns.append((arch, 1, [statistics.median(column) for column in zip(*parts_1)], in_process_medians, in_process_total))
+        breakdowns.append(
+            (arch, 1, [statistics.median(column) for column in zip(*parts_1)], in_process_medians, in_process_total)
+        )
         breakdowns.append((arch, LARGE_BATCH, [statistics.median(column) for column in zip(*parts_32)], None, None))
         notes.append(f"{arch}: {model['name']}:{model['version']}")
 
-    header = (f"{'architecture':<13} {'input':>8} {'batch':>5} {'n':>3} {'predictor':>15} {'worker compute':>17} "
-              f"{'upload->result':>17} {'overhead':>17} {'per image':>9} {'seed':>6} {'target':>7} verdict")
+    header = (
+        f"{'architecture':<13} {'input':>8} {'batch':>5} {'n':>3} {'predictor':>15} {'worker compute':>17} "
+        f"{'upload->result':>17} {'overhead':>17} {'per image':>9} {'seed':>6} {'target':>7} verdict"
+    )
     print()
     print(header)
     print("-" * len(header))
     for arch, model, batch, runs, predictor_ms, compute_ms, path_ms, overhead_ms in results:
         verdict = "meets" if overhead_ms[0] < TARGET_OVERHEAD_MS else "misses"
-        print(f"{arch:<13} {'x'.join(map(str, model['input_shape'])):>8} {batch:>5} {runs:>3} {predictor_ms[0]:7.2f} / {predictor_ms[1]:6.2f} "
-              f"{compute_ms[0]:8.1f} / {compute_ms[1]:6.1f} {path_ms[0]:8.1f} / {path_ms[1]:6.1f} {overhead_ms[0]:8.1f} / {overhead_ms[1]:6.1f} "
-              f"{overhead_ms[0] / batch:9.1f} {SEED_UPLOAD_TO_RESULT_MS:6.0f} {'<' + str(int(TARGET_OVERHEAD_MS)):>7} {verdict}")
+        print(
+            f"{arch:<13} {'x'.join(map(str, model['input_shape'])):>8} {batch:>5} {runs:>3} {predictor_ms[0]:7.2f} / {predictor_ms[1]:6.2f} "
+            f"{compute_ms[0]:8.1f} / {compute_ms[1]:6.1f} {path_ms[0]:8.1f} / {path_ms[1]:6.1f} {overhead_ms[0]:8.1f} / {overhead_ms[1]:6.1f} "
+            f"{overhead_ms[0] / batch:9.1f} {SEED_UPLOAD_TO_RESULT_MS:6.0f} {'<' + str(int(TARGET_OVERHEAD_MS)):>7} {verdict}"
+        )
     print()
     print("predictor: Predictor.probabilities on a prepared input, in this process (batch 32: one call on 32 images).")
-    print("worker compute: what the worker recorded computing (timings_ms: read + decode + prepare, predict, Grad-CAM + overlay);")
-    print("  a request's images are one batch computed in one pass; its analyses' shares add up to the batch's compute.")
-    print("upload->result: POST /api/predict wait=true, client side. overhead: upload->result - worker compute, per request.")
-    print("per image: median overhead / batch. seed: the seed's reported upload-to-result time (ms). target: median overhead < 30 ms.")
+    print(
+        "worker compute: what the worker recorded computing (timings_ms: read + decode + prepare, predict, Grad-CAM + overlay);"
+    )
+    print(
+        "  a request's images are one batch computed in one pass; its analyses' shares add up to the batch's compute."
+    )
+    print(
+        "upload->result: POST /api/predict wait=true, client side. overhead: upload->result - worker compute, per request."
+    )
+    print(
+        "per image: median overhead / batch. seed: the seed's reported upload-to-result time (ms). target: median overhead < 30 ms."
+    )
     print()
-    print("where the overhead goes, medians in ms (timestamps of the analysis rows; one machine, one clock)  | this process, per image")
-    print(f"{'architecture':<13} {'batch':>5} {'upload->saved':>13} {'->claim':>8} {'bookkeeping':>11} "
-          f"{'done->response':>14} | {'decode+prepare':>14} {'predictor':>9} {'Grad-CAM+overlay':>16} {'total':>7}")
+    print(
+        "where the overhead goes, medians in ms (timestamps of the analysis rows; one machine, one clock)  | this process, per image"
+    )
+    print(
+        f"{'architecture':<13} {'batch':>5} {'upload->saved':>13} {'->claim':>8} {'bookkeeping':>11} "
+        f"{'done->response':>14} | {'decode+prepare':>14} {'predictor':>9} {'Grad-CAM+overlay':>16} {'total':>7}"
+    )
     for arch, batch, (upload, claim, bookkeeping, response), in_process, total in breakdowns:
-        own = (f"{in_process[0]:14.2f} {in_process[1]:9.2f} {in_process[2]:16.1f} {total:7.1f}" if in_process else "")
+        own = f"{in_process[0]:14.2f} {in_process[1]:9.2f} {in_process[2]:16.1f} {total:7.1f}" if in_process else ""
         print(f"{arch:<13} {batch:>5} {upload:13.1f} {claim:8.1f} {bookkeeping:11.1f} {response:14.1f} | {own}")
     print()
-    print("upload->saved: request sent -> last analysis row saved (upload, validation, storing the images); ->claim: -> the")
-    print("worker claims the batch (commit, publish, broker, worker; queued tasks ahead of it); bookkeeping: the worker's")
-    print("claim, status pushes and result write, i.e. claim -> last result less the compute; done->response: last result")
+    print(
+        "upload->saved: request sent -> last analysis row saved (upload, validation, storing the images); ->claim: -> the"
+    )
+    print(
+        "worker claims the batch (commit, publish, broker, worker; queued tasks ahead of it); bookkeeping: the worker's"
+    )
+    print(
+        "claim, status pushes and result write, i.e. claim -> last result less the compute; done->response: last result"
+    )
     print("written -> last byte received (the request's polling wait, serialisation, HTTP).")
     for note in notes:
         print(f"model {note}")
     for arch in missing:
-        print(f"{arch}: not registered (no ml_models/artifacts/{DATASET}-{arch}/<version>/; train it with "
-              f"`manage.py train_model --dataset {DATASET} --arch {arch}`)")
+        print(
+            f"{arch}: not registered (no ml_models/artifacts/{DATASET}-{arch}/<version>/; train it with "
+            f"`manage.py train_model --dataset {DATASET} --arch {arch}`)"
+        )
 
 
 # --- The embedded mode -----------------------------------------------------------------------------
@@ -399,9 +504,13 @@ def idle_cpu_percent(pid: int, seconds: float) -> float:
 def measure_embedded(args) -> None:
     var_dir = tempfile.mkdtemp(prefix="healthsync-bench-imaging-embedded-")
     env = process_env(  # no DATABASE_URL, CELERY_BROKER_URL, REDIS_URL: the embedded mode, as `make run`
-        HEALTHSYNC_VAR_DIR=var_dir, HEALTHSYNC_SQLITE_PATH=str(Path(var_dir) / "healthsync.sqlite3"),
-        HEALTHSYNC_MEDIA_ROOT=str(Path(var_dir) / "media"), HEALTHSYNC_STATIC_ROOT=str(Path(var_dir) / "static"),
-        HEALTHSYNC_PREDICT_RATE="100000/min", HEALTHSYNC_LOG_LEVEL="WARNING", TF_CPP_MIN_LOG_LEVEL="2",
+        HEALTHSYNC_VAR_DIR=var_dir,
+        HEALTHSYNC_SQLITE_PATH=str(Path(var_dir) / "healthsync.sqlite3"),
+        HEALTHSYNC_MEDIA_ROOT=str(Path(var_dir) / "media"),
+        HEALTHSYNC_STATIC_ROOT=str(Path(var_dir) / "static"),
+        HEALTHSYNC_PREDICT_RATE="100000/min",
+        HEALTHSYNC_LOG_LEVEL="WARNING",
+        TF_CPP_MIN_LOG_LEVEL="2",
     )
     server = None
     try:
@@ -430,9 +539,11 @@ def run_embedded(args, url: str, *, server_pid: int) -> None:
     token, registered = _login_and_models(url)
     images = test_images(LARGE_BATCH)
     polling = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("polling_interval")
-    print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs; embedded mode (manage.py serve: SQLite, in-memory broker, "
-          f"the Celery worker a thread of the server; broker polling_interval "
-          f"{'kombu default (1 s)' if polling is None else f'{polling * 1000:g} ms'})")
+    print(
+        f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs; embedded mode (manage.py serve: SQLite, in-memory broker, "
+        f"the Celery worker a thread of the server; broker polling_interval "
+        f"{'kombu default (1 s)' if polling is None else f'{polling * 1000:g} ms'})"
+    )
     print(f"{args.runs} requests at batch 1 per architecture, after a warm-up; ms, median / p95")
 
     results, breakdowns, idle = [], [], None
@@ -458,25 +569,46 @@ def run_embedded(args, url: str, *, server_pid: int) -> None:
             compute_parts(predictor, images[number])
         predictor_1 = timed(lambda: predictor.probabilities(prepared), args.runs)
         in_process = [sum(compute_parts(predictor, images[number % len(images)])) for number in range(args.runs)]
-        results.append((arch, model, len(path), summary(predictor_1), summary(in_process), summary(compute),
-                        summary(path), summary(overhead), summary([part[1] for part in parts])))
+        results.append(
+            (
+                arch,
+                model,
+                len(path),
+                summary(predictor_1),
+                summary(in_process),
+                summary(compute),
+                summary(path),
+                summary(overhead),
+                summary([part[1] for part in parts]),
+            )
+        )
         breakdowns.append((arch, [statistics.median(column) for column in zip(*parts)]))
 
-    header = (f"{'architecture':<13} {'input':>8} {'batch':>5} {'n':>3} {'predictor':>15} {'compute here':>15} {'worker compute':>15} "
-              f"{'upload->result':>17} {'overhead':>15} {'->claim':>15} {'target':>7} verdict")
+    header = (
+        f"{'architecture':<13} {'input':>8} {'batch':>5} {'n':>3} {'predictor':>15} {'compute here':>15} {'worker compute':>15} "
+        f"{'upload->result':>17} {'overhead':>15} {'->claim':>15} {'target':>7} verdict"
+    )
     print()
     print(header)
     print("-" * len(header))
     for arch, model, runs, predictor_ms, here_ms, compute_ms, path_ms, overhead_ms, claim_ms in results:
         verdict = "meets" if path_ms[0] <= TARGET_EMBEDDED_MS else "misses"
-        print(f"{arch:<13} {'x'.join(map(str, model['input_shape'])):>8} {1:>5} {runs:>3} {predictor_ms[0]:7.2f} / {predictor_ms[1]:6.2f} "
-              f"{here_ms[0]:6.1f} / {here_ms[1]:6.1f} {compute_ms[0]:6.1f} / {compute_ms[1]:6.1f} {path_ms[0]:8.1f} / {path_ms[1]:6.1f} "
-              f"{overhead_ms[0]:6.1f} / {overhead_ms[1]:6.1f} {claim_ms[0]:6.1f} / {claim_ms[1]:6.1f} {'<=' + str(int(TARGET_EMBEDDED_MS)):>7} {verdict}")
+        print(
+            f"{arch:<13} {'x'.join(map(str, model['input_shape'])):>8} {1:>5} {runs:>3} {predictor_ms[0]:7.2f} / {predictor_ms[1]:6.2f} "
+            f"{here_ms[0]:6.1f} / {here_ms[1]:6.1f} {compute_ms[0]:6.1f} / {compute_ms[1]:6.1f} {path_ms[0]:8.1f} / {path_ms[1]:6.1f} "
+            f"{overhead_ms[0]:6.1f} / {overhead_ms[1]:6.1f} {claim_ms[0]:6.1f} / {claim_ms[1]:6.1f} {'<=' + str(int(TARGET_EMBEDDED_MS)):>7} {verdict}"
+        )
     print()
-    print("predictor: Predictor.probabilities on a prepared input, in this process. compute here: decode + prepare, predict,")
-    print("  Grad-CAM + overlay, in this process. worker compute: what the worker thread recorded (timings_ms) for the same work.")
+    print(
+        "predictor: Predictor.probabilities on a prepared input, in this process. compute here: decode + prepare, predict,"
+    )
+    print(
+        "  Grad-CAM + overlay, in this process. worker compute: what the worker thread recorded (timings_ms) for the same work."
+    )
     print("upload->result: POST /api/predict wait=true, client side; overhead: upload->result - worker compute;")
-    print("->claim: the row saved -> the worker thread claims it (commit, publish, the broker's poll). target: median upload->result.")
+    print(
+        "->claim: the row saved -> the worker thread claims it (commit, publish, the broker's poll). target: median upload->result."
+    )
     print()
     print("where the time goes, medians in ms (timestamps of the analysis rows)")
     print(f"{'architecture':<13} {'upload->saved':>13} {'->claim':>8} {'bookkeeping':>11} {'done->response':>14}")
@@ -484,7 +616,9 @@ def run_embedded(args, url: str, *, server_pid: int) -> None:
         print(f"{arch:<13} {upload:13.1f} {claim:8.1f} {bookkeeping:11.1f} {response:14.1f}")
     if idle is not None:
         print()
-        print(f"idle server process (worker and beat threads waiting, no request): {idle:.2f}% of one core over {args.idle_s:g} s")
+        print(
+            f"idle server process (worker and beat threads waiting, no request): {idle:.2f}% of one core over {args.idle_s:g} s"
+        )
 
 
 if __name__ == "__main__":

@@ -22,7 +22,12 @@ RUNS = 20
 PAGES = {
     None: ["/shortages/", "/accounts/login/", "/accounts/signup/"],
     "hannah.osei@donors.example": ["/donor/", "/donor/book/", "/donor/profile/", "/donor/history/", "/donor/inbox/"],
-    "doctor@stmarys.example": ["/admin/", "/admin/bloodbank/bloodunit/", "/admin/imaging/analyse/", "/admin/reports/blood-utilisation/"],
+    "doctor@stmarys.example": [
+        "/admin/",
+        "/admin/bloodbank/bloodunit/",
+        "/admin/imaging/analyse/",
+        "/admin/reports/blood-utilisation/",
+    ],
     "admin@stmarys.example": ["/admin/"],
     "platform@healthsync.example": ["/admin/"],
 }
@@ -30,7 +35,13 @@ PAGES = {
 
 def main():
     directory = Path(tempfile.mkdtemp(prefix="bench-pages-"))
-    os.environ.update({"HEALTHSYNC_VAR_DIR": str(directory), "DJANGO_SETTINGS_MODULE": "config.settings", "HEALTHSYNC_LOG_LEVEL": "WARNING"})
+    os.environ.update(
+        {
+            "HEALTHSYNC_VAR_DIR": str(directory),
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "HEALTHSYNC_LOG_LEVEL": "WARNING",
+        }
+    )
     for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"):
         os.environ.pop(name, None)
     try:

@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 
-from ml_models.cards import find_artifacts, read_card  # noqa: E402
+from ml_models.cards import find_artifacts  # noqa: E402
 from ml_models.preprocessing import PreprocessingSpec, prepare_batch  # noqa: E402
 
 ARCHES = ("basic_cnn", "resnet50", "efficientnet")
@@ -51,7 +51,11 @@ def latest_directory(models_dir: Path, name: str) -> Path | None:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models-dir", type=Path, default=Path(os.environ.get("HEALTHSYNC_MODELS_DIR", REPO / "ml_models" / "artifacts")))
+    parser.add_argument(
+        "--models-dir",
+        type=Path,
+        default=Path(os.environ.get("HEALTHSYNC_MODELS_DIR", REPO / "ml_models" / "artifacts")),
+    )
     parser.add_argument("--repeats", type=int, default=50)
     parser.add_argument("--no-quantized", action="store_true")
     args = parser.parse_args()
@@ -78,7 +82,11 @@ def main():
             source = f"{directory.parent.name}:{directory.name}"
         else:
             spec = PreprocessingSpec(image_size=28 if arch == "basic_cnn" else 32, channels=1)
-            predictor = Predictor(build_model(arch, input_shape=spec.input_shape, num_classes=2), spec=spec, classes=("normal", "pneumonia"))
+            predictor = Predictor(
+                build_model(arch, input_shape=spec.input_shape, num_classes=2),
+                spec=spec,
+                classes=("normal", "pneumonia"),
+            )
             source = "untrained (no trained model on disk)"
         model, spec = predictor.model, predictor.spec
         bare = compiled_call(model, spec.input_shape)
@@ -88,14 +96,36 @@ def main():
                 with contextlib.redirect_stdout(io.StringIO()):  # the converter lists every captured tensor
                     path = export_quantized(model, Path(scratch) / "model.int8.tflite")
                 size = path.stat().st_size
-                quantized = QuantizedPredictor(path, spec=spec, classes=predictor.classes, threshold=predictor.threshold, positive_class=predictor.positive_class)
+                quantized = QuantizedPredictor(
+                    path,
+                    spec=spec,
+                    classes=predictor.classes,
+                    threshold=predictor.threshold,
+                    positive_class=predictor.positive_class,
+                )
             float_size = (directory / "model.keras").stat().st_size if directory else None
-            note = f"{arch}: {source}; int8 copy {size / 1e6:.1f} MB" + (f" (Keras file {float_size / 1e6:.1f} MB)" if float_size else "")
+            note = f"{arch}: {source}; int8 copy {size / 1e6:.1f} MB" + (
+                f" (Keras file {float_size / 1e6:.1f} MB)" if float_size else ""
+            )
             if validation is not None:
                 images = prepare_batch(validation[0], spec)
-                keras_metrics = point_metrics(validation[1], predictor.probabilities(images), predictor.classes, threshold=predictor.threshold, positive_class=predictor.positive_class)
-                int8_probabilities = np.concatenate([quantized.probabilities(images[i : i + 32]) for i in range(0, len(images), 32)])
-                int8_metrics = point_metrics(validation[1], int8_probabilities, predictor.classes, threshold=predictor.threshold, positive_class=predictor.positive_class)
+                keras_metrics = point_metrics(
+                    validation[1],
+                    predictor.probabilities(images),
+                    predictor.classes,
+                    threshold=predictor.threshold,
+                    positive_class=predictor.positive_class,
+                )
+                int8_probabilities = np.concatenate(
+                    [quantized.probabilities(images[i : i + 32]) for i in range(0, len(images), 32)]
+                )
+                int8_metrics = point_metrics(
+                    validation[1],
+                    int8_probabilities,
+                    predictor.classes,
+                    threshold=predictor.threshold,
+                    positive_class=predictor.positive_class,
+                )
                 note += (
                     f"; validation accuracy {keras_metrics['accuracy']:.4f} -> {int8_metrics['accuracy']:.4f}, "
                     f"AUC {keras_metrics['auc']:.4f} -> {int8_metrics['auc']:.4f} (n={len(images)})"
@@ -115,7 +145,9 @@ def main():
                 f"{predictor_ms[0]:7.2f} / {predictor_ms[1]:6.2f} {predictor_ms[0] / bare_ms[0]:13.2f}x {int8_text:>15}"
             )
     raw = [np.random.default_rng(0).integers(0, 256, (28, 28), dtype=np.uint8) for _ in range(32)]
-    prep_ms = timings(lambda pictures: prepare_batch(pictures, PreprocessingSpec(image_size=28, channels=1)), raw, args.repeats)
+    prep_ms = timings(
+        lambda pictures: prepare_batch(pictures, PreprocessingSpec(image_size=28, channels=1)), raw, args.repeats
+    )
     print("\n".join(rows))
     print(f"\npreprocessing (shared by all): 32 MedMNIST arrays {prep_ms[0]:.2f} / {prep_ms[1]:.2f} ms")
     print("\n".join(notes))

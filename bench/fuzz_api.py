@@ -53,15 +53,24 @@ def main(argv=None) -> int:
             print("starting a seeded server ...", file=sys.stderr, flush=True)
             server, base_url = start_fuzz_server(Path(scratch) / "var", Path(scratch) / "serve.log")
         try:
-            report = fuzz(base_url, max_examples=args.examples, roles=roles, operations_filter=only, seed=args.seed, progress=progress)
+            report = fuzz(
+                base_url,
+                max_examples=args.examples,
+                roles=roles,
+                operations_filter=only,
+                seed=args.seed,
+                progress=progress,
+            )
         finally:
             if server is not None:
                 server.stop()
                 log = server.log()
                 if "Traceback" in log:
                     print("\nserver log (tracebacks):\n" + log[-6000:], file=sys.stderr)
-    print(f"HealthSync API fuzz: {args.examples} examples per operation and role, roles {', '.join(roles)}, "
-          f"{time.monotonic() - started:.0f} s")
+    print(
+        f"HealthSync API fuzz: {args.examples} examples per operation and role, roles {', '.join(roles)}, "
+        f"{time.monotonic() - started:.0f} s"
+    )
     print(summary_table(report))
     return 1 if report.failures or report.errors else 0
 

@@ -30,7 +30,7 @@ import os
 import random
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import gevent
 from locust import events, task
@@ -48,7 +48,9 @@ RUN_AFTER_LOGIN_S = float(os.environ.get("HEALTHSYNC_LOAD_RUN_AFTER_LOGIN_S", "0
 
 BB = "/api/blood-bank"
 # Recipient groups roughly by population frequency (and so by how often blood is asked for).
-RECIPIENT_GROUPS = ["O+"] * 37 + ["A+"] * 34 + ["B+"] * 9 + ["AB+"] * 3 + ["O-"] * 7 + ["A-"] * 6 + ["B-"] * 2 + ["AB-"] * 2
+RECIPIENT_GROUPS = (
+    ["O+"] * 37 + ["A+"] * 34 + ["B+"] * 9 + ["AB+"] * 3 + ["O-"] * 7 + ["A-"] * 6 + ["B-"] * 2 + ["AB-"] * 2
+)
 # Refusals a business rule gives under this load, by endpoint: not errors.
 REFUSALS = {
     "POST /api/blood-bank/hospital/request/fulfill/[id]": {(409, "no_compatible_stock")},
@@ -94,12 +96,19 @@ class HealthSyncUser(FastHttpUser):
     def wait_time(self):
         return paced_wait(self)
 
-    def call(self, method: str, path: str, name: str, *, json_body=None, data=None, headers=None, ok=(200,), count=None):
+    def call(
+        self, method: str, path: str, name: str, *, json_body=None, data=None, headers=None, ok=(200,), count=None
+    ):
         """One HTTP call, recorded as ok, refused or error; returns (status, parsed JSON or None).
 
         ``count(body)``, for a call that writes several rows, says how many it acknowledged (recorded with the sample)."""
-        headers = {**({"Authorization": f"Bearer {self.token}"} if getattr(self, "token", None) else {}), **(headers or {})}
-        with self.client.request(method, path, name=name, json=json_body, data=data, headers=headers, catch_response=True) as response:
+        headers = {
+            **({"Authorization": f"Bearer {self.token}"} if getattr(self, "token", None) else {}),
+            **(headers or {}),
+        }
+        with self.client.request(
+            method, path, name=name, json=json_body, data=data, headers=headers, catch_response=True
+        ) as response:
             status = response.status_code or 0
             try:
                 body = response.json() if response.content else None
@@ -116,12 +125,23 @@ class HealthSyncUser(FastHttpUser):
                 outcome = "error"
                 response.failure(f"{status} {code or ''} {str(body)[:200]}")
             written = count(body) if count and outcome == "ok" else None
-            SAMPLES.append((round(time.time(), 3), name, round(response.request_meta["response_time"], 2), status, outcome, written))
+            SAMPLES.append(
+                (
+                    round(time.time(), 3),
+                    name,
+                    round(response.request_meta["response_time"], 2),
+                    status,
+                    outcome,
+                    written,
+                )
+            )
         return status, body
 
     def log_in(self, email: str) -> None:
         for attempt in range(5):
-            status, body = self.call("POST", self.login_path, f"POST {self.login_path}", json_body={"email": email, "password": PASSWORD})
+            status, body = self.call(
+                "POST", self.login_path, f"POST {self.login_path}", json_body={"email": email, "password": PASSWORD}
+            )
             if status == 200:
                 self.token = body["access"]
                 if next(_logged_in) == USERS:
@@ -152,7 +172,11 @@ class StaffUser(HealthSyncUser):
     @task(3)
     def available_units(self):
         group = random.choice(RECIPIENT_GROUPS)
-        self.call("GET", f"{BB}/units/?status=available&blood_group={group.replace('+', '%2B')}&page_size=20", f"GET {BB}/units/?status=available")
+        self.call(
+            "GET",
+            f"{BB}/units/?status=available&blood_group={group.replace('+', '%2B')}&page_size=20",
+            f"GET {BB}/units/?status=available",
+        )
 
     @task(3)
     def open_requests(self):
@@ -166,14 +190,24 @@ class StaffUser(HealthSyncUser):
     def request_and_fulfil(self):
         urgency = random.choices([1, 2, 3, 4], weights=[30, 40, 25, 5])[0]
         status, body = self.call(
-            "POST", f"{BB}/hospital/request", f"POST {BB}/hospital/request", ok=(201,),
-            json_body={"blood_type": random.choice(RECIPIENT_GROUPS), "units": random.choice([1, 1, 2, 2, 2, 3, 4]),
-                       "urgency_level": urgency, "component": "red_cells", "patient_reference": f"MRN-{uuid.uuid4().hex[:8]}"},
+            "POST",
+            f"{BB}/hospital/request",
+            f"POST {BB}/hospital/request",
+            ok=(201,),
+            json_body={
+                "blood_type": random.choice(RECIPIENT_GROUPS),
+                "units": random.choice([1, 1, 2, 2, 2, 3, 4]),
+                "urgency_level": urgency,
+                "component": "red_cells",
+                "patient_reference": f"MRN-{uuid.uuid4().hex[:8]}",
+            },
         )
         if status != 201:
             return
         request_id = body["request_id"]
-        status, body = self.call("POST", f"{BB}/hospital/request/fulfill/{request_id}", f"POST {BB}/hospital/request/fulfill/[id]")
+        status, body = self.call(
+            "POST", f"{BB}/hospital/request/fulfill/{request_id}", f"POST {BB}/hospital/request/fulfill/[id]"
+        )
         if status == 200 and body["allocated"]:
             self.reserved.append(request_id)
 
@@ -189,9 +223,15 @@ class StaffUser(HealthSyncUser):
             if allocation["status"] == "reserved":
                 # Red cells are issued only after a compatible crossmatch on a recent sample of the recipient.
                 status, _ = self.call(
-                    "POST", f"{BB}/allocations/{allocation['id']}/crossmatch", f"POST {BB}/allocations/[id]/crossmatch",
-                    json_body={"method": "electronic", "sample_id": f"S-{request_id}",
-                               "sample_drawn_at": (datetime.now(timezone.utc) - timedelta(hours=2)).isoformat(), "compatible": True},
+                    "POST",
+                    f"{BB}/allocations/{allocation['id']}/crossmatch",
+                    f"POST {BB}/allocations/[id]/crossmatch",
+                    json_body={
+                        "method": "electronic",
+                        "sample_id": f"S-{request_id}",
+                        "sample_drawn_at": (datetime.now(UTC) - timedelta(hours=2)).isoformat(),
+                        "compatible": True,
+                    },
                 )
                 if status == 200:
                     self.call("POST", f"{BB}/allocations/{allocation['id']}/issue", f"POST {BB}/allocations/[id]/issue")
@@ -206,11 +246,16 @@ class StaffUser(HealthSyncUser):
     @task(2)
     def receive_stock(self):
         self.call(
-            "POST", f"{BB}/hospital/inventory/add", f"POST {BB}/hospital/inventory/add", ok=(201,),
+            "POST",
+            f"{BB}/hospital/inventory/add",
+            f"POST {BB}/hospital/inventory/add",
+            ok=(201,),
             json_body={
-                "blood_type": random.choice(RECIPIENT_GROUPS), "units": random.randint(1, 4), "component": "red_cells",
+                "blood_type": random.choice(RECIPIENT_GROUPS),
+                "units": random.randint(1, 4),
+                "component": "red_cells",
                 # A unit is dated from its collection: bags collected up to a week ago.
-                "collected_at": (datetime.now(timezone.utc) - timedelta(days=random.randint(0, 7))).isoformat(),
+                "collected_at": (datetime.now(UTC) - timedelta(days=random.randint(0, 7))).isoformat(),
             },
             count=lambda body: len(body["units"]),
         )
@@ -226,11 +271,23 @@ class StaffUser(HealthSyncUser):
     @task(1)
     def predict(self):
         boundary = uuid.uuid4().hex
-        body = (f'--{boundary}\r\nContent-Disposition: form-data; name="dataset"\r\n\r\npneumoniamnist\r\n'
+        body = (
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="dataset"\r\n\r\npneumoniamnist\r\n'
                 f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="xray.png"\r\n'
-                f"Content-Type: image/png\r\n\r\n").encode() + PNG + f"\r\n--{boundary}--\r\n".encode()
-        self.call("POST", "/api/predict", "POST /api/predict (imaging)", data=body, ok=(202,),
-                  headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+                f"Content-Type: image/png\r\n\r\n"
+            ).encode()
+            + PNG
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+        self.call(
+            "POST",
+            "/api/predict",
+            "POST /api/predict (imaging)",
+            data=body,
+            ok=(202,),
+            headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        )
 
 
 class DonorUser(HealthSyncUser):

@@ -8,8 +8,8 @@ go to artifacts/screenshots/ (not committed).
 
 import shutil
 import subprocess
-from types import SimpleNamespace
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.conf import settings
@@ -35,7 +35,9 @@ def chromium_path() -> str:
     if not CHROMIUM.exists() and shutil.which("apt-get"):
         env_ok = _run("apt-get", "update", "-qq") and _run("apt-get", "install", "-y", "-qq", "chromium")
         if not env_ok:
-            pytest.skip("Chromium is not installed and `apt-get install -y chromium` failed (needs root and a package mirror)")
+            pytest.skip(
+                "Chromium is not installed and `apt-get install -y chromium` failed (needs root and a package mirror)"
+            )
     if not CHROMIUM.exists():
         pytest.skip("Chromium is not installed at /usr/bin/chromium (install Debian's `chromium` package)")
     return str(CHROMIUM)
@@ -44,7 +46,9 @@ def chromium_path() -> str:
 @pytest.fixture(scope="session")
 def axe_source() -> str:
     if not AXE.exists():
-        if not shutil.which("npm") or not _run("npm", "install", "--no-audit", "--no-fund", "--prefix", str(ROOT), timeout=300):
+        if not shutil.which("npm") or not _run(
+            "npm", "install", "--no-audit", "--no-fund", "--prefix", str(ROOT), timeout=300
+        ):
             pytest.skip("axe-core is missing and `npm install` failed (needs npm and the npm registry)")
     return AXE.read_text()
 
@@ -54,7 +58,9 @@ def served(tmp_path_factory):
     """`manage.py serve` on a free port with the test's own settings module, database and demo data: its
     address and its log (the embedded mode prints the emails it sends there)."""
     var_dir = tmp_path_factory.mktemp("browser-var")
-    env = process_env(HEALTHSYNC_VAR_DIR=str(var_dir), DJANGO_SETTINGS_MODULE=settings.SETTINGS_MODULE, HEALTHSYNC_LOG_LEVEL="WARNING")
+    env = process_env(
+        HEALTHSYNC_VAR_DIR=str(var_dir), DJANGO_SETTINGS_MODULE=settings.SETTINGS_MODULE, HEALTHSYNC_LOG_LEVEL="WARNING"
+    )
     manage("migrate", "--noinput", env=env)
     manage("seed_demo", env=env)
     port = free_port()
@@ -70,10 +76,14 @@ def server_url(served):
 
 @pytest.fixture(scope="session")
 def browser(chromium_path):
-    playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed (requirements.txt)")
+    playwright_api = pytest.importorskip(
+        "playwright.sync_api", reason="Playwright for Python is not installed (requirements.txt)"
+    )
     playwright = playwright_api.sync_playwright().start()
     # --no-sandbox: CI and these machines run as root, where Chromium's sandbox cannot start.
-    chromium = playwright.chromium.launch(executable_path=chromium_path, headless=True, args=["--no-sandbox", "--disable-dev-shm-usage"])
+    chromium = playwright.chromium.launch(
+        executable_path=chromium_path, headless=True, args=["--no-sandbox", "--disable-dev-shm-usage"]
+    )
     yield chromium
     chromium.close()
     playwright.stop()

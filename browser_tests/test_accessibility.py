@@ -32,7 +32,12 @@ def _serve_error_pages(page):
     # serve the friendly error pages as the production server renders them.
     for code in (403, 404, 500):
         html = render_to_string(f"{code}.html")
-        page.route(f"**/error-{code}/", lambda route, request, html=html, code=code: route.fulfill(status=code, body=html, content_type="text/html"))
+        page.route(
+            f"**/error-{code}/",
+            lambda route, request, html=html, code=code: route.fulfill(
+                status=code, body=html, content_type="text/html"
+            ),
+        )
 
 
 def _check(page, path, axe_source, problems, *, phone=False):
@@ -40,7 +45,9 @@ def _check(page, path, axe_source, problems, *, phone=False):
     page.wait_for_load_state("networkidle")
     screenshot(page, ("phone-" if phone else "page-") + _name(path))
     for violation in _axe(page, axe_source):
-        problems.append(f"{path}{' (phone)' if phone else ''}: {violation['impact']} {violation['id']}: {violation['help']} at {violation['nodes']}")
+        problems.append(
+            f"{path}{' (phone)' if phone else ''}: {violation['impact']} {violation['id']}: {violation['help']} at {violation['nodes']}"
+        )
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     if phone and overflow > 1:
         problems.append(f"{path} (phone): scrolls sideways by {overflow}px")

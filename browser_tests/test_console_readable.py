@@ -72,7 +72,10 @@ def test_console_fits_1366_and_reads_at_a_glance(browser, server_url, screenshot
             if name == "blood-requests":
                 label = page.locator("#result_list .urgency-label").first
                 expect(label).to_have_text(re.compile(r"^[1-5] — (routine|urgent|emergency)$"))
-                assert label.evaluate("el => getComputedStyle(el).backgroundColor") not in ("rgba(0, 0, 0, 0)", "transparent")
+                assert label.evaluate("el => getComputedStyle(el).backgroundColor") not in (
+                    "rgba(0, 0, 0, 0)",
+                    "transparent",
+                )
             if name == "dashboard":
                 expect(page.locator("#open-requests .urgency-label").first).to_be_visible()
             if name == "units":

@@ -17,7 +17,7 @@ def _emailed_link(log, address: str, timeout: float = 15) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         text = log.read_text(errors="replace")
-        sent = text[text.rfind(f"To: {address}"):] if f"To: {address}" in text else ""
+        sent = text[text.rfind(f"To: {address}") :] if f"To: {address}" in text else ""
         found = re.search(r"https?://\S+/accounts/invitations/[\w-]+/", sent)
         if found:
             return found.group(0)

@@ -19,10 +19,16 @@ def test_an_urgent_request_by_another_user_appears_live(new_page, server_url):
     wait_for_live_alerts(staff_page)
 
     # Another user, a doctor at St Mary's (North), raises an emergency request through the API.
-    status, tokens = http_json("POST", f"{server_url}/api/blood-bank/hospital/login", {"email": "doctor@stmarys.example", "password": PASSWORD})
+    status, tokens = http_json(
+        "POST", f"{server_url}/api/blood-bank/hospital/login", {"email": "doctor@stmarys.example", "password": PASSWORD}
+    )
     assert status == 200, tokens
-    status, body = http_json("POST", f"{server_url}/api/blood-bank/hospital/request",
-                             {"blood_type": "O-", "units": 2, "urgency_level": 5}, tokens["access"])
+    status, body = http_json(
+        "POST",
+        f"{server_url}/api/blood-bank/hospital/request",
+        {"blood_type": "O-", "units": 2, "urgency_level": 5},
+        tokens["access"],
+    )
     assert status == 201, body
 
     toast = donor_page.locator("#live-toasts .toast").filter(has_text="urgently needs blood donors")
@@ -30,7 +36,9 @@ def test_an_urgent_request_by_another_user_appears_live(new_page, server_url):
     expect(donor_page.locator("#live-toasts")).to_have_attribute("aria-live", "polite")
     screenshot(donor_page, "donor-live-alert")
 
-    staff_toast = staff_page.locator("#live-toasts .toast").filter(has_text="Emergency request: 2 unit(s) of O- red cells")
+    staff_toast = staff_page.locator("#live-toasts .toast").filter(
+        has_text="Emergency request: 2 unit(s) of O- red cells"
+    )
     expect(staff_toast).to_be_visible(timeout=20000)
     expect(staff_page.locator("#alert-list")).to_contain_text("Emergency request")
     screenshot(staff_page, "staff-live-alert")

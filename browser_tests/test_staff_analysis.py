@@ -7,8 +7,9 @@ import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
-from .conftest import log_in_staff, screenshot
 from imaging.tests.images import typical_pixels
+
+from .conftest import log_in_staff, screenshot
 
 pytestmark = pytest.mark.slow
 
@@ -62,7 +63,9 @@ def test_an_image_of_another_kind_is_refused_and_models_are_compared(new_page, t
     expect(page.get_by_label("Condition", exact=True)).to_have_value("pneumonia")
 
     page.get_by_label("Model", exact=True).select_option("all")
-    page.get_by_label("Images (PNG, JPEG or DICOM)").set_input_files(_png(tmp_path / "chest.png", typical_pixels(seed=8)))
+    page.get_by_label("Images (PNG, JPEG or DICOM)").set_input_files(
+        _png(tmp_path / "chest.png", typical_pixels(seed=8))
+    )
     page.get_by_role("button", name="Analyse").click()
     rows = page.locator("#batch tbody tr")
     expect(rows).to_have_count(2)

@@ -35,8 +35,14 @@ def test_staff_register_a_walk_in_donor_and_record_the_donation(new_page):
     page.get_by_role("button", name="Save", exact=True).click()
 
     expect(page.locator(".messagelist")).to_contain_text("Visit opened for Wanda Walker")
-    for label, value in (("Haemoglobin", "13.4"), ("Systolic", "118"), ("Diastolic", "76"), ("Pulse", "68"),
-                         ("Temperature", "36.7"), ("Weight", "68")):
+    for label, value in (
+        ("Haemoglobin", "13.4"),
+        ("Systolic", "118"),
+        ("Diastolic", "76"),
+        ("Pulse", "68"),
+        ("Temperature", "36.7"),
+        ("Weight", "68"),
+    ):
         page.get_by_label(label).fill(value)
     page.get_by_label("Questionnaire passed").check()
     screenshot(page, "desk-screening")

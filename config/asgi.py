@@ -20,7 +20,9 @@ from .ws_auth import JWTAuthMiddleware, origin_validated  # noqa: E402
 application = ProtocolTypeRouter(
     {
         "http": BoundedConcurrency(django_asgi_app),
-        "websocket": origin_validated(AuthMiddlewareStack(JWTAuthMiddleware(URLRouter(websocket_urlpatterns + alert_sockets)))),
+        "websocket": origin_validated(
+            AuthMiddlewareStack(JWTAuthMiddleware(URLRouter(websocket_urlpatterns + alert_sockets)))
+        ),
     }
 )
 

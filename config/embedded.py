@@ -47,7 +47,9 @@ def start_background_work(*, beat: bool = True) -> None:
     if _started.is_set():
         return
     if not settings.CELERY_BROKER_URL.startswith("memory://"):
-        logger.info("Broker is %s: run Celery workers as their own processes.", settings.CELERY_BROKER_URL.split("://")[0])
+        logger.info(
+            "Broker is %s: run Celery workers as their own processes.", settings.CELERY_BROKER_URL.split("://")[0]
+        )
         return
     threading.Thread(target=_run_worker, name="celery-worker", daemon=True).start()
     if beat:

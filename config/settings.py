@@ -391,7 +391,9 @@ STORAGES = {
 # --- Email ---------------------------------------------------------------------
 EMAIL_BACKEND = env.str(
     "DJANGO_EMAIL_BACKEND",
-    default="django.core.mail.backends.console.EmailBackend" if EMBEDDED else "django.core.mail.backends.smtp.EmailBackend",
+    default="django.core.mail.backends.console.EmailBackend"
+    if EMBEDDED
+    else "django.core.mail.backends.smtp.EmailBackend",
 )
 EMAIL_HOST = env.str("DJANGO_EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("DJANGO_EMAIL_PORT", default=25)
@@ -430,9 +432,18 @@ LOGGING = {
 
 # --- HealthSync --------------------------------------------------------------------------
 CELERY_BEAT_SCHEDULE = {
-    "bloodbank-expire-units": {"task": "bloodbank.tasks.expire_units", "schedule": env.int("HEALTHSYNC_EXPIRY_SWEEP_SECONDS", default=900)},
-    "notifications-expiring-digest": {"task": "notifications.tasks.expiring_digest", "schedule": crontab(hour=7, minute=0)},
-    "notifications-appointment-reminders": {"task": "notifications.tasks.appointment_reminders", "schedule": crontab(minute=5)},
+    "bloodbank-expire-units": {
+        "task": "bloodbank.tasks.expire_units",
+        "schedule": env.int("HEALTHSYNC_EXPIRY_SWEEP_SECONDS", default=900),
+    },
+    "notifications-expiring-digest": {
+        "task": "notifications.tasks.expiring_digest",
+        "schedule": crontab(hour=7, minute=0),
+    },
+    "notifications-appointment-reminders": {
+        "task": "notifications.tasks.appointment_reminders",
+        "schedule": crontab(minute=5),
+    },
     "notifications-resend-due": {"task": "notifications.tasks.resend_due_deliveries", "schedule": 300},
     "imaging-requeue-stale": {"task": "imaging.tasks.requeue_stale_analyses", "schedule": 60},
 }
@@ -462,23 +473,27 @@ HEALTHSYNC_CROSSMATCH_SAMPLE_DAYS = env.int("HEALTHSYNC_CROSSMATCH_SAMPLE_DAYS",
 # to stock (the 30-minute rule; raise it only with validated transport boxes).
 HEALTHSYNC_RETURN_TO_STOCK_MINUTES = env.int("HEALTHSYNC_RETURN_TO_STOCK_MINUTES", default=None)
 # Standard volume of one bag per component (ml): "units" = ceil(ml / standard volume).
-HEALTHSYNC_STANDARD_VOLUME_ML = _only_set({
-    "whole_blood": env.int("HEALTHSYNC_VOLUME_WHOLE_BLOOD_ML", default=None),
-    "red_cells": env.int("HEALTHSYNC_VOLUME_RED_CELLS_ML", default=None),
-    "plasma": env.int("HEALTHSYNC_VOLUME_PLASMA_ML", default=None),
-    "platelets": env.int("HEALTHSYNC_VOLUME_PLATELETS_ML", default=None),
-    "cryoprecipitate": env.int("HEALTHSYNC_VOLUME_CRYOPRECIPITATE_ML", default=None),
-})
+HEALTHSYNC_STANDARD_VOLUME_ML = _only_set(
+    {
+        "whole_blood": env.int("HEALTHSYNC_VOLUME_WHOLE_BLOOD_ML", default=None),
+        "red_cells": env.int("HEALTHSYNC_VOLUME_RED_CELLS_ML", default=None),
+        "plasma": env.int("HEALTHSYNC_VOLUME_PLASMA_ML", default=None),
+        "platelets": env.int("HEALTHSYNC_VOLUME_PLATELETS_ML", default=None),
+        "cryoprecipitate": env.int("HEALTHSYNC_VOLUME_CRYOPRECIPITATE_ML", default=None),
+    }
+)
 # Par levels used where staff have set none (units of one group and component).
 HEALTHSYNC_DEFAULT_PAR_CRITICAL = env.int("HEALTHSYNC_DEFAULT_PAR_CRITICAL", default=None)
 HEALTHSYNC_DEFAULT_PAR_LOW = env.int("HEALTHSYNC_DEFAULT_PAR_LOW", default=None)
 # Days a donor waits after a donation, by that donation's type (FDA 21 CFR 630 and blood centre practice).
-HEALTHSYNC_DONATION_INTERVALS = _only_set({
-    "whole_blood": env.int("HEALTHSYNC_INTERVAL_WHOLE_BLOOD_DAYS", default=None),
-    "double_red_cells": env.int("HEALTHSYNC_INTERVAL_DOUBLE_RED_CELLS_DAYS", default=None),
-    "platelets": env.int("HEALTHSYNC_INTERVAL_PLATELETS_DAYS", default=None),
-    "plasma": env.int("HEALTHSYNC_INTERVAL_PLASMA_DAYS", default=None),
-})
+HEALTHSYNC_DONATION_INTERVALS = _only_set(
+    {
+        "whole_blood": env.int("HEALTHSYNC_INTERVAL_WHOLE_BLOOD_DAYS", default=None),
+        "double_red_cells": env.int("HEALTHSYNC_INTERVAL_DOUBLE_RED_CELLS_DAYS", default=None),
+        "platelets": env.int("HEALTHSYNC_INTERVAL_PLATELETS_DAYS", default=None),
+        "plasma": env.int("HEALTHSYNC_INTERVAL_PLASMA_DAYS", default=None),
+    }
+)
 # Least weight (kg) for a double red cell donation; the whole-blood minimum is 50 kg (110 lb). Blood centre
 # practice (American Red Cross): 130 lb for men, 150 lb and a minimum height for women; HealthSync applies
 # the men's figure to every donor and checks no height (docs/domain/blood-banking.md).
@@ -511,4 +526,7 @@ HEALTHSYNC_DICOM_MAX_INSTANCE_MB = env.int("HEALTHSYNC_DICOM_MAX_INSTANCE_MB", d
 # Seconds a peer may stay silent within an association (and the DIMSE timeout) before it is aborted.
 HEALTHSYNC_DICOM_TIMEOUT_S = env.int("HEALTHSYNC_DICOM_TIMEOUT_S", default=60)
 CELERY_BEAT_SCHEDULE["dicom-resend-results"] = {"task": "dicom_node.tasks.resend_due_results", "schedule": 60}
-CELERY_BEAT_SCHEDULE["dicom-route-interrupted"] = {"task": "dicom_node.tasks.route_interrupted_associations", "schedule": 300}
+CELERY_BEAT_SCHEDULE["dicom-route-interrupted"] = {
+    "task": "dicom_node.tasks.route_interrupted_associations",
+    "schedule": 300,
+}

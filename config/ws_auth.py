@@ -111,7 +111,9 @@ def origin_allowed(origin: str, scope, headers: dict) -> bool:
     for trusted in settings.CSRF_TRUSTED_ORIGINS:
         if "*" in trusted:
             scheme, _, netloc = trusted.partition("://")
-            if claimed[0] == scheme.lower() and is_same_domain(urlsplit(origin).netloc.lower(), netloc.lstrip("*").lower()):
+            if claimed[0] == scheme.lower() and is_same_domain(
+                urlsplit(origin).netloc.lower(), netloc.lstrip("*").lower()
+            ):
                 return True
         elif claimed == _origin(trusted):
             return True

@@ -4,13 +4,14 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
+from lib.realtime import rights_changed
+
 from . import invitations, services, task_admin  # noqa: F401  task_admin: the Celery pages, re-registered
 from .admin_site import HospitalScopedAdmin, PlatformWritesMixin, ServiceAdminMixin
 from .display import when
 from .health import run_checks
 from .models import Hospital, Invitation, Membership, User
 from .permissions import CHANGE, MANAGE_STAFF, VIEW, hospitals_for
-from lib.realtime import rights_changed
 
 site = admin.site
 
@@ -76,7 +77,9 @@ class MembershipAdmin(ServiceAdminMixin, HospitalScopedAdmin):
         return False  # staff are invited
 
     def save_model(self, request, obj, form, change):
-        self.call_service(request, services.membership_grant, hospital=obj.hospital, user=obj.user, role=obj.role, by=request.user)
+        self.call_service(
+            request, services.membership_grant, hospital=obj.hospital, user=obj.user, role=obj.role, by=request.user
+        )
 
     def delete_model(self, request, obj):
         services.membership_revoke(membership=obj, by=request.user)
@@ -105,7 +108,12 @@ class InvitationAdmin(ServiceAdminMixin, HospitalScopedAdmin):
     view_perm = MANAGE_STAFF
     change_perm = MANAGE_STAFF
     list_display = ["email", "hospital", "role", "status_label", "invited_by", "created_at", "expires_at"]
-    list_filter = [("accepted_at", admin.EmptyFieldListFilter), ("withdrawn_at", admin.EmptyFieldListFilter), "role", "hospital"]
+    list_filter = [
+        ("accepted_at", admin.EmptyFieldListFilter),
+        ("withdrawn_at", admin.EmptyFieldListFilter),
+        "role",
+        "hospital",
+    ]
     search_fields = ["email", "hospital__name"]
     list_select_related = ["hospital", "invited_by"]
     actions = ["withdraw"]
@@ -116,14 +124,23 @@ class InvitationAdmin(ServiceAdminMixin, HospitalScopedAdmin):
         return invitation.status
 
     def has_change_permission(self, request, obj=None):
-        return obj is None and super().has_change_permission(request)  # the list and its actions; an invitation is not edited
+        return obj is None and super().has_change_permission(
+            request
+        )  # the list and its actions; an invitation is not edited
 
     def has_delete_permission(self, request, obj=None):
         return False  # withdrawn, and kept as a record
 
     def save_model(self, request, obj, form, change):
-        sent = self.call_service(request, invitations.invitation_send, hospital=obj.hospital, email=obj.email, role=obj.role,
-                                 by=request.user, site=request.build_absolute_uri("/"))
+        sent = self.call_service(
+            request,
+            invitations.invitation_send,
+            hospital=obj.hospital,
+            email=obj.email,
+            role=obj.role,
+            by=request.user,
+            site=request.build_absolute_uri("/"),
+        )
         obj.pk = sent.pk
 
     def log_addition(self, request, obj, message):
@@ -151,6 +168,7 @@ class HospitalAdmin(ServiceAdminMixin, HospitalScopedAdmin):
 
             return RegionChoiceField(label="Region", help_text=db_field.help_text)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
     actions = ["verify_hospitals"]
 
     def has_add_permission(self, request):
@@ -168,7 +186,10 @@ class HospitalAdmin(ServiceAdminMixin, HospitalScopedAdmin):
     def save_model(self, request, obj, form, change):
         if change:  # a renamed verified hospital waits for verification again (services.hospital_update)
             updated = self.call_service(
-                request, services.hospital_update, hospital=obj, by=request.user,
+                request,
+                services.hospital_update,
+                hospital=obj,
+                by=request.user,
                 **{field: getattr(obj, field) for field in services.HOSPITAL_DETAILS},
             )
             if updated is not None:

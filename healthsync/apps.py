@@ -11,10 +11,12 @@ class HealthSyncConfig(AppConfig):
     def ready(self):
         from django.contrib.auth.signals import user_logged_in
 
-        from . import audit  # noqa: F401  registers the audited models
-        from . import checks  # noqa: F401  registers the system checks
-        from . import region_admin  # noqa: F401  the managed regions in the console
-        from . import security
+        from . import (
+            audit,  # noqa: F401  registers the audited models
+            checks,  # noqa: F401  registers the system checks
+            region_admin,  # noqa: F401  the managed regions in the console
+            security,
+        )
 
         user_logged_in.connect(security.stamp_login, dispatch_uid="healthsync.stamp_login")
         security.connect()

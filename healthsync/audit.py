@@ -44,12 +44,22 @@ def record(objects, *, action: int, actor=None, changes=None, remote_addr: str |
     if not objects:
         return
     actor = actor if getattr(actor, "is_authenticated", False) else None
-    LogEntry.objects.bulk_create([
-        LogEntry(content_type=ContentType.objects.get_for_model(obj), object_pk=str(obj.pk), object_id=obj.pk, object_repr=str(obj)[:200],
-                 action=action, actor=actor, actor_email=getattr(actor, "email", None), remote_addr=remote_addr,
-                 changes=changes(obj) if changes else {})
-        for obj in objects
-    ])
+    LogEntry.objects.bulk_create(
+        [
+            LogEntry(
+                content_type=ContentType.objects.get_for_model(obj),
+                object_pk=str(obj.pk),
+                object_id=obj.pk,
+                object_repr=str(obj)[:200],
+                action=action,
+                actor=actor,
+                actor_email=getattr(actor, "email", None),
+                remote_addr=remote_addr,
+                changes=changes(obj) if changes else {},
+            )
+            for obj in objects
+        ]
+    )
 
 
 def note_patient_read(request, obj, fields) -> None:
@@ -78,6 +88,11 @@ class PatientReadAuditMiddleware:
             from .security import client_address
 
             fields = {id(obj): sorted(names) for obj, names in reads.values()}
-            record([obj for obj, _ in reads.values()], action=LogEntry.Action.ACCESS, actor=request.user,
-                   remote_addr=client_address(request) or None, changes=lambda obj: {"fields read": [None, fields[id(obj)]]})
+            record(
+                [obj for obj, _ in reads.values()],
+                action=LogEntry.Action.ACCESS,
+                actor=request.user,
+                remote_addr=client_address(request) or None,
+                changes=lambda obj: {"fields read": [None, fields[id(obj)]]},
+            )
         return response

@@ -10,9 +10,11 @@ def static_files_collected(app_configs=None, **kwargs) -> list[Error]:
     ``collectstatic`` writes: without it each HTML page (the error pages too) is a 500."""
     if not isinstance(staticfiles_storage, ManifestFilesMixin) or staticfiles_storage.read_manifest() is not None:
         return []
-    return [Error(
-        f"Static files are not collected: {staticfiles_storage.location}/{staticfiles_storage.manifest_name} is missing, "
-        "so every HTML page would fail with a server error.",
-        hint="Run `manage.py collectstatic --noinput` (docs/configuration.md, Production) before starting the web processes.",
-        id="healthsync.E001",
-    )]
+    return [
+        Error(
+            f"Static files are not collected: {staticfiles_storage.location}/{staticfiles_storage.manifest_name} is missing, "
+            "so every HTML page would fail with a server error.",
+            hint="Run `manage.py collectstatic --noinput` (docs/configuration.md, Production) before starting the web processes.",
+            id="healthsync.E001",
+        )
+    ]

@@ -14,12 +14,30 @@ DEMO_PASSWORD = "healthsync-demo"
 REGIONS = [("NORTH", "North"), ("SOUTH", "South")]
 
 HOSPITALS = [
-    {"name": "St Mary's General Hospital", "fin": "H0001", "region": "North", "address": "1 Station Road, Northtown",
-     "contact_number": "+44 20 7946 0001", "email": "bloodbank@stmarys.example"},
-    {"name": "Riverside Medical Centre", "fin": "H0002", "region": "North", "address": "22 River Lane, Northtown",
-     "contact_number": "+44 20 7946 0002", "email": "lab@riverside.example"},
-    {"name": "Southfield University Hospital", "fin": "H0003", "region": "South", "address": "5 College Green, Southfield",
-     "contact_number": "+44 20 7946 0003", "email": "transfusion@southfield.example"},
+    {
+        "name": "St Mary's General Hospital",
+        "fin": "H0001",
+        "region": "North",
+        "address": "1 Station Road, Northtown",
+        "contact_number": "+44 20 7946 0001",
+        "email": "bloodbank@stmarys.example",
+    },
+    {
+        "name": "Riverside Medical Centre",
+        "fin": "H0002",
+        "region": "North",
+        "address": "22 River Lane, Northtown",
+        "contact_number": "+44 20 7946 0002",
+        "email": "lab@riverside.example",
+    },
+    {
+        "name": "Southfield University Hospital",
+        "fin": "H0003",
+        "region": "South",
+        "address": "5 College Green, Southfield",
+        "contact_number": "+44 20 7946 0003",
+        "email": "transfusion@southfield.example",
+    },
 ]
 
 STAFF = [

@@ -7,7 +7,7 @@ Apps add the columns of their own (``register_column``: the blood bank's urgency
 """
 
 from datetime import date, datetime
-from functools import lru_cache
+from functools import cache
 
 from django.contrib import admin
 from django.core.exceptions import FieldDoesNotExist
@@ -56,7 +56,7 @@ def register_column(name: str, render, heading: str | None = None) -> None:
     readable_column.cache_clear()
 
 
-@lru_cache(maxsize=None)
+@cache
 def readable_column(model, name):
     """The column to show in place of ``name`` of ``model``'s change list: dates and times in the one
     format, an expiry as "use by …", urgency as its label; any other column as it is."""

@@ -4,6 +4,7 @@ import asyncio
 import logging
 
 from asgiref.sync import async_to_sync
+from celery import current_app as celery_app
 from channels.layers import get_channel_layer
 from django.apps import apps
 from django.conf import settings
@@ -12,7 +13,6 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from celery import current_app as celery_app
 from .errors import error_body
 
 logger = logging.getLogger(__name__)

@@ -48,24 +48,37 @@ def invitation_send(*, hospital: Hospital, email: str, role: str, by: User, site
     if not email:
         raise ValidationError({"email": ["An email address is required."]})
     if Membership.objects.filter(hospital=hospital, user__email__iexact=email).exists():
-        raise Conflict("This person is already on the hospital's staff: change their role instead.", code="already_staff",
-                       fields={"email": ["Already on this hospital's staff."]})
+        raise Conflict(
+            "This person is already on the hospital's staff: change their role instead.",
+            code="already_staff",
+            fields={"email": ["Already on this hospital's staff."]},
+        )
     token = secrets.token_urlsafe(32)
     now = timezone.now()
     with transaction.atomic():
         open_invitations(hospital=hospital, email=email).update(withdrawn_at=now)
         invitation = Invitation.objects.create(
-            hospital=hospital, email=email, role=role, invited_by=by, token_digest=_digest(token),
+            hospital=hospital,
+            email=email,
+            role=role,
+            invited_by=by,
+            token_digest=_digest(token),
             expires_at=now + timedelta(days=settings.HEALTHSYNC_INVITATION_DAYS),
         )
-        context = {"invitation": invitation, "link": site.rstrip("/") + reverse("invitation", args=[token]), "inviter": by.name or by.email,
-                   "days": settings.HEALTHSYNC_INVITATION_DAYS}
+        context = {
+            "invitation": invitation,
+            "link": site.rstrip("/") + reverse("invitation", args=[token]),
+            "inviter": by.name or by.email,
+            "days": settings.HEALTHSYNC_INVITATION_DAYS,
+        }
         transaction.on_commit(lambda: get_adapter().send_mail("account/email/invitation", email, context))
     return invitation
 
 
 def open_invitations(*, hospital: Hospital, email: str):
-    return Invitation.objects.filter(hospital=hospital, email__iexact=email, accepted_at__isnull=True, withdrawn_at__isnull=True)
+    return Invitation.objects.filter(
+        hospital=hospital, email__iexact=email, accepted_at__isnull=True, withdrawn_at__isnull=True
+    )
 
 
 def invitation_withdraw(*, invitation: Invitation, by: User) -> Invitation:
@@ -80,9 +93,13 @@ def invitation_withdraw(*, invitation: Invitation, by: User) -> Invitation:
 
 def invitation_by_token(token: str) -> Invitation:
     """The pending invitation of a link, or ``InvitationInvalid`` (one message for every reason)."""
-    invitation = Invitation.objects.select_related("hospital", "invited_by").filter(token_digest=_digest(token or "")).first()
+    invitation = (
+        Invitation.objects.select_related("hospital", "invited_by").filter(token_digest=_digest(token or "")).first()
+    )
     if invitation is None or invitation.status != "pending":
-        raise InvitationInvalid("This invitation link is no longer valid: ask the hospital's administrator for a new one.")
+        raise InvitationInvalid(
+            "This invitation link is no longer valid: ask the hospital's administrator for a new one."
+        )
     return invitation
 
 
@@ -97,7 +114,9 @@ def invitation_accept(*, invitation: Invitation, user: User) -> Membership:
     with transaction.atomic():
         invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
         if invitation.status != "pending":
-            raise InvitationInvalid("This invitation link is no longer valid: ask the hospital's administrator for a new one.")
+            raise InvitationInvalid(
+                "This invitation link is no longer valid: ask the hospital's administrator for a new one."
+            )
         membership = services.membership_grant(hospital=invitation.hospital, user=user, role=invitation.role, by=None)
         membership.granted_by = invitation.invited_by
         membership.save(update_fields=["granted_by"])

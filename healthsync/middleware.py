@@ -83,7 +83,9 @@ def database_unavailable_response(request) -> HttpResponse:
     """The 503 for ``request``: JSON in the error shape for API paths, a plain page elsewhere."""
     if request.path.startswith(API_PREFIXES):
         response = JsonResponse(
-            error_body(CODE, MESSAGE, details={"checks": {"database": "down"}, "retry_after_seconds": RETRY_AFTER_SECONDS}),
+            error_body(
+                CODE, MESSAGE, details={"checks": {"database": "down"}, "retry_after_seconds": RETRY_AFTER_SECONDS}
+            ),
             status=503,
         )
     else:

@@ -32,7 +32,10 @@ def whole_number(params, name: str, *, default=None, maximum: int | None = None,
     text = text.lstrip("0") or "0"
     if len(text) > _MAX_DIGITS:
         if maximum is None or not clamp:
-            raise DomainError(f"{name} is too large.", fields={name: [f"Must be at most {maximum}." if maximum is not None else "Too large."]})
+            raise DomainError(
+                f"{name} is too large.",
+                fields={name: [f"Must be at most {maximum}." if maximum is not None else "Too large."]},
+            )
         return maximum
     value = int(text)
     if maximum is not None and value > maximum:

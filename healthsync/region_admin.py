@@ -30,8 +30,10 @@ class RegionAdmin(StaffReadOnlyAdmin):
     fields = ["name", "code"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(
-            hospital_count=Count("hospitals", distinct=True), donor_count=Count("donors", distinct=True)
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(hospital_count=Count("hospitals", distinct=True), donor_count=Count("donors", distinct=True))
         )
 
     @admin.display(description="Hospitals", ordering="hospital_count")

@@ -50,5 +50,8 @@ def check_email_confirmed(user: User) -> None:
     """Logins outside allauth's pages (the JWT logins) refuse an account that registered itself and has not
     confirmed its address yet. Accounts made by an administrator, an invitation or a command have no
     address record to confirm and log in as before."""
-    if verification_required() and EmailAddress.objects.filter(user=user, email__iexact=user.email, verified=False).exists():
+    if (
+        verification_required()
+        and EmailAddress.objects.filter(user=user, email__iexact=user.email, verified=False).exists()
+    ):
         raise EmailUnconfirmed("Confirm your email address first: follow the link we sent when you registered.")

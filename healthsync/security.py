@@ -152,7 +152,9 @@ def connect() -> None:
     from allauth.mfa import signals as mfa_signals
 
     for name in ("password_changed", "password_set", "password_reset"):
-        getattr(account_signals, name).connect(_credentials_changed, dispatch_uid=f"healthsync.revoke_api_tokens.{name}")
+        getattr(account_signals, name).connect(
+            _credentials_changed, dispatch_uid=f"healthsync.revoke_api_tokens.{name}"
+        )
     mfa_signals.authenticator_added.connect(_authenticator_added, dispatch_uid="healthsync.revoke_api_tokens.mfa")
 
 
@@ -205,7 +207,12 @@ def second_factor_missing(user) -> bool:
     """Whether ``user`` may not work yet because ``HEALTHSYNC_STAFF_SECOND_FACTOR`` requires staff
     (console accounts) to have an authenticator app and theirs has none. Looked up on each staff
     request (one indexed query), so an authenticator an administrator removes counts at once."""
-    return bool(settings.HEALTHSYNC_STAFF_SECOND_FACTOR and user.is_authenticated and user.is_staff and not has_second_factor(user))
+    return bool(
+        settings.HEALTHSYNC_STAFF_SECOND_FACTOR
+        and user.is_authenticated
+        and user.is_staff
+        and not has_second_factor(user)
+    )
 
 
 SECOND_FACTOR_REQUIRED = (

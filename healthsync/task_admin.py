@@ -41,7 +41,11 @@ class CrontabScheduleAdmin(beat_admin.CrontabScheduleAdmin):
             return "not a valid schedule"
 
 
-for model, model_admin in [(TaskResult, TaskResultAdmin), (GroupResult, GroupResultAdmin),
-                           (PeriodicTask, PeriodicTaskAdmin), (CrontabSchedule, CrontabScheduleAdmin)]:
+for model, model_admin in [
+    (TaskResult, TaskResultAdmin),
+    (GroupResult, GroupResultAdmin),
+    (PeriodicTask, PeriodicTaskAdmin),
+    (CrontabSchedule, CrontabScheduleAdmin),
+]:
     admin.site.unregister(model)
     admin.site.register(model, model_admin)

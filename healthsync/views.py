@@ -17,7 +17,9 @@ class NewAccountForm(forms.Form):
 
     name = forms.CharField(max_length=150, help_text="As colleagues should see it, e.g. Dr Ada Okafor.")
     password1 = forms.CharField(label="Password", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
-    password2 = forms.CharField(label="Password (again)", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+    password2 = forms.CharField(
+        label="Password (again)", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, label_suffix="", **kwargs)
@@ -49,8 +51,9 @@ def invitation(request, token: str):
             invitations.invitation_accept(invitation=offer, user=request.user)
             return render(request, "account/invitation.html", {**context, "accepted": True})
         if form.is_valid():
-            user = invitations.invitation_accept_new_account(invitation=offer, name=form.cleaned_data["name"],
-                                                             password=form.cleaned_data["password1"])
+            user = invitations.invitation_accept_new_account(
+                invitation=offer, name=form.cleaned_data["name"], password=form.cleaned_data["password1"]
+            )
             return perform_login(request, user, redirect_url=reverse("admin:index"))
     except ValidationError as exc:  # the password rules
         for field, messages in exc.message_dict.items():

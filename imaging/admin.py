@@ -10,7 +10,9 @@ from .services import model_activate, model_retire
 from .views import analyse, analysis_detail
 
 admin.site.register_view("imaging/analyse/", analyse, name="imaging-analyse", title="Analyse images")
-admin.site.register_view("imaging/analyses/<int:analysis_id>/", analysis_detail, name="imaging-analysis", title="Analysis", linked=False)
+admin.site.register_view(
+    "imaging/analyses/<int:analysis_id>/", analysis_detail, name="imaging-analysis", title="Analysis", linked=False
+)
 
 
 @admin.register(Dataset)
@@ -41,10 +43,34 @@ class ConditionAdmin(StaffReadOnlyAdmin):
 
 @admin.register(MLModel)
 class MLModelAdmin(StaffReadOnlyAdmin):
-    list_display = ("name", "version", "is_active", "dataset", "architecture", "modality", "validation_accuracy", "validation_auc", "created_at")
+    list_display = (
+        "name",
+        "version",
+        "is_active",
+        "dataset",
+        "architecture",
+        "modality",
+        "validation_accuracy",
+        "validation_auc",
+        "created_at",
+    )
     list_filter = ("is_active", "architecture", "dataset")
     search_fields = ("name", "dataset")
-    readonly_fields = ("name", "version", "dataset", "architecture", "modality", "classes", "input_shape", "metrics", "artifact_path", "card", "is_active", "created_at", "updated_at")
+    readonly_fields = (
+        "name",
+        "version",
+        "dataset",
+        "architecture",
+        "modality",
+        "classes",
+        "input_shape",
+        "metrics",
+        "artifact_path",
+        "card",
+        "is_active",
+        "created_at",
+        "updated_at",
+    )
     filter_horizontal = ("conditions",)
     actions = ["activate_selected", "retire_selected"]
 
@@ -82,16 +108,34 @@ class MLModelAdmin(StaffReadOnlyAdmin):
 
 
 # Shown on the analysis page to the hospital's own staff only, never in the generic admin form.
-PERSONAL_FIELDS = ["patient_identifiers", "patient_reference", "accession_number", "original_name", "patient_digest", "accession_digest"]
+PERSONAL_FIELDS = [
+    "patient_identifiers",
+    "patient_reference",
+    "accession_number",
+    "original_name",
+    "patient_digest",
+    "accession_digest",
+]
 
 
 @admin.register(ImageAnalysis)
 class ImageAnalysisAdmin(HospitalScopedAdmin):
     """The history of analyses, with filters; each opens on the analysis page."""
 
-    list_display = ["id", "submitted_at", "dataset", "model", "status", "predicted_class", "confirmation", "requested_by"]
+    list_display = [
+        "id",
+        "submitted_at",
+        "dataset",
+        "model",
+        "status",
+        "predicted_class",
+        "confirmation",
+        "requested_by",
+    ]
     list_filter = ["status", "dataset", "confirmation", "model"]
-    search_fields = ["predicted_class"]  # file names and patient references are encrypted: search them through the API's digests
+    search_fields = [
+        "predicted_class"
+    ]  # file names and patient references are encrypted: search them through the API's digests
     list_select_related = ["model", "requested_by"]
     readonly_fields = [field.name for field in ImageAnalysis._meta.fields if field.name not in PERSONAL_FIELDS]
     exclude = PERSONAL_FIELDS

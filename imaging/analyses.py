@@ -32,9 +32,8 @@ from django.utils.crypto import salted_hmac
 from PIL import Image
 
 from healthsync import audit
-
-from lib import files, wakeups
 from healthsync.errors import Conflict, DomainError
+from lib import files, wakeups
 
 from . import events, suitability
 from .models import AnalysisStatus, Condition, Confirmation, Dataset, ImageAnalysis, MLModel
@@ -53,11 +52,15 @@ ALL_MODELS = "all"
 
 
 def _mismatch(chosen: MLModel, target: str) -> DomainError:
-    message = f"{chosen.name} is not a model for {target}: choose one of its models, or leave the model out for its default."
+    message = (
+        f"{chosen.name} is not a model for {target}: choose one of its models, or leave the model out for its default."
+    )
     return DomainError(message, code="model_mismatch", fields={"model": [message]})
 
 
-def models_choose(*, dataset: str = "", condition: str = "", model: str | None = None) -> tuple[list[MLModel], Condition | None]:
+def models_choose(
+    *, dataset: str = "", condition: str = "", model: str | None = None
+) -> tuple[list[MLModel], Condition | None]:
     """The model(s) a request names, and the condition it asks about.
 
     ``condition`` (a code or name) or ``dataset`` (a data set; a condition's name is taken too)
@@ -70,9 +73,16 @@ def models_choose(*, dataset: str = "", condition: str = "", model: str | None =
     if condition:
         asked = condition_find(reference=condition)
         if asked is None:
-            raise DomainError(f"Unknown condition {condition!r}: see GET /api/conditions.", code="unknown_condition",
-                              fields={"condition": ["Unknown."]})
-    elif dataset and not Dataset.objects.filter(name=dataset).exists() and not MLModel.objects.filter(dataset=dataset).exists():
+            raise DomainError(
+                f"Unknown condition {condition!r}: see GET /api/conditions.",
+                code="unknown_condition",
+                fields={"condition": ["Unknown."]},
+            )
+    elif (
+        dataset
+        and not Dataset.objects.filter(name=dataset).exists()
+        and not MLModel.objects.filter(dataset=dataset).exists()
+    ):
         asked = condition_find(reference=dataset)  # the legacy field, naming a condition
         if asked is not None:
             dataset = ""
@@ -80,16 +90,25 @@ def models_choose(*, dataset: str = "", condition: str = "", model: str | None =
         raise DomainError("Name the condition (or data set) to analyse for.", fields={"condition": ["Required."]})
     target = asked.name if asked else dataset
     of_condition = condition_models(condition=asked) if asked else []
-    covering = [candidate for candidate in of_condition if not dataset or candidate.dataset == dataset] if asked \
+    covering = (
+        [candidate for candidate in of_condition if not dataset or candidate.dataset == dataset]
+        if asked
         else dataset_models(dataset=dataset)
+    )
     if model == ALL_MODELS or model is None:
         if not covering:
             if asked is None and not Dataset.objects.filter(name=dataset).exists():
-                raise DomainError(f"Unknown data set {dataset!r}.", code="unknown_dataset", fields={"dataset": ["Unknown."]})
-            message = f"No model yet for {target}" + (": run make models." if asked is None or asked.datasets.exists() else ".")
+                raise DomainError(
+                    f"Unknown data set {dataset!r}.", code="unknown_dataset", fields={"dataset": ["Unknown."]}
+                )
+            message = f"No model yet for {target}" + (
+                ": run make models." if asked is None or asked.datasets.exists() else "."
+            )
             raise DomainError(message, code="no_model", fields={"condition" if asked else "dataset": [message]})
         return (covering if model == ALL_MODELS else covering[:1]), asked
-    reference = model if ("-" in model or ":" in model) else f"{dataset or (covering[0].dataset if covering else '')}-{model}"
+    reference = (
+        model if ("-" in model or ":" in model) else f"{dataset or (covering[0].dataset if covering else '')}-{model}"
+    )
     try:
         chosen = model_resolve(reference=reference)
     except ModelNotFound as exc:
@@ -135,9 +154,19 @@ def _patient_field(value: str, field: str, label: str) -> str:
     return value
 
 
-def analyses_submit(*, hospital, user, uploads: list[tuple[str, bytes]], dataset: str = "", condition: str = "",
-                    model: str | None = None, force: bool = False, patient_reference: str = "", accession_number: str = "",
-                    listener: wakeups.Listener | None = None) -> list[ImageAnalysis]:
+def analyses_submit(
+    *,
+    hospital,
+    user,
+    uploads: list[tuple[str, bytes]],
+    dataset: str = "",
+    condition: str = "",
+    model: str | None = None,
+    force: bool = False,
+    patient_reference: str = "",
+    accession_number: str = "",
+    listener: wakeups.Listener | None = None,
+) -> list[ImageAnalysis]:
     """Check every upload, then queue one analysis per image and model (all or none: one transaction).
 
     Each image must fit each model (``imaging.suitability``); with ``force`` staff analyse one that
@@ -146,14 +175,36 @@ def analyses_submit(*, hospital, user, uploads: list[tuple[str, bytes]], dataset
     kept encrypted, with digests to search by. ``listener`` starts listening for finished analyses
     in that transaction (``analyses_submit_and_wait``)."""
     chosen_models, asked, patient_reference, accession_number = _submission_checked(
-        len(uploads), dataset=dataset, condition=condition, model=model, patient_reference=patient_reference, accession_number=accession_number)
+        len(uploads),
+        dataset=dataset,
+        condition=condition,
+        model=model,
+        patient_reference=patient_reference,
+        accession_number=accession_number,
+    )
     studies = [(name or "image", read_study(data, name=name or "image")) for name, data in uploads]
-    return _studies_queued(studies, hospital=hospital, user=user, chosen_models=chosen_models, asked=asked, force=force,
-                           patient_reference=patient_reference, accession_number=accession_number, listener=listener)
+    return _studies_queued(
+        studies,
+        hospital=hospital,
+        user=user,
+        chosen_models=chosen_models,
+        asked=asked,
+        force=force,
+        patient_reference=patient_reference,
+        accession_number=accession_number,
+        listener=listener,
+    )
 
 
-def studies_submit(*, hospital, user, studies: list[tuple[str, Study]], condition: str = "", model: str | None = None,
-                   force: bool = False) -> list[ImageAnalysis]:
+def studies_submit(
+    *,
+    hospital,
+    user,
+    studies: list[tuple[str, Study]],
+    condition: str = "",
+    model: str | None = None,
+    force: bool = False,
+) -> list[ImageAnalysis]:
     """``analyses_submit`` for studies already read (``uploads.read_study``: checked, DICOM
     de-identified, original identifiers apart) that arrived another way than a request, such as
     from the DICOM node; ``user`` may be None (no person sent them). Same checks, same rows."""
@@ -161,8 +212,15 @@ def studies_submit(*, hospital, user, studies: list[tuple[str, Study]], conditio
     return _studies_queued(studies, hospital=hospital, user=user, chosen_models=chosen_models, asked=asked, force=force)
 
 
-def _submission_checked(count: int, *, dataset: str = "", condition: str = "", model: str | None = None, patient_reference: str = "",
-                        accession_number: str = "") -> tuple[list[MLModel], Condition | None, str, str]:
+def _submission_checked(
+    count: int,
+    *,
+    dataset: str = "",
+    condition: str = "",
+    model: str | None = None,
+    patient_reference: str = "",
+    accession_number: str = "",
+) -> tuple[list[MLModel], Condition | None, str, str]:
     """The checks of a submission before its images are read: their number, the models, the patient fields."""
     if not count:
         raise DomainError("Attach at least one image.", code="no_image", fields={"image": ["Required."]})
@@ -170,16 +228,27 @@ def _submission_checked(count: int, *, dataset: str = "", condition: str = "", m
         raise DomainError(f"At most {MAX_BATCH} images in one request.", fields={"image": [f"At most {MAX_BATCH}."]})
     chosen_models, asked = models_choose(dataset=dataset, condition=condition, model=model)
     if count * len(chosen_models) > MAX_BATCH:
-        message = f"At most {MAX_BATCH} analyses in one request: {count} images for {len(chosen_models)} models is too many."
+        message = (
+            f"At most {MAX_BATCH} analyses in one request: {count} images for {len(chosen_models)} models is too many."
+        )
         raise DomainError(message, fields={"image": [message]})
     patient_reference = _patient_field(patient_reference, "patient_reference", "patient reference")
     accession_number = _patient_field(accession_number, "accession_number", "accession number")
     return chosen_models, asked, patient_reference, accession_number
 
 
-def _studies_queued(studies: list[tuple[str, Study]], *, hospital, user, chosen_models: list[MLModel], asked: Condition | None,
-                    force: bool, patient_reference: str = "", accession_number: str = "",
-                    listener: wakeups.Listener | None = None) -> list[ImageAnalysis]:
+def _studies_queued(
+    studies: list[tuple[str, Study]],
+    *,
+    hospital,
+    user,
+    chosen_models: list[MLModel],
+    asked: Condition | None,
+    force: bool,
+    patient_reference: str = "",
+    accession_number: str = "",
+    listener: wakeups.Listener | None = None,
+) -> list[ImageAnalysis]:
     """Check that each study fits each model, then store and queue its analyses (one transaction)."""
     overridden: list[dict[int, list[dict]]] = [{} for _ in studies]  # per image: model id -> the checks force overrode
     for chosen in chosen_models:
@@ -193,16 +262,30 @@ def _studies_queued(studies: list[tuple[str, Study]], *, hospital, user, chosen_
     batch = uuid.uuid4()
     created = []
     for (name, study), warnings in zip(studies, overridden):
-        reference = patient_reference or _patient_field(study.identifiers.get("PatientID", ""), "patient_reference", "patient reference")
-        accession = accession_number or _patient_field(study.identifiers.get("AccessionNumber", ""), "accession_number", "accession number")
+        reference = patient_reference or _patient_field(
+            study.identifiers.get("PatientID", ""), "patient_reference", "patient reference"
+        )
+        accession = accession_number or _patient_field(
+            study.identifiers.get("AccessionNumber", ""), "accession_number", "accession number"
+        )
         file_name = f"{uuid.uuid4().hex}.{FILE_EXTENSIONS[study.kind]}"
         for chosen in chosen_models:  # one analysis per model, sharing the image's one file
             analysis = ImageAnalysis(
-                hospital=hospital, requested_by=user, batch=batch, dataset=chosen.dataset, requested_condition=asked, model=chosen,
-                image_kind=study.kind, original_name=name[:255], study_metadata=study.metadata, warnings=warnings.get(chosen.pk, []),
+                hospital=hospital,
+                requested_by=user,
+                batch=batch,
+                dataset=chosen.dataset,
+                requested_condition=asked,
+                model=chosen,
+                image_kind=study.kind,
+                original_name=name[:255],
+                study_metadata=study.metadata,
+                warnings=warnings.get(chosen.pk, []),
                 patient_identifiers=json.dumps(study.identifiers) if study.identifiers else "",
-                patient_reference=reference, accession_number=accession,
-                patient_digest=patient_digest(reference), accession_digest=patient_digest(accession),
+                patient_reference=reference,
+                accession_number=accession,
+                patient_digest=patient_digest(reference),
+                accession_digest=patient_digest(accession),
             )
             analysis.image = _file_name("image", analysis, file_name)
             created.append(analysis)
@@ -233,8 +316,12 @@ def _store(created: list[ImageAnalysis], contents: list[bytes], *, user, listene
             ImageAnalysis.objects.bulk_create(created)
             _audit_submission(created, user=user)
             transaction.on_commit(lambda: _enqueue([a.pk for a in created]))
-            events.publish(events.analyses_status_changed, analysis_ids=[a.pk for a in created], user_id=getattr(user, "pk", None),
-                           status=AnalysisStatus.QUEUED)
+            events.publish(
+                events.analyses_status_changed,
+                analysis_ids=[a.pk for a in created],
+                user_id=getattr(user, "pk", None),
+                status=AnalysisStatus.QUEUED,
+            )
     except BaseException:
         _remove_unrecorded("image", firsts, stored)
         raise
@@ -245,17 +332,25 @@ def _audit_submission(created: list[ImageAnalysis], *, user) -> None:
     statement: ``bulk_create`` sends no signal for django-auditlog to record (imaging/audit.py)."""
     from auditlog.models import LogEntry
 
-    audit.record(created, action=LogEntry.Action.CREATE, actor=user, changes=lambda analysis: {
-        "model": [None, f"{analysis.model.name}:{analysis.model.version}"], "batch": [None, str(analysis.batch)],
-        "hospital": [None, str(analysis.hospital_id)],
-    })
+    audit.record(
+        created,
+        action=LogEntry.Action.CREATE,
+        actor=user,
+        changes=lambda analysis: {
+            "model": [None, f"{analysis.model.name}:{analysis.model.version}"],
+            "batch": [None, str(analysis.batch)],
+            "hospital": [None, str(analysis.hospital_id)],
+        },
+    )
 
 
 def _write_files(field: str, analyses: list[ImageAnalysis], contents: list[bytes]) -> list[str]:
     """Store each analysis's file ``field`` (named already) with its content; returns the names
     stored, which the analyses now hold (another name only where the one chosen was taken)."""
     storage = ImageAnalysis._meta.get_field(field).storage
-    stored = files.save_new(storage, [(getattr(analysis, field).name, data) for analysis, data in zip(analyses, contents)])
+    stored = files.save_new(
+        storage, [(getattr(analysis, field).name, data) for analysis, data in zip(analyses, contents)]
+    )
     for analysis, name in zip(analyses, stored):
         setattr(analysis, field, name)
     return stored
@@ -284,14 +379,20 @@ def _enqueue(analysis_ids: list[int]) -> None:
     try:
         run_analysis.delay(analysis_ids=analysis_ids)
     except OperationalError as error:
-        logger.warning("analyses %s not queued, the broker is unavailable (%s): the stale-batch sweep will queue them", analysis_ids, error)
+        logger.warning(
+            "analyses %s not queued, the broker is unavailable (%s): the stale-batch sweep will queue them",
+            analysis_ids,
+            error,
+        )
 
 
 def analyses_requeue_stale(*, older_than: timedelta = STALE_AFTER) -> int:
     """Queue again every batch whose analyses have waited untouched for ``older_than`` (its message
     was never published, or was lost); returns how many batches. A batch whose first message
     still arrives runs once all the same: the second delivery finds nothing left to claim."""
-    stale = ImageAnalysis.objects.filter(status=AnalysisStatus.QUEUED, attempts=0, submitted_at__lt=timezone.now() - older_than)
+    stale = ImageAnalysis.objects.filter(
+        status=AnalysisStatus.QUEUED, attempts=0, submitted_at__lt=timezone.now() - older_than
+    )
     batches: dict = {}
     for analysis_id, batch in stale.order_by("submitted_at", "pk").values_list("pk", "batch"):
         batches.setdefault(batch, []).append(analysis_id)
@@ -326,9 +427,11 @@ def _claim_batch(analysis_ids: list[int]) -> list[ImageAnalysis]:
     column = _columns("id", "status", "attempts", "started_at")
     returned = ", ".join(quote(field.column) for field in meta.concrete_fields)
     # Only quoted table and column names from the model go into the text; every value is a parameter.
-    sql = (f"UPDATE {quote(meta.db_table)} SET {column['status']} = %s, {column['attempts']} = 1, {column['started_at']} = %s "  # nosec B608
-           f"WHERE {column['id']} IN ({', '.join(['%s'] * len(analysis_ids))}) AND {column['status']} = %s AND {column['attempts']} = 0 "
-           f"RETURNING {returned}")
+    sql = (
+        f"UPDATE {quote(meta.db_table)} SET {column['status']} = %s, {column['attempts']} = 1, {column['started_at']} = %s "  # nosec B608
+        f"WHERE {column['id']} IN ({', '.join(['%s'] * len(analysis_ids))}) AND {column['status']} = %s AND {column['attempts']} = 0 "
+        f"RETURNING {returned}"
+    )
     claimed_at = meta.get_field("started_at").get_db_prep_value(timezone.now(), connection)
     params = [AnalysisStatus.RUNNING, claimed_at, *analysis_ids, AnalysisStatus.QUEUED]
     claimed = list(ImageAnalysis.objects.raw(sql, params))
@@ -349,8 +452,11 @@ def _claim_one(analysis_id: int) -> ImageAnalysis | None:
     if claimed == 1:
         return ImageAnalysis.objects.select_related("model").get(pk=analysis_id)
     exhausted = ImageAnalysis.objects.filter(live, pk=analysis_id, attempts__gte=MAX_ATTEMPTS)
-    if exhausted.update(status=AnalysisStatus.FAILED, finished_at=now,
-                        failure_reason=f"The analysis stopped its worker {MAX_ATTEMPTS} times; the image is not analysed."):
+    if exhausted.update(
+        status=AnalysisStatus.FAILED,
+        finished_at=now,
+        failure_reason=f"The analysis stopped its worker {MAX_ATTEMPTS} times; the image is not analysed.",
+    ):
         _announce(list(ImageAnalysis.objects.filter(pk=analysis_id)), AnalysisStatus.FAILED)
     return None
 
@@ -360,7 +466,9 @@ def _overlay(pixels: np.ndarray, cam: np.ndarray) -> bytes:
     from ml_models.gradcam import overlay_png
 
     picture = Image.fromarray(pixels).convert("RGB").resize((OVERLAY_SIZE, OVERLAY_SIZE), Image.Resampling.BILINEAR)
-    heat = Image.fromarray(np.asarray(cam, dtype=np.float32)).resize((OVERLAY_SIZE, OVERLAY_SIZE), Image.Resampling.BILINEAR)
+    heat = Image.fromarray(np.asarray(cam, dtype=np.float32)).resize(
+        (OVERLAY_SIZE, OVERLAY_SIZE), Image.Resampling.BILINEAR
+    )
     return overlay_png(np.asarray(picture, dtype=np.float32), np.clip(np.asarray(heat), 0.0, 1.0))
 
 
@@ -395,25 +503,42 @@ def _compute(predictor, analyses: list[ImageAnalysis]) -> tuple[list, list[bytes
     cams = predictor.explainer.heatmaps(prepared, [prediction.class_index for prediction in predictions])
     overlays = _overlays(pixels, cams)
     explained = time.perf_counter()
-    stages = {"preprocessing_ms": preprocessed - started, "inference_ms": inferred - preprocessed, "gradcam_ms": explained - inferred}
+    stages = {
+        "preprocessing_ms": preprocessed - started,
+        "inference_ms": inferred - preprocessed,
+        "gradcam_ms": explained - inferred,
+    }
     return predictions, overlays, {name: seconds * 1000 for name, seconds in stages.items()}
 
 
 def _record_failure(analysis: ImageAnalysis, exc: Exception) -> bool:
     logger.error("analysis %s failed: %s: %s", analysis.pk, exc.__class__.__name__, exc, exc_info=exc)
-    return bool(ImageAnalysis.objects.filter(pk=analysis.pk, status=AnalysisStatus.RUNNING, attempts=analysis.attempts).update(
-        status=AnalysisStatus.FAILED, finished_at=timezone.now(), failure_reason=f"{exc.__class__.__name__}: {str(exc)[:500]}"
-    ))
+    return bool(
+        ImageAnalysis.objects.filter(pk=analysis.pk, status=AnalysisStatus.RUNNING, attempts=analysis.attempts).update(
+            status=AnalysisStatus.FAILED,
+            finished_at=timezone.now(),
+            failure_reason=f"{exc.__class__.__name__}: {str(exc)[:500]}",
+        )
+    )
 
 
-def _findings(analysis: ImageAnalysis, prediction, conditions: dict[str, tuple[int, str]]) -> tuple[int | None, list[dict]]:
+def _findings(
+    analysis: ImageAnalysis, prediction, conditions: dict[str, tuple[int, str]]
+) -> tuple[int | None, list[dict]]:
     """The main finding's condition id and the findings: the catalogue's condition of the predicted
     class (``ml_models.catalogue``: a class that is no finding, such as normal, has none)."""
     name = finding_names(analysis.dataset).get(prediction.label)
     if name not in conditions:
         return None, []
     pk, code = conditions[name]
-    return pk, [{"class": prediction.label, "condition": name, "code": code, "probability": prediction.probabilities.get(prediction.label)}]
+    return pk, [
+        {
+            "class": prediction.label,
+            "condition": name,
+            "code": code,
+            "probability": prediction.probabilities.get(prediction.label),
+        }
+    ]
 
 
 def finding_names(dataset: str) -> dict[str, str | None]:
@@ -423,13 +548,18 @@ def finding_names(dataset: str) -> dict[str, str | None]:
     return DATASETS[dataset].findings if dataset in DATASETS else {}
 
 
-def _record_results(analyses: list[ImageAnalysis], predictions: list, overlays: list[bytes], stages: dict[str, float]) -> list[ImageAnalysis]:
+def _record_results(
+    analyses: list[ImageAnalysis], predictions: list, overlays: list[bytes], stages: dict[str, float]
+) -> list[ImageAnalysis]:
     """Write the results of analyses still claimed by this run (one transaction); returns those
     written. A batch's stage times are shared equally among its analyses."""
     share = {name: value / len(analyses) for name, value in stages.items()}
     storage = ImageAnalysis._meta.get_field("gradcam").storage
     names = {name for analysis in analyses for name in finding_names(analysis.dataset).values() if name}
-    conditions = {name: (pk, code) for pk, name, code in Condition.objects.filter(name__in=names).values_list("pk", "name", "code")}
+    conditions = {
+        name: (pk, code)
+        for pk, name, code in Condition.objects.filter(name__in=names).values_list("pk", "name", "code")
+    }
     now = timezone.now()
     for analysis, prediction in zip(analyses, predictions):
         analysis.gradcam = _file_name("gradcam", analysis, f"gradcam-{analysis.pk}-{analysis.attempts}.png")
@@ -437,12 +567,33 @@ def _record_results(analyses: list[ImageAnalysis], predictions: list, overlays: 
             ({"class": label, "probability": probability} for label, probability in prediction.probabilities.items()),
             key=lambda row: -row["probability"],
         )
-        analysis.predicted_class, analysis.status, analysis.finished_at, analysis.failure_reason = prediction.label, AnalysisStatus.DONE, now, ""
+        analysis.predicted_class, analysis.status, analysis.finished_at, analysis.failure_reason = (
+            prediction.label,
+            AnalysisStatus.DONE,
+            now,
+            "",
+        )
         analysis.condition_id, analysis.findings = _findings(analysis, prediction, conditions)
         analysis.queue_wait_ms = (analysis.started_at - analysis.submitted_at).total_seconds() * 1000
-        analysis.preprocessing_ms, analysis.inference_ms, analysis.gradcam_ms = share["preprocessing_ms"], share["inference_ms"], share["gradcam_ms"]
-    fields = ("status", "finished_at", "predictions", "predicted_class", "condition", "findings", "gradcam", "failure_reason",
-              "queue_wait_ms", "preprocessing_ms", "inference_ms", "gradcam_ms")
+        analysis.preprocessing_ms, analysis.inference_ms, analysis.gradcam_ms = (
+            share["preprocessing_ms"],
+            share["inference_ms"],
+            share["gradcam_ms"],
+        )
+    fields = (
+        "status",
+        "finished_at",
+        "predictions",
+        "predicted_class",
+        "condition",
+        "findings",
+        "gradcam",
+        "failure_reason",
+        "queue_wait_ms",
+        "preprocessing_ms",
+        "inference_ms",
+        "gradcam_ms",
+    )
     stored = _write_files("gradcam", analyses, overlays)
     try:
         with transaction.atomic():
@@ -473,19 +624,27 @@ def _update_claimed(analyses: list[ImageAnalysis], fields: tuple[str, ...]) -> s
     meta, quote = ImageAnalysis._meta, connection.ops.quote_name
     table, column = quote(meta.db_table), _columns("id", "attempts", "status", *fields)
     # PostgreSQL types a VALUES column by its first row: a NULL there (no finding) would be text.
-    casts = {f: f"::{meta.get_field(f).cast_db_type(connection)}" if connection.vendor == "postgresql" else "" for f in fields}
+    casts = {
+        f: f"::{meta.get_field(f).cast_db_type(connection)}" if connection.vendor == "postgresql" else ""
+        for f in fields
+    }
     row = "(%s, %s, " + ", ".join("%s" + casts[f] for f in fields) + ")"
     params = []
     for analysis in analyses:
         params += [analysis.pk, analysis.attempts]
-        params += [meta.get_field(field).get_db_prep_value(getattr(analysis, meta.get_field(field).attname), connection) for field in fields]
+        params += [
+            meta.get_field(field).get_db_prep_value(getattr(analysis, meta.get_field(field).attname), connection)
+            for field in fields
+        ]
     names = ", ".join(column[field] for field in fields)
     assignments = ", ".join(f"{column[field]} = claimed.{column[field]}" for field in fields)
     # Only quoted table and column names from the model go into the text; every value is a parameter.
-    sql = (f"WITH claimed (id, attempts, {names}) AS (VALUES {', '.join([row] * len(analyses))}) "  # nosec B608
-           f"UPDATE {table} SET {assignments} FROM claimed "
-           f"WHERE {table}.{column['id']} = claimed.id AND {table}.{column['attempts']} = claimed.attempts "
-           f"AND {table}.{column['status']} = %s RETURNING {table}.{column['id']}")
+    sql = (
+        f"WITH claimed (id, attempts, {names}) AS (VALUES {', '.join([row] * len(analyses))}) "  # nosec B608
+        f"UPDATE {table} SET {assignments} FROM claimed "
+        f"WHERE {table}.{column['id']} = claimed.id AND {table}.{column['attempts']} = claimed.attempts "
+        f"AND {table}.{column['status']} = %s RETURNING {table}.{column['id']}"
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, AnalysisStatus.RUNNING])
         return {written for (written,) in cursor.fetchall()}
@@ -548,7 +707,10 @@ def analysis_confirm(*, analysis: ImageAnalysis, by, confirmation: str, true_fin
     """A clinician's reading of the result: agrees, disagrees (naming the true finding) or uncertain.
     Changing a reading already recorded marks the analysis amended (its FHIR report: ``amended``)."""
     if confirmation not in Confirmation.values:
-        raise DomainError(f"confirmation must be one of {', '.join(Confirmation.values)}.", fields={"confirmation": ["Invalid choice."]})
+        raise DomainError(
+            f"confirmation must be one of {', '.join(Confirmation.values)}.",
+            fields={"confirmation": ["Invalid choice."]},
+        )
     if analysis.status != AnalysisStatus.DONE:
         raise Conflict("Only a finished analysis can be confirmed.", code="not_finished")
     if confirmation == Confirmation.DISAGREES:
@@ -558,11 +720,16 @@ def analysis_confirm(*, analysis: ImageAnalysis, by, confirmation: str, true_fin
                 fields={"true_finding": [f"One of {', '.join(analysis.model.classes)}."]},
             )
         if true_finding == analysis.predicted_class:
-            raise DomainError("The true finding is the predicted one: choose agrees.", fields={"true_finding": ["Same as predicted."]})
+            raise DomainError(
+                "The true finding is the predicted one: choose agrees.", fields={"true_finding": ["Same as predicted."]}
+            )
     with transaction.atomic():
         analysis = ImageAnalysis.objects.select_for_update().get(pk=analysis.pk)
         corrected = confirmation if confirmation == Confirmation.DISAGREES else ""
-        if analysis.confirmation and (analysis.confirmation, analysis.true_finding) != (confirmation, true_finding if corrected else ""):
+        if analysis.confirmation and (analysis.confirmation, analysis.true_finding) != (
+            confirmation,
+            true_finding if corrected else "",
+        ):
             analysis.amended_at = timezone.now()  # a recorded reading changed: the report is amended
         analysis.confirmation = confirmation
         analysis.true_finding = true_finding if corrected else ""
@@ -572,9 +739,22 @@ def analysis_confirm(*, analysis: ImageAnalysis, by, confirmation: str, true_fin
 
 
 # What a worker writes about an analysis after it was queued: all a waiting request reads again.
-RESULT_FIELDS = ("status", "attempts", "started_at", "finished_at", "predictions", "predicted_class", "condition_id", "findings", "gradcam",
-                 "failure_reason",
-                 "queue_wait_ms", "preprocessing_ms", "inference_ms", "gradcam_ms")
+RESULT_FIELDS = (
+    "status",
+    "attempts",
+    "started_at",
+    "finished_at",
+    "predictions",
+    "predicted_class",
+    "condition_id",
+    "findings",
+    "gradcam",
+    "failure_reason",
+    "queue_wait_ms",
+    "preprocessing_ms",
+    "inference_ms",
+    "gradcam_ms",
+)
 
 
 _waiting_slots: dict[int, threading.BoundedSemaphore] = {}
@@ -599,8 +779,10 @@ def analyses_submit_and_wait(*, timeout: float = 60.0, **submission) -> list[Ima
     wait runs out)."""
     slots = _waiting_slots_of_process()
     if not slots.acquire(blocking=False):
-        logger.info("%s requests of this process already wait for results: this one is answered at once",
-                    settings.HEALTHSYNC_PREDICT_WAITERS)
+        logger.info(
+            "%s requests of this process already wait for results: this one is answered at once",
+            settings.HEALTHSYNC_PREDICT_WAITERS,
+        )
         return analyses_submit(**submission)
     try:
         return _submit_and_wait(timeout=timeout, **submission)
@@ -619,7 +801,10 @@ def _submit_and_wait(*, timeout: float, **submission) -> list[ImageAnalysis]:
     by_id = {analysis.pk: analysis for analysis in queued}
     deadline = time.monotonic() + timeout
     try:  # woken as the worker commits results (or `_announce`s a failure)
-        while any(analysis.status not in (AnalysisStatus.DONE, AnalysisStatus.FAILED) for analysis in queued) and time.monotonic() < deadline:
+        while (
+            any(analysis.status not in (AnalysisStatus.DONE, AnalysisStatus.FAILED) for analysis in queued)
+            and time.monotonic() < deadline
+        ):
             listener.wait(deadline - time.monotonic())
             for pk, *values in ImageAnalysis.objects.filter(pk__in=by_id).values_list("pk", *RESULT_FIELDS):
                 for field, value in zip(RESULT_FIELDS, values):

@@ -27,8 +27,20 @@ class ModelSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = MLModel
-        fields = ["id", "name", "version", "dataset", "architecture", "modality", "classes", "input_shape", "active", "validation",
-                  "external", "created_at"]
+        fields = [
+            "id",
+            "name",
+            "version",
+            "dataset",
+            "architecture",
+            "modality",
+            "classes",
+            "input_shape",
+            "active",
+            "validation",
+            "external",
+            "created_at",
+        ]
 
     external = serializers.SerializerMethodField()
 
@@ -61,34 +73,79 @@ class AnalysisSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ImageAnalysis
-        fields = ["analysis_id", "status", "dataset", "condition", "requested_condition", "findings", "warnings", "model", "predictions",
-                  "predicted_class", "gradcam_url", "image_url", "image_kind", "original_name", "study_metadata", "patient_identifiers",
-                  "patient_reference", "accession_number", "failure_reason", "submitted_at", "started_at", "finished_at", "timings_ms",
-                  "confirmation", "true_finding", "confirmed_at", "amended_at", "batch", "hospital"]
+        fields = [
+            "analysis_id",
+            "status",
+            "dataset",
+            "condition",
+            "requested_condition",
+            "findings",
+            "warnings",
+            "model",
+            "predictions",
+            "predicted_class",
+            "gradcam_url",
+            "image_url",
+            "image_kind",
+            "original_name",
+            "study_metadata",
+            "patient_identifiers",
+            "patient_reference",
+            "accession_number",
+            "failure_reason",
+            "submitted_at",
+            "started_at",
+            "finished_at",
+            "timings_ms",
+            "confirmation",
+            "true_finding",
+            "confirmed_at",
+            "amended_at",
+            "batch",
+            "hospital",
+        ]
 
     def to_representation(self, analysis) -> dict:
         """The fields above, built directly: DRF's field-by-field walk cost 1-2 ms for a single
         analysis (most of it building the fields) and about 0.15 ms for each further row, a large
         share of a prediction's overhead over its compute. ``test_analyses_api`` holds the two equal."""
         return {
-            "analysis_id": analysis.pk, "status": analysis.status, "dataset": analysis.dataset,
+            "analysis_id": analysis.pk,
+            "status": analysis.status,
+            "dataset": analysis.dataset,
             "condition": analysis.findings[0]["condition"] if analysis.findings else None,
             "requested_condition": analysis.requested_condition.name if analysis.requested_condition_id else None,
-            "findings": analysis.findings, "warnings": analysis.warnings, "model": self.get_model(analysis),
-            "predictions": analysis.predictions, "predicted_class": analysis.predicted_class,
-            "gradcam_url": self.get_gradcam_url(analysis), "image_url": self.get_image_url(analysis),
-            "image_kind": analysis.image_kind, "original_name": self.get_original_name(analysis), "study_metadata": analysis.study_metadata,
-            "patient_identifiers": self.get_patient_identifiers(analysis), **self.get_patient_context(analysis),
+            "findings": analysis.findings,
+            "warnings": analysis.warnings,
+            "model": self.get_model(analysis),
+            "predictions": analysis.predictions,
+            "predicted_class": analysis.predicted_class,
+            "gradcam_url": self.get_gradcam_url(analysis),
+            "image_url": self.get_image_url(analysis),
+            "image_kind": analysis.image_kind,
+            "original_name": self.get_original_name(analysis),
+            "study_metadata": analysis.study_metadata,
+            "patient_identifiers": self.get_patient_identifiers(analysis),
+            **self.get_patient_context(analysis),
             "failure_reason": analysis.failure_reason,
-            "submitted_at": _stamp(analysis.submitted_at), "started_at": _stamp(analysis.started_at),
-            "finished_at": _stamp(analysis.finished_at), "timings_ms": self.get_timings_ms(analysis),
-            "confirmation": analysis.confirmation, "true_finding": analysis.true_finding, "confirmed_at": _stamp(analysis.confirmed_at),
+            "submitted_at": _stamp(analysis.submitted_at),
+            "started_at": _stamp(analysis.started_at),
+            "finished_at": _stamp(analysis.finished_at),
+            "timings_ms": self.get_timings_ms(analysis),
+            "confirmation": analysis.confirmation,
+            "true_finding": analysis.true_finding,
+            "confirmed_at": _stamp(analysis.confirmed_at),
             "amended_at": _stamp(analysis.amended_at),
-            "batch": str(analysis.batch) if analysis.batch is not None else None, "hospital": analysis.hospital_id,
+            "batch": str(analysis.batch) if analysis.batch is not None else None,
+            "hospital": analysis.hospital_id,
         }
 
     def get_model(self, analysis) -> dict:
-        return {"name": analysis.model.name, "version": analysis.model.version, "architecture": analysis.model.architecture}
+        return {
+            "name": analysis.model.name,
+            "version": analysis.model.version,
+            "architecture": analysis.model.architecture,
+        }
 
     def _url(self, analysis, kind):
         """The analysis's file URL, absolute when serialising for a request: its scheme and host are
@@ -132,8 +189,10 @@ class AnalysisSerializer(serializers.ModelSerializer):
     def get_patient_context(self, analysis) -> dict:
         """The patient reference and accession number: only for the hospital's own staff."""
         own = self._own_staff(analysis)
-        return {"patient_reference": self._shown(analysis, "patient_reference") if own else None,
-                "accession_number": self._shown(analysis, "accession_number") if own else None}
+        return {
+            "patient_reference": self._shown(analysis, "patient_reference") if own else None,
+            "accession_number": self._shown(analysis, "accession_number") if own else None,
+        }
 
     def _shown(self, analysis, field: str) -> str | None:
         """The value of a patient-identifying field, its reading recorded in the audit log (when it has one)."""
@@ -143,8 +202,12 @@ class AnalysisSerializer(serializers.ModelSerializer):
         return value
 
     def get_timings_ms(self, analysis) -> dict:
-        return {"queue_wait": analysis.queue_wait_ms, "preprocessing": analysis.preprocessing_ms,
-                "inference": analysis.inference_ms, "gradcam": analysis.gradcam_ms}
+        return {
+            "queue_wait": analysis.queue_wait_ms,
+            "preprocessing": analysis.preprocessing_ms,
+            "inference": analysis.inference_ms,
+            "gradcam": analysis.gradcam_ms,
+        }
 
 
 @extend_schema(responses=serializers.ListSerializer(child=serializers.DictField()))
@@ -155,11 +218,19 @@ def datasets(request):
     models_by_dataset: dict[str, list] = {}
     for model in MLModel.objects.order_by("name", "-version"):
         models_by_dataset.setdefault(model.dataset, []).append(ModelSerializer(model).data)
-    return Response([
-        {"name": dataset.name, "title": dataset.title, "modality": dataset.modality, "license": dataset.license,
-         "conditions": [condition.name for condition in dataset.conditions.all()], "models": models_by_dataset.get(dataset.name, [])}
-        for dataset in Dataset.objects.prefetch_related("conditions")
-    ])
+    return Response(
+        [
+            {
+                "name": dataset.name,
+                "title": dataset.title,
+                "modality": dataset.modality,
+                "license": dataset.license,
+                "conditions": [condition.name for condition in dataset.conditions.all()],
+                "models": models_by_dataset.get(dataset.name, []),
+            }
+            for dataset in Dataset.objects.prefetch_related("conditions")
+        ]
+    )
 
 
 @extend_schema(responses=serializers.ListSerializer(child=serializers.DictField()))
@@ -216,8 +287,12 @@ def model_retire(request, model_id):
     return _platform_model_change(request, model_id, services.model_retire)
 
 
-@extend_schema(request=inline_serializer("LoadModel", {"dataset": serializers.CharField(), "model": serializers.CharField(required=False)}),
-               responses={202: OpenApiTypes.OBJECT})
+@extend_schema(
+    request=inline_serializer(
+        "LoadModel", {"dataset": serializers.CharField(), "model": serializers.CharField(required=False)}
+    ),
+    responses={202: OpenApiTypes.OBJECT},
+)
 @api_view(["POST"])
 @permission_classes([IsHospitalStaff])
 def load_model(request):
@@ -225,11 +300,16 @@ def load_model(request):
     from .tasks import warm_model
 
     model = request.data.get("model")
-    chosen, _ = analyses.models_choose(dataset=str(request.data.get("dataset", "")), condition=str(request.data.get("condition", "")),
-                                       model=str(model) if model is not None else None)
+    chosen, _ = analyses.models_choose(
+        dataset=str(request.data.get("dataset", "")),
+        condition=str(request.data.get("condition", "")),
+        model=str(model) if model is not None else None,
+    )
     chosen = chosen[0]
     warm_model.delay(model_id=chosen.pk)
-    return Response({"model": chosen.name, "version": chosen.version, "status": "loading"}, status=status.HTTP_202_ACCEPTED)
+    return Response(
+        {"model": chosen.name, "version": chosen.version, "status": "loading"}, status=status.HTTP_202_ACCEPTED
+    )
 
 
 def _truthy(value) -> bool:
@@ -238,19 +318,38 @@ def _truthy(value) -> bool:
 
 def analyses_options(data) -> dict:
     """What a submission names, from the API's or the console's form fields."""
-    text = {name: str(data.get(name, "") or "").strip() for name in ("dataset", "condition", "model", "patient_reference", "accession_number")}
+    text = {
+        name: str(data.get(name, "") or "").strip()
+        for name in ("dataset", "condition", "model", "patient_reference", "accession_number")
+    }
     return {**text, "model": text["model"] or None, "force": _truthy(data.get("force", ""))}
 
 
 @extend_schema(
-    request={"multipart/form-data": inline_serializer("Predict", {
-        "image": serializers.ListField(child=serializers.FileField()),
-        "condition": serializers.CharField(required=False, help_text="A condition's code or name (GET /api/conditions)."),
-        "dataset": serializers.CharField(required=False, help_text="A data set (the legacy field); a condition's name is taken too."),
-        "model": serializers.CharField(required=False, help_text="A model name, an architecture, or `all` to compare every model."),
-        "force": serializers.BooleanField(required=False, help_text="Analyse an image that does not look like the model's, with a warning."),
-        "patient_reference": serializers.CharField(required=False), "accession_number": serializers.CharField(required=False),
-        "wait": serializers.BooleanField(required=False), "hospital": serializers.IntegerField(required=False)})},
+    request={
+        "multipart/form-data": inline_serializer(
+            "Predict",
+            {
+                "image": serializers.ListField(child=serializers.FileField()),
+                "condition": serializers.CharField(
+                    required=False, help_text="A condition's code or name (GET /api/conditions)."
+                ),
+                "dataset": serializers.CharField(
+                    required=False, help_text="A data set (the legacy field); a condition's name is taken too."
+                ),
+                "model": serializers.CharField(
+                    required=False, help_text="A model name, an architecture, or `all` to compare every model."
+                ),
+                "force": serializers.BooleanField(
+                    required=False, help_text="Analyse an image that does not look like the model's, with a warning."
+                ),
+                "patient_reference": serializers.CharField(required=False),
+                "accession_number": serializers.CharField(required=False),
+                "wait": serializers.BooleanField(required=False),
+                "hospital": serializers.IntegerField(required=False),
+            },
+        )
+    },
     parameters=[OpenApiParameter("wait", bool, description="Wait for the result (200) instead of 202.")],
     responses={200: OpenApiTypes.OBJECT, 202: OpenApiTypes.OBJECT},
 )
@@ -264,17 +363,29 @@ def predict(request):
     uploads = analyses.uploads_read(request.FILES.getlist("image"))
     wait = _truthy(request.query_params.get("wait", request.data.get("wait", "")))
     queued = (analyses.analyses_submit_and_wait if wait else analyses.analyses_submit)(
-        hospital=hospital, user=request.user, uploads=uploads, **analyses_options(request.data),
+        hospital=hospital,
+        user=request.user,
+        uploads=uploads,
+        **analyses_options(request.data),
     )
     if wait and all(analysis.status in (AnalysisStatus.DONE, AnalysisStatus.FAILED) for analysis in queued):
         rows, code = AnalysisSerializer(queued, many=True, context={"request": request}).data, status.HTTP_200_OK
     else:
-        rows, code = [{"analysis_id": analysis.pk, "status": analysis.status} for analysis in queued], status.HTTP_202_ACCEPTED
+        rows, code = (
+            [{"analysis_id": analysis.pk, "status": analysis.status} for analysis in queued],
+            status.HTTP_202_ACCEPTED,
+        )
     if len(rows) == 1:
         return Response(rows[0], status=code)
-    return Response({"analysis_id": rows[0]["analysis_id"], "status": rows[0]["status"], "batch": str(queued[0].batch), "analyses": rows},
-                    status=code)
-
+    return Response(
+        {
+            "analysis_id": rows[0]["analysis_id"],
+            "status": rows[0]["status"],
+            "batch": str(queued[0].batch),
+            "analyses": rows,
+        },
+        status=code,
+    )
 
 
 class AnalysisList(generics.ListAPIView):
@@ -289,7 +400,9 @@ class AnalysisList(generics.ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return ImageAnalysis.objects.none()
-        found = scope_to_hospitals(ImageAnalysis.objects.select_related("model", "requested_condition"), self.request.user)
+        found = scope_to_hospitals(
+            ImageAnalysis.objects.select_related("model", "requested_condition"), self.request.user
+        )
         for parameter, column in (("patient_reference", "patient_digest"), ("accession_number", "accession_digest")):
             value = self.request.query_params.get(parameter)
             if value is not None:
@@ -305,15 +418,27 @@ class AnalysisDetail(generics.RetrieveAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return ImageAnalysis.objects.none()
-        return scope_to_hospitals(ImageAnalysis.objects.select_related("model", "requested_condition"), self.request.user)
+        return scope_to_hospitals(
+            ImageAnalysis.objects.select_related("model", "requested_condition"), self.request.user
+        )
 
 
 def _own_analysis(request, analysis_id) -> ImageAnalysis:
-    return get_object_or_404(scope_to_hospitals(ImageAnalysis.objects.select_related("model"), request.user), pk=analysis_id)
+    return get_object_or_404(
+        scope_to_hospitals(ImageAnalysis.objects.select_related("model"), request.user), pk=analysis_id
+    )
 
 
-@extend_schema(request=inline_serializer("Confirm", {"confirmation": serializers.ChoiceField(choices=["agrees", "disagrees", "uncertain"]),
-                                                     "true_finding": serializers.CharField(required=False)}), responses=AnalysisSerializer)
+@extend_schema(
+    request=inline_serializer(
+        "Confirm",
+        {
+            "confirmation": serializers.ChoiceField(choices=["agrees", "disagrees", "uncertain"]),
+            "true_finding": serializers.CharField(required=False),
+        },
+    ),
+    responses=AnalysisSerializer,
+)
 @api_view(["POST"])
 @permission_classes([IsHospitalStaff])
 @parser_classes([JSONParser, FormParser, MultiPartParser])
@@ -323,7 +448,9 @@ def confirm(request, analysis_id):
     if not can(request.user, ACT, analysis.hospital):
         raise Http404
     analysis = analyses.analysis_confirm(
-        analysis=analysis, by=request.user, confirmation=str(request.data.get("confirmation", "")),
+        analysis=analysis,
+        by=request.user,
+        confirmation=str(request.data.get("confirmation", "")),
         true_finding=str(request.data.get("true_finding", "")),
     )
     return Response(AnalysisSerializer(analysis, context={"request": request}).data)

@@ -10,7 +10,9 @@ import pytest
 from ml_models import cards
 
 
-def write_model(root, *, name="tinyset-basic_cnn", version=1, dataset="tinyset", classes=("normal", "pneumonia"), seed=0):
+def write_model(
+    root, *, name="tinyset-basic_cnn", version=1, dataset="tinyset", classes=("normal", "pneumonia"), seed=0
+):
     """A saved, untrained 28 px basic CNN with a card, as training would leave it."""
     import keras
 
@@ -22,19 +24,22 @@ def write_model(root, *, name="tinyset-basic_cnn", version=1, dataset="tinyset",
     directory = root / name / str(version)
     directory.mkdir(parents=True)
     build_model("basic_cnn", input_shape=spec.input_shape, num_classes=len(classes)).save(directory / cards.MODEL_FILE)
-    cards.write_card(directory, {
-        "name": name,
-        "version": version,
-        "dataset": {"name": dataset, "license": "CC BY 4.0"},
-        "condition": "pneumonia",
-        "modality": "chest X-ray",
-        "classes": list(classes),
-        "input_shape": list(spec.input_shape),
-        "preprocessing": spec.to_dict(),
-        "architecture": {"name": "basic_cnn", "parameters": 1},
-        "decision": {"rule": "argmax"},
-        "metrics": {"validation": {"accuracy": 0.5, "auc": 0.5 + version / 100}},
-    })
+    cards.write_card(
+        directory,
+        {
+            "name": name,
+            "version": version,
+            "dataset": {"name": dataset, "license": "CC BY 4.0"},
+            "condition": "pneumonia",
+            "modality": "chest X-ray",
+            "classes": list(classes),
+            "input_shape": list(spec.input_shape),
+            "preprocessing": spec.to_dict(),
+            "architecture": {"name": "basic_cnn", "parameters": 1},
+            "decision": {"rule": "argmax"},
+            "metrics": {"validation": {"accuracy": 0.5, "auc": 0.5 + version / 100}},
+        },
+    )
     return directory
 
 

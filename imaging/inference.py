@@ -59,8 +59,12 @@ def model_evaluate(*, model: MLModel, dataset: Path, split: str, bootstrap: bool
     images = load_split(Path(dataset), split, predictor.spec, tuple(model.classes))
     probabilities = predictor.probabilities(images.images)
     metrics = evaluate(
-        images.labels, probabilities, model.classes,
-        threshold=predictor.threshold, positive_class=predictor.positive_class, bootstrap=bootstrap,
+        images.labels,
+        probabilities,
+        model.classes,
+        threshold=predictor.threshold,
+        positive_class=predictor.positive_class,
+        bootstrap=bootstrap,
     )
     result = {"model": model.name, "version": model.version, "dataset": str(dataset), "split": normalise_split(split)}
     keys = ("n", "accuracy", "auc", "macro_f1", "per_class", "confusion_matrix") + (("ci95",) if bootstrap else ())

@@ -35,7 +35,9 @@ class Dataset(models.Model):
 
 class Condition(models.Model):
     name = models.CharField(max_length=150, unique=True)
-    code = models.SlugField(max_length=80, unique=True, help_text="Stable short name for API clients: pneumonia, brain-tumour-glioma.")
+    code = models.SlugField(
+        max_length=80, unique=True, help_text="Stable short name for API clients: pneumonia, brain-tumour-glioma."
+    )
     specialty = models.CharField(max_length=100)
     modalities = models.CharField(max_length=200, help_text="Imaging used to diagnose it, comma-separated.")
     description = models.TextField(blank=True)
@@ -68,7 +70,9 @@ class MLModel(models.Model):
     classes = models.JSONField(default=list)
     input_shape = models.JSONField(default=list)
     metrics = models.JSONField(default=dict, blank=True, help_text="Validation metrics with 95% confidence intervals.")
-    artifact_path = models.CharField(max_length=500, help_text="The model directory, relative to HEALTHSYNC_MODELS_DIR.")
+    artifact_path = models.CharField(
+        max_length=500, help_text="The model directory, relative to HEALTHSYNC_MODELS_DIR."
+    )
     card = models.JSONField(default=dict, blank=True)
     is_active = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -107,26 +111,56 @@ class ImageAnalysis(models.Model):
     """One image sent to one model version: queued, run by a worker in order of submission, kept with its result."""
 
     hospital = models.ForeignKey("healthsync.Hospital", on_delete=models.PROTECT, related_name="image_analyses")
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="image_analyses")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="image_analyses"
+    )
     batch = models.UUIDField(db_index=True, help_text="Images submitted together share a batch.")
     dataset = models.CharField(max_length=100)
-    requested_condition = models.ForeignKey(Condition, null=True, blank=True, on_delete=models.SET_NULL, related_name="requested_analyses",
-                                            help_text="The condition staff asked about, when they named one.")
-    condition = models.ForeignKey(Condition, null=True, blank=True, on_delete=models.SET_NULL, related_name="analyses",
-                                  help_text="The condition of the predicted class (the main finding); empty for no finding.")
-    findings = models.JSONField(default=list, blank=True, help_text="[{class, condition, code, probability}] of every finding, main first.")
-    warnings = models.JSONField(default=list, blank=True, help_text="[{code, message}]: checks staff overrode (force) to analyse anyway.")
-    model = models.ForeignKey(MLModel, on_delete=models.PROTECT, related_name="analyses", help_text="The exact model version used.")
-    image = models.FileField(upload_to=_study_path, max_length=300, help_text="The upload as kept: PNG/JPEG as sent, DICOM de-identified.")
+    requested_condition = models.ForeignKey(
+        Condition,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="requested_analyses",
+        help_text="The condition staff asked about, when they named one.",
+    )
+    condition = models.ForeignKey(
+        Condition,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="analyses",
+        help_text="The condition of the predicted class (the main finding); empty for no finding.",
+    )
+    findings = models.JSONField(
+        default=list, blank=True, help_text="[{class, condition, code, probability}] of every finding, main first."
+    )
+    warnings = models.JSONField(
+        default=list, blank=True, help_text="[{code, message}]: checks staff overrode (force) to analyse anyway."
+    )
+    model = models.ForeignKey(
+        MLModel, on_delete=models.PROTECT, related_name="analyses", help_text="The exact model version used."
+    )
+    image = models.FileField(
+        upload_to=_study_path, max_length=300, help_text="The upload as kept: PNG/JPEG as sent, DICOM de-identified."
+    )
     image_kind = models.CharField(max_length=5)
     original_name = PersonalCharField(help_text="The file name as uploaded (it often names the patient), encrypted.")
-    study_metadata = models.JSONField(default=dict, blank=True, help_text="DICOM modality, body part, (replaced) study and series UIDs, size.")
+    study_metadata = models.JSONField(
+        default=dict, blank=True, help_text="DICOM modality, body part, (replaced) study and series UIDs, size."
+    )
     patient_identifiers = PersonalTextField(help_text="The DICOM's original identifiers (JSON), encrypted.")
     patient_reference = PersonalCharField(blank=True, help_text="The hospital's patient reference (MRN), encrypted.")
     accession_number = PersonalCharField(blank=True, help_text="The study's accession number, encrypted.")
-    patient_digest = models.CharField(max_length=64, blank=True, db_index=True, help_text="Keyed digest of the patient reference, for search.")
-    accession_digest = models.CharField(max_length=64, blank=True, db_index=True, help_text="Keyed digest of the accession number, for search.")
-    status = models.CharField(max_length=8, choices=AnalysisStatus.choices, default=AnalysisStatus.QUEUED, db_index=True)
+    patient_digest = models.CharField(
+        max_length=64, blank=True, db_index=True, help_text="Keyed digest of the patient reference, for search."
+    )
+    accession_digest = models.CharField(
+        max_length=64, blank=True, db_index=True, help_text="Keyed digest of the accession number, for search."
+    )
+    status = models.CharField(
+        max_length=8, choices=AnalysisStatus.choices, default=AnalysisStatus.QUEUED, db_index=True
+    )
     failure_reason = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     predictions = models.JSONField(default=list, blank=True, help_text="[{class, probability}], most probable first.")
@@ -141,7 +175,9 @@ class ImageAnalysis(models.Model):
     gradcam_ms = models.FloatField(null=True, blank=True)
     confirmation = models.CharField(max_length=10, choices=Confirmation.choices, blank=True)
     true_finding = models.CharField(max_length=100, blank=True, help_text="The clinician's finding when it differs.")
-    confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     confirmed_at = models.DateTimeField(null=True, blank=True)
     amended_at = models.DateTimeField(null=True, blank=True, help_text="When a recorded reading was last changed.")
 

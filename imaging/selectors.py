@@ -25,7 +25,11 @@ def model_directory(model: MLModel) -> Path:
 def _registry() -> QuerySet:
     """Models, each with the id of its first condition (``first_condition_id``), which every
     analysis of the model records: read with the model, not in a query of its own."""
-    first = MLModel.conditions.through.objects.filter(mlmodel=OuterRef("pk")).order_by("condition_id").values("condition_id")[:1]
+    first = (
+        MLModel.conditions.through.objects.filter(mlmodel=OuterRef("pk"))
+        .order_by("condition_id")
+        .values("condition_id")[:1]
+    )
     return MLModel.objects.annotate(first_condition_id=Subquery(first))
 
 
@@ -70,7 +74,9 @@ def model_resolve(*, reference: str) -> MLModel:
 def _default_rank(model: MLModel) -> tuple:
     """Sort key: the data set's catalogue default first, then the best validation AUC."""
     info = DATASETS.get(model.dataset)
-    is_default = bool(info) and any(recipe.active and model_name(info.name, recipe.arch) == model.name for recipe in info.defaults)
+    is_default = bool(info) and any(
+        recipe.active and model_name(info.name, recipe.arch) == model.name for recipe in info.defaults
+    )
     return (not is_default, -(model.metrics.get("validation", {}).get("auc") or 0), model.name)
 
 
@@ -79,7 +85,10 @@ def condition_find(*, reference: str) -> Condition | None:
     reference = reference.strip()
     if not reference:
         return None
-    return Condition.objects.filter(code=reference.lower()).first() or Condition.objects.filter(name__iexact=reference).first()
+    return (
+        Condition.objects.filter(code=reference.lower()).first()
+        or Condition.objects.filter(name__iexact=reference).first()
+    )
 
 
 def condition_models(*, condition: Condition) -> list[MLModel]:
@@ -96,12 +105,19 @@ def _model_summary(model: MLModel, *, default: bool) -> dict:
     validation = model.metrics.get("validation", model.metrics)
     appearance = (model.card or {}).get("appearance", {})
     return {
-        "name": model.name, "version": model.version, "reference": f"{model.name}:{model.version}", "architecture": model.architecture,
+        "name": model.name,
+        "version": model.version,
+        "reference": f"{model.name}:{model.version}",
+        "architecture": model.architecture,
         "dataset": model.dataset,
-        "default": default, "classes": model.classes, "input_shape": model.input_shape,
+        "default": default,
+        "classes": model.classes,
+        "input_shape": model.input_shape,
         "validation": {key: validation.get(key) for key in ("n", "accuracy", "auc", "macro_f1") if key in validation},
         "validation_ci95": validation.get("ci95", {}),
-        "out_of_distribution": {key: appearance.get(key) for key in ("validation_flagged", "caught_min_other_modality")} if appearance else None,
+        "out_of_distribution": {key: appearance.get(key) for key in ("validation_flagged", "caught_min_other_modality")}
+        if appearance
+        else None,
     }
 
 
@@ -127,15 +143,26 @@ def condition_catalogue(*, reference: str | None = None) -> list[dict]:
             status = "not trained yet: run make models"
         else:
             status = "no model yet"
-        rows.append({
-            "code": condition.code, "name": condition.name, "specialty": condition.specialty,
-            "modalities": [part.strip() for part in condition.modalities.split(",") if part.strip()],
-            "description": condition.description,
-            "datasets": [{"name": dataset.name, "title": dataset.title, "modality": dataset.modality, "license": dataset.license}
-                         for dataset in datasets],
-            "models": [_model_summary(model, default=index == 0) for index, model in enumerate(models)],
-            "status": status,
-        })
+        rows.append(
+            {
+                "code": condition.code,
+                "name": condition.name,
+                "specialty": condition.specialty,
+                "modalities": [part.strip() for part in condition.modalities.split(",") if part.strip()],
+                "description": condition.description,
+                "datasets": [
+                    {
+                        "name": dataset.name,
+                        "title": dataset.title,
+                        "modality": dataset.modality,
+                        "license": dataset.license,
+                    }
+                    for dataset in datasets
+                ],
+                "models": [_model_summary(model, default=index == 0) for index, model in enumerate(models)],
+                "status": status,
+            }
+        )
     return rows
 
 
@@ -148,8 +175,13 @@ def default_model_status() -> list[dict]:
             active = _registry().filter(name=name, is_active=True).first()
             available = active is not None and (model_directory(active) / "model.keras").is_file()
             status.append(
-                {"name": name, "dataset": info.name, "default": recipe.active, "model": str(active) if available else None,
-                 "status": "ready" if available else "not trained yet: run make models"}
+                {
+                    "name": name,
+                    "dataset": info.name,
+                    "default": recipe.active,
+                    "model": str(active) if available else None,
+                    "status": "ready" if available else "not trained yet: run make models",
+                }
             )
     return status
 
@@ -158,5 +190,12 @@ def queue_status() -> dict:
     """Analyses waiting and running, and the workers that answer (for the staff page)."""
     from .models import AnalysisStatus, ImageAnalysis
 
-    counts = {status: ImageAnalysis.objects.filter(status=status).count() for status in (AnalysisStatus.QUEUED, AnalysisStatus.RUNNING)}
-    return {"queued": counts[AnalysisStatus.QUEUED], "running": counts[AnalysisStatus.RUNNING], "workers": workers_alive()}
+    counts = {
+        status: ImageAnalysis.objects.filter(status=status).count()
+        for status in (AnalysisStatus.QUEUED, AnalysisStatus.RUNNING)
+    }
+    return {
+        "queued": counts[AnalysisStatus.QUEUED],
+        "running": counts[AnalysisStatus.RUNNING],
+        "workers": workers_alive(),
+    }

@@ -93,7 +93,9 @@ def models_sync(*, root: Path | None = None) -> list[MLModel]:
     return registered
 
 
-def appearance_fit(*, recogniser: bool = False, only: list[str] | None = None, missing_only: bool = False) -> Iterator[str]:
+def appearance_fit(
+    *, recogniser: bool = False, only: list[str] | None = None, missing_only: bool = False
+) -> Iterator[str]:
     """Fit the appearance checks (ml_models.appearance) on the data sets present; yields progress lines.
 
     ``recogniser``: fit the modality recogniser again first. Then each active model (or those named
@@ -130,7 +132,9 @@ def appearance_fit(*, recogniser: bool = False, only: list[str] | None = None, m
         recipe = next((r for r in info.defaults if r.arch == model.architecture), info.defaults[0])
         # The splits the model was trained with: its recipe at its card's input size and seed.
         recipe = replace(recipe, image_size=int(card["preprocessing"]["image_size"]))
-        plan = TrainingPlan(dataset_dir=root / model.dataset, info=info, recipe=recipe, seed=card.get("training", {}).get("seed", 42))
+        plan = TrainingPlan(
+            dataset_dir=root / model.dataset, info=info, recipe=recipe, seed=card.get("training", {}).get("seed", 42)
+        )
         splits, _ = make_splits(plan, lambda line: None)
         progress: list[str] = []
         fit_profile_for(directory, splits, root, recogniser=current, log=progress.append)

@@ -31,8 +31,14 @@ UNINFORMATIVE_STD = 2.0
 # Channel differences above this (8-bit levels, on average) make a picture a colour one.
 COLOUR_SPREAD = 12.0
 KIND_NAMES = {
-    "chest_xray": "a chest X-ray", "msk_xray": "a bone X-ray", "ultrasound": "an ultrasound image", "brain_mri": "a brain MRI",
-    "fundus": "a fundus photograph", "dermoscopy": "a dermoscopy image", "ct": "a CT slice", "microscopy": "a microscopy image",
+    "chest_xray": "a chest X-ray",
+    "msk_xray": "a bone X-ray",
+    "ultrasound": "an ultrasound image",
+    "brain_mri": "a brain MRI",
+    "fundus": "a fundus photograph",
+    "dermoscopy": "a dermoscopy image",
+    "ct": "a CT slice",
+    "microscopy": "a microscopy image",
     "histopathology": "a histopathology slide",
 }
 FORCEABLE = {"modality_mismatch", "image_not_recognised"}
@@ -92,29 +98,55 @@ def problems(studies: list[tuple[str, Study]], *, model: MLModel) -> list[list[U
                 found[index].append(refusal)
             continue
         pixels = np.asarray(study.preview)
-        colour = pixels.ndim == 3 and float(np.mean(pixels.max(axis=-1).astype(np.int16) - pixels.min(axis=-1))) > COLOUR_SPREAD
+        colour = (
+            pixels.ndim == 3
+            and float(np.mean(pixels.max(axis=-1).astype(np.int16) - pixels.min(axis=-1))) > COLOUR_SPREAD
+        )
         if float((pixels.mean(axis=-1) if pixels.ndim == 3 else pixels).std()) < UNINFORMATIVE_STD:
-            found[index].append(_refusal("The image is (nearly) one flat colour: there is nothing to analyse.", "image_uninformative", name))
+            found[index].append(
+                _refusal(
+                    "The image is (nearly) one flat colour: there is nothing to analyse.", "image_uninformative", name
+                )
+            )
         elif channels == 1 and colour:
-            found[index].append(_refusal(f"This is a colour image; {model.name} reads grayscale images ({reads}).", "modality_mismatch", name))
+            found[index].append(
+                _refusal(
+                    f"This is a colour image; {model.name} reads grayscale images ({reads}).", "modality_mismatch", name
+                )
+            )
         elif channels == 3 and not colour:
-            found[index].append(_refusal(f"This is a grayscale image; {model.name} reads colour images ({reads}).", "modality_mismatch", name))
+            found[index].append(
+                _refusal(
+                    f"This is a grayscale image; {model.name} reads colour images ({reads}).", "modality_mismatch", name
+                )
+            )
         else:
             pictures.append((index, pixels))
     profile, recogniser, fitted = _checks_of(model)
     if not pictures or (profile is None and recogniser is None):
         return found
-    spec = PreprocessingSpec.from_dict(model.card["preprocessing"]) if model.card.get("preprocessing") else \
-        PreprocessingSpec(image_size=int(model.input_shape[0]), channels=channels)
+    spec = (
+        PreprocessingSpec.from_dict(model.card["preprocessing"])
+        if model.card.get("preprocessing")
+        else PreprocessingSpec(image_size=int(model.input_shape[0]), channels=channels)
+    )
     raw = [pixels for _, pixels in pictures]
-    results = assess(raw, prepare_batch(raw, spec), kind=kind, recogniser=recogniser, profile=profile,
-                     kind_threshold=float(fitted.get("kind_threshold", 0.5)))
+    results = assess(
+        raw,
+        prepare_batch(raw, spec),
+        kind=kind,
+        recogniser=recogniser,
+        profile=profile,
+        kind_threshold=float(fitted.get("kind_threshold", 0.5)),
+    )
     for (index, _), result in zip(pictures, results):
         name = studies[index][0]
         if result.refusal == "modality_mismatch":
             looks = KIND_NAMES.get(result.recognised_as, result.recognised_as)
-            message = (f"This looks like {looks} ({result.recognised_probability:.0%} sure), not {reads}, which {model.name} reads. "
-                       "Choose a condition and model for this kind of image.")
+            message = (
+                f"This looks like {looks} ({result.recognised_probability:.0%} sure), not {reads}, which {model.name} reads. "
+                "Choose a condition and model for this kind of image."
+            )
             found[index].append(_refusal(message, "modality_mismatch", name))
         elif result.refusal == "image_not_recognised":
             message = f"This image does not look like the images {model.name} was trained on ({reads}); its result would not be reliable."

@@ -42,8 +42,12 @@ MAX_SEQUENCE_DEPTH = 32
 # identity, safe private attributes...): none.
 PROFILE_EDITION = "dicomfields_2026c"
 # X in Table E.1-1 but missing from that transcription.
-PROFILE_SUPPLEMENT = {"PatientBirthDateInAlternativeCalendar", "PatientDeathDateInAlternativeCalendar", "PatientAlternativeCalendar",
-                      "StorageMediaFileSetID"}
+PROFILE_SUPPLEMENT = {
+    "PatientBirthDateInAlternativeCalendar",
+    "PatientDeathDateInAlternativeCalendar",
+    "PatientAlternativeCalendar",
+    "StorageMediaFileSetID",
+}
 # The dummy value of a replaced (D) text attribute.
 DUMMY = "ANONYMIZED"
 DUMMY_VRS = {"SH", "LO", "CS", "AE", "UC"}
@@ -73,9 +77,22 @@ IDENTIFYING_VRS = {"PN", "LT", "ST", "UT"}
 # Dates and times are emptied wherever they occur (the profile's "Z"/"D"); the element stays.
 DATE_VRS = {"DA", "DT", "TM"}
 # File meta elements that name the sending application (they name the hospital's machines).
-IDENTIFYING_META_KEYWORDS = ["SourceApplicationEntityTitle", "SendingApplicationEntityTitle", "ReceivingApplicationEntityTitle",
-                             "PrivateInformationCreatorUID", "PrivateInformation"]
-KEPT_IDENTIFIERS = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "AccessionNumber", "StudyInstanceUID", "SeriesInstanceUID")
+IDENTIFYING_META_KEYWORDS = [
+    "SourceApplicationEntityTitle",
+    "SendingApplicationEntityTitle",
+    "ReceivingApplicationEntityTitle",
+    "PrivateInformationCreatorUID",
+    "PrivateInformation",
+]
+KEPT_IDENTIFIERS = (
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "AccessionNumber",
+    "StudyInstanceUID",
+    "SeriesInstanceUID",
+)
 # Sequence items (item tags, little and big endian) a file may hold: a study has hundreds; millions
 # of empty ones cost pydicom minutes and gigabytes to read, so they are counted in the bytes first.
 MAX_SEQUENCE_ITEMS = 100_000
@@ -157,7 +174,7 @@ def _png_chunks(data: bytes):
     chunk that runs past the data."""
     offset = len(PNG_MAGIC)
     while offset + 8 <= len(data):
-        length, kind = struct.unpack(">I4s", data[offset:offset + 8])
+        length, kind = struct.unpack(">I4s", data[offset : offset + 8])
         start, offset = offset, offset + 12 + length
         if offset > len(data):
             return
@@ -191,7 +208,7 @@ def _jpeg_segments(data: bytes):
         if marker == 0x01 or 0xD0 <= marker <= 0xD7:  # no length
             offset += 2
         else:
-            offset += 2 + int.from_bytes(data[offset + 2:offset + 4], "big")
+            offset += 2 + int.from_bytes(data[offset + 2 : offset + 4], "big")
             if marker == 0xDA:  # entropy-coded data runs to the next marker (not a stuffed 0xFF00 or a restart)
                 while True:
                     offset = data.find(b"\xff", offset)
@@ -214,18 +231,33 @@ def _jpeg_end(data: bytes) -> int | None:
 
 # What a picture keeps: what decoding and colour need. Text, EXIF (camera serial numbers, GPS,
 # dates, the photographer's and often the patient's name), XMP and comments are dropped.
-PNG_KEPT_CHUNKS = {b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"iCCP", b"sBIT", b"pHYs", b"bKGD"}
+PNG_KEPT_CHUNKS = {
+    b"IHDR",
+    b"PLTE",
+    b"IDAT",
+    b"IEND",
+    b"tRNS",
+    b"gAMA",
+    b"cHRM",
+    b"sRGB",
+    b"iCCP",
+    b"sBIT",
+    b"pHYs",
+    b"bKGD",
+}
 JPEG_KEPT_APPLICATION_SEGMENTS = {0xE0: (b"JFIF\x00", b"JFXX\x00"), 0xE2: (b"ICC_PROFILE\x00",), 0xEE: (b"Adobe",)}
 
 
 def _without_metadata(data: bytes, kind: str) -> bytes:
     """The picture as kept: its image data whole, its metadata dropped."""
     if kind == "png":
-        return PNG_MAGIC + b"".join(data[start:end] for chunk, start, end in _png_chunks(data) if chunk in PNG_KEPT_CHUNKS)
+        return PNG_MAGIC + b"".join(
+            data[start:end] for chunk, start, end in _png_chunks(data) if chunk in PNG_KEPT_CHUNKS
+        )
     kept = []
     for marker, start, end in _jpeg_segments(data):
         if 0xE0 <= marker <= 0xEF:  # APPn: kept only for the decoder's own (JFIF, ICC colour, Adobe colour transform)
-            if not data[start + 4:end].startswith(JPEG_KEPT_APPLICATION_SEGMENTS.get(marker, ())):
+            if not data[start + 4 : end].startswith(JPEG_KEPT_APPLICATION_SEGMENTS.get(marker, ())):
                 continue
         elif marker == 0xFE:  # comment
             continue
@@ -241,7 +273,9 @@ def _read_picture(data: bytes, kind: str, name: str) -> Study:
             with Image.open(io.BytesIO(data), formats=[kind.upper()]) as picture:
                 width, height = picture.size
                 if width * height > limit:
-                    raise _refuse(f"{name} declares {width} x {height} pixels; the limit is {limit:,}.", "image_too_large")
+                    raise _refuse(
+                        f"{name} declares {width} x {height} pixels; the limit is {limit:,}.", "image_too_large"
+                    )
                 _decode_to_check(picture, width, height)
                 picture.thumbnail((PREVIEW_SIZE, PREVIEW_SIZE), Image.Resampling.BOX)
                 preview = picture_pixels(picture)
@@ -257,8 +291,16 @@ def _read_picture(data: bytes, kind: str, name: str) -> Study:
     # Bytes after the image are how a file is made both an image and a script, archive or document;
     # zero padding is all a real encoder leaves there.
     if data[end:].strip(b"\x00"):
-        raise _refuse(f"{name} has {len(data) - end} bytes after the end of the {kind.upper()} image (a polyglot file); upload the image alone.", "polyglot")
-    return Study(kind=kind, stored=_without_metadata(data[:end], kind), metadata={"width": width, "height": height}, preview=preview)
+        raise _refuse(
+            f"{name} has {len(data) - end} bytes after the end of the {kind.upper()} image (a polyglot file); upload the image alone.",
+            "polyglot",
+        )
+    return Study(
+        kind=kind,
+        stored=_without_metadata(data[:end], kind),
+        metadata={"width": width, "height": height},
+        preview=preview,
+    )
 
 
 def _decode_to_check(picture: Image.Image, width: int, height: int) -> None:
@@ -268,7 +310,9 @@ def _decode_to_check(picture: Image.Image, width: int, height: int) -> None:
     times faster for a large image (2048 x 2048: 10 -> 2.6 ms), but not below the preview's size
     (``PREVIEW_SIZE``). PNG has no such mode: it is decoded in full."""
     if picture.format == "JPEG":  # at least PREVIEW_SIZE a side where the picture has it, for the preview
-        picture.draft(picture.mode, (min(width, max(width // 8, PREVIEW_SIZE)), min(height, max(height // 8, PREVIEW_SIZE))))
+        picture.draft(
+            picture.mode, (min(width, max(width // 8, PREVIEW_SIZE)), min(height, max(height // 8, PREVIEW_SIZE)))
+        )
     picture.load()
 
 
@@ -283,8 +327,12 @@ def _decoding_failure_in_a_child_process(data: bytes) -> str | None:
     permissively licensed decoder for JPEG Lossless, JPEG Extended and JPEG-LS."""
     try:
         probe = subprocess.run(  # noqa: S603  (our interpreter and a fixed script; the file goes to stdin)
-            [sys.executable, "-c", _DECODE_PROBE], input=data, capture_output=True, timeout=DECODE_PROBE_TIMEOUT_S,
-            cwd=settings.BASE_DIR, check=False,
+            [sys.executable, "-c", _DECODE_PROBE],
+            input=data,
+            capture_output=True,
+            timeout=DECODE_PROBE_TIMEOUT_S,
+            cwd=settings.BASE_DIR,
+            check=False,
         )
     except subprocess.TimeoutExpired:
         return f"decoding took over {DECODE_PROBE_TIMEOUT_S} s"
@@ -298,7 +346,10 @@ def _read_dicom(data: bytes, name: str, kept: tuple[str, ...] = KEPT_IDENTIFIERS
     import pydicom
 
     if sum(data.count(tag) for tag in ITEM_TAGS) > MAX_SEQUENCE_ITEMS:
-        raise _refuse(f"{name} holds more than {MAX_SEQUENCE_ITEMS:,} sequence items; it is not a study we can read.", "corrupt_image")
+        raise _refuse(
+            f"{name} holds more than {MAX_SEQUENCE_ITEMS:,} sequence items; it is not a study we can read.",
+            "corrupt_image",
+        )
     _check_data_set_size(data, name)
     # Any exception while parsing an uploaded DICOM is the file's fault (pydicom raises a dozen
     # types on malformed input: zlib.error for a lying deflated syntax, struct.error, KeyError...).
@@ -308,7 +359,10 @@ def _read_dicom(data: bytes, name: str, kept: tuple[str, ...] = KEPT_IDENTIFIERS
     except Exception as exc:
         raise _refuse(f"{name} is not a readable DICOM file ({exc.__class__.__name__}).", "corrupt_image") from None
     if too_deep:
-        raise _refuse(f"{name} nests sequences more than {MAX_SEQUENCE_DEPTH} levels deep; it is not a study we can read.", "corrupt_image")
+        raise _refuse(
+            f"{name} nests sequences more than {MAX_SEQUENCE_DEPTH} levels deep; it is not a study we can read.",
+            "corrupt_image",
+        )
     if "PixelData" not in dataset:
         raise _refuse(f"{name} is a DICOM object without pixel data (not an image).", "no_pixel_data")
     try:
@@ -317,20 +371,35 @@ def _read_dicom(data: bytes, name: str, kept: tuple[str, ...] = KEPT_IDENTIFIERS
         samples = int(getattr(dataset, "SamplesPerPixel", 1) or 1)
         bits = int(getattr(dataset, "BitsAllocated", 0) or 0)
     except Exception:  # a value that does not parse as a number
-        raise _refuse(f"{name} has a malformed image header (rows, columns, frames or bits).", "corrupt_image") from None
+        raise _refuse(
+            f"{name} has a malformed image header (rows, columns, frames or bits).", "corrupt_image"
+        ) from None
     if min(rows, columns, frames, samples) < 1:
-        raise _refuse(f"{name} declares {frames} frame(s) of {rows} x {columns} pixels with {samples} sample(s); that is no image.", "corrupt_image")
+        raise _refuse(
+            f"{name} declares {frames} frame(s) of {rows} x {columns} pixels with {samples} sample(s); that is no image.",
+            "corrupt_image",
+        )
     if rows * columns * frames > settings.HEALTHSYNC_MAX_IMAGE_PIXELS:
-        raise _refuse(f"{name} declares {frames} frame(s) of {rows} x {columns}; too large to decode safely.", "image_too_large")
+        raise _refuse(
+            f"{name} declares {frames} frame(s) of {rows} x {columns}; too large to decode safely.", "image_too_large"
+        )
     if bits not in BITS_ALLOCATED:
-        raise _refuse(f"{name} declares {bits} bits allocated per sample; pixel data holds 1, 8, 16 or 32.", "undecodable_pixels")
+        raise _refuse(
+            f"{name} declares {bits} bits allocated per sample; pixel data holds 1, 8, 16 or 32.", "undecodable_pixels"
+        )
     decoded = rows * columns * frames * samples * max(bits, 8) // 8
     if decoded > settings.HEALTHSYNC_MAX_IMAGE_PIXELS * 2:  # the pixel limit at 16 bits, one sample
-        raise _refuse(f"{name} would decode to {decoded / 2**20:,.0f} MB of pixels; too large to decode safely.", "image_too_large")
+        raise _refuse(
+            f"{name} would decode to {decoded / 2**20:,.0f} MB of pixels; too large to decode safely.",
+            "image_too_large",
+        )
     _check_pixel_data_fits_transfer_syntax(dataset, name, rows=rows, columns=columns, frames=frames, bits=bits)
     if str(dataset.get("BurnedInAnnotation", "") or "").strip().upper() == "YES":
-        raise _refuse(f"{name} says its pixels carry burned-in annotation (names or numbers drawn on the image), which "
-                      "cannot be removed here; send a copy without it.", "burned_in_annotation")
+        raise _refuse(
+            f"{name} says its pixels carry burned-in annotation (names or numbers drawn on the image), which "
+            "cannot be removed here; send a copy without it.",
+            "burned_in_annotation",
+        )
     if only_gdcm_decodes(dataset):
         failure = _decoding_failure_in_a_child_process(data)
         if failure:
@@ -339,19 +408,28 @@ def _read_dicom(data: bytes, name: str, kept: tuple[str, ...] = KEPT_IDENTIFIERS
         dicom_pixels(dataset)  # decoded to check it decodes; the worker decodes the stored file
     except (KeyboardInterrupt, SystemExit):
         raise
-    except BaseException as exc:  # any decoder failure, even a Rust decoder's panic (pyo3's PanicException is no Exception)
-        raise _refuse(f"{name}: its pixel data cannot be decoded ({exc.__class__.__name__}: {str(exc)[:120]}).", "undecodable_pixels") from None
+    except (
+        BaseException
+    ) as exc:  # any decoder failure, even a Rust decoder's panic (pyo3's PanicException is no Exception)
+        raise _refuse(
+            f"{name}: its pixel data cannot be decoded ({exc.__class__.__name__}: {str(exc)[:120]}).",
+            "undecodable_pixels",
+        ) from None
     try:
         identifiers, stored = _de_identified(dataset, kept)
     except Exception as exc:  # elements that parse but cannot be written back (a trailer read as elements)
-        raise _refuse(f"{name} holds elements that cannot be kept ({exc.__class__.__name__}).", "corrupt_image") from None
+        raise _refuse(
+            f"{name} holds elements that cannot be kept ({exc.__class__.__name__}).", "corrupt_image"
+        ) from None
     metadata = {
         "modality": str(getattr(dataset, "Modality", "") or ""),
         "body_part": str(getattr(dataset, "BodyPartExamined", "") or ""),
         "study_uid": str(getattr(dataset, "StudyInstanceUID", "") or ""),
         "series_uid": str(getattr(dataset, "SeriesInstanceUID", "") or ""),
         "transfer_syntax": str(getattr(getattr(dataset, "file_meta", None), "TransferSyntaxUID", "") or ""),
-        "rows": rows, "columns": columns, "frames": frames,
+        "rows": rows,
+        "columns": columns,
+        "frames": frames,
     }
     return Study(kind="dicom", stored=stored, metadata=metadata, identifiers=identifiers)
 
@@ -369,7 +447,9 @@ def _sequences_deeper_than(dataset, limit: int) -> bool:
     return False
 
 
-def _check_pixel_data_fits_transfer_syntax(dataset, name: str, *, rows: int, columns: int, frames: int, bits: int) -> None:
+def _check_pixel_data_fits_transfer_syntax(
+    dataset, name: str, *, rows: int, columns: int, frames: int, bits: int
+) -> None:
     """Refuse pixel data that is not what the transfer syntax says, before any decoder sees it.
 
     Native (uncompressed) pixel data has at least the length the header implies (PS3.5 8.1.1;
@@ -390,7 +470,10 @@ def _check_pixel_data_fits_transfer_syntax(dataset, name: str, *, rows: int, col
         raise _refuse(f"{name} holds pixel data that is not a byte stream (VR {element.VR}).", "corrupt_image")
     if not syntax.is_encapsulated:
         if element.is_undefined_length:
-            raise _refuse(f"{name} says its pixel data is uncompressed ({syntax.name}) but holds compressed (encapsulated) frames.", "undecodable_pixels")
+            raise _refuse(
+                f"{name} says its pixel data is uncompressed ({syntax.name}) but holds compressed (encapsulated) frames.",
+                "undecodable_pixels",
+            )
         try:
             expected = get_expected_length(dataset, unit="bytes")
         except Exception:  # elements missing: the decoder names them
@@ -398,17 +481,26 @@ def _check_pixel_data_fits_transfer_syntax(dataset, name: str, *, rows: int, col
         if len(value) < expected:
             raise _refuse(
                 f"{name} has {len(value)} bytes of pixel data; {frames} frame(s) of {rows} x {columns} at {bits} bits "
-                f"uncompressed ({syntax.name}) take {expected}.", "undecodable_pixels")
+                f"uncompressed ({syntax.name}) take {expected}.",
+                "undecodable_pixels",
+            )
         if value.startswith(COMPRESSED_MAGICS):
-            raise _refuse(f"{name} says its pixel data is uncompressed ({syntax.name}) but it holds a compressed image.", "undecodable_pixels")
+            raise _refuse(
+                f"{name} says its pixel data is uncompressed ({syntax.name}) but it holds a compressed image.",
+                "undecodable_pixels",
+            )
         return
     if not element.is_undefined_length:
-        raise _refuse(f"{name} says its pixel data is compressed ({syntax.name}) but holds uncompressed (native) pixels.", "undecodable_pixels")
+        raise _refuse(
+            f"{name} says its pixel data is compressed ({syntax.name}) but holds uncompressed (native) pixels.",
+            "undecodable_pixels",
+        )
     size = _codestream_size(_first_fragment(value))
     if size is not None and size != (rows, columns):
         raise _refuse(
             f"{name}: its compressed frame is {size[0]} x {size[1]} pixels but the header declares {rows} x {columns}.",
-            "undecodable_pixels")
+            "undecodable_pixels",
+        )
 
 
 def _first_fragment(value: bytes) -> bytes:
@@ -429,12 +521,12 @@ def _codestream_size(fragment: bytes) -> tuple[int, int] | None:
         while offset + 9 <= len(fragment) and fragment[offset] == 0xFF:
             marker = fragment[offset + 1]
             if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC) or marker == 0xF7:  # SOFn, JPEG-LS SOF55
-                return struct.unpack(">HH", fragment[offset + 5:offset + 9])
-            offset += 2 + int.from_bytes(fragment[offset + 2:offset + 4], "big")
+                return struct.unpack(">HH", fragment[offset + 5 : offset + 9])
+            offset += 2 + int.from_bytes(fragment[offset + 2 : offset + 4], "big")
         return None
     start = fragment.find(b"\xff\x4f\xff\x51", 0, 4096)  # a bare codestream, or one inside a JP2 file's boxes
     if start >= 0 and start + 24 <= len(fragment):
-        width, height, left, top = struct.unpack(">IIII", fragment[start + 8:start + 24])
+        width, height, left, top = struct.unpack(">IIII", fragment[start + 8 : start + 24])
         return height - top, width - left
     return None
 
@@ -452,7 +544,9 @@ def _check_data_set_size(data: bytes, name: str) -> None:
     stream = io.BytesIO(data)
     stream.seek(132)
     try:
-        meta = read_dataset(stream, is_implicit_VR=False, is_little_endian=True, stop_when=lambda tag, vr, length: tag.group != 2)
+        meta = read_dataset(
+            stream, is_implicit_VR=False, is_little_endian=True, stop_when=lambda tag, vr, length: tag.group != 2
+        )
         syntax = UID(str(meta.get("TransferSyntaxUID", "") or ""))
         start = stream.tell()
     except Exception:  # a malformed meta group: pydicom's reading says what is wrong
@@ -468,12 +562,18 @@ def _check_data_set_size(data: bytes, name: str) -> None:
         except zlib.error:
             return  # not deflated after all, or corrupt: pydicom's reading says which
         if len(body) > limit or inflater.unconsumed_tail:
-            raise _refuse(f"{name} inflates to more than {settings.HEALTHSYNC_MAX_UPLOAD_MB} MB; too large to read safely.", "image_too_large")
+            raise _refuse(
+                f"{name} inflates to more than {settings.HEALTHSYNC_MAX_UPLOAD_MB} MB; too large to read safely.",
+                "image_too_large",
+            )
     elements = data_element_generator(io.BytesIO(body), syntax.is_implicit_VR, syntax.is_little_endian, defer_size=1024)
     try:
         for count, _ in enumerate(elements, 1):
             if count > MAX_TOP_LEVEL_ELEMENTS:
-                raise _refuse(f"{name} holds more than {MAX_TOP_LEVEL_ELEMENTS:,} elements; it is not a study we can read.", "corrupt_image")
+                raise _refuse(
+                    f"{name} holds more than {MAX_TOP_LEVEL_ELEMENTS:,} elements; it is not a study we can read.",
+                    "corrupt_image",
+                )
     except UploadRefused:
         raise
     except Exception:  # malformed elements: pydicom's reading says what is wrong
@@ -521,8 +621,14 @@ def _de_identified(dataset, kept: tuple[str, ...] = KEPT_IDENTIFIERS) -> tuple[d
                 values = element.value if element.VM > 1 else [element.value]
                 kept = [str(uid) if _is_registered_uid(str(uid)) else replacement(str(uid)) for uid in values]
                 element.value = kept if element.VM > 1 else kept[0]
-        elif action == "remove" or action == "replace" and element.VR not in DUMMY_VRS | DATE_VRS \
-                or element.VR in IDENTIFYING_VRS or 0x5000 <= group <= 0x50FF or 0x6000 <= group <= 0x60FF:
+        elif (
+            action == "remove"
+            or action == "replace"
+            and element.VR not in DUMMY_VRS | DATE_VRS
+            or element.VR in IDENTIFYING_VRS
+            or 0x5000 <= group <= 0x50FF
+            or 0x6000 <= group <= 0x60FF
+        ):
             del current[element.tag]
         elif action == "empty" or element.VR in DATE_VRS:
             element.value = [] if element.VR == "SQ" else ""
@@ -539,7 +645,11 @@ def _de_identified(dataset, kept: tuple[str, ...] = KEPT_IDENTIFIERS) -> tuple[d
     dataset.PatientIdentityRemoved = "YES"
     dataset.DeidentificationMethod = "HealthSync PS3.15 Annex E basic profile"  # LO: 64 characters at most
     method = Dataset()
-    method.CodeValue, method.CodingSchemeDesignator, method.CodeMeaning = "113100", "DCM", "Basic Application Confidentiality Profile"
+    method.CodeValue, method.CodingSchemeDesignator, method.CodeMeaning = (
+        "113100",
+        "DCM",
+        "Basic Application Confidentiality Profile",
+    )
     dataset.DeidentificationMethodCodeSequence = Sequence([method])
     # The preamble is free for applications (PS3.10 7.1), which makes a DICOM that is also an
     # executable (CVE-2019-11687); the copy kept has an empty one.
@@ -567,5 +677,6 @@ def check_modality(study: Study, *, model_modality: str, model_name: str) -> Non
     if allowed and modality and modality not in allowed:
         raise UploadRefused(
             f"This is a {modality} study; {model_name} reads {model_modality.replace('_', ' ')} images ({', '.join(sorted(allowed))}).",
-            code="modality_mismatch", fields={"image": [f"Modality {modality} does not fit the model."]},
+            code="modality_mismatch",
+            fields={"image": [f"Modality {modality} does not fit the model."]},
         )

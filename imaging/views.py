@@ -37,7 +37,10 @@ def analyse(request):
         try:
             hospital = acting_hospital(request.user, request.POST.get("hospital"))
             queued = analyses.analyses_submit(
-                hospital=hospital, user=request.user, uploads=analyses.uploads_read(request.FILES.getlist("image")), **options,
+                hospital=hospital,
+                user=request.user,
+                uploads=analyses.uploads_read(request.FILES.getlist("image")),
+                **options,
             )
         except DomainError as exc:
             messages.error(request, exc.message)
@@ -49,10 +52,15 @@ def analyse(request):
     mine = scope_to_hospitals(ImageAnalysis.objects.select_related("model"), request.user)
     batch = request.GET.get("batch")
     context = {
-        **admin.site.each_context(request), "title": "Analyse images", "disclaimer": DISCLAIMER,
-        "catalogue": catalogue, "specialties": [(specialty, list(rows)) for specialty, rows in groupby(catalogue, key=itemgetter("specialty"))],
-        "chosen_condition": found.code if found else "", "chosen_model": chosen["model"],
-        "queue": selectors.queue_status(), "batch": batch,
+        **admin.site.each_context(request),
+        "title": "Analyse images",
+        "disclaimer": DISCLAIMER,
+        "catalogue": catalogue,
+        "specialties": [(specialty, list(rows)) for specialty, rows in groupby(catalogue, key=itemgetter("specialty"))],
+        "chosen_condition": found.code if found else "",
+        "chosen_model": chosen["model"],
+        "queue": selectors.queue_status(),
+        "batch": batch,
         "batch_analyses": _labelled(request, mine.filter(batch=batch).order_by("pk")) if _is_uuid(batch) else [],
         "recent": _labelled(request, mine[:15]),
     }
@@ -83,11 +91,16 @@ def _is_uuid(value) -> bool:
 def analysis_detail(request, analysis_id):
     if not _staff_only(request):
         return HttpResponseForbidden("The analysis page is for hospital staff.")
-    analysis = get_object_or_404(scope_to_hospitals(ImageAnalysis.objects.select_related("model", "requested_condition"), request.user), pk=analysis_id)
+    analysis = get_object_or_404(
+        scope_to_hospitals(ImageAnalysis.objects.select_related("model", "requested_condition"), request.user),
+        pk=analysis_id,
+    )
     if request.method == "POST":
         try:
             analysis = analyses.analysis_confirm(
-                analysis=analysis, by=request.user, confirmation=request.POST.get("confirmation", ""),
+                analysis=analysis,
+                by=request.user,
+                confirmation=request.POST.get("confirmation", ""),
                 true_finding=request.POST.get("true_finding", ""),
             )
             messages.success(request, "Your reading is recorded.")
@@ -95,11 +108,16 @@ def analysis_detail(request, analysis_id):
             messages.error(request, exc.message)
         return redirect(request.path)
     context = {
-        **admin.site.each_context(request), "title": f"Analysis {analysis.pk}", "analysis": analysis,
-        "disclaimer": DISCLAIMER, "confirmations": Confirmation.choices,
+        **admin.site.each_context(request),
+        "title": f"Analysis {analysis.pk}",
+        "analysis": analysis,
+        "disclaimer": DISCLAIMER,
+        "confirmations": Confirmation.choices,
         "own_staff": request.user.memberships.filter(hospital_id=analysis.hospital_id).exists(),
         "label": _labelled(request, [analysis])[0].label,
     }
     if context["own_staff"]:
-        note_patient_read(request, analysis, [name for name in ("patient_reference", "accession_number") if getattr(analysis, name)])
+        note_patient_read(
+            request, analysis, [name for name in ("patient_reference", "accession_number") if getattr(analysis, name)]
+        )
     return TemplateResponse(request, "admin/imaging/analysis.html", context)

@@ -30,14 +30,25 @@ def table_fingerprints(using: str = "default") -> dict[str, dict]:
         for table in sorted(db.introspection.table_names(cursor)):
             # The table name comes from the database's own catalogue, quoted by the backend.
             cursor.execute(f"SELECT * FROM {db.ops.quote_name(table)}")  # nosec B608
-            digests = sorted(hashlib.sha256(repr(tuple(str(v) for v in row)).encode()).hexdigest() for row in cursor.fetchall())
-            fingerprints[table] = {"rows": len(digests), "checksum": hashlib.sha256("".join(digests).encode()).hexdigest()}
+            digests = sorted(
+                hashlib.sha256(repr(tuple(str(v) for v in row)).encode()).hexdigest() for row in cursor.fetchall()
+            )
+            fingerprints[table] = {
+                "rows": len(digests),
+                "checksum": hashlib.sha256("".join(digests).encode()).hexdigest(),
+            }
     return fingerprints
 
 
 def _pg_environment(db_settings: dict) -> tuple[list[str], dict]:
-    arguments = ["--host", db_settings.get("HOST") or "localhost", "--port", str(db_settings.get("PORT") or 5432),
-                 "--username", db_settings.get("USER") or "postgres"]
+    arguments = [
+        "--host",
+        db_settings.get("HOST") or "localhost",
+        "--port",
+        str(db_settings.get("PORT") or 5432),
+        "--username",
+        db_settings.get("USER") or "postgres",
+    ]
     env = dict(os.environ)
     if db_settings.get("PASSWORD"):
         env["PGPASSWORD"] = db_settings["PASSWORD"]
@@ -50,8 +61,21 @@ def backup(*, output: Path) -> Path:
     db = settings.DATABASES["default"]
     if connection.vendor == "postgresql":
         arguments, env = _pg_environment(db)
-        subprocess.run(["pg_dump", "--format=custom", "--no-owner", *arguments, "--file", str(output / "database.pgdump"), db["NAME"]],
-                       check=True, env=env, capture_output=True, text=True)
+        subprocess.run(
+            [
+                "pg_dump",
+                "--format=custom",
+                "--no-owner",
+                *arguments,
+                "--file",
+                str(output / "database.pgdump"),
+                db["NAME"],
+            ],
+            check=True,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         database_file = "database.pgdump"
     else:
         source = sqlite3.connect(db["NAME"])
@@ -65,7 +89,12 @@ def backup(*, output: Path) -> Path:
     with tarfile.open(output / "media.tar.gz", "w:gz") as archive:
         if media.exists():
             archive.add(media, arcname="media")
-    manifest = {"created": timezone.now().isoformat(), "vendor": connection.vendor, "database": database_file, "tables": table_fingerprints()}
+    manifest = {
+        "created": timezone.now().isoformat(),
+        "vendor": connection.vendor,
+        "database": database_file,
+        "tables": table_fingerprints(),
+    }
     (output / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))
     return output
 
@@ -78,13 +107,30 @@ def restore(*, source: Path) -> dict:
     """
     manifest = json.loads((source / MANIFEST).read_text())
     if manifest["vendor"] != connection.vendor:
-        raise ValueError(f"This backup is of a {manifest['vendor']} database; the configured one is {connection.vendor}.")
+        raise ValueError(
+            f"This backup is of a {manifest['vendor']} database; the configured one is {connection.vendor}."
+        )
     db = settings.DATABASES["default"]
     connections.close_all()
     if connection.vendor == "postgresql":
         arguments, env = _pg_environment(db)
-        subprocess.run(["pg_restore", "--clean", "--if-exists", "--no-owner", "--single-transaction", *arguments, "--dbname", db["NAME"],
-                        str(source / manifest["database"])], check=True, env=env, capture_output=True, text=True)
+        subprocess.run(
+            [
+                "pg_restore",
+                "--clean",
+                "--if-exists",
+                "--no-owner",
+                "--single-transaction",
+                *arguments,
+                "--dbname",
+                db["NAME"],
+                str(source / manifest["database"]),
+            ],
+            check=True,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
     else:
         backup_file = sqlite3.connect(source / manifest["database"])
         target = sqlite3.connect(db["NAME"])

@@ -94,7 +94,7 @@ class _WatchedShard(RedisSingleShardConnection):
                     self._receive_message(message)
                 else:
                     await asyncio.sleep(0.1)
-            except (asyncio.CancelledError, asyncio.TimeoutError, GeneratorExit):
+            except (TimeoutError, asyncio.CancelledError, GeneratorExit):
                 raise
             except (RedisConnectionError, RedisTimeoutError, OSError) as error:
                 logger.warning("Redis pub/sub connection lost (%s): closing its sockets", error)

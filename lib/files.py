@@ -27,7 +27,9 @@ def save_new(storage, files: list[tuple[str, bytes]]) -> list[str]:
     try:
         gid = _root_group(storage) if local else None
         for name, data in files:
-            written.append(_save_local(storage, name, data, made, gid) if local else storage.save(name, ContentFile(data)))
+            written.append(
+                _save_local(storage, name, data, made, gid) if local else storage.save(name, ContentFile(data))
+            )
     except BaseException:
         for name in written:
             storage.delete(name)
@@ -63,7 +65,7 @@ def _write_exclusive(path: str, data: bytes, *, mode: int | None, gid: int | Non
     try:
         view = memoryview(data)
         while view:
-            view = view[os.write(descriptor, view):]
+            view = view[os.write(descriptor, view) :]
         if mode is not None:
             os.fchmod(descriptor, mode)
         if gid is not None and os.fstat(descriptor).st_gid != gid:
@@ -76,4 +78,3 @@ def _write_exclusive(path: str, data: bytes, *, mode: int | None, gid: int | Non
         os.unlink(path)
         raise
     os.close(descriptor)
-

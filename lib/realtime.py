@@ -13,7 +13,6 @@ import threading
 from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 
-
 PLATFORM_GROUP = "platform"
 logger = logging.getLogger(__name__)
 
@@ -55,7 +54,11 @@ _sender_lock = threading.Lock()
 def _serving_loop():
     """The event loop of the ASGI server this thread serves a request for (``sync_to_async``), if any."""
     loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
-    if loop is not None and getattr(SyncToAsync.threadlocal, "main_event_loop_pid", None) == os.getpid() and loop.is_running():
+    if (
+        loop is not None
+        and getattr(SyncToAsync.threadlocal, "main_event_loop_pid", None) == os.getpid()
+        and loop.is_running()
+    ):
         return loop
     return None
 

@@ -47,9 +47,13 @@ def describe(images: np.ndarray) -> np.ndarray:
     thumbnails = np.empty((count, THUMBNAIL, THUMBNAIL, channels), dtype=np.float32)
     for index, image in enumerate(images):
         for channel in range(channels):
-            thumbnails[index, ..., channel] = Image.fromarray(image[..., channel]).resize((THUMBNAIL, THUMBNAIL), Image.Resampling.BOX)
+            thumbnails[index, ..., channel] = Image.fromarray(image[..., channel]).resize(
+                (THUMBNAIL, THUMBNAIL), Image.Resampling.BOX
+            )
     luma = images.mean(axis=-1).reshape(count, -1)
-    return np.concatenate([thumbnails.reshape(count, -1), _quantiles(luma, QUANTILES)], axis=1).astype(np.float64) / 255.0
+    return (
+        np.concatenate([thumbnails.reshape(count, -1), _quantiles(luma, QUANTILES)], axis=1).astype(np.float64) / 255.0
+    )
 
 
 def _quantiles(rows: np.ndarray, levels: np.ndarray) -> np.ndarray:
@@ -84,8 +88,14 @@ class Profile:
 
     def save(self, directory: Path) -> Path:
         path = Path(directory) / PROFILE_FILE
-        np.savez_compressed(path, mean=self.mean.astype(np.float32), components=self.components.astype(np.float32),
-                            variances=self.variances, residual_variance=self.residual_variance, threshold=self.threshold)
+        np.savez_compressed(
+            path,
+            mean=self.mean.astype(np.float32),
+            components=self.components.astype(np.float32),
+            variances=self.variances,
+            residual_variance=self.residual_variance,
+            threshold=self.threshold,
+        )
         return path
 
     @classmethod
@@ -95,9 +105,13 @@ class Profile:
         if not path.is_file():
             return None
         with np.load(path) as saved:
-            return cls(mean=saved["mean"].astype(np.float64), components=saved["components"].astype(np.float64),
-                       variances=saved["variances"], residual_variance=float(saved["residual_variance"]),
-                       threshold=float(saved["threshold"]))
+            return cls(
+                mean=saved["mean"].astype(np.float64),
+                components=saved["components"].astype(np.float64),
+                variances=saved["variances"],
+                residual_variance=float(saved["residual_variance"]),
+                threshold=float(saved["threshold"]),
+            )
 
 
 def fit(training: np.ndarray, held_out: np.ndarray, *, components: int = COMPONENTS) -> Profile:
@@ -110,8 +124,13 @@ def fit(training: np.ndarray, held_out: np.ndarray, *, components: int = COMPONE
     k = int(min(components, len(eigenvalues) - 1, descriptions.shape[1] - 1))
     floor = max(float(eigenvalues[0]) * 1e-6, 1e-10)
     residual_variance = max(float(np.mean(eigenvalues[k:])) if len(eigenvalues) > k else floor, floor)
-    profile = Profile(mean=mean, components=vectors[:k], variances=np.maximum(eigenvalues[:k], floor),
-                      residual_variance=residual_variance, threshold=np.inf)
+    profile = Profile(
+        mean=mean,
+        components=vectors[:k],
+        variances=np.maximum(eigenvalues[:k], floor),
+        residual_variance=residual_variance,
+        threshold=np.inf,
+    )
     return replace(profile, threshold=float(np.quantile(profile.scores(held_out), IN_DISTRIBUTION_QUANTILE)))
 
 
@@ -137,7 +156,9 @@ def statistics(pictures) -> np.ndarray:
         if pixels.ndim == 3 and pixels.shape[-1] == 1:
             pixels = pixels[..., 0]
         aspect.append(np.log(pixels.shape[0] / pixels.shape[1]))
-        small.append(np.asarray(Image.fromarray(pixels).convert("RGB").resize((32, 32), Image.Resampling.BOX), dtype=np.float32))
+        small.append(
+            np.asarray(Image.fromarray(pixels).convert("RGB").resize((32, 32), Image.Resampling.BOX), dtype=np.float32)
+        )
     small = np.stack(small) / 255.0  # [N, 32, 32, 3]
     count = len(small)
     gray = small.mean(axis=-1)
@@ -145,12 +166,36 @@ def statistics(pictures) -> np.ndarray:
     standard = (gray - flat.mean(axis=1)[:, None, None]) / (flat.std(axis=1)[:, None, None] + 1e-3)
     low, high = standard.reshape(count, -1).min(axis=1), standard.reshape(count, -1).max(axis=1)
     standard = (standard - low[:, None, None]) / (high - low + 1e-6)[:, None, None]
-    laplacian = 4 * gray[:, 1:-1, 1:-1] - gray[:, :-2, 1:-1] - gray[:, 2:, 1:-1] - gray[:, 1:-1, :-2] - gray[:, 1:-1, 2:]
-    red, green, blue = small[..., 0].reshape(count, -1), small[..., 1].reshape(count, -1), small[..., 2].reshape(count, -1)
-    quantiles = [_quantiles(values.reshape(count, -1), STATISTIC_QUANTILES) for values in
-                 (gray, np.abs(np.diff(gray, axis=2)), np.abs(np.diff(gray, axis=1)), np.abs(laplacian), small.max(axis=-1) - small.min(axis=-1))]
-    shape = np.stack([(red - green).mean(axis=1), (blue - green).mean(axis=1), (red - green).std(axis=1), (blue - green).std(axis=1),
-                      np.asarray(aspect), (flat < 0.05).mean(axis=1), (flat > 0.95).mean(axis=1)], axis=1)
+    laplacian = (
+        4 * gray[:, 1:-1, 1:-1] - gray[:, :-2, 1:-1] - gray[:, 2:, 1:-1] - gray[:, 1:-1, :-2] - gray[:, 1:-1, 2:]
+    )
+    red, green, blue = (
+        small[..., 0].reshape(count, -1),
+        small[..., 1].reshape(count, -1),
+        small[..., 2].reshape(count, -1),
+    )
+    quantiles = [
+        _quantiles(values.reshape(count, -1), STATISTIC_QUANTILES)
+        for values in (
+            gray,
+            np.abs(np.diff(gray, axis=2)),
+            np.abs(np.diff(gray, axis=1)),
+            np.abs(laplacian),
+            small.max(axis=-1) - small.min(axis=-1),
+        )
+    ]
+    shape = np.stack(
+        [
+            (red - green).mean(axis=1),
+            (blue - green).mean(axis=1),
+            (red - green).std(axis=1),
+            (blue - green).std(axis=1),
+            np.asarray(aspect),
+            (flat < 0.05).mean(axis=1),
+            (flat > 0.95).mean(axis=1),
+        ],
+        axis=1,
+    )
     return np.concatenate([_thumbnails(gray), _thumbnails(standard), *quantiles, shape], axis=1).astype(np.float64)
 
 
@@ -172,8 +217,15 @@ class Recogniser:
         return exp / exp.sum(axis=1, keepdims=True)
 
     def save(self, path: Path = RECOGNISER_FILE) -> Path:
-        np.savez_compressed(path, kinds=np.array(self.kinds), centre=self.centre, scale=self.scale, weights=self.weights,
-                            bias=self.bias, trained_on=np.array(self.trained_on))
+        np.savez_compressed(
+            path,
+            kinds=np.array(self.kinds),
+            centre=self.centre,
+            scale=self.scale,
+            weights=self.weights,
+            bias=self.bias,
+            trained_on=np.array(self.trained_on),
+        )
         return Path(path)
 
     @classmethod
@@ -181,11 +233,19 @@ class Recogniser:
         if not Path(path).is_file():
             return None
         with np.load(path) as saved:
-            return cls(kinds=tuple(str(kind) for kind in saved["kinds"]), centre=saved["centre"], scale=saved["scale"],
-                       weights=saved["weights"], bias=saved["bias"], trained_on=tuple(str(name) for name in saved["trained_on"]))
+            return cls(
+                kinds=tuple(str(kind) for kind in saved["kinds"]),
+                centre=saved["centre"],
+                scale=saved["scale"],
+                weights=saved["weights"],
+                bias=saved["bias"],
+                trained_on=tuple(str(name) for name in saved["trained_on"]),
+            )
 
 
-def fit_recogniser(pictures_by_kind: dict[str, list[np.ndarray]], *, trained_on: tuple[str, ...] = (), seed: int = 42) -> Recogniser:
+def fit_recogniser(
+    pictures_by_kind: dict[str, list[np.ndarray]], *, trained_on: tuple[str, ...] = (), seed: int = 42
+) -> Recogniser:
     """Fit the recogniser on raw pictures grouped by kind (scikit-learn's L2-regularised logistic regression)."""
     from sklearn.linear_model import LogisticRegression
 
@@ -195,10 +255,18 @@ def fit_recogniser(pictures_by_kind: dict[str, list[np.ndarray]], *, trained_on:
     centre, scale = rows.mean(axis=0), rows.std(axis=0) + 1e-6
     classifier = LogisticRegression(max_iter=5000, C=1.0, random_state=seed).fit((rows - centre) / scale, labels)
     weights, bias = classifier.coef_.T, classifier.intercept_
-    if len(kinds) == 2:  # scikit-learn keeps one column for two classes: p(second) = sigmoid(x.w + b), a softmax of (0, x.w + b)
+    if (
+        len(kinds) == 2
+    ):  # scikit-learn keeps one column for two classes: p(second) = sigmoid(x.w + b), a softmax of (0, x.w + b)
         weights, bias = np.concatenate([np.zeros_like(weights), weights], axis=1), np.concatenate([[0.0], bias])
-    return Recogniser(kinds=kinds, centre=centre, scale=scale, weights=weights.copy(), bias=np.asarray(bias, dtype=np.float64),
-                      trained_on=tuple(trained_on))
+    return Recogniser(
+        kinds=kinds,
+        centre=centre,
+        scale=scale,
+        weights=weights.copy(),
+        bias=np.asarray(bias, dtype=np.float64),
+        trained_on=tuple(trained_on),
+    )
 
 
 @dataclass(frozen=True)
@@ -212,8 +280,15 @@ class Assessment:
     refusal: str | None  # None, "modality_mismatch" or "image_not_recognised"
 
 
-def assess(pictures, prepared: np.ndarray, *, kind: str, recogniser: Recogniser | None, profile: Profile | None,
-           kind_threshold: float) -> list[Assessment]:
+def assess(
+    pictures,
+    prepared: np.ndarray,
+    *,
+    kind: str,
+    recogniser: Recogniser | None,
+    profile: Profile | None,
+    kind_threshold: float,
+) -> list[Assessment]:
     """The checks for raw ``pictures`` (and the same prepared for the model) sent to a model of ``kind``.
 
     Another kind recognised where the model's own is below ``kind_threshold``: ``modality_mismatch``;
@@ -227,7 +302,11 @@ def assess(pictures, prepared: np.ndarray, *, kind: str, recogniser: Recogniser 
         refusal, top, top_p, own_p = None, None, None, None
         if probabilities is not None:
             row = probabilities[index]
-            top, top_p, own_p = recogniser.kinds[int(row.argmax())], float(row.max()), float(row[recogniser.kinds.index(kind)])
+            top, top_p, own_p = (
+                recogniser.kinds[int(row.argmax())],
+                float(row.max()),
+                float(row[recogniser.kinds.index(kind)]),
+            )
             if own_p < kind_threshold:
                 refusal = "modality_mismatch" if top != kind else "image_not_recognised"
         score = float(scores[index]) if scores is not None else None
@@ -254,15 +333,22 @@ def blank_and_noise(shape: tuple[int, int, int], *, count: int = 50, seed: int =
     }
 
 
-def measure(checks, validation: tuple[list, np.ndarray], others: dict[str, tuple[list, np.ndarray]], *,
-            same_modality: set[str] = frozenset()) -> dict:
+def measure(
+    checks,
+    validation: tuple[list, np.ndarray],
+    others: dict[str, tuple[list, np.ndarray]],
+    *,
+    same_modality: set[str] = frozenset(),
+) -> dict:
     """What the card records. ``checks(pictures, prepared)`` -> assessments; ``validation`` and each
     of ``others`` are (raw pictures, the same prepared for the model). The share of the model's own
     validation images flagged, and the share caught of blank and noise images and of each other
     data set's images."""
     own_raw, own_prepared = validation
-    synthetic = {name: ([image[..., 0] if image.shape[-1] == 1 else image for image in images], images)
-                 for name, images in blank_and_noise(own_prepared.shape[1:]).items()}
+    synthetic = {
+        name: ([image[..., 0] if image.shape[-1] == 1 else image for image in images], images)
+        for name, images in blank_and_noise(own_prepared.shape[1:]).items()
+    }
     caught = {}
     for name, (pictures, prepared) in {**synthetic, **others}.items():
         if len(prepared):

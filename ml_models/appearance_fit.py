@@ -30,7 +30,9 @@ def raw_pictures(images: LabelledImages) -> list[np.ndarray]:
     return [image[..., 0] if image.shape[-1] == 1 else image for image in images.images.astype(np.uint8)]
 
 
-def sample_pictures(root: Path, name: str, *, count: int = SAMPLE, seed: int = 0, split: str = "train") -> list[np.ndarray]:
+def sample_pictures(
+    root: Path, name: str, *, count: int = SAMPLE, seed: int = 0, split: str = "train"
+) -> list[np.ndarray]:
     """Up to ``count`` raw pictures of one split of a data set folder, whatever its layout."""
     folder = Path(root) / name
     archives = sorted(folder.glob("*.npz"))
@@ -73,21 +75,38 @@ def fit_recogniser_from(root: Path, *, log=print) -> tuple[appearance.Recogniser
     for name, (kind, pictures) in held_out.items():
         if kind in recogniser.kinds and pictures:
             named = recogniser.probabilities(pictures).argmax(axis=1)
-            accuracy[name] = {"kind": kind, "n": len(pictures), "fitted_on": name in used,
-                              "named_its_kind": float(np.mean([recogniser.kinds[index] == kind for index in named]))}
+            accuracy[name] = {
+                "kind": kind,
+                "n": len(pictures),
+                "fitted_on": name in used,
+                "named_its_kind": float(np.mean([recogniser.kinds[index] == kind for index in named])),
+            }
     card = {
-        "name": "modality_recogniser", "method": "multinomial logistic regression (scikit-learn, L2, C=1) on standardised image statistics",
+        "name": "modality_recogniser",
+        "method": "multinomial logistic regression (scikit-learn, L2, C=1) on standardised image statistics",
         "kinds": list(recogniser.kinds),
-        "trained_on": {name: {"kind": APPEARANCE_KINDS[name][0], "license": licences.get(name, "see the data set's README")} for name in used},
+        "trained_on": {
+            name: {"kind": APPEARANCE_KINDS[name][0], "license": licences.get(name, "see the data set's README")}
+            for name in used
+        },
         "not_trained_on": "data sets whose licence does not allow shipping what is derived from them; measured below",
-        "pictures_per_data_set": SAMPLE, "held_out_fraction": HELD_OUT, "held_out_accuracy": accuracy,
-        "libraries": cards.library_versions(), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "pictures_per_data_set": SAMPLE,
+        "held_out_fraction": HELD_OUT,
+        "held_out_accuracy": accuracy,
+        "libraries": cards.library_versions(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     return recogniser, card
 
 
-def fit_profile_for(directory: Path, splits: dict[str, LabelledImages], root: Path, *,
-                    recogniser: appearance.Recogniser | None, log=print) -> dict:
+def fit_profile_for(
+    directory: Path,
+    splits: dict[str, LabelledImages],
+    root: Path,
+    *,
+    recogniser: appearance.Recogniser | None,
+    log=print,
+) -> dict:
     """Fit and save the profile of the model in ``directory``; returns the card's ``appearance``."""
     card = cards.read_card(directory)
     spec = PreprocessingSpec.from_dict(card["preprocessing"])
@@ -95,11 +114,16 @@ def fit_profile_for(directory: Path, splits: dict[str, LabelledImages], root: Pa
     kind = DATASETS[dataset].modality if dataset in DATASETS else APPEARANCE_KINDS.get(dataset, ("", False))[0]
     profile = appearance.fit(splits["train"].images, splits["early_stop"].images)  # the threshold on early stopping
     profile.save(directory)
-    threshold = appearance.kind_threshold(recogniser, raw_pictures(splits["early_stop"]), kind) \
-        if recogniser is not None and kind in recogniser.kinds else 0.0
+    threshold = (
+        appearance.kind_threshold(recogniser, raw_pictures(splits["early_stop"]), kind)
+        if recogniser is not None and kind in recogniser.kinds
+        else 0.0
+    )
 
     def checks(pictures, prepared):
-        return appearance.assess(pictures, prepared, kind=kind, recogniser=recogniser, profile=profile, kind_threshold=threshold)
+        return appearance.assess(
+            pictures, prepared, kind=kind, recogniser=recogniser, profile=profile, kind_threshold=threshold
+        )
 
     others = {}
     for name in sorted(APPEARANCE_KINDS):
@@ -109,12 +133,19 @@ def fit_profile_for(directory: Path, splits: dict[str, LabelledImages], root: Pa
     same = {name for name, (other_kind, _) in APPEARANCE_KINDS.items() if other_kind == kind}
     validation = splits["validation"]
     measured = appearance.measure(checks, (raw_pictures(validation), validation.images), others, same_modality=same)
-    record = {"kind": kind, "kind_threshold": threshold, "profile_threshold": profile.threshold,
-              "recogniser_trained_on": list(recogniser.trained_on) if recogniser else [], **measured}
+    record = {
+        "kind": kind,
+        "kind_threshold": threshold,
+        "profile_threshold": profile.threshold,
+        "recogniser_trained_on": list(recogniser.trained_on) if recogniser else [],
+        **measured,
+    }
     card["appearance"] = record
     cards.write_card(directory, card)
-    log(f"appearance of {card['name']}: {measured['validation_flagged']:.1%} of its validation images flagged; "
-        f"other modalities caught: at least {measured['caught_min_other_modality'] or 0:.1%}")
+    log(
+        f"appearance of {card['name']}: {measured['validation_flagged']:.1%} of its validation images flagged; "
+        f"other modalities caught: at least {measured['caught_min_other_modality'] or 0:.1%}"
+    )
     return record
 
 

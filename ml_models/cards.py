@@ -20,7 +20,12 @@ def library_versions() -> dict[str, str]:
     import PIL
     import pydicom
 
-    versions = {"python": platform.python_version(), "numpy": numpy.__version__, "pillow": PIL.__version__, "pydicom": pydicom.__version__}
+    versions = {
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "pillow": PIL.__version__,
+        "pydicom": pydicom.__version__,
+    }
     try:
         import keras
         import tensorflow

@@ -127,7 +127,9 @@ DATASETS: dict[str, DatasetInfo] = {
             citation=f"{MEDMNIST_CITATION} DeepDRiD: Liu R et al., Patterns 3(6):100512 (2022).",
             file_name="retinamnist_trainval.npz",
             findings={"grade_0": None, **{f"grade_{grade}": "Diabetic retinopathy" for grade in range(1, 5)}},
-            defaults=(Recipe(arch="basic_cnn", image_size=28, epochs=60, batch_size=32, learning_rate=5e-4, patience=10),),
+            defaults=(
+                Recipe(arch="basic_cnn", image_size=28, epochs=60, batch_size=32, learning_rate=5e-4, patience=10),
+            ),
         ),
         DatasetInfo(
             name="brain_mri_4class",
@@ -143,7 +145,12 @@ DATASETS: dict[str, DatasetInfo] = {
                 "Nickparvar M. Brain Tumor MRI Dataset (Kaggle, 2021), merging Cheng J et al., PLoS ONE "
                 "10(10):e0140381 (2015) (figshare, CC BY 4.0), SARTAJ and Br35H."
             ),
-            findings={"glioma": "Brain tumour: glioma", "meningioma": "Brain tumour: meningioma", "notumor": None, "pituitary": "Brain tumour: pituitary adenoma"},
+            findings={
+                "glioma": "Brain tumour: glioma",
+                "meningioma": "Brain tumour: meningioma",
+                "notumor": None,
+                "pituitary": "Brain tumour: pituitary adenoma",
+            },
             defaults=(Recipe(arch="basic_cnn", image_size=64, epochs=40, patience=8, monitor="val_accuracy"),),
         ),
         DatasetInfo(
@@ -160,7 +167,11 @@ DATASETS: dict[str, DatasetInfo] = {
                 "Mendonca T, Ferreira PM, Marques JS, Marcal ARS, Rozeira J. PH2 - A dermoscopic image "
                 "database for research and benchmarking. IEEE EMBC 2013:5437-5440."
             ),
-            findings={"atypical_nevus": "Atypical (dysplastic) naevus", "common_nevus": "Common naevus", "melanoma": "Melanoma"},
+            findings={
+                "atypical_nevus": "Atypical (dysplastic) naevus",
+                "common_nevus": "Common naevus",
+                "melanoma": "Melanoma",
+            },
             defaults=(Recipe(arch="basic_cnn", image_size=64, epochs=60, batch_size=16, patience=10),),
         ),
         DatasetInfo(

@@ -15,7 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ml_models.preprocessing import DICOM_SUFFIXES, IMAGE_SUFFIXES, PreprocessingSpec, prepare_batch, prepare_image, read_image
+from ml_models.preprocessing import (
+    DICOM_SUFFIXES,
+    IMAGE_SUFFIXES,
+    PreprocessingSpec,
+    prepare_batch,
+    prepare_image,
+    read_image,
+)
 
 SPLITS = ("train", "val", "test")
 SPLIT_ALIASES = {"validation": "val", "valid": "val", "val": "val", "train": "train", "test": "test"}
@@ -35,7 +42,7 @@ class LabelledImages:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def subset(self, indices: np.ndarray) -> "LabelledImages":
+    def subset(self, indices: np.ndarray) -> LabelledImages:
         return LabelledImages(
             images=self.images[indices],
             labels=self.labels[indices],
@@ -86,7 +93,9 @@ def available_splits(path: Path) -> list[str]:
     return [split for split in SPLITS if (path / split).is_dir()]
 
 
-def load_medmnist(path: Path, split: str, spec: PreprocessingSpec, classes: tuple[str, ...] | None = None) -> LabelledImages:
+def load_medmnist(
+    path: Path, split: str, spec: PreprocessingSpec, classes: tuple[str, ...] | None = None
+) -> LabelledImages:
     split = normalise_split(split)
     with np.load(medmnist_file(path)) as arrays:
         if f"{split}_images" not in arrays.files:
@@ -124,7 +133,11 @@ def load_image_folders(
         images[index] = prepare_image(read_image(path), spec)
     patients = [patient_of(path.name) for path in paths]
     # Where no file name shows a patient, each image stands alone when splits are carved.
-    patients = np.array([p or f"{path.parent.name}/{path.name}" for p, path in zip(patients, paths)]) if any(patients) else None
+    patients = (
+        np.array([p or f"{path.parent.name}/{path.name}" for p, path in zip(patients, paths)])
+        if any(patients)
+        else None
+    )
     return LabelledImages(
         images=images,
         labels=np.array(labels, dtype=np.int64),
@@ -134,7 +147,9 @@ def load_image_folders(
     )
 
 
-def load_split(path: Path, split: str, spec: PreprocessingSpec, classes: tuple[str, ...] | None = None) -> LabelledImages:
+def load_split(
+    path: Path, split: str, spec: PreprocessingSpec, classes: tuple[str, ...] | None = None
+) -> LabelledImages:
     if layout_of(Path(path)) == "medmnist":
         return load_medmnist(path, split, spec, classes)
     return load_image_folders(path, split, spec, classes)
@@ -145,7 +160,9 @@ def patient_of(file_name: str) -> str | None:
     return match.group(1).lower() if match else None
 
 
-def carve(labels: np.ndarray, fraction: float, *, seed: int, groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def carve(
+    labels: np.ndarray, fraction: float, *, seed: int, groups: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Splits indices into (kept, carved), stratified by class, never splitting a group (patient).
 
     Each class contributes about ``fraction`` of its images; a patient's images all go the

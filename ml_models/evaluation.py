@@ -12,7 +12,9 @@ import numpy as np
 BOOTSTRAP_SAMPLES = 1000
 
 
-def decide(probabilities: np.ndarray, *, threshold: float | None = None, positive_class: int | None = None) -> np.ndarray:
+def decide(
+    probabilities: np.ndarray, *, threshold: float | None = None, positive_class: int | None = None
+) -> np.ndarray:
     """Predicted class per row: the thresholded positive class for binary models, else argmax."""
     probabilities = np.asarray(probabilities)
     if threshold is not None and probabilities.shape[1] == 2 and positive_class is not None:
@@ -86,7 +88,14 @@ def point_metrics(labels, probabilities, classes, *, threshold=None, positive_cl
 
 
 def bootstrap_intervals(
-    labels, probabilities, classes, *, threshold=None, positive_class=None, samples: int = BOOTSTRAP_SAMPLES, seed: int = 0
+    labels,
+    probabilities,
+    classes,
+    *,
+    threshold=None,
+    positive_class=None,
+    samples: int = BOOTSTRAP_SAMPLES,
+    seed: int = 0,
 ) -> dict[str, list[float]]:
     """Percentile 95% intervals for accuracy, AUC, macro F1 and balanced accuracy (resampling images)."""
     labels = np.asarray(labels, dtype=np.int64)
@@ -95,17 +104,27 @@ def bootstrap_intervals(
     collected: dict[str, list[float]] = {"accuracy": [], "auc": [], "macro_f1": [], "balanced_accuracy": []}
     for _ in range(samples):
         rows = rng.integers(0, len(labels), len(labels))
-        metrics = point_metrics(labels[rows], probabilities[rows], classes, threshold=threshold, positive_class=positive_class)
+        metrics = point_metrics(
+            labels[rows], probabilities[rows], classes, threshold=threshold, positive_class=positive_class
+        )
         for key in collected:
             if metrics[key] is not None:
                 collected[key].append(metrics[key])
-    return {key: [round(float(np.percentile(values, 2.5)), 4), round(float(np.percentile(values, 97.5)), 4)] for key, values in collected.items() if values}
+    return {
+        key: [round(float(np.percentile(values, 2.5)), 4), round(float(np.percentile(values, 97.5)), 4)]
+        for key, values in collected.items()
+        if values
+    }
 
 
-def evaluate(labels, probabilities, classes, *, threshold=None, positive_class=None, bootstrap: bool = True, seed: int = 0) -> dict:
+def evaluate(
+    labels, probabilities, classes, *, threshold=None, positive_class=None, bootstrap: bool = True, seed: int = 0
+) -> dict:
     metrics = point_metrics(labels, probabilities, classes, threshold=threshold, positive_class=positive_class)
     if bootstrap and len(labels):
-        metrics["ci95"] = bootstrap_intervals(labels, probabilities, classes, threshold=threshold, positive_class=positive_class, seed=seed)
+        metrics["ci95"] = bootstrap_intervals(
+            labels, probabilities, classes, threshold=threshold, positive_class=positive_class, seed=seed
+        )
     return metrics
 
 

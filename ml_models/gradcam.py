@@ -33,7 +33,9 @@ class GradCam:
         features_and_penultimate = keras.Model(model.inputs, [model.get_layer(layer_name).output, head.input])
         input_shape = tuple(model.inputs[0].shape[1:])
 
-        @tf.function(input_signature=[tf.TensorSpec((None, *input_shape), tf.float32), tf.TensorSpec((None,), tf.int32)])
+        @tf.function(
+            input_signature=[tf.TensorSpec((None, *input_shape), tf.float32), tf.TensorSpec((None,), tf.int32)]
+        )
         def maps(images, class_indices):
             with tf.GradientTape() as tape:
                 features, penultimate = features_and_penultimate(images, training=False)
@@ -44,8 +46,10 @@ class GradCam:
             return tf.nn.relu(tf.reduce_sum(features * weights[:, tf.newaxis, tf.newaxis, :], axis=-1))
 
         self._maps = maps
-        self._classes_of = tf.function(lambda images: tf.argmax(model(images, training=False), axis=-1, output_type=tf.int32),
-                                       input_signature=[tf.TensorSpec((None, *input_shape), tf.float32)])
+        self._classes_of = tf.function(
+            lambda images: tf.argmax(model(images, training=False), axis=-1, output_type=tf.int32),
+            input_signature=[tf.TensorSpec((None, *input_shape), tf.float32)],
+        )
 
     def heatmaps(self, images: np.ndarray, class_indices=None) -> list[np.ndarray]:
         """Preprocessed images [N, S, S, C] -> one heatmap [S, S] in 0-1 each, for the given class
@@ -65,7 +69,7 @@ def _scaled(cam: np.ndarray, size) -> np.ndarray:
     return np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)
 
 
-_built: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_built: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _built_lock = threading.Lock()
 
 

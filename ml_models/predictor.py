@@ -29,7 +29,12 @@ class Prediction:
     probabilities: dict[str, float]
 
     def to_dict(self) -> dict:
-        return {"label": self.label, "class_index": self.class_index, "confidence": self.confidence, "probabilities": self.probabilities}
+        return {
+            "label": self.label,
+            "class_index": self.class_index,
+            "confidence": self.confidence,
+            "probabilities": self.probabilities,
+        }
 
 
 def load_keras_model(path: Path):
@@ -55,7 +60,17 @@ def compiled_call(model, input_shape):
 class Predictor:
     """A loaded model and its card. The compiled call is safe to use from several threads."""
 
-    def __init__(self, model, *, spec: PreprocessingSpec, classes, threshold=None, positive_class=None, card: dict | None = None, batch_size: int = 32):
+    def __init__(
+        self,
+        model,
+        *,
+        spec: PreprocessingSpec,
+        classes,
+        threshold=None,
+        positive_class=None,
+        card: dict | None = None,
+        batch_size: int = 32,
+    ):
         self.model = model
         self.spec = spec
         self.classes = tuple(classes)
@@ -68,7 +83,7 @@ class Predictor:
         self._call(np.zeros((1, *spec.input_shape), dtype=np.float32))
 
     @classmethod
-    def load(cls, directory: Path, *, batch_size: int = 32) -> "Predictor":
+    def load(cls, directory: Path, *, batch_size: int = 32) -> Predictor:
         """A model directory (``model.keras`` + ``card.json``) -> a ready predictor."""
         directory = Path(directory)
         card = read_card(directory)
@@ -103,7 +118,12 @@ class Predictor:
         images = np.asarray(images, dtype=np.float32)
         if len(images) <= self.batch_size:
             return self._call(images).numpy()
-        return np.concatenate([self._call(images[start : start + self.batch_size]).numpy() for start in range(0, len(images), self.batch_size)])
+        return np.concatenate(
+            [
+                self._call(images[start : start + self.batch_size]).numpy()
+                for start in range(0, len(images), self.batch_size)
+            ]
+        )
 
     def decide(self, probabilities: np.ndarray) -> np.ndarray:
         return decide(probabilities, threshold=self.threshold, positive_class=self.positive_class)

@@ -17,7 +17,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-RESIZE_METHODS = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC, "area": Image.Resampling.BOX}
+RESIZE_METHODS = {
+    "bilinear": Image.Resampling.BILINEAR,
+    "bicubic": Image.Resampling.BICUBIC,
+    "area": Image.Resampling.BOX,
+}
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 DICOM_SUFFIXES = {".dcm", ".dicom"}
 
@@ -38,7 +42,7 @@ class PreprocessingSpec:
         }
 
     @classmethod
-    def from_dict(cls, values: dict) -> "PreprocessingSpec":
+    def from_dict(cls, values: dict) -> PreprocessingSpec:
         return cls(
             image_size=int(values["image_size"]),
             channels=int(values["channels"]),

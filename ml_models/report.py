@@ -1,6 +1,6 @@
 """Prints the model table of ml_models/README.md from the cards on disk, so the numbers are never typed by hand.
 
-    .venv/bin/python -m ml_models.report [MODELS_DIR]
+.venv/bin/python -m ml_models.report [MODELS_DIR]
 """
 
 from __future__ import annotations
@@ -28,7 +28,11 @@ def model_table(root: Path) -> str:
         card = read_card(directory)
         metrics = card["metrics"]["validation"]
         decision = card.get("decision", {})
-        rule = f"p({card['classes'][decision['positive_class']]}) >= {decision['threshold']}" if decision.get("rule") == "threshold" else "argmax"
+        rule = (
+            f"p({card['classes'][decision['positive_class']]}) >= {decision['threshold']}"
+            if decision.get("rule") == "threshold"
+            else "argmax"
+        )
         size = (directory / MODEL_FILE).stat().st_size / 1e6
         lines.append(
             f"| {card['dataset']['name']} | {card['name']}:{card['version']} | {card['architecture']['name']} "

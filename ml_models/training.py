@@ -87,7 +87,9 @@ def augmentation_layers(modality: str, seed: int):
     if "zoom" in recipe:
         steps.append(layers.RandomZoom(recipe["zoom"], fill_mode="constant", seed=seed + 2))
     if "translation" in recipe:
-        steps.append(layers.RandomTranslation(recipe["translation"], recipe["translation"], fill_mode="constant", seed=seed + 3))
+        steps.append(
+            layers.RandomTranslation(recipe["translation"], recipe["translation"], fill_mode="constant", seed=seed + 3)
+        )
     if "contrast" in recipe:
         # RandomContrast expects 0-255 values with value_range; our pixels are 0-255 floats.
         steps.append(layers.RandomContrast(recipe["contrast"], value_range=(0, 255), seed=seed + 4))
@@ -161,7 +163,9 @@ def train_model(plan: TrainingPlan, output_root: Path, *, log=print) -> Training
             start_from_epoch=recipe.min_epochs,
             restore_best_weights=True,
         ),
-        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=max(3, recipe.patience // 2), min_lr=1e-5),
+        keras.callbacks.ReduceLROnPlateau(
+            monitor="val_loss", factor=0.5, patience=max(3, recipe.patience // 2), min_lr=1e-5
+        ),
     ]
     verbose = plan.verbose if plan.verbose is not None else (1 if sys.stdout.isatty() else 2)
     history = model.fit(
@@ -182,12 +186,26 @@ def train_model(plan: TrainingPlan, output_root: Path, *, log=print) -> Training
     if len(info.classes) == 2 and "calibration" in splits:
         positive = info.positive_class if info.positive_class is not None else 1
         calibration = splits["calibration"]
-        threshold = tune_threshold(calibration.labels, predictor.probabilities(calibration.images), positive_class=positive)
-        decision = {"rule": "threshold", "positive_class": positive, "threshold": threshold, "tuned_on": "calibration split (balanced accuracy, 0.05 grid)"}
+        threshold = tune_threshold(
+            calibration.labels, predictor.probabilities(calibration.images), positive_class=positive
+        )
+        decision = {
+            "rule": "threshold",
+            "positive_class": positive,
+            "threshold": threshold,
+            "tuned_on": "calibration split (balanced accuracy, 0.05 grid)",
+        }
         predictor.threshold, predictor.positive_class = threshold, positive
     report = splits["validation"]
     probabilities = predictor.probabilities(report.images)
-    metrics = evaluate(report.labels, probabilities, info.classes, threshold=decision.get("threshold"), positive_class=decision.get("positive_class"), seed=seed)
+    metrics = evaluate(
+        report.labels,
+        probabilities,
+        info.classes,
+        threshold=decision.get("threshold"),
+        positive_class=decision.get("positive_class"),
+        seed=seed,
+    )
     log(
         f"validation: accuracy {metrics['accuracy']:.4f} {metrics['ci95'].get('accuracy')} auc {metrics['auc'] or float('nan'):.4f} "
         f"{metrics['ci95'].get('auc')} macro F1 {metrics['macro_f1']:.4f}"
@@ -222,7 +240,9 @@ def train_model(plan: TrainingPlan, output_root: Path, *, log=print) -> Training
             "parameters": count_parameters(model),
             "weights_init": "random (weights=None), trained from scratch",
             "gradcam_layer": gradcam_layer_name(model),
-            "normalisation": "EfficientNet's built-in Rescaling + Normalization" if recipe.arch == "efficientnet" else "Rescaling(1/255) inside the model",
+            "normalisation": "EfficientNet's built-in Rescaling + Normalization"
+            if recipe.arch == "efficientnet"
+            else "Rescaling(1/255) inside the model",
         },
         "training": {
             "recipe": asdict(recipe),
@@ -236,7 +256,11 @@ def train_model(plan: TrainingPlan, output_root: Path, *, log=print) -> Training
             "epochs_run": epochs_run,
             "seconds": round(training_seconds, 1),
             "seed": seed,
-            "history": {key: [round(float(v), 5) for v in values] for key, values in history.history.items() if key != "learning_rate"},
+            "history": {
+                key: [round(float(v), 5) for v in values]
+                for key, values in history.history.items()
+                if key != "learning_rate"
+            },
         },
         "splits": {
             split_name: {"n": len(images), "classes": images.class_counts()} for split_name, images in splits.items()

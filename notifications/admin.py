@@ -98,5 +98,9 @@ def alerts_panel(request):
         "title": "Alerts",
         "template": "admin/panels/alerts.html",
         "notifications": list(unread),
-        "last_id": Notification.objects.filter(recipient=request.user).order_by("-alert_id").values_list("alert_id", flat=True).first() or 0,
+        "last_id": Notification.objects.filter(recipient=request.user)
+        .order_by("-alert_id")
+        .values_list("alert_id", flat=True)
+        .first()
+        or 0,
     }

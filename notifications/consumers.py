@@ -5,8 +5,8 @@ from collections import deque
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from lib.channel_layers import ReconnectOnLayerLoss
 from healthsync.consumers import FORBIDDEN, UNAUTHORISED
+from lib.channel_layers import ReconnectOnLayerLoss
 from lib.realtime import PLATFORM_GROUP, hospital_group, user_group
 
 from .models import Notification
@@ -33,7 +33,8 @@ def _groups_for(user_id: int) -> list[str] | None:
 def _missed(user, after_id: int) -> list[dict]:
     inbox = (
         Notification.objects.filter(recipient=user, alert_id__gt=after_id)
-        .select_related("alert").order_by("alert_id")[:REPLAY_LIMIT]
+        .select_related("alert")
+        .order_by("alert_id")[:REPLAY_LIMIT]
     )
     return [notification.alert.as_message() for notification in inbox]
 

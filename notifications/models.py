@@ -45,8 +45,13 @@ class Alert(models.Model):
     def as_message(self) -> dict:
         """The WebSocket message: one JSON object per alert."""
         return {
-            "id": self.pk, "kind": self.kind, "title": self.title, "body": self.body, "link": self.link,
-            "severity": self.severity, "created": self.created.isoformat(),
+            "id": self.pk,
+            "kind": self.kind,
+            "title": self.title,
+            "body": self.body,
+            "link": self.link,
+            "severity": self.severity,
+            "created": self.created.isoformat(),
             "hospital": self.hospital_id,
         }
 
@@ -60,7 +65,9 @@ class Notification(models.Model):
 
     class Meta:
         ordering = ["-alert_id"]
-        constraints = [models.UniqueConstraint(fields=["alert", "recipient"], name="one_notification_per_alert_and_recipient")]
+        constraints = [
+            models.UniqueConstraint(fields=["alert", "recipient"], name="one_notification_per_alert_and_recipient")
+        ]
         indexes = [models.Index(fields=["recipient", "alert"], name="inbox_idx")]
 
     def __str__(self):
@@ -108,4 +115,8 @@ class ShortageState(models.Model):
     episode = models.PositiveIntegerField(default=1, help_text="Counts recoveries, so a new shortage is a new event.")
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["hospital", "blood_group", "component"], name="one_shortage_state_per_stock")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["hospital", "blood_group", "component"], name="one_shortage_state_per_stock"
+            )
+        ]

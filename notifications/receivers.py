@@ -6,8 +6,8 @@ from kombu.exceptions import OperationalError
 
 from bloodbank import events as bloodbank_events
 from donors import events as donor_events
-from lib.realtime import push
 from imaging import events as imaging_events
+from lib.realtime import push
 
 from . import tasks
 
@@ -31,7 +31,11 @@ def _inventory_level_changed(sender, *, hospital_id, blood_group, component, lev
     # Adequate levels matter too: they end a shortage episode.
     _queue(
         tasks.inventory_level_changed,
-        hospital_id=hospital_id, blood_group=str(blood_group), component=str(component), level=level, available_units=available_units,
+        hospital_id=hospital_id,
+        blood_group=str(blood_group),
+        component=str(component),
+        level=level,
+        available_units=available_units,
     )
 
 
@@ -66,8 +70,12 @@ def _analyses_status_changed(sender, *, analysis_ids, user_id, status, **_):
     if user_id is not None:
         try:
             # One channel-layer message per status change of a batch; the consumer sends one frame per analysis.
-            push(analyses_group(user_id), {"analyses": [{"analysis_id": analysis_id, "status": str(status)} for analysis_id in analysis_ids]},
-                 kind="analyses.status", wait=False)
+            push(
+                analyses_group(user_id),
+                {"analyses": [{"analysis_id": analysis_id, "status": str(status)} for analysis_id in analysis_ids]},
+                kind="analyses.status",
+                wait=False,
+            )
         except Exception:  # the channel layer is down: never fail the request or task that changed the status
             logger.warning("push of analyses %s status %s failed", list(analysis_ids), status, exc_info=True)
     if status in ("done", "failed"):

@@ -47,7 +47,13 @@ def in_quiet_hours(*, now_local: time, start: time | None, end: time | None) -> 
 
 
 def donor_may_be_called(
-    *, urgency: int, now: datetime, last_urgent_alert_at: datetime | None, quiet_start: time | None, quiet_end: time | None, now_local: time
+    *,
+    urgency: int,
+    now: datetime,
+    last_urgent_alert_at: datetime | None,
+    quiet_start: time | None,
+    quiet_end: time | None,
+    now_local: time,
 ) -> bool:
     """An urgent-need call to one eligible, opted-in donor: at most one per 24 hours; quiet hours
     respected, except in an emergency (urgency 5), which overrides quiet hours but not the daily limit."""

@@ -44,8 +44,16 @@ def _platform_admins() -> Q:
 
 
 def alert_raise(
-    *, kind: str, title: str, body: str, severity: str, event_key: str, audience: Q, groups: list[str],
-    link: str = "", hospital_id: int | None = None,
+    *,
+    kind: str,
+    title: str,
+    body: str,
+    severity: str,
+    event_key: str,
+    audience: Q,
+    groups: list[str],
+    link: str = "",
+    hospital_id: int | None = None,
 ) -> Alert:
     """Record an alert once per ``event_key``, put it in each recipient's inbox, then push it and send it on.
 
@@ -55,22 +63,34 @@ def alert_raise(
     with transaction.atomic():
         alert, created = Alert.objects.get_or_create(
             event_key=event_key,
-            defaults={"kind": kind, "title": title, "body": body, "severity": severity, "link": link,
-                      "hospital_id": hospital_id, "groups": groups},
+            defaults={
+                "kind": kind,
+                "title": title,
+                "body": body,
+                "severity": severity,
+                "link": link,
+                "hospital_id": hospital_id,
+                "groups": groups,
+            },
         )
         if not created:
             return alert
         recipients = list(User.objects.filter(audience, is_active=True).distinct().select_related("donor_profile"))
         # The alert is new (created in this transaction), so none of its inbox rows or deliveries exist
         # yet: they are inserted plainly and their ids come back with the insert, not from a second read.
-        notifications = Notification.objects.bulk_create([Notification(alert=alert, recipient=user) for user in recipients])
+        notifications = Notification.objects.bulk_create(
+            [Notification(alert=alert, recipient=user) for user in recipients]
+        )
         by_recipient = {notification.recipient_id: notification.pk for notification in notifications}
         deliveries = []
         for user in recipients:
             profile = getattr(user, "donor_profile", None) if user.is_donor else None
             for channel in rules.delivery_channels(
-                kind=kind, severity=severity, is_donor=profile is not None,
-                email=profile.notify_by_email if profile else True, sms=profile.notify_by_sms if profile else False,
+                kind=kind,
+                severity=severity,
+                is_donor=profile is not None,
+                email=profile.notify_by_email if profile else True,
+                sms=profile.notify_by_sms if profile else False,
             ):
                 deliveries.append(Delivery(notification_id=by_recipient[user.pk], channel=channel))
         delivery_ids = [delivery.pk for delivery in Delivery.objects.bulk_create(deliveries)]
@@ -107,11 +127,15 @@ def _platform_admins_if(hospital: Hospital) -> Q:
 # --- shortages ----------------------------------------------------------------------------
 
 
-def inventory_level_changed(*, hospital_id: int, blood_group: str, component: str, level: str, available_units: int) -> Alert | None:
+def inventory_level_changed(
+    *, hospital_id: int, blood_group: str, component: str, level: str, available_units: int
+) -> Alert | None:
     """A hospital's stock of a group and component reached ``level``: alert its staff and the verified
     network hospitals holding that group in adequate stock, once per level until stock recovers."""
     with transaction.atomic():
-        state, _ = ShortageState.objects.get_or_create(hospital_id=hospital_id, blood_group=blood_group, component=component)
+        state, _ = ShortageState.objects.get_or_create(
+            hospital_id=hospital_id, blood_group=blood_group, component=component
+        )
         state = ShortageState.objects.select_for_update().get(pk=state.pk)
         # Re-read the level inside the lock: events can arrive out of order.
         levels = bloodbank_selectors.network_levels(blood_group=blood_group, component=component)
@@ -124,7 +148,11 @@ def inventory_level_changed(*, hospital_id: int, blood_group: str, component: st
         if not raise_alert:
             return None
         hospital = Hospital.objects.select_related("region").get(pk=hospital_id)
-        helpers = [pk for pk, theirs in levels.items() if theirs == bloodbank_rules.ADEQUATE and pk != hospital_id] if hospital.is_verified else []
+        helpers = (
+            [pk for pk, theirs in levels.items() if theirs == bloodbank_rules.ADEQUATE and pk != hospital_id]
+            if hospital.is_verified
+            else []
+        )
         component_label = Component(component).label.lower()
         return alert_raise(
             kind=Kind.SHORTAGE,
@@ -152,7 +180,11 @@ def request_created(*, request_id: int) -> list[Alert]:
     hospital = request.hospital
     event_key = f"urgent-request:{request_id}"
     what = f"{request.units_requested} unit(s) of {request.blood_group} {request.get_component_display().lower()}"
-    body = f"{hospital.name} needs {what}" + (f" by {timezone.localtime(request.needed_by):%Y-%m-%d %H:%M}" if request.needed_by else "") + "."
+    body = (
+        f"{hospital.name} needs {what}"
+        + (f" by {timezone.localtime(request.needed_by):%Y-%m-%d %H:%M}" if request.needed_by else "")
+        + "."
+    )
     with transaction.atomic():
         # One hospital's urgent requests are counted one at a time: two at once cannot both slip under the limit.
         list(Hospital.objects.select_for_update().filter(pk=hospital.pk).values_list("pk"))
@@ -161,23 +193,36 @@ def request_created(*, request_id: int) -> list[Alert]:
             reach = "network" if PLATFORM_GROUP in (earlier.groups or []) else "own_staff"
         else:
             reach = rules.urgent_alert_reach(
-                hospital_verified=hospital.is_verified, network_alerts_last_hour=_urgent_alerts_to_network(hospital.pk),
+                hospital_verified=hospital.is_verified,
+                network_alerts_last_hour=_urgent_alerts_to_network(hospital.pk),
                 limit_per_hour=settings.HEALTHSYNC_URGENT_ALERTS_PER_HOUR,
             )
         if reach == "network":
             holders = [row["hospital_id"] for row in bloodbank_selectors.network_stock_for(request=request)]
-            audience, groups = _staff_of([hospital.pk, *holders]) | _platform_admins(), _staff_groups([hospital.pk, *holders])
+            audience, groups = (
+                _staff_of([hospital.pk, *holders]) | _platform_admins(),
+                _staff_groups([hospital.pk, *holders]),
+            )
         else:
             audience, groups = _staff_of([hospital.pk]), [hospital_group(hospital.pk)]
             if hospital.is_verified:
-                body += (f" Not sent to the network: {hospital.name} has raised {settings.HEALTHSYNC_URGENT_ALERTS_PER_HOUR} "
-                         "network-wide urgent alerts within the hour. Contact the other blood banks directly.")
-        alerts = [alert_raise(
-            kind=Kind.URGENT_REQUEST,
-            title=f"{'Emergency' if request.urgency == rules.EMERGENCY else 'Urgent'} request: {what} at {hospital.name}",
-            body=body, severity=Severity.CRITICAL, event_key=event_key, audience=audience, groups=groups,
-            link=f"/admin/bloodbank/network/requests/{request_id}/", hospital_id=hospital.pk,  # the network view (its own staff go on to the request)
-        )]
+                body += (
+                    f" Not sent to the network: {hospital.name} has raised {settings.HEALTHSYNC_URGENT_ALERTS_PER_HOUR} "
+                    "network-wide urgent alerts within the hour. Contact the other blood banks directly."
+                )
+        alerts = [
+            alert_raise(
+                kind=Kind.URGENT_REQUEST,
+                title=f"{'Emergency' if request.urgency == rules.EMERGENCY else 'Urgent'} request: {what} at {hospital.name}",
+                body=body,
+                severity=Severity.CRITICAL,
+                event_key=event_key,
+                audience=audience,
+                groups=groups,
+                link=f"/admin/bloodbank/network/requests/{request_id}/",
+                hospital_id=hospital.pk,  # the network view (its own staff go on to the request)
+            )
+        ]
     if reach == "network":
         donors_alert = _call_donors(request=request)
         if donors_alert is not None:
@@ -191,7 +236,8 @@ def _urgent_alerts_to_network(hospital_id: int) -> int:
     since = timezone.now() - rules.URGENT_ALERT_WINDOW
     pushed_to = (
         Alert.objects.filter(kind=Kind.URGENT_REQUEST, hospital_id=hospital_id, created__gte=since)
-        .exclude(event_key__endswith=":donors").values_list("groups", flat=True)
+        .exclude(event_key__endswith=":donors")
+        .values_list("groups", flat=True)
     )
     return sum(1 for groups in pushed_to if PLATFORM_GROUP in (groups or []))
 
@@ -202,24 +248,42 @@ def _call_donors(*, request: BloodRequest) -> Alert | None:
     if not request.hospital.is_verified or request.hospital.region_id is None:
         return None
     emergency = request.urgency == rules.EMERGENCY
-    groups = [str(g) for g in bloodbank_rules.donor_preference(component=request.component, recipient_group=request.blood_group, emergency=emergency)]
+    groups = [
+        str(g)
+        for g in bloodbank_rules.donor_preference(
+            component=request.component, recipient_group=request.blood_group, emergency=emergency
+        )
+    ]
     now = timezone.now()
     with transaction.atomic():
         candidates = donor_selectors.donors_eligible_now(blood_groups=groups, region_id=request.hospital.region_id)
         if not candidates:
             return None
         # Lock the candidates' accounts so two urgent requests never both call one donor within the day.
-        list(User.objects.select_for_update().filter(pk__in=[d.user_id for d in candidates]).order_by("pk").values_list("pk"))
+        list(
+            User.objects.select_for_update()
+            .filter(pk__in=[d.user_id for d in candidates])
+            .order_by("pk")
+            .values_list("pk")
+        )
         last_called = dict(
-            Notification.objects.filter(recipient_id__in=[d.user_id for d in candidates], alert__kind=Kind.URGENT_REQUEST)
-            .values_list("recipient_id").annotate(last=Max("alert__created"))
+            Notification.objects.filter(
+                recipient_id__in=[d.user_id for d in candidates], alert__kind=Kind.URGENT_REQUEST
+            )
+            .values_list("recipient_id")
+            .annotate(last=Max("alert__created"))
         )
         now_local = timezone.localtime(now).time()
         callable_ids = [
-            donor.user_id for donor in candidates
+            donor.user_id
+            for donor in candidates
             if rules.donor_may_be_called(
-                urgency=request.urgency, now=now, last_urgent_alert_at=last_called.get(donor.user_id),
-                quiet_start=donor.quiet_hours_start, quiet_end=donor.quiet_hours_end, now_local=now_local,
+                urgency=request.urgency,
+                now=now,
+                last_urgent_alert_at=last_called.get(donor.user_id),
+                quiet_start=donor.quiet_hours_start,
+                quiet_end=donor.quiet_hours_end,
+                now_local=now_local,
             )
         ]
         if not callable_ids:
@@ -227,8 +291,10 @@ def _call_donors(*, request: BloodRequest) -> Alert | None:
         return alert_raise(
             kind=Kind.URGENT_REQUEST,
             title=f"{request.hospital.name} urgently needs blood donors",
-            body=(f"{request.hospital.name} ({request.hospital.region}) has an urgent need your blood group can meet. "
-                  "If you can, book a donation today."),
+            body=(
+                f"{request.hospital.name} ({request.hospital.region}) has an urgent need your blood group can meet. "
+                "If you can, book a donation today."
+            ),
             severity=Severity.CRITICAL,
             event_key=f"urgent-request:{request.pk}:donors",
             audience=Q(pk__in=callable_ids),
@@ -265,9 +331,11 @@ def transfusion_reaction(*, allocation_id: int) -> Alert:
     return alert_raise(
         kind=Kind.TRANSFUSION_REACTION,
         title=f"Suspected transfusion reaction: unit {allocation.unit.din_display} at {hospital.name}",
-        body=(f"{allocation.unit.get_component_display()} {allocation.unit.blood_group}, request {allocation.request_id}, "
-              f"transfusion started {timezone.localtime(allocation.transfusion_started_at):%Y-%m-%d %H:%M}. "
-              f"What was seen: {allocation.transfusion_note}"),
+        body=(
+            f"{allocation.unit.get_component_display()} {allocation.unit.blood_group}, request {allocation.request_id}, "
+            f"transfusion started {timezone.localtime(allocation.transfusion_started_at):%Y-%m-%d %H:%M}. "
+            f"What was seen: {allocation.transfusion_note}"
+        ),
         severity=Severity.CRITICAL,
         event_key=f"reaction:{allocation_id}",
         audience=_staff_of([hospital.pk]),  # clinical detail: the hospital's own staff, not platform administrators
@@ -284,9 +352,19 @@ def units_recalled(*, hospital_id: int, din: str, unit_ids: list[int], marker: s
     units = list(BloodUnit.objects.filter(pk__in=unit_ids).prefetch_related("allocations").order_by("pk"))
     lines = []
     for unit in units:
-        requests = sorted({allocation.request_id for allocation in unit.allocations.all() if allocation.status in (AllocationStatus.ISSUED, AllocationStatus.TRANSFUSED)})
+        requests = sorted(
+            {
+                allocation.request_id
+                for allocation in unit.allocations.all()
+                if allocation.status in (AllocationStatus.ISSUED, AllocationStatus.TRANSFUSED)
+            }
+        )
         where = f" (request {', '.join(map(str, requests))})" if requests else ""
-        action = "transfused: tell the recipient's clinician" if unit.status == UnitStatus.TRANSFUSED else "issued: return it now"
+        action = (
+            "transfused: tell the recipient's clinician"
+            if unit.status == UnitStatus.TRANSFUSED
+            else "issued: return it now"
+        )
         lines.append(f"{unit.get_component_display()} {unit.blood_group}{where}, {action}.")
     shown = bloodbank_rules.display_din(din)
     return alert_raise(
@@ -310,18 +388,23 @@ def expiring_digest(*, days: int = 3) -> list[Alert]:
         units = list(bloodbank_selectors.units_expiring(hospitals=Hospital.objects.filter(pk=hospital.pk), days=days))
         if not units:
             continue
-        lines = [f"{unit.din_display} {unit.get_component_display()} {unit.blood_group}, expires {timezone.localtime(unit.expires_at):%Y-%m-%d %H:%M}" for unit in units[:50]]
-        alerts.append(alert_raise(
-            kind=Kind.EXPIRING,
-            title=f"{len(units)} unit(s) expire within {days} days at {hospital.name}",
-            body="\n".join(lines) + ("\n…" if len(units) > 50 else ""),
-            severity=Severity.INFO,
-            event_key=f"expiring:{hospital.pk}:{today.isoformat()}",
-            audience=_staff_of([hospital.pk]),
-            groups=[hospital_group(hospital.pk)],
-            link=f"/admin/bloodbank/bloodunit/?hospital__id__exact={hospital.pk}&expiring={days}",
-            hospital_id=hospital.pk,
-        ))
+        lines = [
+            f"{unit.din_display} {unit.get_component_display()} {unit.blood_group}, expires {timezone.localtime(unit.expires_at):%Y-%m-%d %H:%M}"
+            for unit in units[:50]
+        ]
+        alerts.append(
+            alert_raise(
+                kind=Kind.EXPIRING,
+                title=f"{len(units)} unit(s) expire within {days} days at {hospital.name}",
+                body="\n".join(lines) + ("\n…" if len(units) > 50 else ""),
+                severity=Severity.INFO,
+                event_key=f"expiring:{hospital.pk}:{today.isoformat()}",
+                audience=_staff_of([hospital.pk]),
+                groups=[hospital_group(hospital.pk)],
+                link=f"/admin/bloodbank/bloodunit/?hospital__id__exact={hospital.pk}&expiring={days}",
+                hospital_id=hospital.pk,
+            )
+        )
     return alerts
 
 
@@ -332,16 +415,23 @@ def _appointment_alert(appointment: Appointment, *, key: str, title: str) -> Ale
     slot = appointment.slot
     when = timezone.localtime(slot.starts_at)
     return alert_raise(
-        kind=Kind.APPOINTMENT, title=title,
+        kind=Kind.APPOINTMENT,
+        title=title,
         body=f"{slot.get_donation_type_display()} donation at {slot.hospital.name}, {when:%A %d %B %Y at %H:%M}.",
-        severity=Severity.INFO, event_key=key, audience=Q(pk=appointment.donor.user_id),
-        groups=[user_group(appointment.donor.user_id)], link="/donor/appointments/", hospital_id=slot.hospital_id,
+        severity=Severity.INFO,
+        event_key=key,
+        audience=Q(pk=appointment.donor.user_id),
+        groups=[user_group(appointment.donor.user_id)],
+        link="/donor/appointments/",
+        hospital_id=slot.hospital_id,
     )
 
 
 def appointment_booked(*, appointment_id: int) -> Alert:
     appointment = Appointment.objects.select_related("slot__hospital", "donor").get(pk=appointment_id)
-    return _appointment_alert(appointment, key=f"appointment-booked:{appointment_id}", title="Your donation appointment is booked")
+    return _appointment_alert(
+        appointment, key=f"appointment-booked:{appointment_id}", title="Your donation appointment is booked"
+    )
 
 
 def appointment_reminders(*, now: datetime | None = None) -> int:
@@ -365,12 +455,22 @@ def appointment_reminders(*, now: datetime | None = None) -> int:
 def analyses_finished(*, analysis_ids: list[int]) -> list[Alert]:
     """Tell each requester that their analyses finished: one inbox message for one analysis, one
     summary for a batch (a person wants one message for the 32 images they sent together)."""
-    finished = ImageAnalysis.objects.filter(pk__in=analysis_ids, status__in=("done", "failed"), requested_by__isnull=False)
+    finished = ImageAnalysis.objects.filter(
+        pk__in=analysis_ids, status__in=("done", "failed"), requested_by__isnull=False
+    )
     # Only what the messages say: the rows' other columns (a model's card, a study's metadata and encrypted
     # identifiers) took most of this task's time, which a worker spends just as the next batch arrives.
     finished = finished.select_related("model").only(
-        "status", "predictions", "predicted_class", "failure_reason", "requested_by", "hospital", "batch",
-        "model__name", "model__version", "model__is_active",
+        "status",
+        "predictions",
+        "predicted_class",
+        "failure_reason",
+        "requested_by",
+        "hospital",
+        "batch",
+        "model__name",
+        "model__version",
+        "model__is_active",
     )
     by_requester: dict[int, list[ImageAnalysis]] = {}
     for analysis in finished.order_by("pk"):
@@ -386,11 +486,21 @@ def _analysis_alert(analysis: ImageAnalysis) -> Alert:
         body = f"Image {analysis.pk} with {analysis.model}: {top['class']} {top['probability']:.0%}. Results support, not replace, a clinician's reading."
         severity = Severity.INFO
     else:
-        title, body, severity = f"Analysis {analysis.pk} failed", analysis.failure_reason or "The image could not be analysed.", Severity.WARNING
+        title, body, severity = (
+            f"Analysis {analysis.pk} failed",
+            analysis.failure_reason or "The image could not be analysed.",
+            Severity.WARNING,
+        )
     return alert_raise(
-        kind=Kind.ANALYSIS, title=title, body=body, severity=severity, event_key=f"analysis:{analysis.pk}:{analysis.status}",
-        audience=Q(pk=analysis.requested_by_id), groups=[user_group(analysis.requested_by_id)],
-        link=f"/admin/imaging/imageanalysis/{analysis.pk}/change/", hospital_id=analysis.hospital_id,
+        kind=Kind.ANALYSIS,
+        title=title,
+        body=body,
+        severity=severity,
+        event_key=f"analysis:{analysis.pk}:{analysis.status}",
+        audience=Q(pk=analysis.requested_by_id),
+        groups=[user_group(analysis.requested_by_id)],
+        link=f"/admin/imaging/imageanalysis/{analysis.pk}/change/",
+        hospital_id=analysis.hospital_id,
     )
 
 
@@ -403,13 +513,22 @@ def _batch_alert(analyses: list[ImageAnalysis]) -> Alert:
         findings[analysis.predicted_class] = findings.get(analysis.predicted_class, 0) + 1
     title = f"{len(analyses)} analyses finished: {len(done)} done" + (f", {failed} failed" if failed else "")
     summary = ", ".join(f"{label} {count}" for label, count in sorted(findings.items(), key=lambda item: -item[1]))
-    body = (f"{summary or 'No findings'} with {first.model}. " if done else "") + (
-        f"{failed} could not be analysed. " if failed else "") + "Results support, not replace, a clinician's reading."
+    body = (
+        (f"{summary or 'No findings'} with {first.model}. " if done else "")
+        + (f"{failed} could not be analysed. " if failed else "")
+        + "Results support, not replace, a clinician's reading."
+    )
     ids = hashlib.sha256(",".join(str(analysis.pk) for analysis in analyses).encode()).hexdigest()[:16]
     return alert_raise(
-        kind=Kind.ANALYSIS, title=title, body=body, severity=Severity.WARNING if failed else Severity.INFO,
-        event_key=f"analyses:{first.batch}:{ids}", audience=Q(pk=first.requested_by_id), groups=[user_group(first.requested_by_id)],
-        link=f"/admin/imaging/imageanalysis/?batch={first.batch}", hospital_id=first.hospital_id,
+        kind=Kind.ANALYSIS,
+        title=title,
+        body=body,
+        severity=Severity.WARNING if failed else Severity.INFO,
+        event_key=f"analyses:{first.batch}:{ids}",
+        audience=Q(pk=first.requested_by_id),
+        groups=[user_group(first.requested_by_id)],
+        link=f"/admin/imaging/imageanalysis/?batch={first.batch}",
+        hospital_id=first.hospital_id,
     )
 
 
@@ -443,12 +562,18 @@ def delivery_send(*, delivery_id: int) -> str:
     try:
         if delivery.channel == Channel.EMAIL:
             EmailMessage(
-                subject=notification.alert.title, body=f"{notification.alert.body}\n\n{notification.alert.link}".strip(),
-                to=[notification.recipient.email], headers={"X-HealthSync-Idempotency-Key": key, "Message-ID": f"<{key}@healthsync>"},
+                subject=notification.alert.title,
+                body=f"{notification.alert.body}\n\n{notification.alert.link}".strip(),
+                to=[notification.recipient.email],
+                headers={"X-HealthSync-Idempotency-Key": key, "Message-ID": f"<{key}@healthsync>"},
             ).send()
         else:
             profile = notification.recipient.donor_profile
-            sms.backend().send(to=profile.contact_number or "", body=f"{notification.alert.title}. {notification.alert.link}", idempotency_key=key)
+            sms.backend().send(
+                to=profile.contact_number or "",
+                body=f"{notification.alert.title}. {notification.alert.link}",
+                idempotency_key=key,
+            )
     except Exception as exc:  # a provider failure: try again later, up to a bound
         failed = delivery.attempts >= MAX_DELIVERY_ATTEMPTS
         Delivery.objects.filter(pk=delivery_id).update(
@@ -456,10 +581,16 @@ def delivery_send(*, delivery_id: int) -> str:
         )
         raise
     Delivery.objects.filter(pk=delivery_id).update(status=DeliveryStatus.SENT, sent_at=timezone.now(), last_error="")
-    audit.record([delivery], action=LogEntry.Action.UPDATE, changes=lambda _: {
-        "status": [DeliveryStatus.SENDING, DeliveryStatus.SENT], "channel": [None, delivery.channel],
-        "recipient": [None, str(notification.recipient_id)], "alert": [None, f"{notification.alert_id}: {notification.alert.title}"],
-    })  # written with update(), which django-auditlog does not see
+    audit.record(
+        [delivery],
+        action=LogEntry.Action.UPDATE,
+        changes=lambda _: {
+            "status": [DeliveryStatus.SENDING, DeliveryStatus.SENT],
+            "channel": [None, delivery.channel],
+            "recipient": [None, str(notification.recipient_id)],
+            "alert": [None, f"{notification.alert_id}: {notification.alert.title}"],
+        },
+    )  # written with update(), which django-auditlog does not see
     return "sent"
 
 
@@ -471,4 +602,3 @@ def deliveries_due() -> list[int]:
             Q(status=DeliveryStatus.PENDING) | Q(status=DeliveryStatus.SENDING, claimed_at__lt=now - STALE_CLAIM)
         ).values_list("pk", flat=True)[:1000]
     )
-

@@ -13,7 +13,11 @@ from . import catalogue, exports
 PARAMETERS = [
     OpenApiParameter("start", str, description="First day, YYYY-MM-DD (default: 90 days before end)."),
     OpenApiParameter("end", str, description="Last day, YYYY-MM-DD (default: today)."),
-    OpenApiParameter("hospital", int, description="One of your hospitals (default: all of them; network-wide for platform administrators)."),
+    OpenApiParameter(
+        "hospital",
+        int,
+        description="One of your hospitals (default: all of them; network-wide for platform administrators).",
+    ),
     OpenApiParameter("format", str, enum=["json", "csv", "pdf"], description="json (default), csv or pdf."),
 ]
 
@@ -31,12 +35,24 @@ def report_response(name: str, params, user):
         response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
         return response
     if kind == "pdf":
-        pdf = exports.report_pdf(title=f"HealthSync: {title}", period_label=period.label(), scope_label=catalogue.scope_label(hospitals, user), name=name, figures=figures)
+        pdf = exports.report_pdf(
+            title=f"HealthSync: {title}",
+            period_label=period.label(),
+            scope_label=catalogue.scope_label(hospitals, user),
+            name=name,
+            figures=figures,
+        )
         response = HttpResponse(pdf, content_type="application/pdf")
         response["Content-Disposition"] = f'attachment; filename="{filename}.pdf"'
         return response
-    return {"report": name, "title": title, "start": period.start.isoformat(), "end": (period.end).isoformat(),
-            "hospitals": list(hospitals.values_list("pk", flat=True)), "figures": figures}
+    return {
+        "report": name,
+        "title": title,
+        "start": period.start.isoformat(),
+        "end": (period.end).isoformat(),
+        "hospitals": list(hospitals.values_list("pk", flat=True)),
+        "figures": figures,
+    }
 
 
 @extend_schema(parameters=PARAMETERS, responses={200: OpenApiTypes.OBJECT})
@@ -57,6 +73,9 @@ def report(request, name):
 def units_export(request):
     """Every unit of your hospitals as CSV, streamed in chunks (memory stays flat for any row count)."""
     hospitals = catalogue.hospitals_from(request.query_params, request.user)
-    response = StreamingHttpResponse(exports.csv_lines(exports.UNIT_EXPORT_HEADER, exports.unit_rows(hospitals)), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(
+        exports.csv_lines(exports.UNIT_EXPORT_HEADER, exports.unit_rows(hospitals)),
+        content_type="text/csv; charset=utf-8",
+    )
     response["Content-Disposition"] = 'attachment; filename="healthsync-units.csv"'
     return response

@@ -46,33 +46,83 @@ def report_table(name: str, figures: dict) -> tuple[list[str], list[list]]:
     if name == "requests":
         header = ["figure", "value"]
         rows = [
-            ["requests", figures["overall"]["requests"]], ["fulfilled", figures["overall"]["fulfilled"]],
-            ["fulfilment_rate", figures["overall"]["rate"]], ["urgent_requests", figures["urgent"]["requests"]],
-            ["urgent_fulfilled", figures["urgent"]["fulfilled"]], ["urgent_fulfilment_rate", figures["urgent"]["rate"]],
-            ["cancelled", figures["cancelled"]], ["hours_to_fulfil_median", figures["hours_to_fulfil_median"]],
+            ["requests", figures["overall"]["requests"]],
+            ["fulfilled", figures["overall"]["fulfilled"]],
+            ["fulfilment_rate", figures["overall"]["rate"]],
+            ["urgent_requests", figures["urgent"]["requests"]],
+            ["urgent_fulfilled", figures["urgent"]["fulfilled"]],
+            ["urgent_fulfilment_rate", figures["urgent"]["rate"]],
+            ["cancelled", figures["cancelled"]],
+            ["hours_to_fulfil_median", figures["hours_to_fulfil_median"]],
             ["hours_to_fulfil_p90", figures["hours_to_fulfil_p90"]],
         ]
         rows += [[f"transfers_in {status}", n] for status, n in sorted(figures["transfers_in"].items())]
         rows += [[f"transfers_out {status}", n] for status, n in sorted(figures["transfers_out"].items())]
         return header, rows
     if name == "diagnostics":
-        header = ["condition", "model", "version", "status", "analyses", "positive", "positive_share", "confirmed", "agreed"]
+        header = [
+            "condition",
+            "model",
+            "version",
+            "status",
+            "analyses",
+            "positive",
+            "positive_share",
+            "confirmed",
+            "agreed",
+        ]
         rows = [[row[h] for h in header] for row in figures["rows"]]
-        rows += [["agreement", row["model"], row["version"], "confirmed", row["confirmed"], f"accuracy {row['accuracy']}",
-                  f"sensitivity {row['sensitivity']}", f"specificity {row['specificity']}", ""] for row in figures["per_model"]]
-        rows.append(["turnaround", "", "", "seconds", "", f"median {figures['turnaround_seconds_median']}", f"p90 {figures['turnaround_seconds_p90']}", "", ""])
+        rows += [
+            [
+                "agreement",
+                row["model"],
+                row["version"],
+                "confirmed",
+                row["confirmed"],
+                f"accuracy {row['accuracy']}",
+                f"sensitivity {row['sensitivity']}",
+                f"specificity {row['specificity']}",
+                "",
+            ]
+            for row in figures["per_model"]
+        ]
+        rows.append(
+            [
+                "turnaround",
+                "",
+                "",
+                "seconds",
+                "",
+                f"median {figures['turnaround_seconds_median']}",
+                f"p90 {figures['turnaround_seconds_p90']}",
+                "",
+                "",
+            ]
+        )
         return header, rows
     raise KeyError(name)
 
 
-UNIT_EXPORT_HEADER = ["din", "component", "blood_group", "volume_ml", "status", "hospital_fin", "collected_at", "expires_at"]
+UNIT_EXPORT_HEADER = [
+    "din",
+    "component",
+    "blood_group",
+    "volume_ml",
+    "status",
+    "hospital_fin",
+    "collected_at",
+    "expires_at",
+]
 
 
 def unit_rows(hospitals) -> Iterator[list]:
     """Every unit of ``hospitals``, read from the database in chunks."""
     units = (
-        BloodUnit.objects.filter(hospital__in=hospitals).order_by("pk")
-        .values_list("din", "component", "blood_group", "volume_ml", "status", "hospital__fin", "collected_at", "expires_at")
+        BloodUnit.objects.filter(hospital__in=hospitals)
+        .order_by("pk")
+        .values_list(
+            "din", "component", "blood_group", "volume_ml", "status", "hospital__fin", "collected_at", "expires_at"
+        )
     )
     for din, component, group, volume, status, fin, collected, expires in units.iterator(chunk_size=2000):
         yield [din, component, group, volume, status, fin, collected.isoformat(), expires.isoformat()]
@@ -88,7 +138,12 @@ def _bar_chart(labels: list[str], series: list[list[float]], names: list[str]) -
     chart.categoryAxis.categoryNames = labels
     chart.categoryAxis.labels.fontSize = 7
     chart.valueAxis.valueMin = 0
-    palette = [colors.HexColor("#0d6efd"), colors.HexColor("#dc3545"), colors.HexColor("#198754"), colors.HexColor("#fd7e14")]
+    palette = [
+        colors.HexColor("#0d6efd"),
+        colors.HexColor("#dc3545"),
+        colors.HexColor("#198754"),
+        colors.HexColor("#fd7e14"),
+    ]
     for index in range(len(chart.data)):
         chart.bars[index].fillColor = palette[index % len(palette)]
     drawing.add(chart)
@@ -110,11 +165,21 @@ def chart_series(name: str, figures: dict) -> tuple[list[str], list[list[float]]
         labels = [row["month"] for row in figures["donations_per_month"]]
         return labels, [[row["donations"] for row in figures["donations_per_month"]]], ["donations"]
     if name == "requests":
-        return ["all", "urgency 4-5"], [[figures["overall"]["requests"], figures["urgent"]["requests"]],
-                                        [figures["overall"]["fulfilled"], figures["urgent"]["fulfilled"]]], ["requests", "fulfilled"]
+        return (
+            ["all", "urgency 4-5"],
+            [
+                [figures["overall"]["requests"], figures["urgent"]["requests"]],
+                [figures["overall"]["fulfilled"], figures["urgent"]["fulfilled"]],
+            ],
+            ["requests", "fulfilled"],
+        )
     if name == "diagnostics":
         labels = [f"{row['condition']} / {row['model']} v{row['version']}" for row in figures["rows"]]
-        return labels, [[row["analyses"] for row in figures["rows"]], [row["positive"] for row in figures["rows"]]], ["analyses", "positive"]
+        return (
+            labels,
+            [[row["analyses"] for row in figures["rows"]], [row["positive"] for row in figures["rows"]]],
+            ["analyses", "positive"],
+        )
     raise KeyError(name)
 
 
@@ -123,16 +188,25 @@ def report_pdf(*, title: str, period_label: str, scope_label: str, name: str, fi
     styles = getSampleStyleSheet()
     document = SimpleDocTemplate(buffer, pagesize=A4, title=title, author="HealthSync")
     header, rows = report_table(name, figures)
-    table = Table([header] + [["" if v is None else str(v) for v in row] for row in rows] or [["No data"]], repeatRows=1)
-    table.setStyle(TableStyle([
-        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e9ecef")),
-        ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
-        ("FONTSIZE", (0, 0), (-1, -1), 7),
-    ]))
+    table = Table(
+        [header] + [["" if v is None else str(v) for v in row] for row in rows] or [["No data"]], repeatRows=1
+    )
+    table.setStyle(
+        TableStyle(
+            [
+                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e9ecef")),
+                ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
+                ("FONTSIZE", (0, 0), (-1, -1), 7),
+            ]
+        )
+    )
     labels, series, names = chart_series(name, figures)
     story = [  # Paragraph reads its text as ReportLab markup (<img>, <a>): every value goes in escaped
         Paragraph(escape(title), styles["Title"]),
-        Paragraph(escape(f"{scope_label}. Period: {period_label}. Generated {timezone.localtime():%Y-%m-%d %H:%M}."), styles["Normal"]),
+        Paragraph(
+            escape(f"{scope_label}. Period: {period_label}. Generated {timezone.localtime():%Y-%m-%d %H:%M}."),
+            styles["Normal"],
+        ),
         Spacer(1, 12),
         Paragraph(escape("Chart: " + ", ".join(names)), styles["Heading3"]),
         _bar_chart(labels, series, names),

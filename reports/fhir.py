@@ -20,9 +20,19 @@ EXTENSIONS = {
     "recipient-blood-group": "ABO/RhD group of the recipient (valueString).",
     "urgency": "HealthSync urgency 1-5 (valueInteger; 4 urgent, 5 emergency).",
 }
-CATEGORY = {Component.RED_CELLS: "cells", Component.PLATELETS: "cells", Component.WHOLE_BLOOD: "fluid",
-            Component.PLASMA: "fluid", Component.CRYOPRECIPITATE: "fluid"}
-REQUEST_STATUS = {"pending": "active", "partially_fulfilled": "active", "fulfilled": "completed", "cancelled": "revoked"}
+CATEGORY = {
+    Component.RED_CELLS: "cells",
+    Component.PLATELETS: "cells",
+    Component.WHOLE_BLOOD: "fluid",
+    Component.PLASMA: "fluid",
+    Component.CRYOPRECIPITATE: "fluid",
+}
+REQUEST_STATUS = {
+    "pending": "active",
+    "partially_fulfilled": "active",
+    "fulfilled": "completed",
+    "cancelled": "revoked",
+}
 
 
 def _instant(value) -> str:
@@ -46,10 +56,20 @@ def blood_unit(unit: BloodUnit) -> dict:
         "status": "available" if unit.status == UnitStatus.AVAILABLE else "unavailable",
         "quantity": 1,
         "collection": {"collectedDateTime": _instant(unit.collected_at)},
-        "storage": [{"description": "Use before the end of the period", "duration": {"end": _instant(unit.expires_at)}}],
+        "storage": [
+            {"description": "Use before the end of the period", "duration": {"end": _instant(unit.expires_at)}}
+        ],
         "extension": [
             _extension("blood-group", valueString=unit.blood_group),
-            _extension("volume", valueQuantity={"value": unit.volume_ml, "unit": "mL", "system": "http://unitsofmeasure.org", "code": "mL"}),
+            _extension(
+                "volume",
+                valueQuantity={
+                    "value": unit.volume_ml,
+                    "unit": "mL",
+                    "system": "http://unitsofmeasure.org",
+                    "code": "mL",
+                },
+            ),
             _extension("unit-status", valueCode=unit.status),
             _extension("holding-facility", valueString=unit.hospital.fin),
         ],
@@ -88,10 +108,16 @@ def blood_request(request: BloodRequest, *, with_patient: bool = False) -> dict:
 
 ANALYSIS_STATUS = {"queued": "registered", "running": "partial", "done": "preliminary", "failed": "cancelled"}
 CONDITION_SYSTEM = "https://healthsync.example/fhir/CodeSystem/condition"
-EXTENSIONS["model-version"] = "The model and version that produced a DiagnosticReport (valueString, e.g. pneumoniamnist-basic_cnn:1)."
+EXTENSIONS["model-version"] = (
+    "The model and version that produced a DiagnosticReport (valueString, e.g. pneumoniamnist-basic_cnn:1)."
+)
 EXTENSIONS["clinician-reading"] = "A clinician's reading of the result (valueCode: agrees, disagrees, uncertain)."
-EXTENSIONS["analysis-warning"] = "A check the image failed and staff overrode to analyse it anyway (valueString: code: message)."
-ACCESSION_TYPE = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "ACSN", "display": "Accession ID"}]}
+EXTENSIONS["analysis-warning"] = (
+    "A check the image failed and staff overrode to analyse it anyway (valueString: code: message)."
+)
+ACCESSION_TYPE = {
+    "coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "ACSN", "display": "Accession ID"}]
+}
 
 
 def _report_status(analysis) -> str:
@@ -108,8 +134,13 @@ def _conclusion_codes(analysis) -> list[dict]:
     """One code per finding: the model's, or the clinician's finding where the reading disagrees."""
     if analysis.confirmation == "disagrees":
         return [{"text": f"{analysis.true_finding} (clinician's finding)"}]
-    return [{"coding": [{"system": CONDITION_SYSTEM, "code": finding["code"], "display": finding["condition"]}], "text": finding["condition"]}
-            for finding in analysis.findings or []]
+    return [
+        {
+            "coding": [{"system": CONDITION_SYSTEM, "code": finding["code"], "display": finding["condition"]}],
+            "text": finding["condition"],
+        }
+        for finding in analysis.findings or []
+    ]
 
 
 def image_analysis(analysis, *, with_patient: bool = False) -> dict:
@@ -118,9 +149,16 @@ def image_analysis(analysis, *, with_patient: bool = False) -> dict:
     model = analysis.model
     observations = [
         {
-            "resourceType": "Observation", "id": f"prediction-{index}", "status": "preliminary" if not analysis.confirmation else "final",
+            "resourceType": "Observation",
+            "id": f"prediction-{index}",
+            "status": "preliminary" if not analysis.confirmation else "final",
             "code": {"text": f"Probability of {row['class']}"},
-            "valueQuantity": {"value": row["probability"], "unit": "probability", "system": "http://unitsofmeasure.org", "code": "1"},
+            "valueQuantity": {
+                "value": row["probability"],
+                "unit": "probability",
+                "system": "http://unitsofmeasure.org",
+                "code": "1",
+            },
             "device": {"display": f"{model.name}:{model.version}"},
         }
         for index, row in enumerate(analysis.predictions or [])
@@ -133,7 +171,13 @@ def image_analysis(analysis, *, with_patient: bool = False) -> dict:
         "resourceType": "DiagnosticReport",
         "id": str(analysis.pk),
         "status": _report_status(analysis),
-        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "RAD", "display": "Radiology"}]}],
+        "category": [
+            {
+                "coding": [
+                    {"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "RAD", "display": "Radiology"}
+                ]
+            }
+        ],
         "code": {"text": f"{asked}: automated image analysis"},
         "subject": subject,
         "effectiveDateTime": _instant(analysis.submitted_at),
@@ -149,9 +193,14 @@ def image_analysis(analysis, *, with_patient: bool = False) -> dict:
         resource["result"] = [{"reference": f"#{observation['id']}"} for observation in observations]
     warnings = [f"{warning['code']}: {warning['message']}" for warning in analysis.warnings or []]
     if analysis.status == "done":
-        found = ", ".join(finding["condition"] for finding in analysis.findings or []) or f"no finding ({analysis.predicted_class})"
+        found = (
+            ", ".join(finding["condition"] for finding in analysis.findings or [])
+            or f"no finding ({analysis.predicted_class})"
+        )
         caution = f" WARNING: {' '.join(warnings)}" if warnings else ""
-        resource["conclusion"] = (f"{found} ({model.name} version {model.version}); supports, does not replace, a clinician's reading.{caution}")
+        resource["conclusion"] = (
+            f"{found} ({model.name} version {model.version}); supports, does not replace, a clinician's reading.{caution}"
+        )
         resource["conclusionCode"] = _conclusion_codes(analysis)
         if not resource["conclusionCode"]:
             del resource["conclusionCode"]
@@ -164,7 +213,9 @@ def image_analysis(analysis, *, with_patient: bool = False) -> dict:
     return resource
 
 
-def bundle(*, resources: list[dict], total: int, base_url: str, self_url: str, next_url: str | None, previous_url: str | None) -> dict:
+def bundle(
+    *, resources: list[dict], total: int, base_url: str, self_url: str, next_url: str | None, previous_url: str | None
+) -> dict:
     links = [{"relation": "self", "url": self_url}]
     if next_url:
         links.append({"relation": "next", "url": next_url})
@@ -176,7 +227,11 @@ def bundle(*, resources: list[dict], total: int, base_url: str, self_url: str, n
         "total": total,
         "link": links,
         "entry": [
-            {"fullUrl": f"{base_url}/{resource['resourceType']}/{resource['id']}", "resource": resource, "search": {"mode": "match"}}
+            {
+                "fullUrl": f"{base_url}/{resource['resourceType']}/{resource['id']}",
+                "resource": resource,
+                "search": {"mode": "match"},
+            }
             for resource in resources
         ],
     }

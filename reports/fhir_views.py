@@ -49,20 +49,32 @@ class FhirContentNegotiation(DefaultContentNegotiation):
 
 
 def _negotiated(view):
-    return content_negotiation_class(FhirContentNegotiation)(renderer_classes([FhirJsonRenderer, PlainJsonRenderer])(view))
+    return content_negotiation_class(FhirContentNegotiation)(
+        renderer_classes([FhirJsonRenderer, PlainJsonRenderer])(view)
+    )
 
 
 RESOURCES = {
-    "BiologicallyDerivedProduct": (lambda: BloodUnit.objects.select_related("hospital").order_by("pk"), fhir.blood_unit),
+    "BiologicallyDerivedProduct": (
+        lambda: BloodUnit.objects.select_related("hospital").order_by("pk"),
+        fhir.blood_unit,
+    ),
     "ServiceRequest": (lambda: BloodRequest.objects.select_related("hospital").order_by("pk"), fhir.blood_request),
-    "DiagnosticReport": (lambda: ImageAnalysis.objects.select_related("hospital", "model", "requested_condition", "confirmed_by").order_by("pk"),
-                         fhir.image_analysis),
+    "DiagnosticReport": (
+        lambda: ImageAnalysis.objects.select_related(
+            "hospital", "model", "requested_condition", "confirmed_by"
+        ).order_by("pk"),
+        fhir.image_analysis,
+    ),
 }
 PAGE_SIZE = 50
 
 
 # The patient-identifying fields each resource carries (for the hospital's own staff), whose reading is audited.
-PATIENT_FIELDS = {fhir.blood_request: ["patient_reference"], fhir.image_analysis: ["patient_reference", "accession_number"]}
+PATIENT_FIELDS = {
+    fhir.blood_request: ["patient_reference"],
+    fhir.image_analysis: ["patient_reference", "accession_number"],
+}
 
 
 def _resource(resource_type: str, request):
@@ -82,7 +94,11 @@ def _resource(resource_type: str, request):
     return scope_to_hospitals(queryset(), user), built
 
 
-@extend_schema(operation_id="fhir_search", responses={200: OpenApiTypes.OBJECT}, description="A searchset Bundle (FHIR R4B); `_count` and `page` page it.")
+@extend_schema(
+    operation_id="fhir_search",
+    responses={200: OpenApiTypes.OBJECT},
+    description="A searchset Bundle (FHIR R4B); `_count` and `page` page it.",
+)
 @api_view(["GET"])
 @permission_classes([IsHospitalStaff])
 @_negotiated
@@ -101,11 +117,16 @@ def search(request, resource_type):
         return f"{base}/{resource_type}?_count={count}&page={number}"
 
     resources = [build(row) for row in page.object_list] if page else []
-    return Response(fhir.bundle(
-        resources=resources, total=paginator.count, base_url=base, self_url=url(page.number if page else 1),
-        next_url=url(page.next_page_number()) if page and page.has_next() else None,
-        previous_url=url(page.previous_page_number()) if page and page.has_previous() else None,
-    ))
+    return Response(
+        fhir.bundle(
+            resources=resources,
+            total=paginator.count,
+            base_url=base,
+            self_url=url(page.number if page else 1),
+            next_url=url(page.next_page_number()) if page and page.has_next() else None,
+            previous_url=url(page.previous_page_number()) if page and page.has_previous() else None,
+        )
+    )
 
 
 @extend_schema(operation_id="fhir_read", responses={200: OpenApiTypes.OBJECT}, description="One FHIR R4B resource.")

@@ -25,8 +25,12 @@ def reports_page(request, name="blood-utilisation"):
         title, figures, error, period, hospitals = "Report", None, exc.message, None, None
     context = {
         **admin.site.each_context(request),
-        "title": f"Reports: {title}", "report_name": name, "reports": [(key, value[0]) for key, value in catalogue.REPORTS.items()],
-        "figures": figures, "error": error, "period": period,
+        "title": f"Reports: {title}",
+        "report_name": name,
+        "reports": [(key, value[0]) for key, value in catalogue.REPORTS.items()],
+        "figures": figures,
+        "error": error,
+        "period": period,
         "scope": catalogue.scope_label(hospitals, request.user) if hospitals is not None else "",
         "query": request.GET.urlencode(),
     }

@@ -18,8 +18,13 @@ def paginated(serializer_class):
 
     name = f"Paginated{serializer_class.__name__.removesuffix('Serializer')}List"
     if name not in _paginated_schemas:
-        _paginated_schemas[name] = inline_serializer(name, {
-            "count": serializers.IntegerField(), "next": serializers.URLField(allow_null=True),
-            "previous": serializers.URLField(allow_null=True), "results": serializer_class(many=True),
-        })
+        _paginated_schemas[name] = inline_serializer(
+            name,
+            {
+                "count": serializers.IntegerField(),
+                "next": serializers.URLField(allow_null=True),
+                "previous": serializers.URLField(allow_null=True),
+                "results": serializer_class(many=True),
+            },
+        )
     return _paginated_schemas[name]

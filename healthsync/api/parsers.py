@@ -45,7 +45,9 @@ class JSONParser(parsers.JSONParser):
         try:
             text = codecs.getreader(encoding)(stream).read()
             if nesting_depth(text, self.max_depth) > self.max_depth:
-                raise ParseError(f"JSON parse error - the body nests more than {self.max_depth} levels of arrays and objects.")
+                raise ParseError(
+                    f"JSON parse error - the body nests more than {self.max_depth} levels of arrays and objects."
+                )
             return json.loads(text, parse_constant=json.strict_constant if self.strict else None)
         except (ValueError, LookupError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
             raise ParseError(f"JSON parse error - {exc}") from None

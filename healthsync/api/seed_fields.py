@@ -12,7 +12,12 @@ from functools import wraps
 from healthsync.errors import DomainError
 
 # The domain's name of a field: the seed's.
-SEED_FIELD_NAMES = {"blood_group": "blood_type", "volume_ml": "quantity_ml", "urgency": "urgency_level", "expires_at": "expiry_date"}
+SEED_FIELD_NAMES = {
+    "blood_group": "blood_type",
+    "volume_ml": "quantity_ml",
+    "urgency": "urgency_level",
+    "expires_at": "expiry_date",
+}
 
 
 def seed_field_names(view):

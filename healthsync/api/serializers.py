@@ -88,5 +88,16 @@ class InvitationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Invitation
-        fields = ["id", "hospital", "email", "role", "status", "invited_by", "created_at", "expires_at", "accepted_at", "withdrawn_at"]
+        fields = [
+            "id",
+            "hospital",
+            "email",
+            "role",
+            "status",
+            "invited_by",
+            "created_at",
+            "expires_at",
+            "accepted_at",
+            "withdrawn_at",
+        ]
         read_only_fields = ["id", "status", "invited_by", "created_at", "expires_at", "accepted_at", "withdrawn_at"]

@@ -21,17 +21,40 @@ from rest_framework_simplejwt.views import TokenBlacklistView, TokenObtainPairVi
 from .. import invitations, services
 from ..errors import Forbidden
 from ..models import Hospital, Invitation, Membership, User
-from ..permissions import CHANGE, MANAGE_STAFF, VIEW, HospitalObjectPermission, can_anywhere, hospitals_for, scope_to_hospitals
+from ..permissions import (
+    CHANGE,
+    MANAGE_STAFF,
+    VIEW,
+    HospitalObjectPermission,
+    can_anywhere,
+    hospitals_for,
+    scope_to_hospitals,
+)
 from ..regions import region_find
 from ..registration import CHECK_YOUR_EMAIL, check_email_confirmed, register_quietly, verification_required
-from ..security import SECOND_FACTOR_REQUIRED, account_authenticate, has_second_factor, second_factor_missing, verify_second_factor
-from .serializers import HospitalSerializer, InvitationSerializer, MembershipSerializer, RegisterSerializer, UserSerializer
+from ..security import (
+    SECOND_FACTOR_REQUIRED,
+    account_authenticate,
+    has_second_factor,
+    second_factor_missing,
+    verify_second_factor,
+)
+from .serializers import (
+    HospitalSerializer,
+    InvitationSerializer,
+    MembershipSerializer,
+    RegisterSerializer,
+    UserSerializer,
+)
 from .throttling import ClientScopedRateThrottle
 
 
 class LoginTokenSerializer(TokenObtainPairSerializer):
     otp = serializers.CharField(
-        required=False, allow_blank=True, write_only=True, max_length=64,
+        required=False,
+        allow_blank=True,
+        write_only=True,
+        max_length=64,
         help_text="For accounts with two-factor authentication: the authenticator app's code, or an unused recovery code.",
     )
 
@@ -45,7 +68,9 @@ class LoginTokenSerializer(TokenObtainPairSerializer):
 
     def validate(self, attrs):
         # The password, under the failed-login limits every login shares (429 while the account is locked).
-        self.user = account_authenticate(request=self.context["request"]._request, email=attrs[self.username_field], password=attrs["password"])
+        self.user = account_authenticate(
+            request=self.context["request"]._request, email=attrs[self.username_field], password=attrs["password"]
+        )
         if self.user is None:
             raise AuthenticationFailed(self.error_messages["no_active_account"], code="no_active_account")
         check_email_confirmed(self.user)
@@ -121,7 +146,9 @@ class RefreshSerializer(TokenRefreshSerializer):
         if user is None:
             raise AuthenticationFailed(self.error_messages["no_active_account"], code="no_active_account")
         if refresh.payload.get(jwt_settings.REVOKE_TOKEN_CLAIM) != get_md5_hash_password(user.password):
-            raise AuthenticationFailed("The account's password changed after this token was issued: log in again.", code="password_changed")
+            raise AuthenticationFailed(
+                "The account's password changed after this token was issued: log in again.", code="password_changed"
+            )
         if second_factor_missing(user):  # the policy came in after this token was issued
             raise PermissionDenied(SECOND_FACTOR_REQUIRED, code="second_factor_required")
         return super().validate(attrs)
@@ -147,7 +174,9 @@ class RegisterView(RegistrationView):
         serializer = RegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         return self.registered(
-            request, email=serializer.validated_data["email"], create=lambda: services.user_register(**serializer.validated_data),
+            request,
+            email=serializer.validated_data["email"],
+            create=lambda: services.user_register(**serializer.validated_data),
             respond=lambda user: Response(UserSerializer(user).data, status=status.HTTP_201_CREATED),
         )
 
@@ -159,7 +188,9 @@ def me(request):
     return Response(UserSerializer(request.user).data)
 
 
-class HospitalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin, viewsets.GenericViewSet):
+class HospitalViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin, viewsets.GenericViewSet
+):
     """Hospitals the user belongs to (every hospital for platform administrators)."""
 
     serializer_class = HospitalSerializer
@@ -173,7 +204,9 @@ class HospitalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.U
         return super().list(request, *args, **kwargs)
 
     def get_queryset(self):
-        hospitals = scope_to_hospitals(Hospital.objects.select_related("region"), self.request.user, perm=VIEW, via="pk")
+        hospitals = scope_to_hospitals(
+            Hospital.objects.select_related("region"), self.request.user, perm=VIEW, via="pk"
+        )
         if self.action == "list" and self.request.query_params.get("region"):
             hospitals = hospitals.filter(region=region_find(self.request.query_params["region"]))
         return hospitals
@@ -184,7 +217,9 @@ class HospitalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.U
 
     def perform_update(self, serializer):
         """Through ``services.hospital_update``: the name stays unique, and renaming a verified hospital withdraws its verification."""
-        serializer.instance = services.hospital_update(hospital=serializer.instance, by=self.request.user, **serializer.validated_data)
+        serializer.instance = services.hospital_update(
+            hospital=serializer.instance, by=self.request.user, **serializer.validated_data
+        )
 
     @extend_schema(request=HospitalSerializer, responses={201: HospitalSerializer})
     def create(self, request):
@@ -224,8 +259,13 @@ class StaffViewSet(viewsets.GenericViewSet):
         return get_object_or_404(hospitals_for(request.user, MANAGE_STAFF), pk=data["hospital"].pk), data
 
     def invite(self, request, hospital: Hospital, data: dict, *, status_code: int) -> Response:
-        invitation = invitations.invitation_send(hospital=hospital, email=data["email"], role=data["role"], by=request.user,
-                                                 site=request.build_absolute_uri("/"))
+        invitation = invitations.invitation_send(
+            hospital=hospital,
+            email=data["email"],
+            role=data["role"],
+            by=request.user,
+            site=request.build_absolute_uri("/"),
+        )
         return Response(InvitationSerializer(invitation).data, status=status_code)
 
 
@@ -243,25 +283,34 @@ class MembershipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins
         """Change the role of someone on the hospital's staff (200); anyone else, account or not, is sent an
         invitation to accept (202, the same answer either way): nobody joins a hospital without accepting."""
         hospital, data = self.managed_input(request, MembershipSerializer)
-        membership = Membership.objects.filter(hospital=hospital, user__email__iexact=data["email"]).select_related("user").first()
+        membership = (
+            Membership.objects.filter(hospital=hospital, user__email__iexact=data["email"])
+            .select_related("user")
+            .first()
+        )
         if membership is None:
             return self.invite(request, hospital, data, status_code=status.HTTP_202_ACCEPTED)
-        membership = services.membership_grant(hospital=hospital, user=membership.user, role=data["role"], by=request.user)
+        membership = services.membership_grant(
+            hospital=hospital, user=membership.user, role=data["role"], by=request.user
+        )
         return Response(MembershipSerializer(membership).data)
 
     def perform_destroy(self, membership):
         services.membership_revoke(membership=membership, by=self.request.user)
 
 
-class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin,
-                        StaffViewSet):
+class InvitationViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin, StaffViewSet
+):
     """Invitations to the staff of the hospitals the user manages: send (the person accepts through the
     emailed link), list with their status, withdraw (DELETE; the link stops working)."""
 
     serializer_class = InvitationSerializer
 
     def get_queryset(self):
-        return scope_to_hospitals(Invitation.objects.select_related("hospital", "invited_by"), self.request.user, perm=MANAGE_STAFF)
+        return scope_to_hospitals(
+            Invitation.objects.select_related("hospital", "invited_by"), self.request.user, perm=MANAGE_STAFF
+        )
 
     def create(self, request):
         hospital, data = self.managed_input(request, InvitationSerializer)

@@ -39,14 +39,20 @@ def production_env(*, var_dir, database_url, **overrides) -> dict:
     from django.conf import settings
 
     return process_env(
-        HEALTHSYNC_VAR_DIR=str(var_dir), DATABASE_URL=database_url, REDIS_URL=settings.REDIS_URL,
-        CELERY_BROKER_URL=settings.CELERY_BROKER_URL, HEALTHSYNC_TASK_QUEUE=f"e2e-{uuid.uuid4().hex[:8]}",
-        HEALTHSYNC_CHANNEL_PREFIX=f"e2e{uuid.uuid4().hex[:8]}", **overrides,
+        HEALTHSYNC_VAR_DIR=str(var_dir),
+        DATABASE_URL=database_url,
+        REDIS_URL=settings.REDIS_URL,
+        CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
+        HEALTHSYNC_TASK_QUEUE=f"e2e-{uuid.uuid4().hex[:8]}",
+        HEALTHSYNC_CHANNEL_PREFIX=f"e2e{uuid.uuid4().hex[:8]}",
+        **overrides,
     )
 
 
 def manage(*args, env, timeout=180):
-    result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
 
@@ -55,7 +61,9 @@ class Process:
     def __init__(self, args, *, env, log_path):
         self.log_path = log_path
         self._log = open(log_path, "w")
-        self.popen = subprocess.Popen(args, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.popen = subprocess.Popen(
+            args, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
     def log(self) -> str:
         return Path(self.log_path).read_text()
@@ -95,8 +103,12 @@ def private_stack_env(*, var_dir, database_url, rabbitmq, redis, email_backend: 
 
     env = production_env(var_dir=var_dir, database_url=database_url)
     env.update(
-        CELERY_BROKER_URL=rabbitmq.url, REDIS_URL=redis.url, HEALTHSYNC_AUTO_VERIFY_HOSPITALS="1", DJANGO_EMAIL_BACKEND=email_backend,
-        DJANGO_SUPERUSER_EMAIL="root@e2e.example", DJANGO_SUPERUSER_PASSWORD=DEMO_PASSWORD,
+        CELERY_BROKER_URL=rabbitmq.url,
+        REDIS_URL=redis.url,
+        HEALTHSYNC_AUTO_VERIFY_HOSPITALS="1",
+        DJANGO_EMAIL_BACKEND=email_backend,
+        DJANGO_SUPERUSER_EMAIL="root@e2e.example",
+        DJANGO_SUPERUSER_PASSWORD=DEMO_PASSWORD,
     )
     manage("migrate", "--noinput", env=env)  # also registers the committed models
     manage("createsuperuser", "--noinput", env=env)
@@ -106,8 +118,12 @@ def private_stack_env(*, var_dir, database_url, rabbitmq, redis, email_backend: 
 
 def production_settings() -> dict:
     """The environment of ``DJANGO_DEBUG=0`` (docs/configuration.md, Production) with throwaway keys, over plain HTTP."""
-    return {"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": uuid.uuid4().hex * 2, "HEALTHSYNC_FIELD_ENCRYPTION_KEYS": uuid.uuid4().hex,
-            "DJANGO_SECURE_SSL_REDIRECT": "0"}
+    return {
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": uuid.uuid4().hex * 2,
+        "HEALTHSYNC_FIELD_ENCRYPTION_KEYS": uuid.uuid4().hex,
+        "DJANGO_SECURE_SSL_REDIRECT": "0",
+    }
 
 
 def start_production_server(*, server: str = "gunicorn", workers: int = 2, env, port, log_path) -> Process:
@@ -116,18 +132,47 @@ def start_production_server(*, server: str = "gunicorn", workers: int = 2, env, 
     if server == "daphne":
         args = [sys.executable, "manage.py", "serve", "--port", str(port), "--no-beat"]
     else:
-        args = [str(Path(sys.executable).parent / "gunicorn"), "config.asgi:application", "-k", "uvicorn.workers.UvicornWorker",
-                "-w", str(workers), "-b", f"127.0.0.1:{port}", "--graceful-timeout", "5", "--timeout", "120",
-                "--keep-alive", "75"]  # longer than any think time: no idle connection closed under a client about to reuse it
+        args = [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "config.asgi:application",
+            "-k",
+            "uvicorn.workers.UvicornWorker",
+            "-w",
+            str(workers),
+            "-b",
+            f"127.0.0.1:{port}",
+            "--graceful-timeout",
+            "5",
+            "--timeout",
+            "120",
+            "--keep-alive",
+            "75",
+        ]  # longer than any think time: no idle connection closed under a client about to reuse it
     return start_server(env=env, port=port, log_path=log_path, args=args, timeout=120)
 
 
 def start_worker(*, env, log_path, extra=()) -> Process:
     # A node name of its own: two workers named alike on one broker fight over their exclusive control queue.
     return Process(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "--loglevel", "INFO",
-         "--without-mingle", "--without-gossip", "--hostname", f"e2e-{uuid.uuid4().hex[:8]}@%h", *extra],
-        env=env, log_path=log_path,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool",
+            "solo",
+            "--loglevel",
+            "INFO",
+            "--without-mingle",
+            "--without-gossip",
+            "--hostname",
+            f"e2e-{uuid.uuid4().hex[:8]}@%h",
+            *extra,
+        ],
+        env=env,
+        log_path=log_path,
     )
 
 
@@ -148,7 +193,9 @@ def http_json(method, url, payload=None, token=None):
 # free ports with its data under a directory of the test's own.
 
 PG_BIN = Path(os.environ.get("HEALTHSYNC_PG_BIN", "/usr/lib/postgresql/15/bin"))
-RABBITMQ_SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")  # the Debian package's script (no `su rabbitmq` wrapper)
+RABBITMQ_SERVER = Path(
+    "/usr/lib/rabbitmq/bin/rabbitmq-server"
+)  # the Debian package's script (no `su rabbitmq` wrapper)
 REDIS_SERVER = shutil.which("redis-server")
 
 
@@ -191,9 +238,24 @@ class PrivateRedis:
 
         self._log = open(self.directory / "redis.out", "a")
         self.popen = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.directory), "--protected-mode", "no"],
-            stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                REDIS_SERVER,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.directory),
+                "--protected-mode",
+                "no",
+            ],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -233,15 +295,24 @@ class PrivateRabbitMQ:
         home = directory / "home"  # the Erlang cookie goes to $HOME
         home.mkdir(parents=True)
         (directory / "enabled_plugins").write_text("[].\n")
-        (directory / "rabbitmq.conf").write_text(f"listeners.tcp.default = 127.0.0.1:{self.port}\nloopback_users = none\n")
+        (directory / "rabbitmq.conf").write_text(
+            f"listeners.tcp.default = 127.0.0.1:{self.port}\nloopback_users = none\n"
+        )
         (directory / "rabbitmq-env.conf").write_text("")
         self.env = {key: value for key, value in os.environ.items() if not key.startswith(("RABBITMQ_", "ERL_"))}
         self.env.update(
-            HOME=str(home), RABBITMQ_NODENAME=self.node, RABBITMQ_NODE_IP_ADDRESS="127.0.0.1", RABBITMQ_NODE_PORT=str(self.port),
-            RABBITMQ_DIST_PORT=str(free_port()), RABBITMQ_CONF_ENV_FILE=str(directory / "rabbitmq-env.conf"),
-            RABBITMQ_CONFIG_FILE=str(directory / "rabbitmq.conf"), RABBITMQ_ENABLED_PLUGINS_FILE=str(directory / "enabled_plugins"),
-            RABBITMQ_MNESIA_BASE=str(directory / "mnesia"), RABBITMQ_LOG_BASE=str(directory / "log"),
-            RABBITMQ_PID_FILE=str(directory / "rabbitmq.pid"), ERL_EPMD_ADDRESS="127.0.0.1",
+            HOME=str(home),
+            RABBITMQ_NODENAME=self.node,
+            RABBITMQ_NODE_IP_ADDRESS="127.0.0.1",
+            RABBITMQ_NODE_PORT=str(self.port),
+            RABBITMQ_DIST_PORT=str(free_port()),
+            RABBITMQ_CONF_ENV_FILE=str(directory / "rabbitmq-env.conf"),
+            RABBITMQ_CONFIG_FILE=str(directory / "rabbitmq.conf"),
+            RABBITMQ_ENABLED_PLUGINS_FILE=str(directory / "enabled_plugins"),
+            RABBITMQ_MNESIA_BASE=str(directory / "mnesia"),
+            RABBITMQ_LOG_BASE=str(directory / "log"),
+            RABBITMQ_PID_FILE=str(directory / "rabbitmq.pid"),
+            ERL_EPMD_ADDRESS="127.0.0.1",
         )
         self.popen = None
         self._log = None
@@ -260,8 +331,14 @@ class PrivateRabbitMQ:
     def start(self) -> None:
         """Start the node without waiting (it boots in a few seconds): see ``wait_ready``."""
         self._log = open(self.directory / "rabbitmq.out", "a")
-        self.popen = subprocess.Popen([str(RABBITMQ_SERVER)], cwd=self.directory, env=self.env, stdout=self._log,
-                                      stderr=subprocess.STDOUT, start_new_session=True)
+        self.popen = subprocess.Popen(
+            [str(RABBITMQ_SERVER)],
+            cwd=self.directory,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def wait_ready(self, timeout=60) -> None:
         """Until the AMQP port answers with a protocol header (the broker accepts connections)."""
@@ -331,11 +408,35 @@ class PrivatePostgres:
             return ""
 
     def init(self):
-        self._run(str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync", "--locale=C")
+        self._run(
+            str(PG_BIN / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+            "--locale=C",
+        )
 
     def start(self):
         options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.dir} -c fsync=off -c full_page_writes=off"
-        self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "-t", "60", "start", timeout=90)
+        self._run(
+            str(PG_BIN / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.log),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "start",
+            timeout=90,
+        )
 
     def stop(self, mode="immediate"):
         self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop", timeout=90)
@@ -372,19 +473,32 @@ def png_bytes(seed: int, size: int = 28) -> bytes:
 def multipart(fields: dict, images: list[bytes]) -> tuple[bytes, str]:
     """A multipart/form-data body of ``fields`` and one ``image`` part per PNG, and its content type."""
     boundary = uuid.uuid4().hex
-    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode() for name, value in fields.items()]
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in fields.items()
+    ]
     for number, data in enumerate(images):
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="xray-{number}.png"\r\n'
-                     f"Content-Type: image/png\r\n\r\n".encode() + data + b"\r\n")
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="xray-{number}.png"\r\n'
+            f"Content-Type: image/png\r\n\r\n".encode()
+            + data
+            + b"\r\n"
+        )
     parts.append(f"--{boundary}--\r\n".encode())
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
 
-def predict_over_http(url: str, token: str, images: list[bytes], *, dataset: str, wait: bool = False, timeout=90) -> tuple[int, dict]:
+def predict_over_http(
+    url: str, token: str, images: list[bytes], *, dataset: str, wait: bool = False, timeout=90
+) -> tuple[int, dict]:
     """POST /api/predict with ``images`` for ``dataset`` (and ``wait=true``): (status, JSON)."""
     body, content_type = multipart({"dataset": dataset, **({"wait": "true"} if wait else {})}, images)
-    request = urllib.request.Request(f"{url}/api/predict", data=body, method="POST",
-                                     headers={"Content-Type": content_type, "Authorization": f"Bearer {token}"})
+    request = urllib.request.Request(
+        f"{url}/api/predict",
+        data=body,
+        method="POST",
+        headers={"Content-Type": content_type, "Authorization": f"Bearer {token}"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, json.loads(response.read())

@@ -31,7 +31,9 @@ def _link() -> str:
 
 def test_an_invited_account_joins_only_when_it_accepts(alice, dave, hospital_a, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        response = _console(alice).post(INVITE, {"email": "DAVE@example.com", "hospital": hospital_a.pk, "role": Role.MEDICAL_STAFF})
+        response = _console(alice).post(
+            INVITE, {"email": "DAVE@example.com", "hospital": hospital_a.pk, "role": Role.MEDICAL_STAFF}
+        )
     assert response.status_code == 302, response.content.decode()[:3000]
     assert not Membership.objects.filter(user=dave).exists()  # nothing until dave says yes
     dave.refresh_from_db()
@@ -60,7 +62,9 @@ def test_an_invited_account_joins_only_when_it_accepts(alice, dave, hospital_a, 
 
 def test_a_new_address_sets_a_password_and_is_logged_in(alice, hospital_a, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        _console(alice).post(INVITE, {"email": "newcomer@example.com", "hospital": hospital_a.pk, "role": Role.MEDICAL_STAFF})
+        _console(alice).post(
+            INVITE, {"email": "newcomer@example.com", "hospital": hospital_a.pk, "role": Role.MEDICAL_STAFF}
+        )
     link = _link()
     browser = Client()
     assert "Set a password" in browser.get(link).content.decode()
@@ -76,15 +80,23 @@ def test_a_new_address_sets_a_password_and_is_logged_in(alice, hospital_a, djang
 
 def test_the_answer_is_the_same_whether_or_not_the_account_exists(alice, dave, hospital_a):
     client = jwt_client(alice)
-    known = client.post("/api/memberships/", {"hospital": hospital_a.pk, "email": dave.email, "role": "medical_staff"}, format="json")
-    unknown = client.post("/api/memberships/", {"hospital": hospital_a.pk, "email": "nobody@example.com", "role": "medical_staff"}, format="json")
+    known = client.post(
+        "/api/memberships/", {"hospital": hospital_a.pk, "email": dave.email, "role": "medical_staff"}, format="json"
+    )
+    unknown = client.post(
+        "/api/memberships/",
+        {"hospital": hospital_a.pk, "email": "nobody@example.com", "role": "medical_staff"},
+        format="json",
+    )
     assert known.status_code == unknown.status_code == 202
     assert set(known.json()) == set(unknown.json()) and known.json()["status"] == unknown.json()["status"] == "pending"
     assert not Membership.objects.filter(user=dave).exists()
 
 
 def test_a_member_s_role_changes_without_an_invitation(alice, bob, hospital_a):
-    response = jwt_client(alice).post("/api/memberships/", {"hospital": hospital_a.pk, "email": bob.email, "role": "hospital_admin"}, format="json")
+    response = jwt_client(alice).post(
+        "/api/memberships/", {"hospital": hospital_a.pk, "email": bob.email, "role": "hospital_admin"}, format="json"
+    )
     assert response.status_code == 200
     assert Membership.objects.get(user=bob).role == Role.HOSPITAL_ADMIN
     assert not Invitation.objects.exists()
@@ -93,7 +105,11 @@ def test_a_member_s_role_changes_without_an_invitation(alice, bob, hospital_a):
 def test_a_withdrawn_or_expired_invitation_no_longer_works(alice, dave, hospital_a, django_capture_on_commit_callbacks):
     client = jwt_client(alice)
     with django_capture_on_commit_callbacks(execute=True):
-        sent = client.post("/api/invitations/", {"hospital": hospital_a.pk, "email": dave.email, "role": "medical_staff"}, format="json")
+        sent = client.post(
+            "/api/invitations/",
+            {"hospital": hospital_a.pk, "email": dave.email, "role": "medical_staff"},
+            format="json",
+        )
     assert sent.status_code == 201
     link = _link()
     assert client.get("/api/invitations/").json()["results"][0]["status"] == "pending"
@@ -102,7 +118,11 @@ def test_a_withdrawn_or_expired_invitation_no_longer_works(alice, dave, hospital
     assert not Membership.objects.filter(user=dave).exists()
 
     with django_capture_on_commit_callbacks(execute=True):
-        client.post("/api/invitations/", {"hospital": hospital_a.pk, "email": dave.email, "role": "medical_staff"}, format="json")
+        client.post(
+            "/api/invitations/",
+            {"hospital": hospital_a.pk, "email": dave.email, "role": "medical_staff"},
+            format="json",
+        )
     Invitation.objects.filter(withdrawn_at__isnull=True).update(expires_at=timezone.now())
     assert _console(dave).post(_link()).status_code == 410
 
@@ -134,14 +154,35 @@ def test_only_the_administrators_own_hospitals_are_offered(alice, dave, hospital
     response = console.post(INVITE, {"email": dave.email, "hospital": hospital_b.pk, "role": Role.MEDICAL_STAFF})
     assert response.status_code == 200 and "hospital" in response.context["adminform"].form.errors
     assert not Invitation.objects.exists()
-    assert jwt_client(alice).post("/api/invitations/", {"hospital": hospital_b.pk, "email": dave.email, "role": "medical_staff"},
-                                  format="json").status_code == 404
+    assert (
+        jwt_client(alice)
+        .post(
+            "/api/invitations/",
+            {"hospital": hospital_b.pk, "email": dave.email, "role": "medical_staff"},
+            format="json",
+        )
+        .status_code
+        == 404
+    )
 
 
 def test_medical_staff_cannot_invite(bob, dave, hospital_a):
-    assert _console(bob).post(INVITE, {"email": dave.email, "hospital": hospital_a.pk, "role": Role.HOSPITAL_ADMIN}).status_code == 403
-    assert jwt_client(bob).post("/api/invitations/", {"hospital": hospital_a.pk, "email": dave.email, "role": "hospital_admin"},
-                                format="json").status_code == 404
+    assert (
+        _console(bob)
+        .post(INVITE, {"email": dave.email, "hospital": hospital_a.pk, "role": Role.HOSPITAL_ADMIN})
+        .status_code
+        == 403
+    )
+    assert (
+        jwt_client(bob)
+        .post(
+            "/api/invitations/",
+            {"hospital": hospital_a.pk, "email": dave.email, "role": "hospital_admin"},
+            format="json",
+        )
+        .status_code
+        == 404
+    )
     assert not Invitation.objects.exists()
 
 

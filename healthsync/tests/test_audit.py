@@ -41,7 +41,11 @@ def test_change_through_the_admin_is_recorded_with_the_session_user(alice, hospi
 def test_background_work_records_the_user_it_acts_for(alice, hospital_a):
     with acting_as(alice):
         Hospital.objects.filter(pk=hospital_a.pk).get().delete()
-    entry = LogEntry.objects.get_for_model(Hospital).filter(object_pk=str(hospital_a.pk), action=LogEntry.Action.DELETE).get()
+    entry = (
+        LogEntry.objects.get_for_model(Hospital)
+        .filter(object_pk=str(hospital_a.pk), action=LogEntry.Action.DELETE)
+        .get()
+    )
     assert entry.actor == alice
 
 

@@ -21,7 +21,9 @@ def test_register_login_call_refresh_logout(client):
     assert not user.is_staff and not user.memberships.exists()
     assert user.password.startswith("argon2")
 
-    tokens = client.post("/api/auth/login", {"email": "erin@example.com", "password": PASSWORD}, content_type="application/json").json()
+    tokens = client.post(
+        "/api/auth/login", {"email": "erin@example.com", "password": PASSWORD}, content_type="application/json"
+    ).json()
     assert set(tokens) == {"access", "refresh"}
 
     me = client.get("/api/me", HTTP_AUTHORIZATION=f"Bearer {tokens['access']}")
@@ -49,7 +51,9 @@ def test_anonymous_call_is_refused_in_the_error_shape(client):
 
 
 def test_wrong_password_gives_401(client, dave):
-    response = client.post("/api/auth/login", {"email": dave.email, "password": "wrong-password-1"}, content_type="application/json")
+    response = client.post(
+        "/api/auth/login", {"email": dave.email, "password": "wrong-password-1"}, content_type="application/json"
+    )
     assert response.status_code == 401
     assert response.json()["error"]["message"]
 
@@ -74,7 +78,9 @@ def test_register_refuses_bad_input_naming_the_field(client, payload, field):
 
 
 def test_register_twice_with_one_email_is_a_conflict(client, dave):
-    response = client.post("/api/auth/register", {"email": "DAVE@example.com", "password": PASSWORD}, content_type="application/json")
+    response = client.post(
+        "/api/auth/register", {"email": "DAVE@example.com", "password": PASSWORD}, content_type="application/json"
+    )
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "email_taken"
     assert User.objects.filter(email__iexact="dave@example.com").count() == 1
@@ -85,11 +91,15 @@ def test_login_is_rate_limited_with_retry_after(client, dave, monkeypatch):
 
     monkeypatch.setitem(ScopedRateThrottle.THROTTLE_RATES, "login", "3/min")
     statuses = [
-        client.post("/api/auth/login", {"email": dave.email, "password": "wrong-password-1"}, content_type="application/json").status_code
+        client.post(
+            "/api/auth/login", {"email": dave.email, "password": "wrong-password-1"}, content_type="application/json"
+        ).status_code
         for _ in range(3)
     ]
     assert statuses == [401, 401, 401]
-    limited = client.post("/api/auth/login", {"email": dave.email, "password": PASSWORD}, content_type="application/json")
+    limited = client.post(
+        "/api/auth/login", {"email": dave.email, "password": PASSWORD}, content_type="application/json"
+    )
     assert limited.status_code == 429
     assert int(limited["Retry-After"]) > 0
     assert limited.json()["error"]["code"] == "throttled"
@@ -122,7 +132,10 @@ def test_a_changed_password_ends_the_tokens_issued_before_it(client, dave):
 
     after = _login(client, dave.email, "a-new-long-passphrase-2026")
     assert client.get("/api/me", HTTP_AUTHORIZATION=f"Bearer {after['access']}").status_code == 200
-    assert client.post("/api/auth/refresh", {"refresh": after["refresh"]}, content_type="application/json").status_code == 200
+    assert (
+        client.post("/api/auth/refresh", {"refresh": after["refresh"]}, content_type="application/json").status_code
+        == 200
+    )
 
 
 def test_changing_the_password_in_the_web_pages_blacklists_the_refresh_tokens(client, dave):
@@ -132,10 +145,16 @@ def test_changing_the_password_in_the_web_pages_blacklists_the_refresh_tokens(cl
     before = _login(client, dave.email)
     web = Client()
     assert web.login(email=dave.email, password=PASSWORD)
-    changed = web.post("/accounts/password/change/", {"oldpassword": PASSWORD, "password1": "a-new-long-passphrase-2026",
-                                                     "password2": "a-new-long-passphrase-2026"})
+    changed = web.post(
+        "/accounts/password/change/",
+        {"oldpassword": PASSWORD, "password1": "a-new-long-passphrase-2026", "password2": "a-new-long-passphrase-2026"},
+    )
     assert changed.status_code == 302, changed.content
-    assert BlacklistedToken.objects.filter(token__user=dave).count() == OutstandingToken.objects.filter(user=dave).count() == 1
+    assert (
+        BlacklistedToken.objects.filter(token__user=dave).count()
+        == OutstandingToken.objects.filter(user=dave).count()
+        == 1
+    )
     refused = client.post("/api/auth/refresh", {"refresh": before["refresh"]}, content_type="application/json")
     assert refused.status_code == 401
 

@@ -29,7 +29,12 @@ pytestmark = pytest.mark.django_db
 
 VARIANTS = ["empty", "zero", "negative", "huge", "junk"]
 NUMBERS = {"zero": "0", "negative": "-1", "huge": str(10**9), "junk": "9" * 30}
-MOMENTS = {"zero": ("0001-01-01", "00:00"), "negative": ("0001-01-02", "12:00"), "huge": ("9999-12-31", "23:59"), "junk": ("2024-02-30", "25:61")}
+MOMENTS = {
+    "zero": ("0001-01-01", "00:00"),
+    "negative": ("0001-01-02", "12:00"),
+    "huge": ("9999-12-31", "23:59"),
+    "junk": ("2024-02-30", "25:61"),
+}
 NO_SUCH_CHOICE = "999999999"
 
 
@@ -125,7 +130,12 @@ def _values(field: forms.Field, variant: str, parts: int) -> list[str] | None:
     if isinstance(field, forms.FileField):
         return None
     if isinstance(field, forms.CharField):
-        text = {"zero": "0", "negative": "-1", "huge": "x" * ((field.max_length or 10_000) + 1), "junk": "\x00<b>\u202e"}[variant]
+        text = {
+            "zero": "0",
+            "negative": "-1",
+            "huge": "x" * ((field.max_length or 10_000) + 1),
+            "junk": "\x00<b>\u202e",
+        }[variant]
         return [text] * parts
     return None
 
@@ -137,7 +147,11 @@ def variant_data(base: dict[str, list[str]], form: forms.BaseForm, variant: str)
         if field.disabled or isinstance(field.widget, forms.HiddenInput):
             continue
         key = form.add_prefix(name)
-        names = [key + suffix for suffix in field.widget.widgets_names] if isinstance(field.widget, forms.MultiWidget) else [key]
+        names = (
+            [key + suffix for suffix in field.widget.widgets_names]
+            if isinstance(field.widget, forms.MultiWidget)
+            else [key]
+        )
         values = _values(field, variant, len(names))
         if values is not None:
             data.update({each: [value] for each, value in zip(names, values)})
@@ -185,7 +199,9 @@ class Walk:
         for query in ["?q=" + "x" * 500 + "%00", "?o=99.-99.abc", "?p=999999", "?all=&e=1"]:
             self.check("get", changelist + query)
         if model_admin.date_hierarchy:
-            self.check("get", f"{changelist}?{model_admin.date_hierarchy}__year=0&{model_admin.date_hierarchy}__month=13")
+            self.check(
+                "get", f"{changelist}?{model_admin.date_hierarchy}__year=0&{model_admin.date_hierarchy}__month=13"
+            )
         add = reverse("admin:%s_%s_add" % info)
         self.post_variants(add, self.check("get", add), "add")
         obj = self.visible_object(model_admin)
@@ -216,7 +232,9 @@ class Walk:
         for item in site._extra_views:
             params = re.findall(r"<(?:(\w+):)?(\w+)>", item["route"])
             names = [name for _, name in params]
-            for values in itertools.product(*(samples.get(name) or _samples(site, kind, name) for kind, name in params)):
+            for values in itertools.product(
+                *(samples.get(name) or _samples(site, kind, name) for kind, name in params)
+            ):
                 url = reverse(f"admin:{item['name']}", kwargs=dict(zip(names, values)))
                 self.check("get", url)
                 self.check("get", url + "?start=0001-01-01&end=9999-12-31&format=csv&condition=" + NO_SUCH_CHOICE)
@@ -243,7 +261,9 @@ def _samples(site, kind: str, name: str) -> list:
     that is none; any other number or word, a few that mean nothing."""
     if kind != "int":
         return ["x", "no-such-page"]
-    model = next((model for model in site._registry if name == f"{model._meta.model_name.removeprefix('image')}_id"), None)
+    model = next(
+        (model for model in site._registry if name == f"{model._meta.model_name.removeprefix('image')}_id"), None
+    )
     first = model._default_manager.order_by("pk").values_list("pk", flat=True).first() if model else None
     return [first or 1, 10**9]
 
@@ -263,8 +283,12 @@ def _donor():
 
 ROLES = {
     "platform administrator": lambda root, hospital: root,
-    "hospital administrator": lambda root, hospital: make_user("walk-admin@stmarys.example", hospital=hospital, role=Role.HOSPITAL_ADMIN),
-    "medical staff": lambda root, hospital: make_user("walk-doctor@stmarys.example", hospital=hospital, role=Role.MEDICAL_STAFF),
+    "hospital administrator": lambda root, hospital: make_user(
+        "walk-admin@stmarys.example", hospital=hospital, role=Role.HOSPITAL_ADMIN
+    ),
+    "medical staff": lambda root, hospital: make_user(
+        "walk-doctor@stmarys.example", hospital=hospital, role=Role.MEDICAL_STAFF
+    ),
     "donor": lambda root, hospital: _donor(),
 }
 
@@ -275,6 +299,9 @@ def test_no_console_page_answers_5xx(role, root, demo):
     walk.run(admin.site)
     print(f"{role}: {len(walk.forms_sent)} forms sent back:", *sorted(walk.forms_sent), sep="\n  ")
     if role != "donor":  # the walk reached the forms (a donor is sent to log in)
-        assert any(sent.startswith("add /admin/bloodbank/bloodrequest/") for sent in walk.forms_sent) or role == "platform administrator"
+        assert (
+            any(sent.startswith("add /admin/bloodbank/bloodrequest/") for sent in walk.forms_sent)
+            or role == "platform administrator"
+        )
         assert any(sent.startswith("action ") for sent in walk.forms_sent)
     assert not walk.failures, f"{len(walk.failures)} server error(s):\n" + "\n".join(walk.failures[:60])

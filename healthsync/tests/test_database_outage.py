@@ -58,7 +58,10 @@ def test_a_database_outage_is_a_clear_503_and_service_recovers(postgres, tmp_pat
     var_dir = tmp_path / "var"
     var_dir.mkdir()
     env = process_env(
-        DATABASE_URL=database_url, CELERY_BROKER_URL="memory://", HEALTHSYNC_VAR_DIR=str(var_dir), DJANGO_CONN_MAX_AGE="60",
+        DATABASE_URL=database_url,
+        CELERY_BROKER_URL="memory://",
+        HEALTHSYNC_VAR_DIR=str(var_dir),
+        DJANGO_CONN_MAX_AGE="60",
     )
     manage("migrate", "--noinput", env=env, timeout=300)
     manage("seed_demo", env=env, timeout=300)
@@ -80,7 +83,10 @@ def test_a_database_outage_is_a_clear_503_and_service_recovers(postgres, tmp_pat
         assert error["code"] == "service_unavailable" and "database" in error["message"]
         assert error["details"]["checks"]["database"] == "down"
 
-        for method, path, payload in (("GET", "/api/blood-bank/hospitals", None), ("POST", "/api/auth/login", DEMO_LOGIN)):
+        for method, path, payload in (
+            ("GET", "/api/blood-bank/hospitals", None),
+            ("POST", "/api/auth/login", DEMO_LOGIN),
+        ):
             status, headers, body = call(method, f"{base}{path}", payload)
             assert status == 503, f"{method} {path}: {status} {body[:500]}"
             assert headers.get("Content-Type", "").startswith("application/json"), headers
@@ -103,7 +109,9 @@ def test_a_database_outage_is_a_clear_503_and_service_recovers(postgres, tmp_pat
         postgres.start()
 
         def healthy():
-            return call("GET", f"{base}/healthz")[0] == 200 and call("GET", f"{base}/api/blood-bank/hospitals")[0] == 200
+            return (
+                call("GET", f"{base}/healthz")[0] == 200 and call("GET", f"{base}/api/blood-bank/hospitals")[0] == 200
+            )
 
         assert wait_for(healthy, timeout=15), f"no recovery within 15 s:\n{server.log()[-3000:]}"
         status, _, body = call("POST", f"{base}/api/auth/login", DEMO_LOGIN)

@@ -7,15 +7,19 @@ import sys
 
 from healthsync.tests.servers import ROOT, process_env
 
-SHOW = ("import json, django; django.setup(); from config.celery import app; "
-        "connection = app.connection_for_write(); "
-        "print(json.dumps([app.conf.broker_url, app.conf.broker_transport_options, "
-        "getattr(connection.transport, 'polling_interval', None) if app.conf.broker_url.startswith('memory://') else None]))")
+SHOW = (
+    "import json, django; django.setup(); from config.celery import app; "
+    "connection = app.connection_for_write(); "
+    "print(json.dumps([app.conf.broker_url, app.conf.broker_transport_options, "
+    "getattr(connection.transport, 'polling_interval', None) if app.conf.broker_url.startswith('memory://') else None]))"
+)
 
 
 def _broker(tmp_path, **overrides):
     env = process_env(HEALTHSYNC_VAR_DIR=str(tmp_path), **overrides)
-    result = subprocess.run([sys.executable, "-c", SHOW], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", SHOW], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
 

@@ -55,7 +55,9 @@ def test_schema_and_docs_need_a_login_when_they_are_not_public(client, settings,
     schema = client.get("/api/schema/", HTTP_ACCEPT="application/json")
     assert schema.status_code == 401 and schema.json()["error"]["code"] == "not_authenticated"
     assert client.get("/api/docs/").url == "/accounts/login/?next=/api/docs/"
-    token = client.post("/api/auth/login", {"email": dave.email, "password": PASSWORD}, content_type="application/json").json()["access"]
+    token = client.post(
+        "/api/auth/login", {"email": dave.email, "password": PASSWORD}, content_type="application/json"
+    ).json()["access"]
     assert client.get("/api/schema/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
     client.force_login(dave)  # the console's session
     assert client.get("/api/schema/").status_code == 200
@@ -68,8 +70,20 @@ def test_schema_and_docs_are_public_by_default_only_in_debug_mode(tmp_path, debu
 
     env = {key: value for key, value in os.environ.items() if key not in {"DJANGO_DEBUG", "HEALTHSYNC_PUBLIC_API_DOCS"}}
     env.update(production_settings() if debug == "0" else {}, HEALTHSYNC_VAR_DIR=str(tmp_path))
-    result = subprocess.run([sys.executable, "manage.py", "shell", "-c", "from django.conf import settings; print(settings.HEALTHSYNC_PUBLIC_API_DOCS)"],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "-c",
+            "from django.conf import settings; print(settings.HEALTHSYNC_PUBLIC_API_DOCS)",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == public
 

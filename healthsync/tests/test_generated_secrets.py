@@ -18,11 +18,21 @@ SHOW = "from django.conf import settings; print(settings.DEBUG, settings.PRODUCT
 
 
 def _settings_in(var_dir, **extra) -> list[str]:
-    env = {key: value for key, value in os.environ.items()
-           if key not in {"DJANGO_DEBUG", "DJANGO_SECRET_KEY", "DJANGO_SECRET_KEY_FILE", "HEALTHSYNC_FIELD_ENCRYPTION_KEYS"}}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key
+        not in {"DJANGO_DEBUG", "DJANGO_SECRET_KEY", "DJANGO_SECRET_KEY_FILE", "HEALTHSYNC_FIELD_ENCRYPTION_KEYS"}
+    }
     env.update(HEALTHSYNC_VAR_DIR=str(var_dir), **extra)
-    result = subprocess.run([sys.executable, "manage.py", "shell", "-c", SHOW], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", SHOW],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout.strip().splitlines()[-1].split()
 
@@ -42,7 +52,9 @@ def test_keys_are_generated_once_per_installation_into_private_files(tmp_path):
 def test_debug_pages_only_when_asked_for_and_production_only_when_set(tmp_path):
     assert _settings_in(tmp_path)[:2] == ["False", "False"]
     assert _settings_in(tmp_path, DJANGO_DEBUG="1")[:2] == ["True", "False"]
-    production = _settings_in(tmp_path, DJANGO_DEBUG="0", DJANGO_SECRET_KEY="s" * 50, HEALTHSYNC_FIELD_ENCRYPTION_KEYS="f" * 32)
+    production = _settings_in(
+        tmp_path, DJANGO_DEBUG="0", DJANGO_SECRET_KEY="s" * 50, HEALTHSYNC_FIELD_ENCRYPTION_KEYS="f" * 32
+    )
     assert production == ["False", "True", "s" * 50, "f" * 32]
 
 
@@ -53,7 +65,12 @@ def test_a_token_signed_with_the_old_constant_key_is_refused(client, alice):
     genuine.set_exp(lifetime=timedelta(days=3650))
     claims = {**genuine.payload, "iat": int(timezone.now().timestamp())}  # a fresh login time, ten years' life
     forged = jwt.encode(claims, OLD_CONSTANT_KEY, algorithm="HS256")
-    assert client.get("/api/me", HTTP_AUTHORIZATION=f"Bearer {jwt.encode(claims, settings.SECRET_KEY, algorithm='HS256')}").status_code == 200
+    assert (
+        client.get(
+            "/api/me", HTTP_AUTHORIZATION=f"Bearer {jwt.encode(claims, settings.SECRET_KEY, algorithm='HS256')}"
+        ).status_code
+        == 200
+    )
     response = client.get("/api/me", HTTP_AUTHORIZATION=f"Bearer {forged}")
     assert response.status_code == 401
 

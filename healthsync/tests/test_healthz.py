@@ -8,11 +8,15 @@ pytestmark = pytest.mark.django_db
 
 
 def test_healthz_is_200_when_everything_answers(client, settings):
-    settings.HEALTHSYNC_DICOM_PORT = 0  # the DICOM listener is reported, never checked (dicom_node/tests/test_console.py)
+    settings.HEALTHSYNC_DICOM_PORT = (
+        0  # the DICOM listener is reported, never checked (dicom_node/tests/test_console.py)
+    )
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "checks": {"database": "ok", "channel_layer": "ok", "broker": "ok",
-                                                          "dicom_listener": "disabled"}}
+    assert response.json() == {
+        "status": "ok",
+        "checks": {"database": "ok", "channel_layer": "ok", "broker": "ok", "dicom_listener": "disabled"},
+    }
 
 
 def _closed_port() -> int:

@@ -19,7 +19,9 @@ REGISTER = "/api/blood-bank/hospital/register"
 
 @pytest.mark.parametrize("name", ["ALPHA GENERAL", "alpha general", "  Alpha   General "])
 def test_a_hospital_cannot_register_under_another_hospitals_name(hospital_a, name):
-    response = APIClient().post(REGISTER, {"name": name, "email": "impostor@example.com", "password": PASSWORD}, format="json")
+    response = APIClient().post(
+        REGISTER, {"name": name, "email": "impostor@example.com", "password": PASSWORD}, format="json"
+    )
     assert response.status_code == 409, response.content
     assert response.json()["error"]["code"] == "hospital_name_taken" and "name" in response.json()["error"]["fields"]
     assert Hospital.objects.count() == 1
@@ -34,7 +36,9 @@ def test_a_hospital_cannot_take_another_hospitals_name(api, alice, hospital_a, h
 
 def test_renaming_a_verified_hospital_withdraws_its_verification_until_verified_again(api, alice, root, hospital_a):
     client = api(alice)
-    unchanged = client.patch(f"/api/hospitals/{hospital_a.pk}/", {"contact_number": "+44 20 0000", "name": "Alpha General"}, format="json")
+    unchanged = client.patch(
+        f"/api/hospitals/{hospital_a.pk}/", {"contact_number": "+44 20 0000", "name": "Alpha General"}, format="json"
+    )
     assert unchanged.status_code == 200 and unchanged.json()["is_verified"] is True  # the same name: still verified
 
     renamed = client.patch(f"/api/hospitals/{hospital_a.pk}/", {"name": "Alpha General Hospital"}, format="json")

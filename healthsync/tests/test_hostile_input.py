@@ -50,21 +50,31 @@ def donor(db):
     from donors.services import donor_register
 
     return donor_register(
-        name="Hostile Donor", email="hostile@donor.example", password=PASSWORD, blood_group="O+",
-        date_of_birth=date(1990, 1, 1), address="1 Test Street", contact_number="+44 7700 900000", sex="female", weight_kg=70,
+        name="Hostile Donor",
+        email="hostile@donor.example",
+        password=PASSWORD,
+        blood_group="O+",
+        date_of_birth=date(1990, 1, 1),
+        address="1 Test Street",
+        contact_number="+44 7700 900000",
+        sex="female",
+        weight_kg=70,
     ).user
 
 
 # --- reports: periods near year 1 and year 9999 ----------------------------------------------------
 
 
-@pytest.mark.parametrize("query, field", [
-    ("start=0001-01-01&end=0001-01-02", "end"),
-    ("start=9999-12-20&end=9999-12-31", "end"),
-    ("end=0001-01-01", "end"),
-    ("start=0001-01-01&end=9999-12-31", "end"),
-    ("start=1899-12-31&end=1900-01-02", "start"),
-])
+@pytest.mark.parametrize(
+    "query, field",
+    [
+        ("start=0001-01-01&end=0001-01-02", "end"),
+        ("start=9999-12-20&end=9999-12-31", "end"),
+        ("end=0001-01-01", "end"),
+        ("start=0001-01-01&end=9999-12-31", "end"),
+        ("start=1899-12-31&end=1900-01-02", "start"),
+    ],
+)
 @pytest.mark.parametrize("kind", ["json", "csv", "pdf"])
 def test_report_periods_outside_the_calendar_it_computes_with_are_a_400(alice, query, field, kind):
     client = _client(alice)
@@ -102,13 +112,16 @@ def test_expiring_within_is_served_up_to_its_bound(alice):
     _assert_refused(client.get("/api/blood-bank/units/", {"expiring_within": "3661"}), "expiring_within")
 
 
-@pytest.mark.parametrize("url, field", [
-    ("/api/reports/donors?hospital=²", "hospital"),
-    ("/fhir/BiologicallyDerivedProduct?_count=²", "_count"),
-    ("/fhir/BiologicallyDerivedProduct?page=²", "page"),
-    ("/api/notifications?after=²", "after"),
-    ("/api/blood-bank/staff/appointments/?slot=²", "slot"),
-])
+@pytest.mark.parametrize(
+    "url, field",
+    [
+        ("/api/reports/donors?hospital=²", "hospital"),
+        ("/fhir/BiologicallyDerivedProduct?_count=²", "_count"),
+        ("/fhir/BiologicallyDerivedProduct?page=²", "page"),
+        ("/api/notifications?after=²", "after"),
+        ("/api/blood-bank/staff/appointments/?slot=²", "slot"),
+    ],
+)
 def test_numbers_that_only_look_like_digits_are_a_400(alice, url, field):
     _assert_refused(_client(alice).get(url, HTTP_ACCEPT="application/json"), field)
 
@@ -166,8 +179,12 @@ def _parameters_the_code_reads() -> set[str]:
     return names
 
 
-PATH_VALUES = {"resource_type": ["BiologicallyDerivedProduct", "ServiceRequest", "DiagnosticReport"], "name": list(REPORTS),
-               "step": ["check-in"], "reference": ["pneumonia"]}
+PATH_VALUES = {
+    "resource_type": ["BiologicallyDerivedProduct", "ServiceRequest", "DiagnosticReport"],
+    "name": list(REPORTS),
+    "step": ["check-in"],
+    "reference": ["pneumonia"],
+}
 
 
 def _paths(template: str) -> list[str]:
@@ -192,7 +209,9 @@ def test_no_operation_answers_5xx_to_out_of_range_values_or_nested_bodies(root, 
                 declared = [p["name"] for p in operation.get("parameters", []) if p["in"] == "query"]
                 for path in _paths(template):
                     if method == "get":
-                        requests = [urlencode({name: value for name in {*declared, *read_anywhere}}) for value in HOSTILE_VALUES]
+                        requests = [
+                            urlencode({name: value for name in {*declared, *read_anywhere}}) for value in HOSTILE_VALUES
+                        ]
                         requests += [urlencode({name: value}) for name in declared for value in HOSTILE_VALUES]
                         for query in requests:
                             response = client.get(f"{path}?{query}", HTTP_ACCEPT="application/json")
@@ -203,6 +222,8 @@ def test_no_operation_answers_5xx_to_out_of_range_values_or_nested_bodies(root, 
                         response = getattr(client, method)(path, NESTED, content_type="application/json")
                         answered += 1
                         if response.status_code >= 500:
-                            failures.append(f"{user.email} {method.upper()} {path} (nested body): {response.status_code}")
+                            failures.append(
+                                f"{user.email} {method.upper()} {path} (nested body): {response.status_code}"
+                            )
     assert operations > 150 and answered > 1000, (operations, answered)
     assert not failures, "\n".join(failures[:40])

@@ -35,7 +35,9 @@ def test_a_new_x_forwarded_for_per_attempt_does_not_escape_the_login_rate(client
     monkeypatch.setitem(ScopedRateThrottle.THROTTLE_RATES, "login", "3/min")
     statuses = [
         # A different account each time, so only the per-address limit is at work.
-        _jwt_login(client, f"nobody{n}@example.com", "wrong-password-1", HTTP_X_FORWARDED_FOR=f"203.0.113.{n}").status_code
+        _jwt_login(
+            client, f"nobody{n}@example.com", "wrong-password-1", HTTP_X_FORWARDED_FOR=f"203.0.113.{n}"
+        ).status_code
         for n in range(4)
     ]
     assert statuses == [401, 401, 401, 429]
@@ -44,8 +46,12 @@ def test_a_new_x_forwarded_for_per_attempt_does_not_escape_the_login_rate(client
 def test_a_new_x_forwarded_for_per_attempt_does_not_escape_the_registration_rate(client, monkeypatch):
     monkeypatch.setitem(ScopedRateThrottle.THROTTLE_RATES, "register", "2/hour")
     statuses = [
-        client.post("/api/auth/register", {"email": f"new{n}@example.com", "password": PASSWORD},
-                    content_type="application/json", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}").status_code
+        client.post(
+            "/api/auth/register",
+            {"email": f"new{n}@example.com", "password": PASSWORD},
+            content_type="application/json",
+            HTTP_X_FORWARDED_FOR=f"198.51.100.{n}",
+        ).status_code
         for n in range(3)
     ]
     assert statuses == [201, 201, 429]
@@ -53,7 +59,9 @@ def test_a_new_x_forwarded_for_per_attempt_does_not_escape_the_registration_rate
 
 def test_wrong_passwords_on_the_jwt_login_lock_the_account_everywhere(client, bob):
     for n in range(5):
-        assert _jwt_login(client, bob.email, "wrong-password-1", HTTP_X_FORWARDED_FOR=f"203.0.113.{n}").status_code == 401
+        assert (
+            _jwt_login(client, bob.email, "wrong-password-1", HTTP_X_FORWARDED_FOR=f"203.0.113.{n}").status_code == 401
+        )
     for path in JWT_LOGINS:
         locked = _jwt_login(client, bob.email, PASSWORD, path)
         assert locked.status_code == 429, (path, locked.content)
@@ -148,7 +156,9 @@ def test_behind_a_trusted_proxy_each_client_has_its_own_limit(client, settings, 
     monkeypatch.setitem(ScopedRateThrottle.THROTTLE_RATES, "login", "3/min")
 
     def attempt(n, forwarded):
-        return _jwt_login(client, f"nobody{n}@example.com", "wrong-password-1", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=forwarded).status_code
+        return _jwt_login(
+            client, f"nobody{n}@example.com", "wrong-password-1", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=forwarded
+        ).status_code
 
     # One client, rotating what it writes in front of the proxy's entry: still one client.
     assert [attempt(n, f"198.51.100.{n}, 203.0.113.9") for n in range(4)] == [401, 401, 401, 429]
@@ -161,16 +171,33 @@ def test_the_web_login_counts_clients_behind_a_trusted_proxy_by_the_header(setti
     # allauth's per-address part of login_failed: 10 a minute. Different accounts, so the per-account part stays out of it.
     web = Client(REMOTE_ADDR="10.0.0.2")
     for n in range(10):
-        page = web.post("/accounts/login/", {"login": f"nobody{n}@example.com", "password": "x-wrong-1"}, HTTP_X_FORWARDED_FOR="203.0.113.9")
+        page = web.post(
+            "/accounts/login/",
+            {"login": f"nobody{n}@example.com", "password": "x-wrong-1"},
+            HTTP_X_FORWARDED_FOR="203.0.113.9",
+        )
         assert LOCKED not in page.content.decode()
-    page = web.post("/accounts/login/", {"login": "nobody-else@example.com", "password": "x-wrong-1"}, HTTP_X_FORWARDED_FOR="198.51.100.1, 203.0.113.9")
+    page = web.post(
+        "/accounts/login/",
+        {"login": "nobody-else@example.com", "password": "x-wrong-1"},
+        HTTP_X_FORWARDED_FOR="198.51.100.1, 203.0.113.9",
+    )
     assert LOCKED in page.content.decode()
-    other = web.post("/accounts/login/", {"login": "nobody-else@example.com", "password": "x-wrong-1"}, HTTP_X_FORWARDED_FOR="203.0.113.10")
+    other = web.post(
+        "/accounts/login/",
+        {"login": "nobody-else@example.com", "password": "x-wrong-1"},
+        HTTP_X_FORWARDED_FOR="203.0.113.10",
+    )
     assert LOCKED not in other.content.decode()
 
 
 def test_the_audit_record_keeps_the_real_address_not_a_forwarded_one(api, alice, hospital_a):
-    response = api(alice).patch(f"/api/hospitals/{hospital_a.pk}/", {"address": "2 Spoofed Road"}, format="json", HTTP_X_FORWARDED_FOR="203.0.113.66")
+    response = api(alice).patch(
+        f"/api/hospitals/{hospital_a.pk}/",
+        {"address": "2 Spoofed Road"},
+        format="json",
+        HTTP_X_FORWARDED_FOR="203.0.113.66",
+    )
     assert response.status_code == 200
     entry = LogEntry.objects.get_for_object(hospital_a).order_by("timestamp").last()
     assert entry.remote_addr == "127.0.0.1"

@@ -17,7 +17,9 @@ EMAIL, PASSWORD = "root@served.example", "a-long-served-passphrase-1"
 
 def _login(port: int, email: str, password: str, forwarded: str) -> tuple[int, dict]:
     request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/api/auth/login", data=json.dumps({"email": email, "password": password}).encode(), method="POST",
+        f"http://127.0.0.1:{port}/api/auth/login",
+        data=json.dumps({"email": email, "password": password}).encode(),
+        method="POST",
         headers={"Content-Type": "application/json", "X-Forwarded-For": forwarded},
     )
     try:
@@ -28,7 +30,9 @@ def _login(port: int, email: str, password: str, forwarded: str) -> tuple[int, d
 
 
 def test_the_served_login_is_not_fooled_by_x_forwarded_for(tmp_path):
-    env = process_env(HEALTHSYNC_VAR_DIR=str(tmp_path), DJANGO_SUPERUSER_EMAIL=EMAIL, DJANGO_SUPERUSER_PASSWORD=PASSWORD)
+    env = process_env(
+        HEALTHSYNC_VAR_DIR=str(tmp_path), DJANGO_SUPERUSER_EMAIL=EMAIL, DJANGO_SUPERUSER_PASSWORD=PASSWORD
+    )
     manage("migrate", "--noinput", env=env)
     manage("createsuperuser", "--noinput", env=env)
     port = free_port()
@@ -41,7 +45,9 @@ def test_the_served_login_is_not_fooled_by_x_forwarded_for(tmp_path):
         assert status == 429 and body["error"]["code"] == "too_many_login_attempts" and "access" not in body, body
         # The address: 10 logins a minute (HEALTHSYNC_LOGIN_RATE), counted by the connection, not by
         # the header daphne was once told to believe; other accounts each time, so no account lock.
-        statuses = [_login(port, f"nobody{n}@served.example", "wrong-password-1", f"198.51.100.{n}")[0] for n in range(5)]
+        statuses = [
+            _login(port, f"nobody{n}@served.example", "wrong-password-1", f"198.51.100.{n}")[0] for n in range(5)
+        ]
         assert statuses == [401] * 4 + [429], statuses
     finally:
         server.stop()

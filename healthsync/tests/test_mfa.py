@@ -38,7 +38,9 @@ def bob_secret(bob):
 
 
 def recovery_codes(user) -> list[str]:
-    return RecoveryCodes(Authenticator.objects.get(user=user, type=Authenticator.Type.RECOVERY_CODES)).get_unused_codes()
+    return RecoveryCodes(
+        Authenticator.objects.get(user=user, type=Authenticator.Type.RECOVERY_CODES)
+    ).get_unused_codes()
 
 
 def console_login(client, user, *, next_url="/admin/"):
@@ -85,22 +87,31 @@ def test_staff_turn_on_an_authenticator_app_from_the_console(bob):
     assert codes.status_code == 200 and recovery_codes(bob)[0].encode() in codes.content
 
 
-def test_turning_on_an_authenticator_app_ends_the_api_sessions_opened_with_the_password_alone(bob, django_capture_on_commit_callbacks):
+def test_turning_on_an_authenticator_app_ends_the_api_sessions_opened_with_the_password_alone(
+    bob, django_capture_on_commit_callbacks
+):
     api = Client()
     before = api_login(api, bob).json()
-    assert api.post("/api/auth/refresh", {"refresh": before["refresh"]}, content_type="application/json").status_code == 200
+    assert (
+        api.post("/api/auth/refresh", {"refresh": before["refresh"]}, content_type="application/json").status_code
+        == 200
+    )
 
     console = Client()
     console_login(console, bob)
     console.post(console.get("/accounts/2fa/totp/activate/")["Location"], {"password": PASSWORD})
     secret = console.get("/accounts/2fa/totp/activate/").context["form"].secret
-    with django_capture_on_commit_callbacks(execute=True):  # allauth announces the new authenticator once it is committed
+    with django_capture_on_commit_callbacks(
+        execute=True
+    ):  # allauth announces the new authenticator once it is committed
         assert console.post("/accounts/2fa/totp/activate/", {"code": code(secret)}).status_code == 302
 
     refused = api.post("/api/auth/refresh", {"refresh": before["refresh"]}, content_type="application/json")
     assert refused.status_code == 401 and refused.json()["error"]["code"] == "token_not_valid"
     after = api_login(api, bob, otp=code(secret, 1)).json()  # the login now asks for the code, and its tokens work
-    assert api.post("/api/auth/refresh", {"refresh": after["refresh"]}, content_type="application/json").status_code == 200
+    assert (
+        api.post("/api/auth/refresh", {"refresh": after["refresh"]}, content_type="application/json").status_code == 200
+    )
 
 
 def test_recovery_codes_alone_leave_api_sessions_open(bob):
@@ -110,7 +121,10 @@ def test_recovery_codes_alone_leave_api_sessions_open(bob):
     before = api_login(api, bob).json()
     codes = RecoveryCodes.activate(bob)
     signals.authenticator_added.send(sender=Authenticator, request=None, user=bob, authenticator=codes.instance)
-    assert api.post("/api/auth/refresh", {"refresh": before["refresh"]}, content_type="application/json").status_code == 200
+    assert (
+        api.post("/api/auth/refresh", {"refresh": before["refresh"]}, content_type="application/json").status_code
+        == 200
+    )
 
 
 def test_donors_manage_it_in_the_portal_look():
@@ -119,8 +133,15 @@ def test_donors_manage_it_in_the_portal_look():
     from donors import services as donors
 
     donor = donors.donor_register(
-        name="Dora", email="dora@donor.example", password=PASSWORD, blood_group="O-", date_of_birth=date(1988, 4, 4),
-        address="1 Test Street", contact_number="+44 7700 900123", sex="female", weight_kg=70,
+        name="Dora",
+        email="dora@donor.example",
+        password=PASSWORD,
+        blood_group="O-",
+        date_of_birth=date(1988, 4, 4),
+        address="1 Test Street",
+        contact_number="+44 7700 900123",
+        sex="female",
+        weight_kg=70,
     ).user
     client = Client()
     client.force_login(donor)
@@ -138,7 +159,9 @@ def test_console_login_with_an_authenticator_app_needs_its_code(bob, bob_secret)
     assert password_step.status_code == 302 and password_step["Location"] == "/accounts/2fa/authenticate/"
     # The password alone gives no session: the console still sends bob to its login.
     assert client.get("/admin/")["Location"].startswith("/admin/login/")
-    assert b"HealthSync operations" in client.get("/accounts/2fa/authenticate/").content  # the code page, in the console's look
+    assert (
+        b"HealthSync operations" in client.get("/accounts/2fa/authenticate/").content
+    )  # the code page, in the console's look
 
     wrong = client.post("/accounts/2fa/authenticate/", {"code": wrong_code(bob_secret)})
     assert wrong.status_code == 200 and b"Incorrect code" in wrong.content
@@ -222,7 +245,8 @@ def test_api_login_takes_a_recovery_code_once(bob, bob_secret, client):
 
 def test_a_wrong_password_is_refused_before_any_code_is_asked_for(bob, bob_secret, client):
     response = client.post(
-        "/api/auth/login", {"email": bob.email, "password": "wrong-password-1", "otp": code(bob_secret)},
+        "/api/auth/login",
+        {"email": bob.email, "password": "wrong-password-1", "otp": code(bob_secret)},
         content_type="application/json",
     )
     assert response.status_code == 401 and response.json()["error"]["code"] == "no_active_account"
@@ -240,7 +264,9 @@ def test_guessing_codes_is_limited_per_account(bob, bob_secret, client):
 
 
 def test_reauthenticating_with_the_authenticator_code_allows_sensitive_actions(bob, bob_secret, hospital_a):
-    unit = bloodbank.unit_create(hospital=hospital_a, component="red_cells", blood_group="A+", by=bob, status="available")
+    unit = bloodbank.unit_create(
+        hospital=hospital_a, component="red_cells", blood_group="A+", by=bob, status="available"
+    )
     client = Client()
     console_login(client, bob)
     client.post("/accounts/2fa/authenticate/", {"code": code(bob_secret)})

@@ -13,13 +13,17 @@ pytestmark = pytest.mark.django_db
 
 
 def _reads(model, pk=None):
-    entries = LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(model), action=LogEntry.Action.ACCESS)
+    entries = LogEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(model), action=LogEntry.Action.ACCESS
+    )
     return entries.filter(object_pk=str(pk)) if pk is not None else entries
 
 
 @pytest.fixture
 def blood_request(hospital_a, bob):
-    return bloodbank.request_create(hospital=hospital_a, blood_group="O-", units=1, urgency=3, by=bob, patient_reference="MRN-77")
+    return bloodbank.request_create(
+        hospital=hospital_a, blood_group="O-", units=1, urgency=3, by=bob, patient_reference="MRN-77"
+    )
 
 
 def test_api_and_fhir_reads_of_a_patient_reference_are_recorded(api, bob, root, blood_request):

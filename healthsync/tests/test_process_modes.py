@@ -54,7 +54,9 @@ async def _opens(uri: str, origin: str) -> bool:
 
 
 def _login(port: int, email: str) -> str:
-    status, body = http_json("POST", f"http://127.0.0.1:{port}/api/auth/login", {"email": email, "password": DEMO_PASSWORD})
+    status, body = http_json(
+        "POST", f"http://127.0.0.1:{port}/api/auth/login", {"email": email, "password": DEMO_PASSWORD}
+    )
     assert status == 200, body
     return body["access"]
 

@@ -29,15 +29,21 @@ import pytest
 from config.celery import app as celery_app
 from healthsync.demo import DEMO_PASSWORD
 
-from .servers import PrivateRabbitMQ, analysis_ids, free_port, http_json, png_bytes, predict_over_http, private_stack_env, start_server, start_worker
+from .servers import (
+    PrivateRabbitMQ,
+    analysis_ids,
+    free_port,
+    http_json,
+    png_bytes,
+    predict_over_http,
+    private_stack_env,
+    start_server,
+    start_worker,
+)
 
 pytestmark = pytest.mark.slow
 BASE = "/api/blood-bank"
 DATASET = "pneumoniamnist"
-
-
-
-
 
 
 def _until(predicate, *, timeout: float, what, interval: float = 0.1):
@@ -60,17 +66,23 @@ class Stack:
         self.requests: list[int] = []
 
     def login(self, email: str) -> str:
-        status, body = http_json("POST", f"{self.url}{BASE}/hospital/login", {"email": email, "password": DEMO_PASSWORD})
+        status, body = http_json(
+            "POST", f"{self.url}{BASE}/hospital/login", {"email": email, "password": DEMO_PASSWORD}
+        )
         assert status == 200, body
         return body["access"]
 
     def submit(self, token: str, images: int, seed: int) -> None:
-        status, body = predict_over_http(self.url, token, [png_bytes(seed + n) for n in range(images)], dataset=DATASET, timeout=60)
+        status, body = predict_over_http(
+            self.url, token, [png_bytes(seed + n) for n in range(images)], dataset=DATASET, timeout=60
+        )
         assert status == 202, body
         self.analyses += analysis_ids(body)
 
     def urgent_request(self, token: str) -> None:
-        status, body = http_json("POST", f"{self.url}{BASE}/hospital/request", {"blood_type": "O-", "units": 2, "urgency_level": 4}, token)
+        status, body = http_json(
+            "POST", f"{self.url}{BASE}/hospital/request", {"blood_type": "O-", "units": 2, "urgency_level": 4}, token
+        )
         assert status == 201, body
         self.requests.append(body["request_id"])
 
@@ -80,10 +92,17 @@ class Stack:
             return cursor.fetchall()
 
 
-def test_rabbitmq_restart_with_tasks_queued_completes_each_once(tmp_path, production_database, private_rabbitmq, private_redis):
+def test_rabbitmq_restart_with_tasks_queued_completes_each_once(
+    tmp_path, production_database, private_rabbitmq, private_redis
+):
     started = time.monotonic()
-    env = private_stack_env(var_dir=tmp_path, database_url=production_database, rabbitmq=private_rabbitmq, redis=private_redis,
-                            email_backend="django.core.mail.backends.console.EmailBackend")
+    env = private_stack_env(
+        var_dir=tmp_path,
+        database_url=production_database,
+        rabbitmq=private_rabbitmq,
+        redis=private_redis,
+        email_backend="django.core.mail.backends.console.EmailBackend",
+    )
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     server = start_server(env=env, port=port, log_path=tmp_path / "server.log")
@@ -92,8 +111,11 @@ def test_rabbitmq_restart_with_tasks_queued_completes_each_once(tmp_path, produc
     database.autocommit = True
     stack = Stack(url, database, private_rabbitmq, env["HEALTHSYNC_TASK_QUEUE"])
     try:
-        status, body = http_json("POST", f"{url}{BASE}/hospital/register",
-                                 {"name": "Alpha General", "email": "admin@alpha.example", "password": DEMO_PASSWORD})
+        status, body = http_json(
+            "POST",
+            f"{url}{BASE}/hospital/register",
+            {"name": "Alpha General", "email": "admin@alpha.example", "password": DEMO_PASSWORD},
+        )
         assert status == 201 and body["is_verified"], body
         token = stack.login("admin@alpha.example")
 
@@ -122,9 +144,13 @@ def test_rabbitmq_restart_with_tasks_queued_completes_each_once(tmp_path, produc
         #    deliveries for the resend sweep); analyses are stored queued for the stale-batch sweep.
         private_rabbitmq.stop()
         stack.urgent_request(token)
-        assert stack.rows("SELECT a.event_key, d.status FROM notifications_delivery d JOIN notifications_notification n "
-                          "ON n.id = d.notification_id JOIN notifications_alert a ON a.id = n.alert_id") == [
-            (f"urgent-request:{stack.requests[-1]}", "pending")] * 2
+        assert (
+            stack.rows(
+                "SELECT a.event_key, d.status FROM notifications_delivery d JOIN notifications_notification n "
+                "ON n.id = d.notification_id JOIN notifications_alert a ON a.id = n.alert_id"
+            )
+            == [(f"urgent-request:{stack.requests[-1]}", "pending")] * 2
+        )
         stack.submit(token, images=1, seed=30)
         unpublished = stack.analyses[-1:]
         private_rabbitmq.start()
@@ -135,8 +161,11 @@ def test_rabbitmq_restart_with_tasks_queued_completes_each_once(tmp_path, produc
         worker = start_worker(env=env, log_path=tmp_path / "worker.log")  # it waits for the broker to boot
         private_rabbitmq.wait_ready()
         # The stale-batch sweep re-queues analyses left queued and untouched for 5 minutes: make it 10.
-        assert stack.rows("UPDATE imaging_imageanalysis SET submitted_at = submitted_at - interval '10 minutes' "
-                          "WHERE id = ANY(%s) AND status = 'queued' RETURNING id", unpublished) == [(unpublished[0],)]
+        assert stack.rows(
+            "UPDATE imaging_imageanalysis SET submitted_at = submitted_at - interval '10 minutes' "
+            "WHERE id = ANY(%s) AND status = 'queued' RETURNING id",
+            unpublished,
+        ) == [(unpublished[0],)]
         celery_app.conf.task_always_eager = False  # this suite's in-process default; send_task publishes regardless
         with celery_app.connection_for_write(private_rabbitmq.url) as connection:
             for sweep in ("notifications.tasks.resend_due_deliveries", "imaging.tasks.requeue_stale_analyses"):
@@ -146,31 +175,47 @@ def test_rabbitmq_restart_with_tasks_queued_completes_each_once(tmp_path, produc
             analyses = dict(stack.rows("SELECT status, count(*) FROM imaging_imageanalysis GROUP BY status"))
             deliveries = dict(stack.rows("SELECT status, count(*) FROM notifications_delivery GROUP BY status"))
             urgent = stack.rows("SELECT count(*) FROM notifications_alert WHERE kind = 'urgent_request'")[0][0]
-            return (analyses == {"done": 8} and urgent == 5 and deliveries == {"sent": 10}
-                    and private_rabbitmq.queue_depth(stack.queue) == 0)
+            return (
+                analyses == {"done": 8}
+                and urgent == 5
+                and deliveries == {"sent": 10}
+                and private_rabbitmq.queue_depth(stack.queue) == 0
+            )
 
         _until(finished, timeout=180, what=lambda: f"everything finished:\n{worker.log()[-4000:]}")
         worker.stop()  # a warm shutdown: anything unacknowledged would go back to the queue now
 
         for analysis_id, attempts, gradcam, predictions in stack.rows(
-                "SELECT id, attempts, gradcam, predictions::text FROM imaging_imageanalysis WHERE id = ANY(%s)", stack.analyses):
+            "SELECT id, attempts, gradcam, predictions::text FROM imaging_imageanalysis WHERE id = ANY(%s)",
+            stack.analyses,
+        ):
             assert attempts == 1, (analysis_id, attempts)
             assert len(json.loads(predictions)) == 2, (analysis_id, predictions)
-            assert [path.name for path in (tmp_path / "media").rglob(f"gradcam-{analysis_id}-*.png")] == [gradcam.rsplit("/", 1)[-1]]
+            assert [path.name for path in (tmp_path / "media").rglob(f"gradcam-{analysis_id}-*.png")] == [
+                gradcam.rsplit("/", 1)[-1]
+            ]
         assert len(stack.analyses) == 8
         # One urgent alert per request, to the hospital's administrator and the platform administrator, each
         # emailed once: one delivery row per recipient, one attempt, and one message per idempotency key.
-        assert sorted(key for key, in stack.rows("SELECT event_key FROM notifications_alert WHERE kind = 'urgent_request'")) == sorted(
-            f"urgent-request:{request_id}" for request_id in stack.requests)
-        deliveries = stack.rows("SELECT notification_id, channel, status, attempts FROM notifications_delivery ORDER BY id")
-        assert [(channel, status, attempts) for _, channel, status, attempts in deliveries] == [("email", "sent", 1)] * 10
-        sent = Counter(int(key) for key in re.findall(r"X-HealthSync-Idempotency-Key: healthsync-notification-(\d+)", worker.log()))
+        assert sorted(
+            key for (key,) in stack.rows("SELECT event_key FROM notifications_alert WHERE kind = 'urgent_request'")
+        ) == sorted(f"urgent-request:{request_id}" for request_id in stack.requests)
+        deliveries = stack.rows(
+            "SELECT notification_id, channel, status, attempts FROM notifications_delivery ORDER BY id"
+        )
+        assert [(channel, status, attempts) for _, channel, status, attempts in deliveries] == [
+            ("email", "sent", 1)
+        ] * 10
+        sent = Counter(
+            int(key) for key in re.findall(r"X-HealthSync-Idempotency-Key: healthsync-notification-(\d+)", worker.log())
+        )
         assert sent == Counter({notification_id: 1 for notification_id, *_ in deliveries}), sent
         assert private_rabbitmq.queue_depth(stack.queue) == 0
-        print(f"{len(stack.analyses)} analyses and {len(deliveries)} deliveries once each in {time.monotonic() - started:.1f} s")
+        print(
+            f"{len(stack.analyses)} analyses and {len(deliveries)} deliveries once each in {time.monotonic() - started:.1f} s"
+        )
     finally:
         database.close()
         if worker is not None:
             worker.stop()
         server.stop()
-

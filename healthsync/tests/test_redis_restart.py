@@ -32,18 +32,14 @@ import uuid
 import pytest
 import websockets
 
-from lib.channel_layers import LAYER_UNAVAILABLE
 from healthsync.demo import DEMO_PASSWORD
+from lib.channel_layers import LAYER_UNAVAILABLE
 
 from .servers import PrivateRedis, free_port, http_json, private_stack_env, start_server, start_worker
 
 pytestmark = pytest.mark.slow
 BASE = "/api/blood-bank"
 RECONNECT_DELAY_S = 0.2
-
-
-
-
 
 
 class AlertClient:
@@ -75,7 +71,7 @@ class AlertClient:
                     finally:
                         self.is_open = False
                         self.close_codes.append(socket.close_code)
-            except (OSError, asyncio.TimeoutError, websockets.WebSocketException):
+            except (TimeoutError, OSError, websockets.WebSocketException):
                 pass  # refused while Redis is down: try again, like the page's script
             await asyncio.sleep(RECONNECT_DELAY_S)
 
@@ -110,13 +106,17 @@ class Site:
 
     async def register_hospital(self, name: str) -> tuple[int, str]:
         email = f"admin-{uuid.uuid4().hex[:6]}@{name.split()[0].lower()}.example"
-        status, body = await self.call("POST", f"{BASE}/hospital/register", {"name": name, "email": email, "password": DEMO_PASSWORD})
+        status, body = await self.call(
+            "POST", f"{BASE}/hospital/register", {"name": name, "email": email, "password": DEMO_PASSWORD}
+        )
         assert status == 201 and body["is_verified"], body
         return body["id"], await self.login(email)
 
     async def urgent_request(self, token: str) -> int:
         """An urgency-4 request: the worker raises one urgent-request alert for it."""
-        status, body = await self.call("POST", f"{BASE}/hospital/request", {"blood_type": "O-", "units": 2, "urgency_level": 4}, token)
+        status, body = await self.call(
+            "POST", f"{BASE}/hospital/request", {"blood_type": "O-", "units": 2, "urgency_level": 4}, token
+        )
         assert status == 201, body
         return body["request_id"]
 
@@ -137,8 +137,12 @@ async def _scenario(port: int, redis: PrivateRedis, worker) -> str:
     _, beta = await site.register_hospital("Beta Infirmary")
     root = await site.login("root@e2e.example")
     tokens = {"alpha": alpha, "beta": beta, "root": root}
-    clients = [AlertClient("alpha-1", "alpha", port, alpha), AlertClient("alpha-2", "alpha", port, alpha),
-               AlertClient("beta", "beta", port, beta), AlertClient("root", "root", port, root)]
+    clients = [
+        AlertClient("alpha-1", "alpha", port, alpha),
+        AlertClient("alpha-2", "alpha", port, alpha),
+        AlertClient("beta", "beta", port, beta),
+        AlertClient("root", "root", port, root),
+    ]
     runners = [asyncio.create_task(client.run()) for client in clients]
 
     async def raise_alerts():
@@ -166,18 +170,29 @@ async def _scenario(port: int, redis: PrivateRedis, worker) -> str:
 
     async def delivered_live(total: int, when: str) -> dict:
         """Raise 3 alerts with every socket open: each reaches its clients on the sockets they have."""
-        await _until(lambda: all(client.is_open for client in clients), timeout=20, what=f"every client connected {when}")
+        await _until(
+            lambda: all(client.is_open for client in clients), timeout=20, what=f"every client connected {when}"
+        )
         sockets = opened()
         await raise_alerts()
-        alerts = await _until(lambda: alerts_written(total), timeout=30, what=lambda: f"{total} alerts written:\n{worker.log()[-3000:]}")
-        await _until(lambda: all_hold(alerts), timeout=20, what=lambda: f"live delivery {when}: {holdings()} != {alerts}")
+        alerts = await _until(
+            lambda: alerts_written(total), timeout=30, what=lambda: f"{total} alerts written:\n{worker.log()[-3000:]}"
+        )
+        await _until(
+            lambda: all_hold(alerts), timeout=20, what=lambda: f"live delivery {when}: {holdings()} != {alerts}"
+        )
         assert opened() == sockets, f"{when}: delivered live, not by reconnecting"
         return alerts
 
     async def all_closed(closes: int) -> None:
-        await _until(lambda: all(len(client.close_codes) == closes for client in clients), timeout=10,
-                     what=lambda: f"the server closed every socket: {[client.close_codes for client in clients]}")
-        assert all(client.close_codes == [LAYER_UNAVAILABLE] * closes for client in clients), [c.close_codes for c in clients]
+        await _until(
+            lambda: all(len(client.close_codes) == closes for client in clients),
+            timeout=10,
+            what=lambda: f"the server closed every socket: {[client.close_codes for client in clients]}",
+        )
+        assert all(client.close_codes == [LAYER_UNAVAILABLE] * closes for client in clients), [
+            c.close_codes for c in clients
+        ]
 
     try:
         # 1. Live: each request's alert reaches the open sockets of its hospital's staff and the platform administrator.
@@ -194,16 +209,23 @@ async def _scenario(port: int, redis: PrivateRedis, worker) -> str:
         await site.login("root@e2e.example")
         before = holdings()
         await raise_alerts()
-        alerts = await _until(lambda: alerts_written(6), timeout=60,
-                              what=lambda: f"3 more alerts written with Redis down:\n{worker.log()[-3000:]}")
+        alerts = await _until(
+            lambda: alerts_written(6),
+            timeout=60,
+            what=lambda: f"3 more alerts written with Redis down:\n{worker.log()[-3000:]}",
+        )
         assert [len(alerts[user]) for user in ("alpha", "beta", "root")] == [4, 2, 6], alerts
-        assert not any(client.is_open for client in clients) and holdings() == before, "nothing is delivered while Redis is down"
+        assert not any(client.is_open for client in clients) and holdings() == before, (
+            "nothing is delivered while Redis is down"
+        )
         outage_s = time.monotonic() - down_at
 
         # 3. Redis again on the same port: every client reconnects with its last id and receives exactly what it missed.
         redis.start()
         await _until(healthy, timeout=20, what="/healthz 200 after Redis restarted")
-        await _until(lambda: all_hold(alerts), timeout=30, what=lambda: f"replay after the restart: {holdings()} != {alerts}")
+        await _until(
+            lambda: all_hold(alerts), timeout=30, what=lambda: f"replay after the restart: {holdings()} != {alerts}"
+        )
         assert all(client.opened >= 2 for client in clients), opened()
 
         # 4. Alerts are live again.
@@ -232,10 +254,17 @@ async def _scenario(port: int, redis: PrivateRedis, worker) -> str:
         await asyncio.gather(*runners, return_exceptions=True)
 
 
-def test_redis_restart_clients_reconnect_and_replay_what_they_missed(tmp_path, production_database, private_redis, private_rabbitmq):
+def test_redis_restart_clients_reconnect_and_replay_what_they_missed(
+    tmp_path, production_database, private_redis, private_rabbitmq
+):
     started = time.monotonic()
-    env = private_stack_env(var_dir=tmp_path, database_url=production_database, rabbitmq=private_rabbitmq, redis=private_redis,
-                            email_backend="django.core.mail.backends.locmem.EmailBackend")
+    env = private_stack_env(
+        var_dir=tmp_path,
+        database_url=production_database,
+        rabbitmq=private_rabbitmq,
+        redis=private_redis,
+        email_backend="django.core.mail.backends.locmem.EmailBackend",
+    )
     worker = start_worker(env=env, log_path=tmp_path / "worker.log")
     port = free_port()
     server = start_server(env=env, port=port, log_path=tmp_path / "server.log")

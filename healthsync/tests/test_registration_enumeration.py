@@ -23,14 +23,25 @@ def _mandatory(settings):
 
 
 def _donor(email, **overrides):
-    return {"name": "Grace Donor", "email": email, "password": PASSWORD, "blood_type": "AB-", "date_of_birth": "1990-03-04",
-            "address": "7 Elm Row", "contact_number": "+44 7700 900123", **overrides}
+    return {
+        "name": "Grace Donor",
+        "email": email,
+        "password": PASSWORD,
+        "blood_type": "AB-",
+        "date_of_birth": "1990-03-04",
+        "address": "7 Elm Row",
+        "contact_number": "+44 7700 900123",
+        **overrides,
+    }
 
 
 REGISTRATIONS = {
     "account": ("/api/auth/register", lambda email: {"email": email, "password": PASSWORD, "name": "New Person"}),
     "donor": (f"{BASE}/donor/register", _donor),
-    "hospital": (f"{BASE}/hospital/register", lambda email: {"name": f"Clinic {email[:3]}", "email": email, "password": PASSWORD}),
+    "hospital": (
+        f"{BASE}/hospital/register",
+        lambda email: {"name": f"Clinic {email[:3]}", "email": email, "password": PASSWORD},
+    ),
 }
 
 
@@ -71,7 +82,9 @@ def test_a_new_account_logs_in_only_after_confirming_its_address(client):
 
 
 def test_accounts_made_by_administrators_log_in_as_before(client, alice):
-    response = client.post("/api/auth/login", {"email": alice.email, "password": PASSWORD}, content_type="application/json")
+    response = client.post(
+        "/api/auth/login", {"email": alice.email, "password": PASSWORD}, content_type="application/json"
+    )
     assert response.status_code == 200
 
 

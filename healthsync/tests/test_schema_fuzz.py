@@ -82,7 +82,9 @@ class Report:
 
 
 def _post_json(url, payload):
-    request = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST", headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url, data=json.dumps(payload).encode(), method="POST", headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=60) as response:
         return json.loads(response.read())
 
@@ -91,10 +93,18 @@ def role_headers(base_url) -> dict[str, dict]:
     """Authorization headers per role (JWT access tokens from the real login)."""
     headers = {"anonymous": {}}
     donor_email = f"fuzz-donor-{int(time.time() * 1000)}@donors.example"
-    _post_json(f"{base_url}/api/blood-bank/donor/register", {
-        "name": "Fuzz Donor", "email": donor_email, "password": DEMO_PASSWORD, "blood_type": "O+",
-        "date_of_birth": "1990-01-01", "address": "1 Fuzz Street", "contact_number": "+44 7700 900999",
-    })
+    _post_json(
+        f"{base_url}/api/blood-bank/donor/register",
+        {
+            "name": "Fuzz Donor",
+            "email": donor_email,
+            "password": DEMO_PASSWORD,
+            "blood_type": "O+",
+            "date_of_birth": "1990-01-01",
+            "address": "1 Fuzz Street",
+            "contact_number": "+44 7700 900999",
+        },
+    )
     logins = {"donor": donor_email, **ROLE_LOGINS}
     for role, email in logins.items():
         token = _post_json(f"{base_url}/api/auth/login", {"email": email, "password": DEMO_PASSWORD})["access"]
@@ -120,8 +130,11 @@ def _make_runner(operation, role, label, headers, max_examples, seed, base_url, 
 
     @hypothesis_seed(seed)
     @settings(
-        max_examples=max_examples, deadline=None, database=None,
-        phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck),
+        max_examples=max_examples,
+        deadline=None,
+        database=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
     )
     @given(case=operation.as_strategy())
     def run(case):
@@ -129,7 +142,9 @@ def _make_runner(operation, role, label, headers, max_examples, seed, base_url, 
         try:
             response = case.call(base_url=base_url, session=session, headers=headers, timeout=60)
         except requests.RequestException as exc:
-            report.failures.append(Failure("request_failed", role, label, None, str(exc)[:500], _describe_request(case, None), ""))
+            report.failures.append(
+                Failure("request_failed", role, label, None, str(exc)[:500], _describe_request(case, None), "")
+            )
             return
         for name, check in checks.items():
             try:
@@ -137,10 +152,17 @@ def _make_runner(operation, role, label, headers, max_examples, seed, base_url, 
             except (AssertionError, BaseExceptionGroup) as exc:  # failed checks: a FailureGroup of Failures
                 failures = exc.exceptions if isinstance(exc, BaseExceptionGroup) else (exc,)
                 for failure in failures:
-                    report.failures.append(Failure(
-                        name, role, label, response.status_code, str(getattr(failure, "title", "") or "") + ": " + str(failure)[:1500],
-                        _describe_request(case, response), response.text[:800] if hasattr(response, "text") else "",
-                    ))
+                    report.failures.append(
+                        Failure(
+                            name,
+                            role,
+                            label,
+                            response.status_code,
+                            str(getattr(failure, "title", "") or "") + ": " + str(failure)[:1500],
+                            _describe_request(case, response),
+                            response.text[:800] if hasattr(response, "text") else "",
+                        )
+                    )
 
     return run
 
@@ -189,15 +211,25 @@ def fuzz(base_url, *, max_examples, roles=ROLES, operations_filter=None, seed=0,
 
 def _reason(message: str) -> str:
     """The telling lines of a check's message (what was wrong, and where in the schema)."""
-    keep = [line.strip() for line in message.splitlines()
-            if " is not " in line or "is a required" in line or line.strip().startswith(("Schema at", "Received a response with 5xx", "Server error"))]
+    keep = [
+        line.strip()
+        for line in message.splitlines()
+        if " is not " in line
+        or "is a required" in line
+        or line.strip().startswith(("Schema at", "Received a response with 5xx", "Server error"))
+    ]
     return " | ".join(keep) or message.strip().splitlines()[0] if message.strip() else ""
 
 
 def summary_table(report: Report) -> str:
-    lines = [f"operations fuzzed: {report.operations}", "examples per role: " + ", ".join(f"{role} {count}" for role, count in report.examples.items())]
+    lines = [
+        f"operations fuzzed: {report.operations}",
+        "examples per role: " + ", ".join(f"{role} {count}" for role, count in report.examples.items()),
+    ]
     lines.append(f"examples in all: {sum(report.examples.values())}")
-    lines.append("failures by check: " + (", ".join(f"{name} {count}" for name, count in report.by_check().items()) or "none"))
+    lines.append(
+        "failures by check: " + (", ".join(f"{name} {count}" for name, count in report.by_check().items()) or "none")
+    )
     per_operation = defaultdict(Counter)
     for failure in report.failures:
         per_operation[failure.operation][failure.check] += 1

@@ -45,7 +45,9 @@ def test_staff_sessions_end_after_the_idle_timeout(bob, settings):
 
 
 def test_discarding_through_the_api_needs_a_recent_login(api, bob, hospital_a, settings):
-    unit = bloodbank.unit_create(hospital=hospital_a, component="red_cells", blood_group="A+", by=bob, status="available")
+    unit = bloodbank.unit_create(
+        hospital=hospital_a, component="red_cells", blood_group="A+", by=bob, status="available"
+    )
     fresh = api(bob)
     stale = fresh.__class__()
     old = RefreshToken.for_user(bob)
@@ -57,11 +59,15 @@ def test_discarding_through_the_api_needs_a_recent_login(api, bob, hospital_a, s
     assert accepted.status_code == 200 and accepted.json()["status"] == "discarded"
 
 
-
 def test_discarding_in_the_admin_needs_a_recent_login(bob, hospital_a):
-    unit = bloodbank.unit_create(hospital=hospital_a, component="red_cells", blood_group="A+", by=bob, status="available")
+    unit = bloodbank.unit_create(
+        hospital=hospital_a, component="red_cells", blood_group="A+", by=bob, status="available"
+    )
     client = console_logged_in_ago(bob)
-    client.post("/admin/bloodbank/bloodunit/", {"action": "discard_units", "_selected_action": [unit.pk], "apply": "1", "reason": "x"})
+    client.post(
+        "/admin/bloodbank/bloodunit/",
+        {"action": "discard_units", "_selected_action": [unit.pk], "apply": "1", "reason": "x"},
+    )
     unit.refresh_from_db()
     assert unit.status == "available"
 
@@ -69,7 +75,9 @@ def test_discarding_in_the_admin_needs_a_recent_login(bob, hospital_a):
 def test_reauthenticating_with_the_password_allows_sensitive_actions_again(bob, hospital_a):
     """allauth's re-authentication page counts as a recent login (with an authenticator app, its code
     page does too: test_mfa.py)."""
-    unit = bloodbank.unit_create(hospital=hospital_a, component="red_cells", blood_group="A+", by=bob, status="available")
+    unit = bloodbank.unit_create(
+        hospital=hospital_a, component="red_cells", blood_group="A+", by=bob, status="available"
+    )
     client = console_logged_in_ago(bob)
     discard = {"action": "discard_units", "_selected_action": [unit.pk], "apply": "1", "reason": "Broken seal"}
     refused = client.post("/admin/bloodbank/bloodunit/", discard, follow=True)

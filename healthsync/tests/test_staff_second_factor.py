@@ -9,8 +9,8 @@ from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
-from donors.tests.conftest import make_donor
 from config.asgi import application
+from donors.tests.conftest import make_donor
 from healthsync.tests.test_mfa import api_login, code, console_login
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -54,7 +54,9 @@ async def test_a_token_issued_before_a_password_change_is_refused(dave, token):
 
 
 async def test_cross_site_browser_origin_is_refused(token):
-    communicator, connected, _ = await _connect(f"/ws/system/?token={token}", headers=[(b"origin", b"https://evil.example")])
+    communicator, connected, _ = await _connect(
+        f"/ws/system/?token={token}", headers=[(b"origin", b"https://evil.example")]
+    )
     assert not connected
 
 
@@ -62,7 +64,9 @@ async def test_cross_site_browser_origin_is_refused(token):
 
 
 async def _connects(token, host: bytes, origin: bytes, *extra) -> bool:
-    communicator, connected, _ = await _connect(f"/ws/system/?token={token}", headers=[(b"host", host), (b"origin", origin), *extra])
+    communicator, connected, _ = await _connect(
+        f"/ws/system/?token={token}", headers=[(b"host", host), (b"origin", origin), *extra]
+    )
     if connected:
         await communicator.disconnect()
     return connected
@@ -85,15 +89,23 @@ async def test_behind_a_tls_proxy_the_origin_is_https_on_the_default_port(settin
     settings.ALLOWED_HOSTS = ["healthsync.example"]
     settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     proxied = (b"x-forwarded-proto", b"https")
-    for origin, expected in [(b"https://healthsync.example", True), (b"https://healthsync.example:443", True),
-                             (b"http://healthsync.example", False), (b"https://healthsync.example:8443", False)]:
+    for origin, expected in [
+        (b"https://healthsync.example", True),
+        (b"https://healthsync.example:443", True),
+        (b"http://healthsync.example", False),
+        (b"https://healthsync.example:8443", False),
+    ]:
         assert await _connects(token, b"healthsync.example", origin, proxied) is expected, origin
 
 
 async def test_origins_of_csrf_trusted_origins_connect_from_elsewhere(settings, token):
     settings.ALLOWED_HOSTS = ["healthsync.example"]
     settings.CSRF_TRUSTED_ORIGINS = ["https://console.example", "https://*.wards.example"]
-    for origin, expected in [(b"https://console.example", True), (b"https://a.wards.example", True),
-                             (b"https://console.example:8443", False), (b"http://a.wards.example", False), (b"https://evil.example", False)]:
+    for origin, expected in [
+        (b"https://console.example", True),
+        (b"https://a.wards.example", True),
+        (b"https://console.example:8443", False),
+        (b"http://a.wards.example", False),
+        (b"https://evil.example", False),
+    ]:
         assert await _connects(token, b"healthsync.example", origin) is expected, origin
-

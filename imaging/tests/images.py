@@ -23,7 +23,11 @@ def typical_pixels(model: str = "pneumoniamnist-basic_cnn", *, size: int = 28, s
     directory = ARTIFACTS / model / "1"
     profile = Profile.load(directory)
     channels = read_card(directory)["preprocessing"]["channels"]
-    mean = np.clip(profile.mean[: THUMBNAIL * THUMBNAIL * channels] * 255, 0, 255).reshape(THUMBNAIL, THUMBNAIL, channels)
+    mean = np.clip(profile.mean[: THUMBNAIL * THUMBNAIL * channels] * 255, 0, 255).reshape(
+        THUMBNAIL, THUMBNAIL, channels
+    )
     picture = Image.fromarray(mean.astype(np.uint8).squeeze()).resize((size, size), Image.Resampling.BILINEAR)
-    pixels = np.asarray(picture, dtype=np.float32) + np.random.default_rng(seed).normal(0, 4, size=np.asarray(picture).shape)
+    pixels = np.asarray(picture, dtype=np.float32) + np.random.default_rng(seed).normal(
+        0, 4, size=np.asarray(picture).shape
+    )
     return np.clip(pixels, 0, 255).astype(np.uint8)

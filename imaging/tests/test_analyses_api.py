@@ -10,14 +10,13 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
-
-from imaging.tests.images import typical_png
 from django.db import connection
 from PIL import Image
 from pydicom.data import get_testdata_file
 
 from imaging import analyses
 from imaging.models import ImageAnalysis
+from imaging.tests.images import typical_png
 
 pytestmark = pytest.mark.django_db(transaction=True)
 DATASET = "pneumoniamnist"
@@ -35,7 +34,9 @@ def upload(name: str, data: bytes):
 
 
 def predict(client, *files, **fields):
-    return client.post("/api/predict", {"dataset": DATASET, **fields, "image": [upload(n, d) for n, d in files]}, format="multipart")
+    return client.post(
+        "/api/predict", {"dataset": DATASET, **fields, "image": [upload(n, d) for n, d in files]}, format="multipart"
+    )
 
 
 def test_datasets_and_models_list_the_committed_default(api, bob):
@@ -59,12 +60,17 @@ def test_predict_and_wait_gives_sorted_predictions_and_a_heatmap(api, bob):
     probabilities = [p["probability"] for p in body["predictions"]]
     assert probabilities == sorted(probabilities, reverse=True) and abs(sum(probabilities) - 1) < 1e-3
     site = "http://testserver/api/analyses/"  # absolute, as the request reached the server
-    assert (body["gradcam_url"], body["image_url"]) == (f"{site}{body['analysis_id']}/gradcam.png", f"{site}{body['analysis_id']}/image")
+    assert (body["gradcam_url"], body["image_url"]) == (
+        f"{site}{body['analysis_id']}/gradcam.png",
+        f"{site}{body['analysis_id']}/image",
+    )
     heatmap = client.get(body["gradcam_url"])
     assert heatmap.status_code == 200 and heatmap["Content-Type"] == "image/png"
     assert Image.open(io.BytesIO(b"".join(heatmap.streaming_content))).size == (256, 256)
     analysis = ImageAnalysis.objects.get(pk=body["analysis_id"])
-    assert analysis.status == "done" and analysis.model.name == "pneumoniamnist-basic_cnn" and analysis.model.version == 1
+    assert (
+        analysis.status == "done" and analysis.model.name == "pneumoniamnist-basic_cnn" and analysis.model.version == 1
+    )
     assert analysis.inference_ms is not None and analysis.preprocessing_ms is not None and analysis.attempts == 1
 
 
@@ -84,7 +90,12 @@ def _huge_png() -> bytes:
     """A valid PNG header declaring 100000 x 100000 pixels (a decompression bomb)."""
     header = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0)
     chunk = lambda kind, data: struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))  # noqa: E731
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * 100)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 100))
+        + chunk(b"IEND", b"")
+    )
 
 
 @pytest.mark.parametrize(
@@ -94,7 +105,11 @@ def _huge_png() -> bytes:
         ([("x.png", png())], {"dataset": "no-such-set"}, "unknown_dataset"),
         ([("x.png", png())], {"model": "transformer"}, "unknown_model"),
         ([("notes.png", b"This is a text file, not an image at all." * 5)], {}, "unsupported_type"),
-        ([("svg.png", b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>')], {}, "unsupported_type"),
+        (
+            [("svg.png", b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>')],
+            {},
+            "unsupported_type",
+        ),
         ([("cut.png", png()[:60])], {}, "corrupt_image"),
         ([("bomb.png", _huge_png())], {}, "image_too_large"),
         ([("empty.png", b"")], {}, "empty_image"),
@@ -130,14 +145,30 @@ def test_a_mixed_batch_with_one_bad_file_queues_nothing(api, bob):
 def test_confirmation_and_scoping(api, bob, carol):
     analysis_id = predict(api(bob), ("x.png", png()), wait="1").json()["analysis_id"]
     client = api(bob)
-    assert client.post(f"/api/analyses/{analysis_id}/confirm", {"confirmation": "disagrees"}, format="json").status_code == 400
+    assert (
+        client.post(f"/api/analyses/{analysis_id}/confirm", {"confirmation": "disagrees"}, format="json").status_code
+        == 400
+    )
     predicted = ImageAnalysis.objects.get(pk=analysis_id).predicted_class
     other = "normal" if predicted == "pneumonia" else "pneumonia"
-    confirmed = client.post(f"/api/analyses/{analysis_id}/confirm", {"confirmation": "disagrees", "true_finding": other}, format="json")
-    assert confirmed.status_code == 200 and confirmed.json()["true_finding"] == other and confirmed.json()["confirmation"] == "disagrees"
-    for path in (f"/api/analyses/{analysis_id}", f"/api/analyses/{analysis_id}/gradcam.png", f"/api/analyses/{analysis_id}/image"):
+    confirmed = client.post(
+        f"/api/analyses/{analysis_id}/confirm", {"confirmation": "disagrees", "true_finding": other}, format="json"
+    )
+    assert (
+        confirmed.status_code == 200
+        and confirmed.json()["true_finding"] == other
+        and confirmed.json()["confirmation"] == "disagrees"
+    )
+    for path in (
+        f"/api/analyses/{analysis_id}",
+        f"/api/analyses/{analysis_id}/gradcam.png",
+        f"/api/analyses/{analysis_id}/image",
+    ):
         assert api(carol).get(path).status_code == 404
-    assert api(carol).post(f"/api/analyses/{analysis_id}/confirm", {"confirmation": "agrees"}, format="json").status_code == 404
+    assert (
+        api(carol).post(f"/api/analyses/{analysis_id}/confirm", {"confirmation": "agrees"}, format="json").status_code
+        == 404
+    )
     assert api(carol).get("/api/analyses").json()["count"] == 0
 
 
@@ -158,9 +189,8 @@ def test_a_redelivered_batch_never_gives_two_results_and_a_killer_image_ends_fai
 
 
 def test_a_batch_runs_in_one_pass_and_an_unreadable_stored_image_fails_alone(api, bob):
-    from ml_models.gradcam import heatmap
-
     from imaging.inference import predictor_for
+    from ml_models.gradcam import heatmap
 
     client = api(bob)
     queued = predict(client, *[(f"{n}.png", png(seed=10 + n)) for n in range(4)]).json()
@@ -193,7 +223,6 @@ def any_modality_model(settings, tmp_path):
     """A tiny untrained model whose modality accepts any DICOM, registered as the data set's default."""
     from imaging.conftest import write_model
     from imaging.services import model_register
-
     from ml_models import cards
 
     directory = write_model(tmp_path / "models", name="anyset-basic_cnn", dataset="anyset")
@@ -223,7 +252,11 @@ def test_every_bundled_dicom_with_pixels_is_analysed_or_clearly_refused(api, bob
         data = open(path, "rb").read()
         if len(data) < 132 or data[128:132] != b"DICM":
             continue
-        response = client.post("/api/predict", {"dataset": "anyset", "wait": "1", "image": [upload(path.rsplit("/", 1)[-1], data)]}, format="multipart")
+        response = client.post(
+            "/api/predict",
+            {"dataset": "anyset", "wait": "1", "image": [upload(path.rsplit("/", 1)[-1], data)]},
+            format="multipart",
+        )
         assert response.status_code in (200, 400), (path, response.status_code, response.content[:300])
         if response.status_code == 200:
             assert response.json()["status"] == "done", (path, response.json())
@@ -237,7 +270,11 @@ def test_stored_dicom_is_de_identified_and_identifiers_are_encrypted(api, bob, r
     original = pydicom.dcmread(get_testdata_file("MR_small.dcm"))
     assert str(original.PatientName)
     data = open(get_testdata_file("MR_small.dcm"), "rb").read()
-    body = api(bob).post("/api/predict", {"dataset": "anyset", "wait": "1", "image": [upload("mr.dcm", data)]}, format="multipart").json()
+    body = (
+        api(bob)
+        .post("/api/predict", {"dataset": "anyset", "wait": "1", "image": [upload("mr.dcm", data)]}, format="multipart")
+        .json()
+    )
     analysis = ImageAnalysis.objects.get(pk=body["analysis_id"])
     stored = pydicom.dcmread(analysis.image.path)
     # Table E.1-1: Patient ID is Z (kept, empty: it is Type 2); names are removed wherever they are.
@@ -264,13 +301,26 @@ def test_the_hand_built_representation_is_drfs_own(api, bob, root, any_modality_
     confirmed = predict(api(bob), ("x.png", png()), dataset="anyset", wait="1").json()["analysis_id"]
     api(bob).post(f"/api/analyses/{confirmed}/confirm", {"confirmation": "uncertain"}, format="json")
     dicom = open(get_testdata_file("MR_small.dcm"), "rb").read()
-    with_identifiers = api(bob).post("/api/predict", {"dataset": "anyset", "wait": "1", "image": [upload("mr.dcm", dicom)]},
-                                     format="multipart").json()["analysis_id"]
+    with_identifiers = (
+        api(bob)
+        .post(
+            "/api/predict", {"dataset": "anyset", "wait": "1", "image": [upload("mr.dcm", dicom)]}, format="multipart"
+        )
+        .json()["analysis_id"]
+    )
     failed = predict(api(bob), ("y.png", png(seed=5)), dataset="anyset", wait="1").json()["analysis_id"]
-    ImageAnalysis.objects.filter(pk=failed).update(status="failed", gradcam="", predictions=[], predicted_class="", failure_reason="Broken.")
+    ImageAnalysis.objects.filter(pk=failed).update(
+        status="failed", gradcam="", predictions=[], predicted_class="", failure_reason="Broken."
+    )
     queued = predict(api(bob), ("z.png", png(seed=6)), dataset="anyset").json()["analysis_id"]
-    ImageAnalysis.objects.filter(pk=queued).update(status="queued", started_at=None, finished_at=None, gradcam="", condition=None, findings=[])
-    rows = list(ImageAnalysis.objects.filter(pk__in=[confirmed, with_identifiers, failed, queued]).select_related("model", "requested_condition"))
+    ImageAnalysis.objects.filter(pk=queued).update(
+        status="queued", started_at=None, finished_at=None, gradcam="", condition=None, findings=[]
+    )
+    rows = list(
+        ImageAnalysis.objects.filter(pk__in=[confirmed, with_identifiers, failed, queued]).select_related(
+            "model", "requested_condition"
+        )
+    )
     assert len(rows) == 4
     for user in (bob, root):
         request = Request(APIRequestFactory().get("/api/analyses"))
@@ -278,7 +328,9 @@ def test_the_hand_built_representation_is_drfs_own(api, bob, root, any_modality_
         for row in rows:
             serializer = AnalysisSerializer(row, context={"request": request})
             assert serializer.data == serializers.ModelSerializer.to_representation(serializer, row)
-    assert AnalysisSerializer(rows, many=True, context={"request": request}).data[0].keys() == set(AnalysisSerializer.Meta.fields)
+    assert AnalysisSerializer(rows, many=True, context={"request": request}).data[0].keys() == set(
+        AnalysisSerializer.Meta.fields
+    )
 
 
 def test_a_waited_answer_names_the_models_condition_as_stored(api, bob):
@@ -293,8 +345,11 @@ def test_a_waited_answer_is_what_the_api_reads_back_from_the_database(api, bob, 
     must be the stored analyses exactly, for a batch, a DICOM with identifiers, and a failure."""
     client = api(bob)
     dicom = Path(get_testdata_file("MR_small.dcm")).read_bytes()
-    waited = client.post("/api/predict", {"dataset": "anyset", "wait": "1", "image": [upload("a.png", png(seed=40)), upload("mr.dcm", dicom)]},
-                         format="multipart").json()
+    waited = client.post(
+        "/api/predict",
+        {"dataset": "anyset", "wait": "1", "image": [upload("a.png", png(seed=40)), upload("mr.dcm", dicom)]},
+        format="multipart",
+    ).json()
     assert [row["status"] for row in waited["analyses"]] == ["done", "done"]
     assert waited["analyses"][1]["patient_identifiers"]  # the member sees them
     for row in waited["analyses"]:
@@ -356,10 +411,17 @@ def test_a_batch_whose_message_was_lost_is_queued_again_by_the_sweep(api, bob, s
 
     lost = []
     monkeypatch.setattr(tasks.run_analysis, "delay", lambda **kwargs: lost.append(kwargs))  # the broker never got it
-    ids = [row["analysis_id"] for row in predict(api(bob), ("a.png", png(seed=40)), ("b.png", png(seed=41))).json()["analyses"]]
-    assert lost == [{"analysis_ids": ids}] and set(ImageAnalysis.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"queued"}
+    ids = [
+        row["analysis_id"]
+        for row in predict(api(bob), ("a.png", png(seed=40)), ("b.png", png(seed=41))).json()["analyses"]
+    ]
+    assert lost == [{"analysis_ids": ids}] and set(
+        ImageAnalysis.objects.filter(pk__in=ids).values_list("status", flat=True)
+    ) == {"queued"}
     assert analyses.analyses_requeue_stale() == 0  # not stale yet: its message may still be on its way
-    ImageAnalysis.objects.filter(pk__in=ids).update(submitted_at=timezone.now() - analyses.STALE_AFTER - timedelta(seconds=1))
+    ImageAnalysis.objects.filter(pk__in=ids).update(
+        submitted_at=timezone.now() - analyses.STALE_AFTER - timedelta(seconds=1)
+    )
     monkeypatch.undo()
     assert tasks.requeue_stale_analyses() == 1  # in tests tasks run eagerly: the batch runs now
     assert set(ImageAnalysis.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"done"}
@@ -386,7 +448,10 @@ def test_results_that_fail_to_save_leave_no_overlays_behind(api, bob, settings, 
 
     settings.MEDIA_ROOT = str(tmp_path / "media")
     monkeypatch.setattr(tasks.run_analysis, "delay", lambda **kwargs: None)  # run below, by hand
-    ids = [row["analysis_id"] for row in predict(api(bob), ("a.png", png(seed=52)), ("b.png", png(seed=53))).json()["analyses"]]
+    ids = [
+        row["analysis_id"]
+        for row in predict(api(bob), ("a.png", png(seed=52)), ("b.png", png(seed=53))).json()["analyses"]
+    ]
 
     def refuse(*args, **kwargs):
         raise DatabaseError("the database refused the results")
@@ -396,7 +461,9 @@ def test_results_that_fail_to_save_leave_no_overlays_behind(api, bob, settings, 
         analyses.analyses_run(analysis_ids=ids)
     assert set(ImageAnalysis.objects.filter(pk__in=ids).values_list("status", "gradcam")) == {("running", "")}
     assert list((tmp_path / "media").rglob("gradcam-*")) == []
-    assert len([path for path in (tmp_path / "media").rglob("*") if path.is_file()]) == 2  # the uploads stay with their rows
+    assert (
+        len([path for path in (tmp_path / "media").rglob("*") if path.is_file()]) == 2
+    )  # the uploads stay with their rows
 
 
 def test_a_batch_summary_reads_its_analyses_in_one_query_whatever_their_number(api, bob):
@@ -406,10 +473,17 @@ def test_a_batch_summary_reads_its_analyses_in_one_query_whatever_their_number(a
 
     counts = []
     for size in (2, 5):
-        ids = [row["analysis_id"] for row in predict(api(bob), *[(f"{n}.png", png(seed=60 + n)) for n in range(size)], wait="1").json()["analyses"]]
+        ids = [
+            row["analysis_id"]
+            for row in predict(api(bob), *[(f"{n}.png", png(seed=60 + n)) for n in range(size)], wait="1").json()[
+                "analyses"
+            ]
+        ]
         with CaptureQueriesContext(connection) as queries:
             (alert,) = services.analyses_finished(analysis_ids=ids)  # raised already (the task ran): read, then found
         assert alert.title == f"{size} analyses finished: {size} done"
         counts.append(len(queries))
-        assert "card" not in queries[0]["sql"] and "patient_identifiers" not in queries[0]["sql"]  # only what the message says
+        assert (
+            "card" not in queries[0]["sql"] and "patient_identifiers" not in queries[0]["sql"]
+        )  # only what the message says
     assert counts[0] == counts[1]

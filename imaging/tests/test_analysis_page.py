@@ -23,13 +23,21 @@ def test_staff_upload_watch_read_and_confirm(bob, carol):
     assert client.login(email=bob.email, password=PASSWORD)
     page = client.get("/admin/imaging/analyse/")
     assert page.status_code == 200
-    assert b"support, not replace" in page.content and b"pneumoniamnist-basic_cnn" in page.content and b"validation accuracy" in page.content
+    assert (
+        b"support, not replace" in page.content
+        and b"pneumoniamnist-basic_cnn" in page.content
+        and b"validation accuracy" in page.content
+    )
     posted = client.post("/admin/imaging/analyse/", {"dataset": "pneumoniamnist", "image": [_png()]})
     assert posted.status_code == 302 and "batch=" in posted["Location"]
     analysis = ImageAnalysis.objects.get()
     assert analysis.status == "done"  # the inline worker ran it on commit
     detail = client.get(f"/admin/imaging/analyses/{analysis.pk}/")
-    assert detail.status_code == 200 and b"Grad-CAM" in detail.content and analysis.predicted_class.encode() in detail.content
+    assert (
+        detail.status_code == 200
+        and b"Grad-CAM" in detail.content
+        and analysis.predicted_class.encode() in detail.content
+    )
     client.post(f"/admin/imaging/analyses/{analysis.pk}/", {"confirmation": "agrees"})
     analysis.refresh_from_db()
     assert analysis.confirmation == "agrees" and analysis.confirmed_by == bob
@@ -56,9 +64,17 @@ def test_conditions_by_specialty_and_the_choice_kept_after_submit(bob):
     page = client.get("/admin/imaging/analyse/").content.decode()
     assert '<optgroup label="Pulmonology">' in page and '<option value="pneumonia">Pneumonia</option>' in page
     assert 'value="glaucoma" disabled>Glaucoma (no model yet)' in page  # listed, not choosable
-    assert 'value="pneumoniamnist-basic_cnn:1" data-condition="pneumonia"' in page  # each model tagged with its condition
-    posted = client.post("/admin/imaging/analyse/", {"condition": "pneumonia", "model": "pneumoniamnist-basic_cnn:1", "image": [_png()]})
-    assert posted.status_code == 302 and "condition=pneumonia" in posted["Location"] and "model=pneumoniamnist-basic_cnn%3A1" in posted["Location"]
+    assert (
+        'value="pneumoniamnist-basic_cnn:1" data-condition="pneumonia"' in page
+    )  # each model tagged with its condition
+    posted = client.post(
+        "/admin/imaging/analyse/", {"condition": "pneumonia", "model": "pneumoniamnist-basic_cnn:1", "image": [_png()]}
+    )
+    assert (
+        posted.status_code == 302
+        and "condition=pneumonia" in posted["Location"]
+        and "model=pneumoniamnist-basic_cnn%3A1" in posted["Location"]
+    )
     again = client.get(posted["Location"]).content.decode()
     assert '<option value="pneumonia" selected>' in again
     assert 'value="pneumoniamnist-basic_cnn:1" data-condition="pneumonia" selected' in again

@@ -28,7 +28,18 @@ def test_train_model_registers_a_new_active_version(models_root, tmp_path, setti
     settings.HEALTHSYNC_DATASETS_DIR = str(tmp_path / "datasets")
 
     for _ in range(2):
-        call_command("train_model", "--dataset", "blobs", "--arch", "basic_cnn", "--epochs", "1", "--image-size", "28", stdout=StringIO())
+        call_command(
+            "train_model",
+            "--dataset",
+            "blobs",
+            "--arch",
+            "basic_cnn",
+            "--epochs",
+            "1",
+            "--image-size",
+            "28",
+            stdout=StringIO(),
+        )
     versions = MLModel.objects.filter(name="blobs-basic_cnn").order_by("version")
     assert [(model.version, model.is_active) for model in versions] == [(1, False), (2, True)]
     latest = versions.last()

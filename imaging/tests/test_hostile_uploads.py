@@ -34,8 +34,8 @@ from pydicom.uid import (
     generate_uid,
 )
 
-from imaging.tests.images import typical_pixels
 from imaging.models import ImageAnalysis
+from imaging.tests.images import typical_pixels
 
 pytestmark = pytest.mark.django_db(transaction=True)
 DATASET = "pneumoniamnist"
@@ -46,7 +46,11 @@ DATASET = "pneumoniamnist"
 
 def picture(kind: str, size: int = 28, seed: int = 0) -> bytes:
     # Small ones pass the appearance checks; large ones (the size limits' tests) are noise, which does not compress.
-    pixels = typical_pixels(size=size, seed=seed) if size <= 64 else np.random.default_rng(seed).integers(0, 256, (size, size), dtype=np.uint8)
+    pixels = (
+        typical_pixels(size=size, seed=seed)
+        if size <= 64
+        else np.random.default_rng(seed).integers(0, 256, (size, size), dtype=np.uint8)
+    )
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format=kind, **({"no_jp2": True} if kind == "JPEG2000" else {}))
     return buffer.getvalue()
@@ -65,7 +69,9 @@ def archive(members: dict[str, bytes]) -> bytes:
 
 
 def png_chunk(kind: bytes, data: bytes, crc: int | None = None) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) if crc is None else crc)
+    return (
+        struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) if crc is None else crc)
+    )
 
 
 def png_declaring(width: int, height: int, *, crc: int | None = None) -> bytes:
@@ -99,8 +105,18 @@ def native_pixels(rows: int = 16, columns: int = 16, bytes_per_pixel: int = 1) -
     return np.random.default_rng(0).integers(0, 256, rows * columns * bytes_per_pixel, dtype=np.uint8).tobytes()
 
 
-def dicom(*, syntax=ExplicitVRLittleEndian, rows=16, columns=16, bits=8, pixel_data=None, encapsulated=False,
-          preamble=b"\x00" * 128, prefix=b"DICM", **elements) -> bytes:
+def dicom(
+    *,
+    syntax=ExplicitVRLittleEndian,
+    rows=16,
+    columns=16,
+    bits=8,
+    pixel_data=None,
+    encapsulated=False,
+    preamble=b"\x00" * 128,
+    prefix=b"DICM",
+    **elements,
+) -> bytes:
     """A DX study whose file meta names ``syntax``, whatever the data set (written explicit VR little endian) holds."""
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID = SecondaryCaptureImageStorage, generate_uid()
@@ -109,7 +125,12 @@ def dicom(*, syntax=ExplicitVRLittleEndian, rows=16, columns=16, bits=8, pixel_d
     study.SOPClassUID, study.SOPInstanceUID = SecondaryCaptureImageStorage, meta.MediaStorageSOPInstanceUID
     study.Modality, study.PatientName, study.PatientID = "DX", "Doe^Jane", "P-0001"
     study.Rows, study.Columns, study.SamplesPerPixel, study.PhotometricInterpretation = rows, columns, 1, "MONOCHROME2"
-    study.BitsAllocated, study.BitsStored, study.HighBit, study.PixelRepresentation = bits, min(bits, 16) or 8, (min(bits, 16) or 8) - 1, 0
+    study.BitsAllocated, study.BitsStored, study.HighBit, study.PixelRepresentation = (
+        bits,
+        min(bits, 16) or 8,
+        (min(bits, 16) or 8) - 1,
+        0,
+    )
     for keyword, value in elements.items():
         setattr(study, keyword, value)
     pixel_data = native_pixels(rows, columns, max(bits, 8) // 8) if pixel_data is None else pixel_data
@@ -152,7 +173,9 @@ def with_raw_elements(data: bytes, raw: bytes) -> bytes:
 def item_flood(items: int = 100_001) -> bytes:
     """A sequence of ``items`` empty items, undefined length: a few bytes each to send, slow and large to read."""
     header = struct.pack("<HH2sHI", 0x0008, 0x1140, b"SQ", 0, 0xFFFFFFFF)
-    return with_raw_elements(dicom(), header + b"\xfe\xff\x00\xe0\x00\x00\x00\x00" * items + b"\xfe\xff\xdd\xe0\x00\x00\x00\x00")
+    return with_raw_elements(
+        dicom(), header + b"\xfe\xff\x00\xe0\x00\x00\x00\x00" * items + b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
+    )
 
 
 def element_flood(elements: int = 20_001) -> bytes:
@@ -178,14 +201,53 @@ SCRIPT = b"<html><body><script>fetch('/api/me').then(r => r.text()).then(alert)<
 
 CORPUS = [
     # (id, file name, content, error code, words the message must hold)
-    ("png-then-zip", "scan.png", lambda: picture("PNG") + archive({"payload.js": b"alert(1)"}), "polyglot", "ZIP archive"),
-    ("jpeg-then-zip", "scan.jpg", lambda: picture("JPEG") + archive({"payload.js": b"alert(1)"}), "polyglot", "ZIP archive"),
+    (
+        "png-then-zip",
+        "scan.png",
+        lambda: picture("PNG") + archive({"payload.js": b"alert(1)"}),
+        "polyglot",
+        "ZIP archive",
+    ),
+    (
+        "jpeg-then-zip",
+        "scan.jpg",
+        lambda: picture("JPEG") + archive({"payload.js": b"alert(1)"}),
+        "polyglot",
+        "ZIP archive",
+    ),
     ("png-then-html", "scan.png", lambda: picture("PNG") + SCRIPT, "polyglot", "bytes after the end of the PNG"),
     ("jpeg-then-html", "scan.jpg", lambda: picture("JPEG") + SCRIPT, "polyglot", "bytes after the end of the JPEG"),
-    ("zip-behind-png-signature", "scan.png", lambda: b"\x89PNG\r\n\x1a\n" + archive({"a.txt": b"x" * 100}), "polyglot", "ZIP archive"),
-    ("pdf-behind-jpeg-signature", "scan.jpg", lambda: b"\xff\xd8\xff\xe0" + PDF, "corrupt_image", "corrupt or truncated"),
-    ("gif-jar", "scan.gif", lambda: picture("GIF") + archive({"META-INF/MANIFEST.MF": b"Manifest-Version: 1.0\n", "A.class": b"\xca\xfe\xba\xbe"}), "polyglot", "ZIP archive"),
-    ("svg-with-script", "scan.svg", lambda: b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><script>alert(2)</script></svg>', "unsupported_type", "not a PNG, JPEG or DICOM"),
+    (
+        "zip-behind-png-signature",
+        "scan.png",
+        lambda: b"\x89PNG\r\n\x1a\n" + archive({"a.txt": b"x" * 100}),
+        "polyglot",
+        "ZIP archive",
+    ),
+    (
+        "pdf-behind-jpeg-signature",
+        "scan.jpg",
+        lambda: b"\xff\xd8\xff\xe0" + PDF,
+        "corrupt_image",
+        "corrupt or truncated",
+    ),
+    (
+        "gif-jar",
+        "scan.gif",
+        lambda: (
+            picture("GIF")
+            + archive({"META-INF/MANIFEST.MF": b"Manifest-Version: 1.0\n", "A.class": b"\xca\xfe\xba\xbe"})
+        ),
+        "polyglot",
+        "ZIP archive",
+    ),
+    (
+        "svg-with-script",
+        "scan.svg",
+        lambda: b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><script>alert(2)</script></svg>',
+        "unsupported_type",
+        "not a PNG, JPEG or DICOM",
+    ),
     ("html", "scan.png", lambda: SCRIPT, "unsupported_type", "not a PNG, JPEG or DICOM"),
     ("pdf-named-png", "scan.png", lambda: PDF, "unsupported_type", "not a PNG, JPEG or DICOM"),
     ("png-named-dcm-but-gif", "scan.dcm", lambda: picture("GIF"), "unsupported_type", "not a PNG, JPEG or DICOM"),
@@ -196,34 +258,135 @@ CORPUS = [
     ("png-without-iend", "scan.png", lambda: picture("PNG")[:-12], "corrupt_image", "no end-of-image marker"),
     ("jpeg-truncated", "scan.jpg", lambda: picture("JPEG", 64)[:600], "corrupt_image", "corrupt or truncated"),
     ("zero-bytes", "scan.png", lambda: b"", "empty_image", "empty"),
-    ("dicom-claims-jpeg2000-holds-raw", "scan.dcm", lambda: dicom(syntax=JPEG2000Lossless), "undecodable_pixels", "holds uncompressed"),
-    ("dicom-claims-jpeg-holds-raw", "scan.dcm", lambda: dicom(syntax=JPEGBaseline8Bit), "undecodable_pixels", "holds uncompressed"),
-    ("dicom-claims-rle-holds-raw", "scan.dcm", lambda: dicom(syntax=RLELossless), "undecodable_pixels", "holds uncompressed"),
-    ("dicom-claims-raw-holds-encapsulated-jpeg", "scan.dcm", lambda: dicom(pixel_data=even(picture("JPEG", 16)), encapsulated=True), "undecodable_pixels", "holds compressed"),
-    ("dicom-claims-raw-holds-jpeg-bytes", "scan.dcm", lambda: dicom(pixel_data=(picture("JPEG", 16) + bytes(256))[:256]), "undecodable_pixels", "holds a compressed image"),
-    ("dicom-claims-deflate-holds-raw", "scan.dcm", lambda: dicom(syntax=DeflatedExplicitVRLittleEndian), "corrupt_image", "not a readable DICOM"),
-    ("dicom-unknown-transfer-syntax", "scan.dcm", lambda: dicom(syntax="1.2.3.4.5.6"), "undecodable_pixels", "unknown transfer syntax"),
-    ("dicom-jpeg2000-frame-larger-than-header", "scan.dcm", lambda: dicom(syntax=JPEG2000Lossless, pixel_data=picture("JPEG2000", 1500), encapsulated=True), "undecodable_pixels", "1500 x 1500"),
-    ("dicom-jpeg-frame-larger-than-header", "scan.dcm", lambda: dicom(syntax=JPEGBaseline8Bit, pixel_data=even(picture("JPEG", 1500)), encapsulated=True), "undecodable_pixels", "1500 x 1500"),
-    ("dicom-rle-segment-overrun", "scan.dcm", lambda: dicom(syntax=RLELossless, bits=16, pixel_data=rle_overrun_frame(), encapsulated=True), "undecodable_pixels", "cannot be decoded"),
-    ("dicom-jpeg-that-aborts-gdcm", "scan.dcm", lambda: dicom(syntax=JPEGBaseline8Bit, pixel_data=gdcm_aborting_jpeg(), encapsulated=True), "undecodable_pixels", "cannot be decoded"),
-    ("dicom-rows-columns-beyond-pixel-data", "scan.dcm", lambda: dicom(rows=64, columns=64, pixel_data=native_pixels()), "undecodable_pixels", "bytes of pixel data"),
+    (
+        "dicom-claims-jpeg2000-holds-raw",
+        "scan.dcm",
+        lambda: dicom(syntax=JPEG2000Lossless),
+        "undecodable_pixels",
+        "holds uncompressed",
+    ),
+    (
+        "dicom-claims-jpeg-holds-raw",
+        "scan.dcm",
+        lambda: dicom(syntax=JPEGBaseline8Bit),
+        "undecodable_pixels",
+        "holds uncompressed",
+    ),
+    (
+        "dicom-claims-rle-holds-raw",
+        "scan.dcm",
+        lambda: dicom(syntax=RLELossless),
+        "undecodable_pixels",
+        "holds uncompressed",
+    ),
+    (
+        "dicom-claims-raw-holds-encapsulated-jpeg",
+        "scan.dcm",
+        lambda: dicom(pixel_data=even(picture("JPEG", 16)), encapsulated=True),
+        "undecodable_pixels",
+        "holds compressed",
+    ),
+    (
+        "dicom-claims-raw-holds-jpeg-bytes",
+        "scan.dcm",
+        lambda: dicom(pixel_data=(picture("JPEG", 16) + bytes(256))[:256]),
+        "undecodable_pixels",
+        "holds a compressed image",
+    ),
+    (
+        "dicom-claims-deflate-holds-raw",
+        "scan.dcm",
+        lambda: dicom(syntax=DeflatedExplicitVRLittleEndian),
+        "corrupt_image",
+        "not a readable DICOM",
+    ),
+    (
+        "dicom-unknown-transfer-syntax",
+        "scan.dcm",
+        lambda: dicom(syntax="1.2.3.4.5.6"),
+        "undecodable_pixels",
+        "unknown transfer syntax",
+    ),
+    (
+        "dicom-jpeg2000-frame-larger-than-header",
+        "scan.dcm",
+        lambda: dicom(syntax=JPEG2000Lossless, pixel_data=picture("JPEG2000", 1500), encapsulated=True),
+        "undecodable_pixels",
+        "1500 x 1500",
+    ),
+    (
+        "dicom-jpeg-frame-larger-than-header",
+        "scan.dcm",
+        lambda: dicom(syntax=JPEGBaseline8Bit, pixel_data=even(picture("JPEG", 1500)), encapsulated=True),
+        "undecodable_pixels",
+        "1500 x 1500",
+    ),
+    (
+        "dicom-rle-segment-overrun",
+        "scan.dcm",
+        lambda: dicom(syntax=RLELossless, bits=16, pixel_data=rle_overrun_frame(), encapsulated=True),
+        "undecodable_pixels",
+        "cannot be decoded",
+    ),
+    (
+        "dicom-jpeg-that-aborts-gdcm",
+        "scan.dcm",
+        lambda: dicom(syntax=JPEGBaseline8Bit, pixel_data=gdcm_aborting_jpeg(), encapsulated=True),
+        "undecodable_pixels",
+        "cannot be decoded",
+    ),
+    (
+        "dicom-rows-columns-beyond-pixel-data",
+        "scan.dcm",
+        lambda: dicom(rows=64, columns=64, pixel_data=native_pixels()),
+        "undecodable_pixels",
+        "bytes of pixel data",
+    ),
     ("dicom-bits-allocated-0", "scan.dcm", lambda: dicom(bits=0), "undecodable_pixels", "0 bits allocated"),
-    ("dicom-bits-allocated-64", "scan.dcm", lambda: dicom(bits=64, pixel_data=native_pixels(bytes_per_pixel=8)), "undecodable_pixels", "64 bits allocated"),
+    (
+        "dicom-bits-allocated-64",
+        "scan.dcm",
+        lambda: dicom(bits=64, pixel_data=native_pixels(bytes_per_pixel=8)),
+        "undecodable_pixels",
+        "64 bits allocated",
+    ),
     ("dicom-billion-frames", "scan.dcm", lambda: dicom(NumberOfFrames=1_000_000_000), "image_too_large", "too large"),
-    ("dicom-million-frames-of-nothing", "scan.dcm", lambda: dicom(rows=4, columns=4, pixel_data=native_pixels(4, 4), NumberOfFrames=1_000_000), "undecodable_pixels", "bytes of pixel data"),
+    (
+        "dicom-million-frames-of-nothing",
+        "scan.dcm",
+        lambda: dicom(rows=4, columns=4, pixel_data=native_pixels(4, 4), NumberOfFrames=1_000_000),
+        "undecodable_pixels",
+        "bytes of pixel data",
+    ),
     ("dicom-negative-frames", "scan.dcm", lambda: dicom(NumberOfFrames=-1), "corrupt_image", "no image"),
     ("dicom-zero-rows", "scan.dcm", lambda: dicom(rows=0, pixel_data=b""), "corrupt_image", "no image"),
     ("dicom-pixel-data-truncated", "scan.dcm", lambda: dicom()[:-100], "undecodable_pixels", "bytes of pixel data"),
-    ("dicom-without-dicm-prefix", "scan.dcm", lambda: dicom(prefix=b"XXXX"), "unsupported_type", "not a PNG, JPEG or DICOM"),
+    (
+        "dicom-without-dicm-prefix",
+        "scan.dcm",
+        lambda: dicom(prefix=b"XXXX"),
+        "unsupported_type",
+        "not a PNG, JPEG or DICOM",
+    ),
     ("dicom-then-zip", "scan.dcm", lambda: dicom() + archive({"payload.js": b"alert(1)"}), "polyglot", "ZIP archive"),
     ("dicom-sequences-300-deep", "scan.dcm", deeply_nested_dicom, "corrupt_image", "nests sequences"),
     ("dicom-100001-sequence-items", "scan.dcm", item_flood, "corrupt_image", "more than 100,000 sequence items"),
     ("dicom-pixel-data-as-a-number", "scan.dcm", pixel_data_as_a_number, "corrupt_image", "not a byte stream"),
     ("dicom-20001-elements", "scan.dcm", element_flood, "corrupt_image", "more than 20,000 elements"),
-    ("dicom-32-bit-colour-beyond-the-decoded-size-limit", "scan.dcm",
-     lambda: dicom(rows=4096, columns=4096, bits=32, pixel_data=native_pixels(), SamplesPerPixel=3), "image_too_large", "would decode to 192 MB"),
-    ("dicom-burned-in-annotation", "scan.dcm", lambda: dicom(BurnedInAnnotation="YES"), "burned_in_annotation", "burned-in annotation"),
+    (
+        "dicom-32-bit-colour-beyond-the-decoded-size-limit",
+        "scan.dcm",
+        lambda: dicom(rows=4096, columns=4096, bits=32, pixel_data=native_pixels(), SamplesPerPixel=3),
+        "image_too_large",
+        "would decode to 192 MB",
+    ),
+    (
+        "dicom-burned-in-annotation",
+        "scan.dcm",
+        lambda: dicom(BurnedInAnnotation="YES"),
+        "burned_in_annotation",
+        "burned-in annotation",
+    ),
 ]
 
 
@@ -234,7 +397,9 @@ def upload(name: str, data: bytes):
 
 
 def predict(client, name: str, data: bytes, **fields):
-    return client.post("/api/predict", {"dataset": DATASET, **fields, "image": [upload(name, data)]}, format="multipart")
+    return client.post(
+        "/api/predict", {"dataset": DATASET, **fields, "image": [upload(name, data)]}, format="multipart"
+    )
 
 
 def stored_files(root) -> list:
@@ -272,18 +437,24 @@ def test_after_the_whole_corpus_a_good_image_is_still_analysed(api, bob, media):
 
 def test_a_batch_holding_one_hostile_file_queues_none_of_it(api, bob, media):
     client = api(bob)
-    files = [upload("good.png", picture("PNG")), upload("polyglot.png", picture("PNG") + archive({"a.js": b"alert(1)"}))]
+    files = [
+        upload("good.png", picture("PNG")),
+        upload("polyglot.png", picture("PNG") + archive({"a.js": b"alert(1)"})),
+    ]
     response = client.post("/api/predict", {"dataset": DATASET, "image": files}, format="multipart")
     assert response.status_code == 400 and response.json()["error"]["code"] == "polyglot"
     assert "polyglot.png" in response.json()["error"]["message"]
     assert ImageAnalysis.objects.count() == 0 and stored_files(media) == []
 
 
-@pytest.mark.parametrize("name, data", [
-    ("padded.png", picture("PNG") + bytes(64)),  # zero padding after IEND is what some encoders leave
-    ("padded.jpg", picture("JPEG") + bytes(64)),
-    ("progressive.jpg", None),
-])
+@pytest.mark.parametrize(
+    "name, data",
+    [
+        ("padded.png", picture("PNG") + bytes(64)),  # zero padding after IEND is what some encoders leave
+        ("padded.jpg", picture("JPEG") + bytes(64)),
+        ("progressive.jpg", None),
+    ],
+)
 def test_images_ending_with_padding_or_progressive_scans_are_accepted(api, bob, media, name, data):
     if data is None:
         buffer = io.BytesIO()
@@ -299,7 +470,6 @@ def any_modality_model(settings, tmp_path):
     """A tiny untrained model of the data set ``anyset`` whose modality accepts any DICOM."""
     from imaging.conftest import write_model
     from imaging.services import model_register
-
     from ml_models import cards
 
     directory = write_model(tmp_path / "models", name="anyset-basic_cnn", dataset="anyset")
@@ -309,7 +479,9 @@ def any_modality_model(settings, tmp_path):
 
 
 def test_a_dicom_that_is_also_an_executable_is_kept_without_its_preamble(api, bob, media, any_modality_model):
-    executable_header = b"MZ" + b"\x90" * 58 + struct.pack("<I", 0x80) + b"This program cannot be run in DOS mode.".ljust(64, b"\x00")
+    executable_header = (
+        b"MZ" + b"\x90" * 58 + struct.pack("<I", 0x80) + b"This program cannot be run in DOS mode.".ljust(64, b"\x00")
+    )
     response = predict(api(bob), "pe.dcm", dicom(preamble=executable_header), dataset="anyset", wait="1")
     assert response.status_code == 200, response.content[:500]
     analysis = ImageAnalysis.objects.get(pk=response.json()["analysis_id"])
@@ -322,12 +494,17 @@ def test_a_dicom_that_is_also_an_executable_is_kept_without_its_preamble(api, bo
     assert stored.DeidentificationMethodCodeSequence[0].CodeValue == "113100"
 
 
-@pytest.mark.parametrize("syntax, pixel_data", [
-    (JPEG2000Lossless, lambda: picture("JPEG2000", 16)),
-    (JPEGBaseline8Bit, lambda: even(picture("JPEG", 16))),
-])
+@pytest.mark.parametrize(
+    "syntax, pixel_data",
+    [
+        (JPEG2000Lossless, lambda: picture("JPEG2000", 16)),
+        (JPEGBaseline8Bit, lambda: even(picture("JPEG", 16))),
+    ],
+)
 def test_honest_compressed_dicom_is_still_analysed(api, bob, media, any_modality_model, syntax, pixel_data):
-    response = predict(api(bob), "ok.dcm", dicom(syntax=syntax, pixel_data=pixel_data(), encapsulated=True), dataset="anyset", wait="1")
+    response = predict(
+        api(bob), "ok.dcm", dicom(syntax=syntax, pixel_data=pixel_data(), encapsulated=True), dataset="anyset", wait="1"
+    )
     assert response.status_code == 200, response.content[:500]
     assert response.json()["status"] == "done"
 
@@ -367,7 +544,7 @@ def test_every_jpeg_the_check_accepts_decodes_in_full(progressive):
     variants = [data[:cut] for cut in range(scan, len(data), max(1, (len(data) - scan) // 40))]
     for _ in range(40):
         start = int(rng.integers(scan, len(data) - 60))
-        variants.append(data[:start] + data[start + int(rng.integers(1, 50)):])
+        variants.append(data[:start] + data[start + int(rng.integers(1, 50)) :])
         overwritten = bytearray(data)
         overwritten[int(rng.integers(scan, len(data) - 2))] = int(rng.integers(0, 256))
         variants.append(bytes(overwritten))
@@ -407,12 +584,17 @@ def test_a_deflated_dicom_that_inflates_past_the_upload_limit_is_refused_before_
     assert len(bomb) < 20_000
     response = predict(api(bob), "bomb.dcm", bomb, wait="1")
     assert response.status_code == 400, response.content[:500]
-    assert response.json()["error"]["code"] == "image_too_large" and "inflates to more than 1 MB" in response.json()["error"]["message"]
+    assert (
+        response.json()["error"]["code"] == "image_too_large"
+        and "inflates to more than 1 MB" in response.json()["error"]["message"]
+    )
     assert ImageAnalysis.objects.count() == 0 and stored_files(media) == []
 
 
 def test_an_honest_deflated_dicom_is_still_analysed(api, bob, media, any_modality_model):
-    response = predict(api(bob), "deflated.dcm", deflated(dicom(syntax=DeflatedExplicitVRLittleEndian)), dataset="anyset", wait="1")
+    response = predict(
+        api(bob), "deflated.dcm", deflated(dicom(syntax=DeflatedExplicitVRLittleEndian)), dataset="anyset", wait="1"
+    )
     assert response.status_code == 200, response.content[:500]
     assert response.json()["status"] == "done"
 
@@ -424,18 +606,31 @@ def test_de_identification_reaches_into_sequences_overlays_dates_and_the_file_me
 
     study_uid, source_uid = generate_uid(), generate_uid()
     referenced_patient = Dataset()
-    referenced_patient.PatientName, referenced_patient.PatientID, referenced_patient.PatientBirthDate = "Nested^Patient", "NESTED-42", "19600101"
+    referenced_patient.PatientName, referenced_patient.PatientID, referenced_patient.PatientBirthDate = (
+        "Nested^Patient",
+        "NESTED-42",
+        "19600101",
+    )
     observation = Dataset()
     observation.PersonName, observation.TextValue = "Observer^Alice", "Patient Jane Smith, MRN 12345"
     referenced_study = Dataset()  # in a sequence Table E.1-1 keeps (ReferencedStudySequence itself is X)
-    referenced_study.ReferencedSOPClassUID, referenced_study.ReferencedSOPInstanceUID = "1.2.840.10008.3.1.2.3.1", study_uid
+    referenced_study.ReferencedSOPClassUID, referenced_study.ReferencedSOPInstanceUID = (
+        "1.2.840.10008.3.1.2.3.1",
+        study_uid,
+    )
     source = Dataset()
     source.ReferencedSOPClassUID, source.ReferencedSOPInstanceUID = SecondaryCaptureImageStorage, source_uid
     source.add_new(0x00091010, "LO", "a private note")
     data = dicom(
-        StudyInstanceUID=study_uid, StudyDate="20240102", AcquisitionDateTime="20240102101010", ImageComments="pt J. Smith",
-        ProtocolName="SMITH_J brain", Occupation="Nurse", ReferencedPatientSequence=Sequence([referenced_patient]),
-        ContentSequence=Sequence([observation]), ReferencedInstanceSequence=Sequence([referenced_study]),
+        StudyInstanceUID=study_uid,
+        StudyDate="20240102",
+        AcquisitionDateTime="20240102101010",
+        ImageComments="pt J. Smith",
+        ProtocolName="SMITH_J brain",
+        Occupation="Nurse",
+        ReferencedPatientSequence=Sequence([referenced_patient]),
+        ContentSequence=Sequence([observation]),
+        ReferencedInstanceSequence=Sequence([referenced_study]),
         SourceImageSequence=Sequence([source]),
     )
     overlay = struct.pack("<HH2sH", 0x6000, 0x4000, b"LT", 24) + b"Overlay comment: J Smith"
@@ -444,13 +639,31 @@ def test_de_identification_reaches_into_sequences_overlays_dates_and_the_file_me
     assert response.status_code == 200, response.content[:500]
     analysis = ImageAnalysis.objects.get(pk=response.json()["analysis_id"])
     kept = open(analysis.image.path, "rb").read()
-    for text in (b"Doe^Jane", b"P-0001", b"Nested^Patient", b"NESTED-42", b"19600101", b"Observer^Alice", b"Jane Smith", b"J Smith",
-                 b"SMITH_J", b"Nurse", b"20240102", b"private note", study_uid.encode(), source_uid.encode()):
+    for text in (
+        b"Doe^Jane",
+        b"P-0001",
+        b"Nested^Patient",
+        b"NESTED-42",
+        b"19600101",
+        b"Observer^Alice",
+        b"Jane Smith",
+        b"J Smith",
+        b"SMITH_J",
+        b"Nurse",
+        b"20240102",
+        b"private note",
+        study_uid.encode(),
+        source_uid.encode(),
+    ):
         assert text not in kept, text
     stored = pydicom.dcmread(analysis.image.path)
-    assert all(element.VR not in ("PN", "LT", "ST", "UT") and not element.tag.is_private and element.tag.group != 0x6000
-               for element in stored.iterall())
-    assert stored.StudyDate == "" and "AcquisitionDateTime" not in stored  # Table E.1-1: StudyDate Z (emptied), AcquisitionDateTime X/D
+    assert all(
+        element.VR not in ("PN", "LT", "ST", "UT") and not element.tag.is_private and element.tag.group != 0x6000
+        for element in stored.iterall()
+    )
+    assert (
+        stored.StudyDate == "" and "AcquisitionDateTime" not in stored
+    )  # Table E.1-1: StudyDate Z (emptied), AcquisitionDateTime X/D
     assert stored.ReferencedInstanceSequence[0].ReferencedSOPInstanceUID == stored.StudyInstanceUID  # replaced alike
     assert stored.ReferencedInstanceSequence[0].ReferencedSOPClassUID == "1.2.840.10008.3.1.2.3.1"  # DICOM's own: kept
     assert stored.SOPClassUID == SecondaryCaptureImageStorage
@@ -484,8 +697,11 @@ def test_a_batch_larger_than_its_limit_is_refused_before_it_is_read(api, bob, me
     settings.HEALTHSYNC_MAX_BATCH_MB = 1
     noisy = [picture("PNG", 512, seed=seed) for seed in range(5)]
     assert sum(map(len, noisy)) > 2**20 and all(len(data) < 2**20 for data in noisy)
-    response = api(bob).post("/api/predict", {"dataset": DATASET, "image": [upload(f"{n}.png", data) for n, data in enumerate(noisy)]},
-                             format="multipart")
+    response = api(bob).post(
+        "/api/predict",
+        {"dataset": DATASET, "image": [upload(f"{n}.png", data) for n, data in enumerate(noisy)]},
+        format="multipart",
+    )
     assert response.status_code == 400, response.content[:500]
     error = response.json()["error"]
     assert error["code"] == "batch_too_large" and "1 MB in all" in error["message"]
@@ -498,11 +714,20 @@ def test_de_identification_follows_table_e1_1_in_full(api, bob, media, any_modal
     import pydicom
 
     leaks = {
-        "PatientBirthDateInAlternativeCalendar": "1380-01-01 Hijri", "PatientAlternativeCalendar": "ISLAMIC",
-        "ReasonForStudy": "Jane Smith, 12 Elm Street: fall", "PlateID": "PLATE-7731", "DetectorID": "DET-99812",
-        "StationName": "XRAY-WARD-7", "DeviceSerialNumber": "SN-55555", "RequestedProcedureID": "RP-31337",
-        "PerformedProcedureStepID": "PPS-4242", "CurrentPatientLocation": "Ward 7 bed 3", "PatientTelephoneNumbers": "555-0100",
-        "InstitutionName": "St Elsewhere", "Occupation": "Nurse", "StudyID": "STUDY-2024-77",
+        "PatientBirthDateInAlternativeCalendar": "1380-01-01 Hijri",
+        "PatientAlternativeCalendar": "ISLAMIC",
+        "ReasonForStudy": "Jane Smith, 12 Elm Street: fall",
+        "PlateID": "PLATE-7731",
+        "DetectorID": "DET-99812",
+        "StationName": "XRAY-WARD-7",
+        "DeviceSerialNumber": "SN-55555",
+        "RequestedProcedureID": "RP-31337",
+        "PerformedProcedureStepID": "PPS-4242",
+        "CurrentPatientLocation": "Ward 7 bed 3",
+        "PatientTelephoneNumbers": "555-0100",
+        "InstitutionName": "St Elsewhere",
+        "Occupation": "Nurse",
+        "StudyID": "STUDY-2024-77",
     }
     response = predict(api(bob), "leaks.dcm", dicom(**leaks), dataset="anyset", wait="1")
     assert response.status_code == 200, response.content[:500]

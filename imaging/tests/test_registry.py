@@ -24,13 +24,17 @@ def test_sync_registers_every_model_on_disk_and_activates_one_version(models_roo
     (models_root / "half-written" / "1").mkdir(parents=True)  # no model file: ignored
     registered = models_sync()
     assert sorted(str(model) for model in registered) == [
-        "pneumoniamnist-basic_cnn:1 (active)", "tinyset-basic_cnn:1 (active)", "tinyset-basic_cnn:2",
+        "pneumoniamnist-basic_cnn:1 (active)",
+        "tinyset-basic_cnn:1 (active)",
+        "tinyset-basic_cnn:2",
     ]
     row = MLModel.objects.get(name="tinyset-basic_cnn", version=2)
     assert row.classes == ["normal", "pneumonia"] and row.input_shape == [28, 28, 1]
     assert row.artifact_path == "tinyset-basic_cnn/2" and row.architecture == "basic_cnn"
     # Pneumonia models are linked to the catalogue's pneumonia condition through their data set.
-    assert list(MLModel.objects.get(name="pneumoniamnist-basic_cnn").conditions.values_list("name", flat=True)) == ["Pneumonia"]
+    assert list(MLModel.objects.get(name="pneumoniamnist-basic_cnn").conditions.values_list("name", flat=True)) == [
+        "Pneumonia"
+    ]
     assert len(models_sync()) == 3 and MLModel.objects.count() == 3  # idempotent
 
 
@@ -92,9 +96,30 @@ def test_evaluate_model_prints_one_json_object(models_root, tiny_npz):
     write_model(models_root, name="pneumoniamnist-basic_cnn", dataset="pneumoniamnist")
     models_sync()
     out = StringIO()
-    call_command("evaluate_model", "--model", "pneumoniamnist", "--dataset", str(tiny_npz), "--split", "test", "--json", stdout=out)
+    call_command(
+        "evaluate_model",
+        "--model",
+        "pneumoniamnist",
+        "--dataset",
+        str(tiny_npz),
+        "--split",
+        "test",
+        "--json",
+        stdout=out,
+    )
     result = json.loads(out.getvalue())
-    assert list(result) == ["model", "version", "dataset", "split", "n", "accuracy", "auc", "macro_f1", "per_class", "confusion_matrix"]
+    assert list(result) == [
+        "model",
+        "version",
+        "dataset",
+        "split",
+        "n",
+        "accuracy",
+        "auc",
+        "macro_f1",
+        "per_class",
+        "confusion_matrix",
+    ]
     assert result["model"] == "pneumoniamnist-basic_cnn" and result["version"] == 1 and result["n"] == 8
     assert sum(map(sum, result["confusion_matrix"])) == 8
     assert set(result["per_class"]) == {"normal", "pneumonia"}
@@ -105,7 +130,10 @@ def test_condition_catalogue_is_seeded_with_coverage():
     assert Condition.objects.values("specialty").distinct().count() >= 10
     coverage = {row["name"]: row for row in condition_catalogue()}
     assert coverage["Glaucoma"]["models"] == [] and coverage["Glaucoma"]["status"] == "no model yet"
-    assert [dataset["name"] for dataset in coverage["Pneumonia"]["datasets"]] == ["chest_xray_pneumonia_224", "pneumoniamnist"]
+    assert [dataset["name"] for dataset in coverage["Pneumonia"]["datasets"]] == [
+        "chest_xray_pneumonia_224",
+        "pneumoniamnist",
+    ]
     modalities = " ".join(Condition.objects.values_list("modalities", flat=True))
     for modality in ("X-ray", "CT", "MRI", "ultrasound", "fundus", "dermoscopy", "histopathology", "OCT"):
         assert modality in modalities

@@ -41,30 +41,47 @@ def test_the_catalogue_is_readable_by_every_staff_role(api, alice, bob, root, da
 def test_predict_by_condition_name_or_code_picks_its_default(api, bob):
     client = api(bob)
     for reference in ("pneumonia", "Pneumonia"):
-        body = client.post("/api/predict", {"condition": reference, "wait": "1", "image": [upload("c.png", typical_png())]},
-                           format="multipart").json()
+        body = client.post(
+            "/api/predict",
+            {"condition": reference, "wait": "1", "image": [upload("c.png", typical_png())]},
+            format="multipart",
+        ).json()
         assert body["status"] == "done" and body["requested_condition"] == "Pneumonia"
         assert body["model"]["name"] in {"pneumoniamnist-basic_cnn", "chest_xray_pneumonia_224-basic_cnn"}
-    legacy = client.post("/api/predict", {"dataset": "Pneumonia", "image": [upload("c.png", typical_png())]}, format="multipart")
+    legacy = client.post(
+        "/api/predict", {"dataset": "Pneumonia", "image": [upload("c.png", typical_png())]}, format="multipart"
+    )
     assert legacy.status_code == 202, legacy.content
 
 
 def test_a_model_of_another_data_set_or_condition_is_refused(api, bob):
     client = api(bob)
-    for fields in ({"dataset": "chest_xray_pneumonia_224", "model": "breastmnist-basic_cnn"},
-                   {"condition": "pneumonia", "model": "breastmnist-basic_cnn"}):
-        response = client.post("/api/predict", {**fields, "image": [upload("c.png", typical_png())]}, format="multipart")
+    for fields in (
+        {"dataset": "chest_xray_pneumonia_224", "model": "breastmnist-basic_cnn"},
+        {"condition": "pneumonia", "model": "breastmnist-basic_cnn"},
+    ):
+        response = client.post(
+            "/api/predict", {**fields, "image": [upload("c.png", typical_png())]}, format="multipart"
+        )
         assert response.status_code == 400 and response.json()["error"]["code"] == "model_mismatch", response.content
     assert not ImageAnalysis.objects.exists()
 
 
-@pytest.mark.parametrize("pixels, code", [
-    (np.full((64, 64), 128), "image_uninformative"),
-    (np.dstack([np.full((64, 64), 200), np.tile(np.arange(64) * 3, (64, 1)), np.zeros((64, 64))]), "modality_mismatch"),
-    (np.random.default_rng(0).integers(0, 256, (64, 64)), "modality_mismatch"),
-])
+@pytest.mark.parametrize(
+    "pixels, code",
+    [
+        (np.full((64, 64), 128), "image_uninformative"),
+        (
+            np.dstack([np.full((64, 64), 200), np.tile(np.arange(64) * 3, (64, 1)), np.zeros((64, 64))]),
+            "modality_mismatch",
+        ),
+        (np.random.default_rng(0).integers(0, 256, (64, 64)), "modality_mismatch"),
+    ],
+)
 def test_images_unlike_the_models_are_refused_with_their_reason(api, bob, pixels, code):
-    response = api(bob).post("/api/predict", {"condition": "pneumonia", "image": [upload("x.png", png_of(pixels))]}, format="multipart")
+    response = api(bob).post(
+        "/api/predict", {"condition": "pneumonia", "image": [upload("x.png", png_of(pixels))]}, format="multipart"
+    )
     assert response.status_code == 400 and response.json()["error"]["code"] == code, response.content
     assert not ImageAnalysis.objects.exists()
 
@@ -74,23 +91,32 @@ def test_a_grayscale_image_is_refused_by_a_colour_model_unless_forced_then_warne
     fields = {"dataset": "retinamnist", "image": [upload("g.png", typical_png())]}
     refused = client.post("/api/predict", fields, format="multipart")
     assert refused.status_code == 400 and refused.json()["error"]["code"] == "modality_mismatch"
-    forced = client.post("/api/predict", {**fields, "image": [upload("g.png", typical_png())], "force": "true", "wait": "1"},
-                         format="multipart").json()
+    forced = client.post(
+        "/api/predict",
+        {**fields, "image": [upload("g.png", typical_png())], "force": "true", "wait": "1"},
+        format="multipart",
+    ).json()
     assert forced["status"] == "done" and forced["warnings"][0]["code"] == "modality_mismatch"
     report = client.get(f"/fhir/DiagnosticReport/{forced['analysis_id']}").json()
     assert "WARNING" in report["conclusion"] and any(e["url"].endswith("analysis-warning") for e in report["extension"])
 
 
 def test_uninformative_images_cannot_be_forced(api, bob):
-    response = api(bob).post("/api/predict", {"condition": "pneumonia", "force": "1", "image": [upload("x.png", png_of(np.zeros((28, 28))))]},
-                             format="multipart")
+    response = api(bob).post(
+        "/api/predict",
+        {"condition": "pneumonia", "force": "1", "image": [upload("x.png", png_of(np.zeros((28, 28))))]},
+        format="multipart",
+    )
     assert response.status_code == 400 and response.json()["error"]["code"] == "image_uninformative"
 
 
 def test_findings_follow_the_predicted_class_and_fhir_follows_the_reading(api, bob):
     client = api(bob)
-    body = client.post("/api/predict", {"dataset": "pneumoniamnist", "wait": "1", "image": [upload("c.png", typical_png())]},
-                       format="multipart").json()
+    body = client.post(
+        "/api/predict",
+        {"dataset": "pneumoniamnist", "wait": "1", "image": [upload("c.png", typical_png())]},
+        format="multipart",
+    ).json()
     expected = "Pneumonia" if body["predicted_class"] == "pneumonia" else None
     assert body["condition"] == expected
     assert [finding["condition"] for finding in body["findings"]] == ([expected] if expected else [])
@@ -105,14 +131,27 @@ def test_findings_follow_the_predicted_class_and_fhir_follows_the_reading(api, b
 
 def test_patient_context_is_encrypted_searchable_and_only_for_own_staff(api, bob, carol, root):
     client = api(bob)
-    body = client.post("/api/predict", {"dataset": "pneumoniamnist", "patient_reference": "MRN-4711", "accession_number": "ACC 99",
-                                        "wait": "1", "image": [upload("c.png", typical_png())]}, format="multipart").json()
+    body = client.post(
+        "/api/predict",
+        {
+            "dataset": "pneumoniamnist",
+            "patient_reference": "MRN-4711",
+            "accession_number": "ACC 99",
+            "wait": "1",
+            "image": [upload("c.png", typical_png())],
+        },
+        format="multipart",
+    ).json()
     assert body["patient_reference"] == "MRN-4711" and body["accession_number"] == "ACC 99"
     with connection.cursor() as cursor:
-        cursor.execute("SELECT patient_reference, accession_number FROM imaging_imageanalysis WHERE id = %s", [body["analysis_id"]])
+        cursor.execute(
+            "SELECT patient_reference, accession_number FROM imaging_imageanalysis WHERE id = %s", [body["analysis_id"]]
+        )
         stored = cursor.fetchone()
     assert "MRN-4711" not in str(stored) and "ACC 99" not in str(stored)
-    assert [row["analysis_id"] for row in client.get("/api/analyses?patient_reference=mrn-4711").json()["results"]] == [body["analysis_id"]]
+    assert [row["analysis_id"] for row in client.get("/api/analyses?patient_reference=mrn-4711").json()["results"]] == [
+        body["analysis_id"]
+    ]
     assert client.get("/api/analyses?accession_number=ACC99").json()["count"] == 1
     assert client.get("/api/analyses?patient_reference=MRN-0000").json()["count"] == 0
     assert api(root).get(f"/api/analyses/{body['analysis_id']}").json()["patient_reference"] is None
@@ -121,8 +160,15 @@ def test_patient_context_is_encrypted_searchable_and_only_for_own_staff(api, bob
 
 
 def test_model_all_runs_every_model_of_the_condition_as_one_batch(api, bob):
-    body = api(bob).post("/api/predict", {"condition": "pneumonia", "model": "all", "wait": "1", "image": [upload("c.png", typical_png())]},
-                         format="multipart").json()
+    body = (
+        api(bob)
+        .post(
+            "/api/predict",
+            {"condition": "pneumonia", "model": "all", "wait": "1", "image": [upload("c.png", typical_png())]},
+            format="multipart",
+        )
+        .json()
+    )
     names = {row["model"]["name"] for row in body["analyses"]}
     assert names == {"pneumoniamnist-basic_cnn", "chest_xray_pneumonia_224-basic_cnn"}
     assert {row["status"] for row in body["analyses"]} == {"done"}
@@ -132,7 +178,9 @@ def test_model_all_runs_every_model_of_the_condition_as_one_batch(api, bob):
 def test_fhir_content_negotiation(api, bob):
     client = api(bob)
     assert client.get("/fhir/ServiceRequest", HTTP_ACCEPT="application/json").status_code == 200
-    assert client.get("/fhir/ServiceRequest", HTTP_ACCEPT="application/json")["Content-Type"].startswith("application/json")
+    assert client.get("/fhir/ServiceRequest", HTTP_ACCEPT="application/json")["Content-Type"].startswith(
+        "application/json"
+    )
     assert client.get("/fhir/ServiceRequest?_format=json", HTTP_ACCEPT="text/html").status_code == 200
     assert client.get("/fhir/ServiceRequest", HTTP_ACCEPT="application/xml").status_code == 406
     assert client.get("/fhir/ServiceRequest?_format=xml").status_code == 406
@@ -148,22 +196,33 @@ def test_an_image_unlike_a_models_training_images_is_not_recognised(api, bob, tm
 
     directory = write_model(tmp_path / "models", name="otherset-basic_cnn", dataset="otherset")
     spec = PreprocessingSpec(image_size=28, channels=1)
-    appearance.fit(prepare_batch([typical_pixels(seed=seed) for seed in range(200)], spec),
-                   prepare_batch([typical_pixels(seed=seed) for seed in range(200, 300)], spec)).save(directory)
+    appearance.fit(
+        prepare_batch([typical_pixels(seed=seed) for seed in range(200)], spec),
+        prepare_batch([typical_pixels(seed=seed) for seed in range(200, 300)], spec),
+    ).save(directory)
     settings.HEALTHSYNC_MODELS_DIR = str(tmp_path / "models")
     model_register(directory=directory, activate=True)
     client = api(bob)
     noise = np.random.default_rng(1).integers(0, 256, (28, 28))
-    refused = client.post("/api/predict", {"dataset": "otherset", "image": [upload("n.png", png_of(noise))]}, format="multipart")
+    refused = client.post(
+        "/api/predict", {"dataset": "otherset", "image": [upload("n.png", png_of(noise))]}, format="multipart"
+    )
     assert refused.status_code == 400 and refused.json()["error"]["code"] == "image_not_recognised", refused.content
-    accepted = client.post("/api/predict", {"dataset": "otherset", "image": [upload("t.png", typical_png(seed=400))]}, format="multipart")
+    accepted = client.post(
+        "/api/predict", {"dataset": "otherset", "image": [upload("t.png", typical_png(seed=400))]}, format="multipart"
+    )
     assert accepted.status_code == 202, accepted.content
 
 
-@pytest.mark.parametrize("label, finding", [
-    ("glioma", "Brain tumour: glioma"), ("meningioma", "Brain tumour: meningioma"),
-    ("pituitary", "Brain tumour: pituitary adenoma"), ("notumor", None),
-])
+@pytest.mark.parametrize(
+    "label, finding",
+    [
+        ("glioma", "Brain tumour: glioma"),
+        ("meningioma", "Brain tumour: meningioma"),
+        ("pituitary", "Brain tumour: pituitary adenoma"),
+        ("notumor", None),
+    ],
+)
 def test_a_brain_mri_is_labelled_by_its_predicted_class(label, finding):
     from imaging.analyses import _findings
     from imaging.models import Condition
@@ -171,8 +230,12 @@ def test_a_brain_mri_is_labelled_by_its_predicted_class(label, finding):
 
     conditions = {name: (pk, code) for pk, name, code in Condition.objects.values_list("pk", "name", "code")}
     classes = ("glioma", "meningioma", "notumor", "pituitary")
-    prediction = Prediction(label=label, class_index=classes.index(label), confidence=0.7,
-                            probabilities={name: (0.7 if name == label else 0.1) for name in classes})
+    prediction = Prediction(
+        label=label,
+        class_index=classes.index(label),
+        confidence=0.7,
+        probabilities={name: (0.7 if name == label else 0.1) for name in classes},
+    )
     condition_id, findings = _findings(ImageAnalysis(dataset="brain_mri_4class"), prediction, conditions)
     if finding is None:
         assert condition_id is None and findings == []
@@ -183,8 +246,11 @@ def test_a_brain_mri_is_labelled_by_its_predicted_class(label, finding):
 
 def test_original_file_names_are_encrypted_and_only_for_own_staff(api, bob, root):
     client = api(bob)
-    body = client.post("/api/predict", {"dataset": "pneumoniamnist", "wait": "1", "image": [upload("Doe_Jane_MRN-123456.png", typical_png())]},
-                       format="multipart").json()
+    body = client.post(
+        "/api/predict",
+        {"dataset": "pneumoniamnist", "wait": "1", "image": [upload("Doe_Jane_MRN-123456.png", typical_png())]},
+        format="multipart",
+    ).json()
     assert body["original_name"] == "Doe_Jane_MRN-123456.png"
     with connection.cursor() as cursor:
         cursor.execute("SELECT original_name FROM imaging_imageanalysis WHERE id = %s", [body["analysis_id"]])
@@ -196,12 +262,18 @@ def test_original_file_names_are_encrypted_and_only_for_own_staff(api, bob, root
 
     console = Client()
     console.login(email=root.email, password=PASSWORD)
-    for url in ("/admin/imaging/analyse/", f"/admin/imaging/analyses/{body['analysis_id']}/", "/admin/imaging/imageanalysis/"):
+    for url in (
+        "/admin/imaging/analyse/",
+        f"/admin/imaging/analyses/{body['analysis_id']}/",
+        "/admin/imaging/imageanalysis/",
+    ):
         page = console.get(url)
         assert page.status_code == 200 and b"Doe_Jane" not in page.content, url
     from notifications.models import Alert
 
-    assert Alert.objects.filter(kind="analysis").exists() and not Alert.objects.filter(body__contains="Doe_Jane").exists()
+    assert (
+        Alert.objects.filter(kind="analysis").exists() and not Alert.objects.filter(body__contains="Doe_Jane").exists()
+    )
 
 
 def test_platform_administrators_activate_and_retire_models_through_the_api(api, bob, root, settings):
@@ -227,8 +299,11 @@ def test_submissions_and_readings_are_audited(api, bob):
     from auditlog.models import LogEntry
 
     client = api(bob)
-    body = client.post("/api/predict", {"dataset": "pneumoniamnist", "wait": "1", "image": [upload("c.png", typical_png())]},
-                       format="multipart").json()
+    body = client.post(
+        "/api/predict",
+        {"dataset": "pneumoniamnist", "wait": "1", "image": [upload("c.png", typical_png())]},
+        format="multipart",
+    ).json()
     analysis = ImageAnalysis.objects.get(pk=body["analysis_id"])
     client.post(f"/api/analyses/{analysis.pk}/confirm", {"confirmation": "agrees"}, format="json")
     client.post(f"/api/analyses/{analysis.pk}/confirm", {"confirmation": "uncertain"}, format="json")
@@ -256,8 +331,11 @@ def test_a_deeply_nested_reading_is_a_400(api, bob):
     from healthsync.api.parsers import MAX_DEPTH
 
     client = api(bob)
-    body = client.post("/api/predict", {"dataset": "pneumoniamnist", "wait": "1", "image": [upload("c.png", typical_png())]},
-                       format="multipart").json()
+    body = client.post(
+        "/api/predict",
+        {"dataset": "pneumoniamnist", "wait": "1", "image": [upload("c.png", typical_png())]},
+        format="multipart",
+    ).json()
     nested = '{"confirmation": "agrees", "x": ' + "[" * MAX_DEPTH + "]" * MAX_DEPTH + "}"
     response = client.post(f"/api/analyses/{body['analysis_id']}/confirm", nested, content_type="application/json")
     assert response.status_code == 400 and response.json()["error"]["code"] == "parse_error"

@@ -26,7 +26,17 @@ import psycopg2
 import pytest
 
 from healthsync.demo import DEMO_PASSWORD
-from healthsync.tests.servers import analysis_ids, free_port, http_json, manage, png_bytes, predict_over_http, production_env, start_server, start_worker
+from healthsync.tests.servers import (
+    analysis_ids,
+    free_port,
+    http_json,
+    manage,
+    png_bytes,
+    predict_over_http,
+    production_env,
+    start_server,
+    start_worker,
+)
 from imaging.analyses import MAX_BATCH
 
 pytestmark = pytest.mark.slow
@@ -34,8 +44,6 @@ DATASET = "pneumoniamnist"
 BATCH = 16
 BATCHES = 4
 KILL_TRIES = 3
-
-
 
 
 def _wait_for_log(process, text: str, timeout=60) -> None:
@@ -52,7 +60,9 @@ def _wait_for_log(process, text: str, timeout=60) -> None:
 def _rows(database, ids) -> dict[int, tuple]:
     with database.cursor() as cursor:
         cursor.execute(
-            "SELECT id, status, attempts, gradcam, predictions::text FROM imaging_imageanalysis WHERE id = ANY(%s)", (list(ids),))
+            "SELECT id, status, attempts, gradcam, predictions::text FROM imaging_imageanalysis WHERE id = ANY(%s)",
+            (list(ids),),
+        )
         return {row[0]: row[1:] for row in cursor.fetchall()}
 
 
@@ -75,18 +85,24 @@ def _kill_during_a_batch(database, worker, ids, timeout=60) -> list[int]:
         while time.monotonic() < deadline:
             cursor.execute(
                 "SELECT count(*) FILTER (WHERE status = 'done'), count(*) FILTER (WHERE status = 'running') "
-                "FROM imaging_imageanalysis WHERE id = ANY(%s)", (list(ids),))
+                "FROM imaging_imageanalysis WHERE id = ANY(%s)",
+                (list(ids),),
+            )
             done, running = cursor.fetchone()
             if done >= BATCH and running:
                 worker.stop(signal.SIGKILL)
                 time.sleep(0.2)  # a statement the worker sent just before dying still runs to its end on the server
-                cursor.execute("SELECT id FROM imaging_imageanalysis WHERE id = ANY(%s) AND status = 'running'", (list(ids),))
+                cursor.execute(
+                    "SELECT id FROM imaging_imageanalysis WHERE id = ANY(%s) AND status = 'running'", (list(ids),)
+                )
                 return [row[0] for row in cursor.fetchall()]
             time.sleep(0.001)
     raise AssertionError(f"no batch ran after the first one was done within {timeout} s:\n{worker.log()}")
 
 
-def test_a_worker_killed_during_a_batch_leaves_each_analysis_done_exactly_once(tmp_path, production_database, private_rabbitmq):
+def test_a_worker_killed_during_a_batch_leaves_each_analysis_done_exactly_once(
+    tmp_path, production_database, private_rabbitmq
+):
     started = time.monotonic()
     env = production_env(var_dir=tmp_path, database_url=production_database)
     env["CELERY_BROKER_URL"] = private_rabbitmq.url  # never the machine's shared broker: this test kills workers
@@ -103,7 +119,9 @@ def test_a_worker_killed_during_a_batch_leaves_each_analysis_done_exactly_once(t
     database = psycopg2.connect(production_database)
     database.autocommit = True
     try:
-        status, tokens = http_json("POST", f"{url}/api/auth/login", {"email": "doctor@stmarys.example", "password": DEMO_PASSWORD})
+        status, tokens = http_json(
+            "POST", f"{url}/api/auth/login", {"email": "doctor@stmarys.example", "password": DEMO_PASSWORD}
+        )
         assert status == 200, tokens
         token = tokens["access"]
         _wait_for_log(workers[0], " ready.")
@@ -117,7 +135,9 @@ def test_a_worker_killed_during_a_batch_leaves_each_analysis_done_exactly_once(t
         for attempt in range(1, KILL_TRIES + 1):
             batches = []
             for number in range(BATCHES):
-                status, body = predict_over_http(url, token, [png_bytes(attempt * 1000 + number * 100 + n) for n in range(BATCH)], dataset=DATASET)
+                status, body = predict_over_http(
+                    url, token, [png_bytes(attempt * 1000 + number * 100 + n) for n in range(BATCH)], dataset=DATASET
+                )
                 assert status == 202, body
                 batches.append(analysis_ids(body))
                 assert len(batches[-1]) == BATCH <= MAX_BATCH
@@ -148,7 +168,9 @@ def test_a_worker_killed_during_a_batch_leaves_each_analysis_done_exactly_once(t
         assert status == 200 and listed["count"] == 0, listed
         status, detail = http_json("GET", f"{url}/api/analyses/{victims[0]}", token=token)
         assert status == 200 and detail["status"] == "done" and detail["gradcam_url"], detail
-        print(f"killed during the batch of {victims[0]} (try {attempt}); {len(every_id)} analyses done in {time.monotonic() - started:.1f} s")
+        print(
+            f"killed during the batch of {victims[0]} (try {attempt}); {len(every_id)} analyses done in {time.monotonic() - started:.1f} s"
+        )
     finally:
         database.close()
         for worker in workers:

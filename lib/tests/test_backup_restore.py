@@ -13,7 +13,12 @@ pytestmark = pytest.mark.slow
 
 
 def _fingerprints(env) -> dict:
-    out = manage("shell", "-c", "import json; from lib.backups import table_fingerprints; print(json.dumps(table_fingerprints()))", env=env)
+    out = manage(
+        "shell",
+        "-c",
+        "import json; from lib.backups import table_fingerprints; print(json.dumps(table_fingerprints()))",
+        env=env,
+    )
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -41,7 +46,9 @@ def empty_postgres_database():
     if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
         pytest.skip("PostgreSQL backups need DATABASE_URL to name a PostgreSQL server (CI sets it)")
     base = settings.DATABASES["default"]
-    admin = psycopg2.connect(host=base["HOST"], port=base["PORT"] or 5432, user=base["USER"], password=base["PASSWORD"], dbname="postgres")
+    admin = psycopg2.connect(
+        host=base["HOST"], port=base["PORT"] or 5432, user=base["USER"], password=base["PASSWORD"], dbname="postgres"
+    )
     admin.autocommit = True
     names = []
 

@@ -4,8 +4,10 @@ import pytest
 from django.conf import settings
 from django.core.cache import caches
 
-pytestmark = pytest.mark.skipif("FailSoftRedisCache" not in settings.CACHES["default"]["BACKEND"],
-                                reason="the Redis cache is production's (CI sets REDIS_URL); embedded uses a local-memory cache")
+pytestmark = pytest.mark.skipif(
+    "FailSoftRedisCache" not in settings.CACHES["default"]["BACKEND"],
+    reason="the Redis cache is production's (CI sets REDIS_URL); embedded uses a local-memory cache",
+)
 
 
 def _connected_clients(client) -> int:
@@ -34,8 +36,13 @@ def test_while_redis_is_unreachable_logins_are_not_locked_out(settings, rf):
 
     from healthsync.tests.servers import free_port
 
-    settings.CACHES = {"default": {"BACKEND": "lib.cache.FailSoftRedisCache", "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
-                                   "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2}}}
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "lib.cache.FailSoftRedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+        }
+    }
     from django.core.cache import cache
 
     assert cache.add("healthsync-test-lock", True) is True and cache.get("healthsync-test-lock") is None

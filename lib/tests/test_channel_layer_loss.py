@@ -12,13 +12,14 @@ import signal
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from lib.channel_layers import LAYER_LOST, WatchedRedisPubSubChannelLayer
-
 from healthsync.tests.servers import PrivateRedis
+from lib.channel_layers import LAYER_LOST, WatchedRedisPubSubChannelLayer
 
 
 def _layer(redis: PrivateRedis) -> WatchedRedisPubSubChannelLayer:
-    return WatchedRedisPubSubChannelLayer(hosts=[{"address": redis.url, "socket_timeout": 5, "socket_connect_timeout": 2}], prefix="t")
+    return WatchedRedisPubSubChannelLayer(
+        hosts=[{"address": redis.url, "socket_timeout": 5, "socket_connect_timeout": 2}], prefix="t"
+    )
 
 
 async def _subscribed(layer, group: str) -> str:
@@ -33,6 +34,7 @@ async def _receive(layer, channel: str) -> dict:
 
 def test_a_killed_redis_is_reported_and_a_restarted_one_used_again(private_redis):
     redis = private_redis
+
     async def scenario():
         listener, sender = _layer(redis), _layer(redis)
         channel = await _subscribed(listener, "alerts")
@@ -46,7 +48,9 @@ def test_a_killed_redis_is_reported_and_a_restarted_one_used_again(private_redis
 
         redis.start()
         fresh = await _subscribed(listener, "alerts")
-        await sender.group_send("alerts", {"type": "after"})  # the sender's pooled connection is stale: sent all the same
+        await sender.group_send(
+            "alerts", {"type": "after"}
+        )  # the sender's pooled connection is stale: sent all the same
         assert await _receive(listener, fresh) == {"type": "after"}
         await listener.flush()
         await sender.flush()
@@ -56,6 +60,7 @@ def test_a_killed_redis_is_reported_and_a_restarted_one_used_again(private_redis
 
 def test_a_dropped_subscriber_connection_is_reported_not_resumed_silently(private_redis):
     redis = private_redis
+
     async def scenario():
         listener, sender = _layer(redis), _layer(redis)
         channel = await _subscribed(listener, "alerts")

@@ -16,7 +16,9 @@ def storage(tmp_path):
 
 
 def test_files_are_stored_under_their_names_in_directories_made_as_needed(storage, tmp_path):
-    names = files.save_new(storage, [("studies/1/a/x.png", b"first"), ("studies/1/a/y.png", b"second"), ("studies/2/b/z.dcm", b"")])
+    names = files.save_new(
+        storage, [("studies/1/a/x.png", b"first"), ("studies/1/a/y.png", b"second"), ("studies/2/b/z.dcm", b"")]
+    )
     assert names == ["studies/1/a/x.png", "studies/1/a/y.png", "studies/2/b/z.dcm"]
     assert [(tmp_path / "media" / name).read_bytes() for name in names] == [b"first", b"second", b""]
 

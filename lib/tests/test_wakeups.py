@@ -48,7 +48,9 @@ def test_without_a_wake_the_wait_returns_at_its_fallback():
 
 # Outside PostgreSQL (the embedded mode: SQLite, the Celery worker a thread of this process) a wake-up
 # is passed within the process, as the waker's transaction commits.
-in_process = pytest.mark.skipif("connection.vendor == 'postgresql'", reason="PostgreSQL wakes through LISTEN/NOTIFY (above)")
+in_process = pytest.mark.skipif(
+    "connection.vendor == 'postgresql'", reason="PostgreSQL wakes through LISTEN/NOTIFY (above)"
+)
 
 
 @in_process

@@ -67,12 +67,16 @@ def test_assess_names_the_reason_and_measure_records_the_rates():
     profile = appearance.fit(prepare_batch(blobs(300, 7), SPEC), prepare_batch(blobs(200, 8), SPEC))
 
     def checks(pictures, prepared):
-        return appearance.assess(pictures, prepared, kind="blobs", recogniser=recogniser, profile=profile, kind_threshold=0.5)
+        return appearance.assess(
+            pictures, prepared, kind="blobs", recogniser=recogniser, profile=profile, kind_threshold=0.5
+        )
 
     own, other = blobs(50, 9), stripes(50, 9)
     assert [result.refusal for result in checks(own[:5], prepare_batch(own[:5], SPEC))] == [None] * 5
     refused = checks(other[:5], prepare_batch(other[:5], SPEC))
     assert {result.refusal for result in refused} == {"modality_mismatch"} and refused[0].recognised_as == "stripes"
-    measured = appearance.measure(checks, (own, prepare_batch(own, SPEC)), {"stripes": (other, prepare_batch(other, SPEC))})
+    measured = appearance.measure(
+        checks, (own, prepare_batch(own, SPEC)), {"stripes": (other, prepare_batch(other, SPEC))}
+    )
     assert measured["validation_flagged"] <= 0.1 and measured["caught"]["stripes"] == 1.0
     assert measured["caught"]["noise"] == 1.0 and measured["caught_min_other_modality"] >= 0.95

@@ -1,7 +1,15 @@
 import numpy as np
 import pytest
 
-from ml_models.datasets import available_splits, carve, layout_of, load_image_folders, load_medmnist, load_split, patient_of
+from ml_models.datasets import (
+    available_splits,
+    carve,
+    layout_of,
+    load_image_folders,
+    load_medmnist,
+    load_split,
+    patient_of,
+)
 from ml_models.preprocessing import PreprocessingSpec
 
 from .conftest import write_medmnist

@@ -14,7 +14,12 @@ def test_binary_metrics_by_hand():
     # argmax predicts 0,0,1,1,1,0,1,1 -> TN=2 FP=1 FN=1 TP=4
     assert metrics["confusion_matrix"] == [[2, 1], [1, 4]]
     assert metrics["accuracy"] == pytest.approx(6 / 8)
-    assert metrics["per_class"]["pneumonia"] == {"precision": pytest.approx(4 / 5), "recall": pytest.approx(4 / 5), "f1": pytest.approx(0.8), "support": 5}
+    assert metrics["per_class"]["pneumonia"] == {
+        "precision": pytest.approx(4 / 5),
+        "recall": pytest.approx(4 / 5),
+        "f1": pytest.approx(0.8),
+        "support": 5,
+    }
     assert metrics["per_class"]["normal"]["precision"] == pytest.approx(2 / 3)
     assert metrics["per_class"]["normal"]["f1"] == pytest.approx(2 / 3)
     assert metrics["macro_f1"] == pytest.approx((0.8 + 2 / 3) / 2)

@@ -39,15 +39,37 @@ def test_training_writes_model_and_card_and_predictor_serves_it(tmp_path):
     (tmp_path / "data").mkdir()
     write_medmnist(tmp_path / "data" / "tiny.npz", n=40)
     info = DatasetInfo(
-        name="tiny", title="tiny", condition="none", classes=("no", "yes"), modality="chest_xray", layout="medmnist",
-        channels=1, license="CC0", redistributable=True, citation="none", positive_class=1,
+        name="tiny",
+        title="tiny",
+        condition="none",
+        classes=("no", "yes"),
+        modality="chest_xray",
+        layout="medmnist",
+        channels=1,
+        license="CC0",
+        redistributable=True,
+        citation="none",
+        positive_class=1,
     )
-    plan = TrainingPlan(dataset_dir=tmp_path / "data", info=info, recipe=Recipe("basic_cnn", 28, epochs=2, batch_size=16), verbose=0)
+    plan = TrainingPlan(
+        dataset_dir=tmp_path / "data", info=info, recipe=Recipe("basic_cnn", 28, epochs=2, batch_size=16), verbose=0
+    )
     result = train_model(plan, tmp_path / "models", log=lambda line: None)
     assert result.directory == tmp_path / "models" / "tiny-basic_cnn" / "1"
     assert find_artifacts(tmp_path / "models") == [result.directory]
     card = read_card(result.directory)
-    for key in ("dataset", "classes", "modality", "input_shape", "preprocessing", "architecture", "training", "splits", "libraries", "decision"):
+    for key in (
+        "dataset",
+        "classes",
+        "modality",
+        "input_shape",
+        "preprocessing",
+        "architecture",
+        "training",
+        "splits",
+        "libraries",
+        "decision",
+    ):
         assert key in card
     assert card["splits"]["validation"]["n"] == 40  # the set's own val split is the reported one
     assert {"train", "early_stop", "calibration"} <= set(card["splits"])

@@ -17,7 +17,9 @@ def _fast_password_hashing(settings):
 def stock(bob):
     def add(hospital, blood_group, n=1, *, component=Component.RED_CELLS):
         return [
-            bloodbank_services.unit_create(hospital=hospital, component=component, blood_group=blood_group, by=None, status=UnitStatus.AVAILABLE)
+            bloodbank_services.unit_create(
+                hospital=hospital, component=component, blood_group=blood_group, by=None, status=UnitStatus.AVAILABLE
+            )
             for _ in range(n)
         ]
 
@@ -30,9 +32,16 @@ def donor():
 
     def make(email, blood_group="O-", region="North", *, opted_in=True, **profile):
         profile_obj = donor_services.donor_register(
-            name=email.split("@")[0].title(), email=email, password=PASSWORD, blood_group=blood_group,
-            date_of_birth=date(1985, 3, 3), address="1 Test Street", contact_number="+44 7700 900001", sex="male",
-            weight_kg=75, region=region,
+            name=email.split("@")[0].title(),
+            email=email,
+            password=PASSWORD,
+            blood_group=blood_group,
+            date_of_birth=date(1985, 3, 3),
+            address="1 Test Street",
+            contact_number="+44 7700 900001",
+            sex="male",
+            weight_kg=75,
+            region=region,
         )
         profile_obj.available_for_emergencies = opted_in
         for name, value in profile.items():

@@ -14,7 +14,9 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
 
 def _raise(key, *, audience, groups, title="Test alert"):
-    return services.alert_raise(kind="shortage", title=title, body="b", severity="warning", event_key=key, audience=audience, groups=groups)
+    return services.alert_raise(
+        kind="shortage", title=title, body="b", severity="warning", event_key=key, audience=audience, groups=groups
+    )
 
 
 async def _open(user, last_id=None):
@@ -27,7 +29,9 @@ async def _open(user, last_id=None):
 
 async def test_staff_receive_their_hospitals_alerts_and_not_others(bob, carol, hospital_a, hospital_b):
     bob_socket, carol_socket = await _open(bob), await _open(carol)
-    alert = await sync_to_async(_raise)("a1", audience=Q(memberships__hospital=hospital_a), groups=[hospital_group(hospital_a.pk)], title="Alpha only")
+    alert = await sync_to_async(_raise)(
+        "a1", audience=Q(memberships__hospital=hospital_a), groups=[hospital_group(hospital_a.pk)], title="Alpha only"
+    )
     message = await bob_socket.receive_json_from(timeout=5)
     assert {"id", "kind", "title", "body", "severity", "created"} <= set(message)
     assert message["id"] == alert.pk and message["kind"] == "shortage" and message["title"] == "Alpha only"
@@ -50,7 +54,10 @@ async def test_reconnecting_with_the_last_id_replays_what_was_missed(dave):
     seen = await sync_to_async(_raise)("r1", audience=Q(pk=dave.pk), groups=[user_group(dave.pk)], title="first")
     assert (await socket.receive_json_from(timeout=5))["id"] == seen.pk
     await socket.disconnect()
-    missed = [await sync_to_async(_raise)(f"r{n}", audience=Q(pk=dave.pk), groups=[user_group(dave.pk)], title=f"missed {n}") for n in (2, 3)]
+    missed = [
+        await sync_to_async(_raise)(f"r{n}", audience=Q(pk=dave.pk), groups=[user_group(dave.pk)], title=f"missed {n}")
+        for n in (2, 3)
+    ]
     socket = await _open(dave, last_id=seen.pk)
     replayed = [await socket.receive_json_from(timeout=5) for _ in missed]
     assert [m["id"] for m in replayed] == [a.pk for a in missed]

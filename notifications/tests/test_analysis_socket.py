@@ -17,7 +17,9 @@ async def test_status_changes_reach_only_the_requester(bob, carol):
         communicator = WebsocketCommunicator(application, f"/ws/analyses/?token={AccessToken.for_user(user)}")
         assert (await communicator.connect(timeout=5))[0]
         sockets[user.pk] = communicator
-    await sync_to_async(events.analyses_status_changed.send)(sender="imaging", analysis_ids=[41, 42], user_id=bob.pk, status="running")
+    await sync_to_async(events.analyses_status_changed.send)(
+        sender="imaging", analysis_ids=[41, 42], user_id=bob.pk, status="running"
+    )
     assert await sockets[bob.pk].receive_json_from(timeout=5) == {"analysis_id": 41, "status": "running"}
     assert await sockets[bob.pk].receive_json_from(timeout=5) == {"analysis_id": 42, "status": "running"}
     assert await sockets[carol.pk].receive_nothing(timeout=0.3)

@@ -14,8 +14,15 @@ HUGE = 10**20
 
 
 def _alert(key, users):
-    return services.alert_raise(kind="expired", title=f"Alert {key} – Zoë Ñúñez-李 🩸", body="b", severity="info", event_key=key,
-                                audience=Q(pk__in=[u.pk for u in users]), groups=[])
+    return services.alert_raise(
+        kind="expired",
+        title=f"Alert {key} – Zoë Ñúñez-李 🩸",
+        body="b",
+        severity="info",
+        event_key=key,
+        audience=Q(pk__in=[u.pk for u in users]),
+        groups=[],
+    )
 
 
 @pytest.mark.parametrize("notification_id", [0, 2**31, 2**63, HUGE])

@@ -9,8 +9,15 @@ pytestmark = pytest.mark.django_db
 
 
 def _alert(key, users):
-    return services.alert_raise(kind="expired", title=f"Alert {key}", body="b", severity="info", event_key=key,
-                                audience=Q(pk__in=[u.pk for u in users]), groups=[])
+    return services.alert_raise(
+        kind="expired",
+        title=f"Alert {key}",
+        body="b",
+        severity="info",
+        event_key=key,
+        audience=Q(pk__in=[u.pk for u in users]),
+        groups=[],
+    )
 
 
 def test_inbox_lists_own_notifications_newest_first_and_marks_read(api, bob, carol):

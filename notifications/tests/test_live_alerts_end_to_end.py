@@ -5,13 +5,21 @@ once in production mode (daphne + a Celery worker on PostgreSQL, RabbitMQ and Re
 import asyncio
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import websockets
 
 from healthsync.demo import DEMO_PASSWORD
-from healthsync.tests.servers import free_port, http_json, manage, process_env, production_env, start_server, start_worker
+from healthsync.tests.servers import (
+    free_port,
+    http_json,
+    manage,
+    process_env,
+    production_env,
+    start_server,
+    start_worker,
+)
 
 pytestmark = pytest.mark.slow
 BASE = "/api/blood-bank"
@@ -28,7 +36,9 @@ async def _scenario(port: int) -> None:
     url = f"http://127.0.0.1:{port}"
     account = {"email": f"bank-{uuid.uuid4().hex[:6]}@e2e.example", "password": DEMO_PASSWORD}
     name = f"E2E General {uuid.uuid4().hex[:4]}"
-    status, body = await asyncio.to_thread(http_json, "POST", f"{url}{BASE}/hospital/register", {"name": name, **account})
+    status, body = await asyncio.to_thread(
+        http_json, "POST", f"{url}{BASE}/hospital/register", {"name": name, **account}
+    )
     assert status == 201, body
     status, tokens = await asyncio.to_thread(http_json, "POST", f"{url}{BASE}/hospital/login", account)
     token = tokens["access"]
@@ -39,7 +49,11 @@ async def _scenario(port: int) -> None:
         assert status in (200, 201), (path, status, body)
         return body
 
-    await call("POST", "hospital/inventory/add", {"blood_type": "A+", "units": 6, "quantity_ml": 300, "collected_at": datetime.now(timezone.utc).isoformat()})
+    await call(
+        "POST",
+        "hospital/inventory/add",
+        {"blood_type": "A+", "units": 6, "quantity_ml": 300, "collected_at": datetime.now(UTC).isoformat()},
+    )
     socket_url = f"ws://127.0.0.1:{port}/ws/alerts/?token={token}"
     async with websockets.connect(socket_url, open_timeout=10) as socket:
         request = await call("POST", "hospital/request", {"blood_type": "A+", "units": 2, "urgency_level": 3})

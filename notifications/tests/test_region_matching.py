@@ -6,11 +6,11 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from bloodbank import services as bloodbank_services
+from conftest import make_user
 from donors import selectors as donor_selectors
 from donors import services as donor_services
 from healthsync.models import Hospital, Role
 from healthsync.regions import region_find
-from conftest import make_user
 from notifications.tests.test_who_hears_what import committed, inbox  # noqa: F401  (committed: a fixture)
 
 pytestmark = pytest.mark.django_db
@@ -20,8 +20,11 @@ pytestmark = pytest.mark.django_db
 def legacy_hospital(settings):
     """A hospital registered through the legacy API with no region, verified, and its administrator."""
     settings.HEALTHSYNC_AUTO_VERIFY_HOSPITALS = True
-    answer = APIClient().post("/api/blood-bank/hospital/register", {"name": "Legacy Clinic", "email": "admin@legacy.example",
-                                                                   "password": "a-long-enough-passphrase"}, format="json")
+    answer = APIClient().post(
+        "/api/blood-bank/hospital/register",
+        {"name": "Legacy Clinic", "email": "admin@legacy.example", "password": "a-long-enough-passphrase"},
+        format="json",
+    )
     assert answer.status_code == 201 and answer.json()["region"] == ""
     hospital = Hospital.objects.get(pk=answer.json()["id"])
     assert hospital.region is None and hospital.is_verified
@@ -29,22 +32,30 @@ def legacy_hospital(settings):
 
 
 @pytest.mark.parametrize("spelling", ["North", "  north ", "NORTH", "nOrTh"])
-def test_a_donor_however_the_region_was_typed_is_called_by_the_regions_hospital(committed, bob, hospital_a, donor, spelling):
+def test_a_donor_however_the_region_was_typed_is_called_by_the_regions_hospital(
+    committed, bob, hospital_a, donor, spelling
+):
     called = donor("olga@donor.example", "O-", spelling)
     assert called.region == hospital_a.region
-    committed(lambda: bloodbank_services.request_create(hospital=hospital_a, blood_group="O-", units=2, urgency=4, by=bob))
+    committed(
+        lambda: bloodbank_services.request_create(hospital=hospital_a, blood_group="O-", units=2, urgency=4, by=bob)
+    )
     assert inbox(called.user, "urgent_request") == ["Alpha General urgently needs blood donors"]
 
 
 def test_donors_of_another_region_are_not_called(committed, bob, hospital_a, hospital_b, donor):
     elsewhere = donor("sven@donor.example", "O-", " south")
-    committed(lambda: bloodbank_services.request_create(hospital=hospital_a, blood_group="O-", units=2, urgency=5, by=bob))
+    committed(
+        lambda: bloodbank_services.request_create(hospital=hospital_a, blood_group="O-", units=2, urgency=5, by=bob)
+    )
     assert inbox(elsewhere.user) == []
 
 
 def test_slots_and_shortages_of_a_region_are_found_by_its_code_or_name_in_any_case(bob, hospital_a, hospital_b):
     start = timezone.now() + timezone.timedelta(days=2)
-    slot = donor_services.slot_create(hospital=hospital_a, starts_at=start, ends_at=start + timezone.timedelta(hours=2), capacity=3, by=bob)
+    slot = donor_services.slot_create(
+        hospital=hospital_a, starts_at=start, ends_at=start + timezone.timedelta(hours=2), capacity=3, by=bob
+    )
     for spelling in (" north", "NORTH"):
         assert [found.pk for found in donor_selectors.slots_free(region=region_find(spelling))] == [slot.pk]
     listed = APIClient().get("/api/blood-bank/slots", {"region": "north "}).json()
@@ -54,17 +65,27 @@ def test_slots_and_shortages_of_a_region_are_found_by_its_code_or_name_in_any_ca
 
 
 @pytest.mark.parametrize("urgency", [4, 5])
-def test_a_hospital_without_a_region_hears_its_networks_urgent_requests(committed, bob, hospital_a, legacy_hospital, stock, urgency):
+def test_a_hospital_without_a_region_hears_its_networks_urgent_requests(
+    committed, bob, hospital_a, legacy_hospital, stock, urgency
+):
     hospital, lena = legacy_hospital
     stock(hospital, "O-", 4)  # it holds compatible stock: the network asks it
-    committed(lambda: bloodbank_services.request_create(hospital=hospital_a, blood_group="O-", units=2, urgency=urgency, by=bob))
+    committed(
+        lambda: bloodbank_services.request_create(
+            hospital=hospital_a, blood_group="O-", units=2, urgency=urgency, by=bob
+        )
+    )
     assert [title for title in inbox(lena, "urgent_request") if "at Alpha General" in title]
 
 
-def test_a_hospital_without_a_region_reaches_its_network_though_it_calls_no_donors(committed, carol, hospital_b, legacy_hospital, stock, donor):
+def test_a_hospital_without_a_region_reaches_its_network_though_it_calls_no_donors(
+    committed, carol, hospital_b, legacy_hospital, stock, donor
+):
     hospital, lena = legacy_hospital
     stock(hospital_b, "A+", 6)
     southerner = donor("sue@donor.example", "A+", "South")
-    committed(lambda: bloodbank_services.request_create(hospital=hospital, blood_group="A+", units=1, urgency=5, by=lena))
+    committed(
+        lambda: bloodbank_services.request_create(hospital=hospital, blood_group="A+", units=1, urgency=5, by=lena)
+    )
     assert [title for title in inbox(carol, "urgent_request") if "at Legacy Clinic" in title]
     assert inbox(southerner.user) == []

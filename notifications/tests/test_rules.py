@@ -1,12 +1,12 @@
 """Who hears what: the plain rules, table-driven."""
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
 from notifications import rules
 
-NOW = datetime(2026, 11, 29, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -48,20 +48,28 @@ def test_quiet_hours_wrap_past_midnight(now, start, end, quiet):
 @pytest.mark.parametrize(
     "urgency, last, in_quiet, expected",
     [
-        (3, None, False, False),                       # not urgent
+        (3, None, False, False),  # not urgent
         (4, None, False, True),
         (4, NOW - timedelta(hours=23, minutes=59), False, False),  # within 24 h
-        (4, NOW - timedelta(hours=24), False, True),   # exactly a day later
-        (4, None, True, False),                        # quiet hours respected
-        (5, None, True, True),                         # urgency 5 overrides quiet hours
-        (5, NOW - timedelta(hours=1), True, False),    # but not the daily limit
+        (4, NOW - timedelta(hours=24), False, True),  # exactly a day later
+        (4, None, True, False),  # quiet hours respected
+        (5, None, True, True),  # urgency 5 overrides quiet hours
+        (5, NOW - timedelta(hours=1), True, False),  # but not the daily limit
     ],
 )
 def test_donor_may_be_called(urgency, last, in_quiet, expected):
     quiet = (time(0), time(23, 59)) if in_quiet else (None, None)
-    assert rules.donor_may_be_called(
-        urgency=urgency, now=NOW, last_urgent_alert_at=last, quiet_start=quiet[0], quiet_end=quiet[1], now_local=time(12)
-    ) is expected
+    assert (
+        rules.donor_may_be_called(
+            urgency=urgency,
+            now=NOW,
+            last_urgent_alert_at=last,
+            quiet_start=quiet[0],
+            quiet_end=quiet[1],
+            now_local=time(12),
+        )
+        is expected
+    )
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,8 @@ from django.db import transaction
 from django.db.models import Q
 from rest_framework_simplejwt.tokens import AccessToken
 
-from healthsync import services as core_services
 from config.asgi import application
+from healthsync import services as core_services
 from healthsync.models import Membership
 from lib.realtime import hospital_group, rights_changed
 from notifications import services
@@ -25,8 +25,15 @@ async def _open(user):
 
 
 def _hospital_alert(key, hospital):
-    return services.alert_raise(kind="shortage", title=f"{hospital.name} only", body="b", severity="warning", event_key=key,
-                                audience=Q(memberships__hospital=hospital), groups=[hospital_group(hospital.pk)])
+    return services.alert_raise(
+        kind="shortage",
+        title=f"{hospital.name} only",
+        body="b",
+        severity="warning",
+        event_key=key,
+        audience=Q(memberships__hospital=hospital),
+        groups=[hospital_group(hospital.pk)],
+    )
 
 
 async def test_a_socket_opened_before_the_role_was_revoked_stops_hearing_the_hospital(alice, bob, hospital_a):
@@ -39,7 +46,9 @@ async def test_a_socket_opened_before_the_role_was_revoked_stops_hearing_the_hos
     await sync_to_async(core_services.membership_revoke)(membership=membership, by=alice)
     await sync_to_async(_hospital_alert)("after", hospital_a)
 
-    assert (await alice_socket.receive_json_from(timeout=5))["title"] == "Alpha General only"  # it was sent to the hospital
+    assert (await alice_socket.receive_json_from(timeout=5))[
+        "title"
+    ] == "Alpha General only"  # it was sent to the hospital
     assert await bob_socket.receive_nothing(timeout=0.5)
     await bob_socket.disconnect()
     await alice_socket.disconnect()

@@ -36,7 +36,9 @@ def committed(django_capture_on_commit_callbacks):
     return run
 
 
-def test_shortage_alerts_own_staff_and_network_hospitals_with_adequate_stock(committed, alice, bob, carol, root, hospital_a, hospital_b, stock):
+def test_shortage_alerts_own_staff_and_network_hospitals_with_adequate_stock(
+    committed, alice, bob, carol, root, hospital_a, hospital_b, stock
+):
     from healthsync import services as core
 
     hospital_c = core.hospital_create(name="Gamma", region=make_region("East"), is_verified=True)
@@ -61,7 +63,10 @@ def test_one_alert_per_level_until_stock_recovers(committed, bob, hospital_a, st
     committed(lambda: bloodbank_services.request_fulfil(request=request, by=bob))  # 6 left: adequate
     for _ in range(6):  # 5 (low), 4, 3, 2 (critical), 1, 0: issued one by one
         committed(issue_one)
-    assert inbox(bob, "shortage") == ["Low stock: B+ red cells at Alpha General", "Critical stock: B+ red cells at Alpha General"]
+    assert inbox(bob, "shortage") == [
+        "Low stock: B+ red cells at Alpha General",
+        "Critical stock: B+ red cells at Alpha General",
+    ]
     committed(lambda: stock(hospital_a, "B+", 8))  # recovers
     committed(issue_one)
     committed(issue_one)
@@ -71,16 +76,27 @@ def test_one_alert_per_level_until_stock_recovers(committed, bob, hospital_a, st
     assert len(units) == 7
 
 
-def test_urgent_request_calls_eligible_compatible_opted_in_donors_in_the_region(committed, bob, carol, hospital_a, hospital_b, stock, donor):
+def test_urgent_request_calls_eligible_compatible_opted_in_donors_in_the_region(
+    committed, bob, carol, hospital_a, hospital_b, stock, donor
+):
     stock(hospital_b, "O-", 6)
     called = donor("olga@donor.example", "O-", "North")
     wrong_group = donor("abe@donor.example", "AB+", "North")
     not_opted_in = donor("otto@donor.example", "O-", "North", opted_in=False)
     elsewhere = donor("sven@donor.example", "O-", "South")
     deferred = donor("dora@donor.example", "O-", "North")
-    donor_services.deferral_create(donor=deferred, reason="Travel", starts_on=timezone.localdate(), ends_on=timezone.localdate() + timedelta(days=30), hospital=hospital_a, by=bob)
+    donor_services.deferral_create(
+        donor=deferred,
+        reason="Travel",
+        starts_on=timezone.localdate(),
+        ends_on=timezone.localdate() + timedelta(days=30),
+        hospital=hospital_a,
+        by=bob,
+    )
 
-    committed(lambda: bloodbank_services.request_create(hospital=hospital_a, blood_group="O-", units=2, urgency=4, by=bob))
+    committed(
+        lambda: bloodbank_services.request_create(hospital=hospital_a, blood_group="O-", units=2, urgency=4, by=bob)
+    )
     assert any("Urgent request" in t for t in inbox(carol))  # Beta holds compatible stock
     assert inbox(called.user, "urgent_request") == ["Alpha General urgently needs blood donors"]
     for nobody in (wrong_group, not_opted_in, elsewhere, deferred):
@@ -90,19 +106,27 @@ def test_urgent_request_calls_eligible_compatible_opted_in_donors_in_the_region(
     assert Delivery.objects.filter(notification__recipient=called.user, status="sent").count() == 1
 
 
-def test_donors_are_called_at_most_once_a_day_and_quiet_hours_yield_only_to_emergencies(committed, bob, hospital_a, donor):
+def test_donors_are_called_at_most_once_a_day_and_quiet_hours_yield_only_to_emergencies(
+    committed, bob, hospital_a, donor
+):
     night_owl = donor("nina@donor.example", "O+", "North", quiet_hours_start=time(0, 0), quiet_hours_end=time(23, 59))
     day = donor("dave.d@donor.example", "O+", "North")
-    committed(lambda: bloodbank_services.request_create(hospital=hospital_a, blood_group="O+", units=1, urgency=4, by=bob))
+    committed(
+        lambda: bloodbank_services.request_create(hospital=hospital_a, blood_group="O+", units=1, urgency=4, by=bob)
+    )
     assert len(inbox(day.user)) == 1 and inbox(night_owl.user) == []
-    committed(lambda: bloodbank_services.request_create(hospital=hospital_a, blood_group="A+", units=1, urgency=5, by=bob))
+    committed(
+        lambda: bloodbank_services.request_create(hospital=hospital_a, blood_group="A+", units=1, urgency=5, by=bob)
+    )
     assert len(inbox(day.user)) == 1  # already called today
     assert len(inbox(night_owl.user)) == 1  # urgency 5 overrides quiet hours
 
 
 def test_routine_requests_alert_no_one(committed, bob, hospital_a, donor):
     called = donor("rita@donor.example", "O-", "North")
-    committed(lambda: bloodbank_services.request_create(hospital=hospital_a, blood_group="O-", units=1, urgency=3, by=bob))
+    committed(
+        lambda: bloodbank_services.request_create(hospital=hospital_a, blood_group="O-", units=1, urgency=3, by=bob)
+    )
     assert inbox(called.user) == [] and inbox(bob, "urgent_request") == []
 
 
@@ -127,7 +151,9 @@ def test_expiring_digest_once_a_day(bob, carol, hospital_a, stock):
 def test_appointment_confirmation_and_one_reminder(committed, bob, hospital_a, donor):
     erin = donor("erin.a@donor.example", "A+", "North")
     start = timezone.now() + timedelta(hours=20)
-    slot = donor_services.slot_create(hospital=hospital_a, starts_at=start, ends_at=start + timedelta(hours=2), capacity=3, by=bob)
+    slot = donor_services.slot_create(
+        hospital=hospital_a, starts_at=start, ends_at=start + timedelta(hours=2), capacity=3, by=bob
+    )
     committed(lambda: donor_services.appointment_book(donor=erin, slot=slot))
     assert inbox(erin.user, "appointment") == ["Your donation appointment is booked"]
     assert services.appointment_reminders() == 1
@@ -137,7 +163,9 @@ def test_appointment_confirmation_and_one_reminder(committed, bob, hospital_a, d
 
 def test_a_delivery_is_sent_once_even_when_asked_twice(bob, hospital_a, stock, donor, committed):
     called = donor("sam@donor.example", "O-", "North", notify_by_sms=True)
-    committed(lambda: bloodbank_services.request_create(hospital=hospital_a, blood_group="O-", units=1, urgency=4, by=bob))
+    committed(
+        lambda: bloodbank_services.request_create(hospital=hospital_a, blood_group="O-", units=1, urgency=4, by=bob)
+    )
     deliveries = Delivery.objects.filter(notification__recipient=called.user)
     assert sorted(deliveries.values_list("channel", flat=True)) == ["email", "sms"]
     assert set(deliveries.values_list("status", flat=True)) == {"sent"}
@@ -155,7 +183,9 @@ def test_a_failed_send_is_retried_a_bounded_number_of_times(bob, hospital_a, don
     from config.celery import app
 
     app.conf.task_eager_propagates = False  # the inline task retries, then gives up
-    committed(lambda: bloodbank_services.request_create(hospital=hospital_a, blood_group="O-", units=1, urgency=4, by=bob))
+    committed(
+        lambda: bloodbank_services.request_create(hospital=hospital_a, blood_group="O-", units=1, urgency=4, by=bob)
+    )
     delivery = Delivery.objects.get(notification__recipient=called.user)
     assert delivery.status == "failed" and delivery.attempts == services.MAX_DELIVERY_ATTEMPTS
     assert "provider down" in delivery.last_error
@@ -166,8 +196,13 @@ def test_a_send_that_fails_once_stays_due_for_the_sweep(bob, hospital_a, donor, 
     called = donor("ben@donor.example", "O-", "North", notify_by_sms=True, notify_by_email=False)
     settings.HEALTHSYNC_SMS_BACKEND = "notifications.tests.test_who_hears_what.BrokenSms"
     services.alert_raise(
-        kind="urgent_request", title="Test call", body="b", severity="critical", event_key="test-call",
-        audience=Q(pk=called.user_id), groups=[],
+        kind="urgent_request",
+        title="Test call",
+        body="b",
+        severity="critical",
+        event_key="test-call",
+        audience=Q(pk=called.user_id),
+        groups=[],
     )
     delivery = Delivery.objects.get(notification__recipient=called.user)
     with pytest.raises(ConnectionError):
@@ -190,15 +225,27 @@ def _issued_platelets(hospital, stock, bob):
     from bloodbank.models import Component
 
     stock(hospital, "AB+", 1, component=Component.PLATELETS)
-    request = bloodbank_services.request_create(hospital=hospital, blood_group="AB+", units=1, urgency=3, component=Component.PLATELETS, by=bob)
+    request = bloodbank_services.request_create(
+        hospital=hospital, blood_group="AB+", units=1, urgency=3, component=Component.PLATELETS, by=bob
+    )
     [allocation] = bloodbank_services.request_fulfil(request=request, by=bob)
     return bloodbank_services.allocation_issue(allocation=allocation, by=bob)
 
-def test_a_suspected_transfusion_reaction_alerts_the_hospitals_staff_only(committed, alice, bob, carol, root, hospital_a, stock):
+
+def test_a_suspected_transfusion_reaction_alerts_the_hospitals_staff_only(
+    committed, alice, bob, carol, root, hospital_a, stock
+):
     allocation = _issued_platelets(hospital_a, stock, bob)
     started = timezone.now() - timedelta(minutes=5)
-    committed(lambda: bloodbank_services.allocation_transfuse(allocation=allocation, by=bob, started_at=started, reaction=True,
-                                                              note="Rigors and fever 39.1 C at 15 minutes"))
+    committed(
+        lambda: bloodbank_services.allocation_transfuse(
+            allocation=allocation,
+            by=bob,
+            started_at=started,
+            reaction=True,
+            note="Rigors and fever 39.1 C at 15 minutes",
+        )
+    )
     [title] = inbox(bob, "reaction")
     assert title.startswith("Suspected transfusion reaction: unit ") and "Alpha General" in title
     assert inbox(alice, "reaction") == [title]
@@ -209,5 +256,9 @@ def test_a_suspected_transfusion_reaction_alerts_the_hospitals_staff_only(commit
 
 def test_a_transfusion_without_a_reaction_alerts_no_one(committed, bob, hospital_a, stock):
     allocation = _issued_platelets(hospital_a, stock, bob)
-    committed(lambda: bloodbank_services.allocation_transfuse(allocation=allocation, by=bob, started_at=timezone.now() - timedelta(minutes=5)))
+    committed(
+        lambda: bloodbank_services.allocation_transfuse(
+            allocation=allocation, by=bob, started_at=timezone.now() - timedelta(minutes=5)
+        )
+    )
     assert not Alert.objects.filter(kind="reaction").exists()

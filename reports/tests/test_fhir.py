@@ -12,10 +12,14 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def records(hospital_a, hospital_b, bob):
-    units = [bloodbank.unit_create(hospital=hospital_a, component=component, blood_group="O-", by=bob, status="available")
-             for component in ("red_cells", "platelets", "plasma", "cryoprecipitate", "whole_blood")]
+    units = [
+        bloodbank.unit_create(hospital=hospital_a, component=component, blood_group="O-", by=bob, status="available")
+        for component in ("red_cells", "platelets", "plasma", "cryoprecipitate", "whole_blood")
+    ]
     bloodbank.unit_create(hospital=hospital_b, component="red_cells", blood_group="A+", by=None, status="available")
-    request = bloodbank.request_create(hospital=hospital_a, blood_group="O-", units=2, urgency=5, by=bob, patient_reference="MRN-77")
+    request = bloodbank.request_create(
+        hospital=hospital_a, blood_group="O-", units=2, urgency=5, by=bob, patient_reference="MRN-77"
+    )
     bloodbank.request_fulfil(request=request, by=bob)
     bloodbank.request_create(hospital=hospital_a, blood_group="B+", units=1, urgency=2, by=bob)
     return units, request
@@ -33,7 +37,9 @@ def test_blood_units_as_biologically_derived_products(api, bob, records):
     single = api(bob).get(f"/fhir/BiologicallyDerivedProduct/{unit.pk}").json()
     BiologicallyDerivedProduct.model_validate(single)
     assert single["identifier"][0]["value"] == unit.din
-    assert {"url": "https://healthsync.example/fhir/StructureDefinition/blood-group", "valueString": "O-"} in single["extension"]
+    assert {"url": "https://healthsync.example/fhir/StructureDefinition/blood-group", "valueString": "O-"} in single[
+        "extension"
+    ]
 
 
 def test_blood_requests_as_service_requests(api, bob, records):
@@ -64,11 +70,27 @@ def test_image_analyses_as_diagnostic_reports_with_an_observation_per_prediction
 
     model = MLModel.objects.get(name="pneumoniamnist-basic_cnn", version=1)
     done = ImageAnalysis.objects.create(
-        hospital=hospital_a, requested_by=bob, batch=uuid.uuid4(), dataset="pneumoniamnist", model=model, image="x.png", image_kind="png",
-        status="done", predicted_class="pneumonia", predictions=[{"class": "pneumonia", "probability": 0.83}, {"class": "normal", "probability": 0.17}],
+        hospital=hospital_a,
+        requested_by=bob,
+        batch=uuid.uuid4(),
+        dataset="pneumoniamnist",
+        model=model,
+        image="x.png",
+        image_kind="png",
+        status="done",
+        predicted_class="pneumonia",
+        predictions=[{"class": "pneumonia", "probability": 0.83}, {"class": "normal", "probability": 0.17}],
         confirmation="agrees",
     )
-    ImageAnalysis.objects.create(hospital=hospital_a, requested_by=bob, batch=uuid.uuid4(), dataset="pneumoniamnist", model=model, image="y.png", image_kind="png")
+    ImageAnalysis.objects.create(
+        hospital=hospital_a,
+        requested_by=bob,
+        batch=uuid.uuid4(),
+        dataset="pneumoniamnist",
+        model=model,
+        image="y.png",
+        image_kind="png",
+    )
     body = api(bob).get("/fhir/DiagnosticReport").json()
     Bundle.model_validate(body)
     assert body["total"] == 2

@@ -25,7 +25,11 @@ class Command(BaseCommand):
             start = getattr(config, "start_with_server", None)
             if start is not None:
                 start()
-        self.stdout.write(f"HealthSync on http://{host}:{port}/ (database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}, broker: {settings.CELERY_BROKER_URL.split('://')[0]})")
+        self.stdout.write(
+            f"HealthSync on http://{host}:{port}/ (database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}, broker: {settings.CELERY_BROKER_URL.split('://')[0]})"
+        )
         # No --proxy-headers: daphne would take the client address from an X-Forwarded-For the client may
         # have written. HealthSync reads the header itself, behind HEALTHSYNC_TRUSTED_PROXIES proxies only.
-        CommandLineInterface().run(["-b", host, "-p", str(port), settings.ASGI_APPLICATION.replace(".application", ":application")])
+        CommandLineInterface().run(
+            ["-b", host, "-p", str(port), settings.ASGI_APPLICATION.replace(".application", ":application")]
+        )

@@ -14,6 +14,8 @@ class Command(BaseCommand):
         parser.add_argument("--output", help="Directory to create (default: var/backups/<timestamp>).")
 
     def handle(self, *args, output, **options):
-        target = Path(output) if output else Path(settings.VAR_DIR) / "backups" / timezone.now().strftime("%Y%m%d-%H%M%S")
+        target = (
+            Path(output) if output else Path(settings.VAR_DIR) / "backups" / timezone.now().strftime("%Y%m%d-%H%M%S")
+        )
         backup(output=target)
         self.stdout.write(self.style.SUCCESS(f"Backup written to {target}"))

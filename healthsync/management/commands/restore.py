@@ -6,7 +6,9 @@ from lib.backups import restore, verify
 
 
 class Command(BaseCommand):
-    help = "Restore a backup made by `backup` into the configured database and media directory, then verify every table."
+    help = (
+        "Restore a backup made by `backup` into the configured database and media directory, then verify every table."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--input", required=True, help="The backup directory.")
@@ -16,4 +18,8 @@ class Command(BaseCommand):
         mismatched = verify(manifest)
         if mismatched:
             raise CommandError(f"Restored, but these tables differ from the backup: {', '.join(mismatched)}")
-        self.stdout.write(self.style.SUCCESS(f"Restored {len(manifest['tables'])} tables from {input}; every row count and checksum matches."))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Restored {len(manifest['tables'])} tables from {input}; every row count and checksum matches."
+            )
+        )

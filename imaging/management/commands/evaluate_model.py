@@ -12,7 +12,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--model", required=True)
-        parser.add_argument("--dataset", required=True, help="A MedMNIST npz file, an image-folder root, or a data set name.")
+        parser.add_argument(
+            "--dataset", required=True, help="A MedMNIST npz file, an image-folder root, or a data set name."
+        )
         parser.add_argument("--split", default="val")
         parser.add_argument("--json", action="store_true", help="Print one JSON object.")
         parser.add_argument("--bootstrap", action="store_true", help="Add 95%% bootstrap confidence intervals.")
@@ -31,8 +33,14 @@ class Command(BaseCommand):
         if options["json"]:
             self.stdout.write(json.dumps(result))
             return
-        self.stdout.write(f"{result['model']}:{result['version']} on {result['dataset']} [{result['split']}], n={result['n']}")
-        self.stdout.write(f"accuracy {result['accuracy']:.4f}  auc {result['auc'] if result['auc'] is None else round(result['auc'], 4)}  macro F1 {result['macro_f1']:.4f}")
+        self.stdout.write(
+            f"{result['model']}:{result['version']} on {result['dataset']} [{result['split']}], n={result['n']}"
+        )
+        self.stdout.write(
+            f"accuracy {result['accuracy']:.4f}  auc {result['auc'] if result['auc'] is None else round(result['auc'], 4)}  macro F1 {result['macro_f1']:.4f}"
+        )
         for name, scores in result["per_class"].items():
-            self.stdout.write(f"  {name:>20}: precision {scores['precision']:.3f} recall {scores['recall']:.3f} f1 {scores['f1']:.3f} n={scores['support']}")
+            self.stdout.write(
+                f"  {name:>20}: precision {scores['precision']:.3f} recall {scores['recall']:.3f} f1 {scores['f1']:.3f} n={scores['support']}"
+            )
         self.stdout.write(f"confusion matrix (rows true, columns predicted): {result['confusion_matrix']}")

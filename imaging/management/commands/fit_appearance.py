@@ -19,5 +19,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         from imaging.services import appearance_fit
 
-        for line in appearance_fit(recogniser=options["recogniser"], only=options["only"], missing_only=options["missing"]):
+        for line in appearance_fit(
+            recogniser=options["recogniser"], only=options["only"], missing_only=options["missing"]
+        ):
             self.stdout.write(line)

@@ -24,11 +24,10 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         from dataclasses import replace
 
-        from ml_models.catalogue import DATASETS, Recipe
-        from ml_models.training import TrainingPlan, info_for_path, train_model
-
         from imaging.registry import dataset_path, models_dir
         from imaging.services import model_register
+        from ml_models.catalogue import DATASETS, Recipe
+        from ml_models.training import TrainingPlan, info_for_path, train_model
 
         try:
             path = dataset_path(options["dataset"])
@@ -39,15 +38,25 @@ class Command(BaseCommand):
         recipe = next((r for r in info.defaults if r.arch == options["arch"]), None)
         if recipe is None:
             # No catalogue recipe: native 28 px for MedMNIST (the applications upsample to 32 inside), 64 px for files.
-            recipe = Recipe(arch=options["arch"], image_size=28 if info.layout == "medmnist" else 64, epochs=20, active=False)
-        changes = {key: options[option] for key, option in (("epochs", "epochs"), ("image_size", "image_size"), ("batch_size", "batch_size")) if options[option]}
+            recipe = Recipe(
+                arch=options["arch"], image_size=28 if info.layout == "medmnist" else 64, epochs=20, active=False
+            )
+        changes = {
+            key: options[option]
+            for key, option in (("epochs", "epochs"), ("image_size", "image_size"), ("batch_size", "batch_size"))
+            if options[option]
+        }
         recipe = replace(recipe, **changes)
         plan = TrainingPlan(dataset_dir=path, info=info, recipe=recipe, seed=options["seed"])
-        self.stdout.write(f"training {options['arch']} on {path} at {recipe.image_size} px for up to {recipe.epochs} epochs")
+        self.stdout.write(
+            f"training {options['arch']} on {path} at {recipe.image_size} px for up to {recipe.epochs} epochs"
+        )
         result = train_model(plan, models_dir(), log=lambda line: self.stdout.write(line))
         model = model_register(directory=result.directory, activate=not options["no_activate"])
         metrics = result.card["metrics"]["validation"]
-        self.stdout.write(self.style.SUCCESS(
-            f"registered {model} accuracy {metrics['accuracy']:.4f} auc {metrics['auc'] or float('nan'):.4f} "
-            f"macro F1 {metrics['macro_f1']:.4f}"
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"registered {model} accuracy {metrics['accuracy']:.4f} auc {metrics['auc'] or float('nan'):.4f} "
+                f"macro F1 {metrics['macro_f1']:.4f}"
+            )
+        )
