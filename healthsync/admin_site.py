@@ -84,14 +84,6 @@ def hospital_of(obj, lookup: str):
     return obj
 
 
-def _can_anywhere(request, perm: str) -> bool:
-    """``can_anywhere`` once per request and permission: the admin asks it for every model on every page."""
-    cache = request.__dict__.setdefault("_healthsync_can_anywhere", {})
-    if perm not in cache:
-        cache[perm] = request.user.is_superuser or can_anywhere(request.user, perm)
-    return cache[perm]
-
-
 class PlatformWritesMixin:
     """Only platform administrators add, change or delete these rows."""
 
@@ -110,10 +102,10 @@ class StaffReadOnlyAdmin(ReadableColumns, PlatformWritesMixin, admin.ModelAdmin)
     role reads them; only platform administrators change them."""
 
     def has_module_permission(self, request):
-        return _can_anywhere(request, ACT)
+        return can_anywhere(request.user, ACT)
 
     def has_view_permission(self, request, obj=None):
-        return _can_anywhere(request, ACT)
+        return can_anywhere(request.user, ACT)
 
 
 class HospitalScopedAdmin(ReadableColumns, admin.ModelAdmin):
@@ -131,7 +123,7 @@ class HospitalScopedAdmin(ReadableColumns, admin.ModelAdmin):
         return queryset.distinct() if "__" in self.hospital_lookup else queryset
 
     def has_module_permission(self, request):
-        return _can_anywhere(request, self.view_perm)
+        return can_anywhere(request.user, self.view_perm)
 
     def has_view_permission(self, request, obj=None):
         if obj is None:
@@ -139,11 +131,11 @@ class HospitalScopedAdmin(ReadableColumns, admin.ModelAdmin):
         return can(request.user, self.view_perm, hospital_of(obj, self.hospital_lookup))
 
     def has_add_permission(self, request):
-        return _can_anywhere(request, self.change_perm)
+        return can_anywhere(request.user, self.change_perm)
 
     def has_change_permission(self, request, obj=None):
         if obj is None:
-            return _can_anywhere(request, self.change_perm)
+            return can_anywhere(request.user, self.change_perm)
         return can(request.user, self.change_perm, hospital_of(obj, self.hospital_lookup))
 
     def has_delete_permission(self, request, obj=None):

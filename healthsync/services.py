@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 
 from .errors import Conflict, Forbidden
 from .models import Hospital, Membership, Region, Role, User
-from .permissions import CHANGE, MANAGE_STAFF, can, sync_hospital_permissions
+from .permissions import CHANGE, MANAGE_STAFF, can, forget
 from lib.realtime import rights_changed
 from .regions import region_find
 
@@ -190,7 +190,7 @@ def membership_grant(*, hospital: Hospital, user: User, role: str, by: User | No
         if not user.is_staff:
             user.is_staff = True
             user.save(update_fields=["is_staff"])
-        sync_hospital_permissions(user=user, hospital=hospital, role=role)
+        forget(user.pk)  # rights are read from the memberships: this request's answers no longer hold
         rights_changed(user.pk)  # open sockets join the hospital's groups
     return membership
 
@@ -203,9 +203,9 @@ def membership_revoke(*, membership: Membership, by: User | None) -> None:
     if by is not None and membership.user_id == by.pk and membership.role == Role.HOSPITAL_ADMIN and not by.is_superuser:
         raise Conflict("You cannot remove your own administrator role.", code="self_revoke")
     with transaction.atomic():
-        user, hospital = membership.user, membership.hospital
+        user = membership.user
         membership.delete()
-        sync_hospital_permissions(user=user, hospital=hospital, role=None)
+        forget(user.pk)
         if not user.is_superuser and not user.memberships.exists():
             user.is_staff = False
             user.save(update_fields=["is_staff"])

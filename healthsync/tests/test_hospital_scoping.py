@@ -113,24 +113,37 @@ def test_admin_index_is_the_operations_console(alice):
     assert b"Your hospitals" in page.content
 
 
-def test_the_lookup_finds_what_guardian_finds(alice, bob, carol, dave, root, hospital_a, hospital_b):
-    """Hospitals are read straight from guardian's tables (user and group grants), in a request or not."""
-    from django.contrib.auth.models import Group
-    from guardian.shortcuts import assign_perm, get_objects_for_user
-
+def test_rights_are_the_roles_of_the_memberships(alice, bob, carol, dave, root, hospital_a, hospital_b):
+    """One truth: each membership's role gives its permissions (``ROLE_PERMISSIONS``) at its hospital, a
+    platform administrator holds every one, in a request or not, and Django's ``has_perm`` agrees."""
     from healthsync import permissions
     from healthsync.models import Hospital
 
-    group = Group.objects.create(name="night shift at B")
-    assign_perm(permissions.VIEW, group, hospital_b)
-    bob.groups.add(group)
+    every = set(Hospital.objects.values_list("pk", flat=True))
     for user in (alice, bob, carol, dave, root):
         for perm in permissions.ALL_HOSPITAL_PERMISSIONS:
-            guardian = get_objects_for_user(user, perm, klass=Hospital, accept_global_perms=False, with_superuser=True)
-            expected = set(guardian.values_list("pk", flat=True))
+            expected = every if user.is_superuser else {
+                m.hospital_id for m in Membership.objects.filter(user=user) if perm in permissions.ROLE_PERMISSIONS[m.role]
+            }
             assert set(permissions.hospitals_for(user, perm).values_list("pk", flat=True)) == expected, (user, perm)
             with permissions.memoised():
                 assert set(permissions.hospitals_for(user, perm).values_list("pk", flat=True)) == expected
                 assert permissions.can_anywhere(user, perm) == bool(expected)
-                assert permissions.can(user, perm, hospital_b) == (hospital_b.pk in expected)
-    assert permissions.can(bob, permissions.VIEW, hospital_b)  # through the group
+                for hospital in (hospital_a, hospital_b):
+                    assert permissions.can(user, perm, hospital) == (hospital.pk in expected) == user.has_perm(perm, hospital)
+    assert not alice.has_perm(permissions.ACT)  # no hospital, no grant
+
+
+def test_a_role_change_holds_at_once_within_the_request(alice, bob, hospital_a):
+    """A request's remembered answers about a user are forgotten when their role changes, and a
+    membership's role is read where it is: nothing to keep in step."""
+    from healthsync import permissions, services
+
+    with permissions.memoised():
+        assert not permissions.can(bob, permissions.MANAGE_STAFF, hospital_a)
+        services.membership_grant(hospital=hospital_a, user=bob, role=Role.HOSPITAL_ADMIN, by=alice)
+        assert permissions.can(bob, permissions.MANAGE_STAFF, hospital_a)
+        services.membership_revoke(membership=Membership.objects.get(user=bob), by=alice)
+        assert not permissions.can_anywhere(bob)
+    Membership.objects.create(user=bob, hospital=hospital_a, role=Role.MEDICAL_STAFF)
+    assert permissions.can(bob, permissions.ACT, hospital_a) and not permissions.can(bob, permissions.CHANGE, hospital_a)
