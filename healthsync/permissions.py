@@ -36,7 +36,7 @@ ROLE_PERMISSIONS = {
 }
 ALL_HOSPITAL_PERMISSIONS = (VIEW, CHANGE, ACT, MANAGE_STAFF)
 _EVERY = frozenset(ALL_HOSPITAL_PERMISSIONS)
-_BY_ROLE = {role: frozenset(perms) for role, perms in ROLE_PERMISSIONS.items()}
+_BY_ROLE: dict[str, frozenset[str]] = {role: frozenset(perms) for role, perms in ROLE_PERMISSIONS.items()}
 
 
 _memo: ContextVar[dict | None] = ContextVar("hospital_permission_memo", default=None)
