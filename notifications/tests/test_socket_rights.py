@@ -9,6 +9,7 @@ from django.db.models import Q
 from rest_framework_simplejwt.tokens import AccessToken
 
 from config.asgi import application
+from healthsync import invitations
 from healthsync import services as core_services
 from healthsync.models import Membership
 from lib.realtime import hospital_group, rights_changed
@@ -54,9 +55,14 @@ async def test_a_socket_opened_before_the_role_was_revoked_stops_hearing_the_hos
     await alice_socket.disconnect()
 
 
+def _invited_and_accepted(hospital, user, *, by):
+    invitation = invitations.invitation_send(hospital=hospital, email=user.email, role="medical_staff", by=by, site="http://testserver")
+    invitations.invitation_accept(invitation=invitation, user=user)
+
+
 async def test_a_role_granted_while_the_socket_is_open_is_heard_at_once(bob, carol, hospital_b):
     bob_socket = await _open(bob)
-    await sync_to_async(core_services.membership_grant)(hospital=hospital_b, user=bob, role="medical_staff", by=carol)
+    await sync_to_async(_invited_and_accepted)(hospital_b, bob, by=carol)
     # The socket joins once it has read the new role, a moment after the grant: an alert raised before
     # that is in bob's inbox (replayed on reconnecting), not on this socket. So ask a few times.
     for attempt in range(20):
