@@ -405,6 +405,11 @@ ADMIN_MODELS: dict[str, tuple[str, str]] = {
     "imaging.condition": STAFF_READ_PLATFORM_WRITE,
     "imaging.mlmodel": SCOPED_READ_ONLY,  # every staff role reads the registry; versions come from training
     "imaging.imageanalysis": SCOPED_READ_ONLY,
+    "dicom_node.dicompeer": ("login login login ok ok ok", "login login login 403 ok ok"),  # hospital administrators register peers
+    "dicom_node.routingrule": ("login login login ok ok ok", "login login login 403 ok ok"),
+    "dicom_node.dicomassociation": SCOPED_READ_ONLY,
+    "dicom_node.receivedinstance": SCOPED_READ_ONLY,
+    "dicom_node.resultdelivery": SCOPED_READ_ONLY,
     "bloodbank.bloodunit": SCOPED_READ_ONLY,
     "bloodbank.bloodrequest": SCOPED,
     "bloodbank.allocation": SCOPED_READ_ONLY,
