@@ -166,7 +166,7 @@ def test_an_issued_or_transfused_unit_is_not_discarded_directly(hospital_a, stoc
 def test_a_returned_unit_must_pass_the_stock_checks_again(hospital_a, stock, bob, monkeypatch):
     allocation = _issued_minutes_ago(_issued(hospital_a, stock, bob), 5)
     # e.g. donors' check: a further infection-marker test recorded positive since the unit was issued
-    monkeypatch.setattr(services, "release_checks", [lambda unit: ["The WNV result is positive."]])
+    monkeypatch.setattr(services.moves, "release_checks", [lambda unit: ["The WNV result is positive."]])  # where it is read
     services.allocation_return(allocation=allocation, by=bob, seal_intact=True)
     unit = BloodUnit.objects.get(pk=allocation.unit_id)
     assert unit.status == UnitStatus.DISCARDED

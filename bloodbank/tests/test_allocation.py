@@ -144,7 +144,7 @@ def test_expired_units_cannot_be_issued_after_the_sweep(hospital_a, stock, bob):
     unit.refresh_from_db()
     assert unit.status == UnitStatus.EXPIRED
     with pytest.raises(Conflict):
-        services._move(unit, to_status=UnitStatus.ISSUED, by=bob)
+        services.moves._move(unit, to_status=UnitStatus.ISSUED, by=bob)
 
 
 def test_emergency_release_issues_group_o_with_the_physician_recorded(hospital_a, stock, bob):

@@ -38,7 +38,7 @@ def _unit(hospital, group, received: str, by):
 
 
 def _move(unit, to_status, day, by, reason=""):
-    bloodbank._move(unit, to_status=to_status, by=by, reason=reason or "fixture")
+    bloodbank.moves._move(unit, to_status=to_status, by=by, reason=reason or "fixture")
     UnitEvent.objects.filter(unit=unit, to_status=to_status).update(at=at(day))
 
 
