@@ -1,0 +1,117 @@
+"""Blood bank API under /api/blood-bank/: the seed's hospital endpoints, and richer ones beside them.
+
+By section: ``serializers``, ``seed`` (the seed's endpoints), ``units``, ``requests``, ``allocations``,
+``transfers``, ``stock``; ``common`` holds what they share. ``urls.py`` takes the views from here.
+"""
+
+from .allocations import (
+    allocation_cancel,
+    allocation_crossmatch,
+    allocation_issue,
+    allocation_return,
+    allocation_transfuse,
+    allocation_transfusion_amend,
+)
+from .requests import (
+    RequestDetail,
+    request_cancel,
+    request_emergency_release,
+    request_network_stock,
+)
+from .seed import (
+    HospitalLoginView,
+    HospitalRegisterView,
+    RequestList,
+    blood_types,
+    inventory,
+    inventory_add,
+    public_hospitals,
+    request_create,
+    request_fulfil,
+)
+from .serializers import (
+    AllocationSerializer,
+    ComponentRowSerializer,
+    CrossmatchSerializer,
+    EmergencyReleaseSerializer,
+    HospitalRegisterSerializer,
+    InventoryAddSerializer,
+    InventoryRowSerializer,
+    InventorySerializer,
+    ParLevelSerializer,
+    PublicHospitalSerializer,
+    RequestCreateSerializer,
+    RequestDetailSerializer,
+    RequestSerializer,
+    ReturnSerializer,
+    TransferSerializer,
+    TransfusionAmendSerializer,
+    TransfusionSerializer,
+    UnitDetailSerializer,
+    UnitEventSerializer,
+    UnitSerializer,
+)
+from .stock import (
+    ParLevelListCreate,
+    network_inventory,
+)
+from .transfers import (
+    TransferListCreate,
+    transfer_step,
+)
+from .units import (
+    UnitDetail,
+    UnitList,
+    unit_discard,
+    unit_release,
+)
+
+__all__ = [
+    "AllocationSerializer",
+    "ComponentRowSerializer",
+    "CrossmatchSerializer",
+    "EmergencyReleaseSerializer",
+    "HospitalLoginView",
+    "HospitalRegisterSerializer",
+    "HospitalRegisterView",
+    "InventoryAddSerializer",
+    "InventoryRowSerializer",
+    "InventorySerializer",
+    "ParLevelListCreate",
+    "ParLevelSerializer",
+    "PublicHospitalSerializer",
+    "RequestCreateSerializer",
+    "RequestDetail",
+    "RequestDetailSerializer",
+    "RequestList",
+    "RequestSerializer",
+    "ReturnSerializer",
+    "TransferListCreate",
+    "TransferSerializer",
+    "TransfusionAmendSerializer",
+    "TransfusionSerializer",
+    "UnitDetail",
+    "UnitDetailSerializer",
+    "UnitEventSerializer",
+    "UnitList",
+    "UnitSerializer",
+    "allocation_cancel",
+    "allocation_crossmatch",
+    "allocation_issue",
+    "allocation_return",
+    "allocation_transfuse",
+    "allocation_transfusion_amend",
+    "blood_types",
+    "inventory",
+    "inventory_add",
+    "network_inventory",
+    "public_hospitals",
+    "request_cancel",
+    "request_create",
+    "request_emergency_release",
+    "request_fulfil",
+    "request_network_stock",
+    "transfer_step",
+    "unit_discard",
+    "unit_release",
+]
