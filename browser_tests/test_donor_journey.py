@@ -28,7 +28,7 @@ def test_a_donor_signs_up_sees_eligibility_and_books_a_slot(new_page):
     page.get_by_label("Date of birth").fill("1994-03-08")
     page.get_by_label("Sex").select_option("female")
     page.get_by_label("Weight (kg)").fill("62")
-    page.get_by_label(re.compile("^Region")).fill("North")
+    page.get_by_label(re.compile("^Region")).select_option(label="North")  # the managed list of regions
     screenshot(page, "donor-welcome")
     page.get_by_role("button", name="Save and continue").click()
 
