@@ -35,6 +35,7 @@ urlpatterns = [
     path("api/", include("reports.urls")),
     path("api/", include("imaging.urls")),
     path("fhir/", include("reports.fhir_urls")),
+    path("dicomweb/", include("dicom_node.urls")),
     path("api/", include("healthsync.api.urls")),
 ]
 

@@ -1,6 +1,7 @@
 """The DICOM node's records: the peers each hospital trusts, its routing rules, the associations
 received, the instances they brought, and the results sent back."""
 
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
@@ -119,6 +120,14 @@ class DicomAssociation(models.Model):
     started_at = models.DateTimeField(auto_now_add=True, db_index=True)
     last_activity_at = models.DateTimeField(auto_now_add=True)
     ended_at = models.DateTimeField(null=True, blank=True)
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The account that sent it over DICOMweb (STOW-RS); empty for a DIMSE association.",
+    )
 
     class Meta:
         ordering = ["-started_at", "-pk"]
@@ -152,6 +161,12 @@ class ReceivedInstance(models.Model):
     body_part = models.CharField(max_length=64, blank=True)
     series_key = models.CharField(
         max_length=64, help_text="Keyed digest of the original series UID: instances of one series share it."
+    )
+    study_key = models.CharField(
+        max_length=64, blank=True, db_index=True, help_text="Keyed digest of the original study UID, for search."
+    )
+    patient_digest = models.CharField(
+        max_length=64, blank=True, db_index=True, help_text="Keyed digest of the original Patient ID, for search."
     )
     file = models.FileField(
         upload_to=_instance_path,

@@ -6,7 +6,7 @@ import fnmatch
 import ipaddress
 import socket
 
-from .models import DicomPeer, RoutingRule
+from .models import DicomPeer, ReceivedInstance, ResultDelivery, RoutingRule
 
 
 def _normalised(address: str) -> str:
@@ -71,3 +71,38 @@ def rule_matching(
         ):
             return rule
     return None
+
+
+# --- DICOMweb (QIDO-RS, WADO-RS): a hospital's studies, found by the keyed digests of their UIDs -------------
+
+
+def received_in(hospital_id: int, *, study_keys=None, series_key: str | None = None, patient_digests=None):
+    """The hospital's received instances (newest first) as (pk, study key, series key, modality, SOP
+    class): plain columns only, nothing decrypted."""
+    found = ReceivedInstance.objects.filter(hospital_id=hospital_id)
+    if study_keys is not None:
+        found = found.filter(study_key__in=list(study_keys))
+    if series_key is not None:
+        found = found.filter(series_key=series_key)
+    if patient_digests is not None:
+        found = found.filter(patient_digest__in=list(patient_digests))
+    return list(
+        found.order_by("-received_at", "-pk").values_list("pk", "study_key", "series_key", "modality", "sop_class_uid")
+    )
+
+
+def instances_read(pks) -> dict[int, ReceivedInstance]:
+    """The instances ``pks`` with their (encrypted) original identifiers, by pk."""
+    return ReceivedInstance.objects.only("pk", "hospital_id", "patient_identifiers", "modality", "status").in_bulk(
+        list(pks)
+    )
+
+
+def results_in(hospital_id: int, study_keys) -> list[ResultDelivery]:
+    """The result deliveries (a structured report, and a secondary capture when the analysis has a
+    Grad-CAM overlay) made for the hospital's instances of the studies ``study_keys``."""
+    return list(
+        ResultDelivery.objects.filter(hospital_id=hospital_id, instance__study_key__in=list(study_keys))
+        .select_related("analysis__model", "instance")
+        .order_by("pk")
+    )

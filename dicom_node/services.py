@@ -14,8 +14,9 @@ how the results go back.
 * Each finished analysis of a received instance gets its results (``results``) sent back to the
   hospital's destination AE, retried until it takes them.
 
-Nothing here depends on DIMSE but the session: a DICOMweb front (STOW-RS in, WADO-RS out) can record
-its request as an exchange and reuse ``instance_store``, ``route`` and ``results_of``.
+Nothing here depends on DIMSE but the session: the DICOMweb front (``dicomweb``: STOW-RS in, QIDO-RS
+and WADO-RS out) records each STOW-RS request as an exchange (``exchange_open``) and goes through
+``instance_receive``, ``association_close`` (so ``route``) and ``results_of`` as the listener does.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from django.utils.crypto import salted_hmac
 from lib import files
 from healthsync.errors import Conflict, DomainError, Forbidden
 from healthsync.permissions import ACT, can
-from imaging.analyses import MAX_BATCH, models_choose, studies_submit
+from imaging.analyses import MAX_BATCH, models_choose, patient_digest, studies_submit
 from imaging.models import AnalysisStatus, ImageAnalysis
 from imaging.uploads import KEPT_IDENTIFIERS, Study, UploadRefused, read_study
 
@@ -55,7 +56,7 @@ from .models import (
 
 logger = logging.getLogger(__name__)
 
-# DIMSE statuses (PS3.4 Annex B.2.3, PS3.7 Annex C).
+# DIMSE statuses (PS3.4 Annex B.2.3, PS3.7 Annex C); DICOMweb's FailureReason uses them too (PS3.18 I.2).
 SUCCESS = 0x0000
 SOP_CLASS_NOT_SUPPORTED = 0x0122
 NOT_AUTHORISED = 0x0124
@@ -177,6 +178,23 @@ def association_open(*, calling_ae: str, called_ae: str, address: str, port: int
     return Session(association_id=record.pk, hospital_id=peer.hospital_id, calling_ae=calling_ae)
 
 
+# The calling AE title that a DICOMweb STOW-RS exchange is recorded under.
+STOW_CALLING_AE = "STOW-RS"
+
+
+def exchange_open(*, hospital_id: int, user, address: str) -> Session:
+    """Record a DICOMweb STOW-RS request of ``user`` for ``hospital_id`` as an exchange (an association
+    with no peer): its instances are received and routed as an association's are."""
+    record = DicomAssociation.objects.create(
+        hospital_id=hospital_id,
+        calling_ae=STOW_CALLING_AE,
+        called_ae=settings.HEALTHSYNC_DICOM_AE_TITLE.strip()[:16],
+        host=(address or "")[:255],
+        sent_by=user,
+    )
+    return Session(association_id=record.pk, hospital_id=hospital_id, calling_ae=STOW_CALLING_AE)
+
+
 def association_close(session: Session, *, status: str) -> None:
     """End an accepted association (released or aborted) once, then route what it brought."""
     if session.closed or session.association_id is None:
@@ -220,9 +238,10 @@ class Outcome:
     comment: str = ""
 
 
-def instance_receive(session: Session, *, sop_class_uid: str, data: bytes) -> Outcome:
+def instance_receive(session: Session, *, sop_class_uid: str, data: bytes, study_uid: str | None = None) -> Outcome:
     """Check and keep one received instance (a DICOM file: preamble, file meta, data set) for the
-    session's hospital; the status to answer. Nothing is kept of a refused instance."""
+    session's hospital; the status to answer. Nothing is kept of a refused instance. ``study_uid``:
+    the study it must belong to (a STOW-RS request to one study's URL)."""
     if session.association_id is None:
         return Outcome(NOT_AUTHORISED, "This association is the node's own health probe: it stores nothing.")
     try:
@@ -231,6 +250,7 @@ def instance_receive(session: Session, *, sop_class_uid: str, data: bytes) -> Ou
             association_id=session.association_id,
             sop_class_uid=sop_class_uid,
             data=data,
+            study_uid=study_uid,
         )
     except InstanceRefused as refusal:
         logger.info("DICOM instance from %s refused (0x%04X): %s", session.calling_ae, refusal.status, refusal.message)
@@ -254,7 +274,9 @@ def _count(session: Session, *, refused: str | None = None) -> None:
         DicomAssociation.objects.filter(pk=session.association_id).update(last_activity_at=timezone.now(), **changes)
 
 
-def instance_store(*, hospital_id: int, association_id: int, sop_class_uid: str, data: bytes) -> ReceivedInstance:
+def instance_store(
+    *, hospital_id: int, association_id: int, sop_class_uid: str, data: bytes, study_uid: str | None = None
+) -> ReceivedInstance:
     """Check, de-identify and keep one instance (a DICOM file) of ``hospital_id`` received in the
     recorded exchange ``association_id``, whatever brought it (DIMSE here; DICOMweb STOW-RS can call
     this too); raises ``InstanceRefused`` with the DIMSE status that says why, keeping nothing."""
@@ -278,18 +300,20 @@ def instance_store(*, hospital_id: int, association_id: int, sop_class_uid: str,
     header = pydicom.dcmread(io.BytesIO(study.stored), stop_before_pixels=True, specific_tags=["SOPClassUID"])
     if str(header.get("SOPClassUID", "")) != sop_class_uid:
         raise InstanceRefused(
-            DATA_SET_DOES_NOT_MATCH, "The data set's SOP Class UID is not the one the C-STORE request names."
+            DATA_SET_DOES_NOT_MATCH, "The data set's SOP Class UID is not the one the request (or file meta) names."
         )
     identifiers = study.identifiers
     if not identifiers.get("SOPInstanceUID") or not identifiers.get("StudyInstanceUID"):
         raise InstanceRefused(DATA_SET_DOES_NOT_MATCH, "The data set has no SOP Instance UID or Study Instance UID.")
+    if study_uid is not None and identifiers["StudyInstanceUID"] != study_uid:
+        raise InstanceRefused(DATA_SET_DOES_NOT_MATCH, "The data set belongs to another study than the one named.")
     instance = ReceivedInstance(
         hospital_id=hospital_id,
         association_id=association_id,
         sop_class_uid=sop_class_uid,
         modality=study.metadata.get("modality", "")[:16],
         body_part=study.metadata.get("body_part", "")[:64],
-        series_key=_series_key(hospital_id, identifiers),
+        **search_keys(hospital_id, identifiers),
         study_metadata=study.metadata,
         patient_identifiers=json.dumps(identifiers),
     )
@@ -306,9 +330,21 @@ def instance_store(*, hospital_id: int, association_id: int, sop_class_uid: str,
     return instance
 
 
-def _series_key(hospital_id: int, identifiers: dict) -> str:
-    series = identifiers.get("SeriesInstanceUID") or identifiers.get("StudyInstanceUID", "")
-    return salted_hmac("healthsync.dicom_node.series", f"{hospital_id}:{series}").hexdigest()
+def uid_key(kind: str, hospital_id: int, uid: str) -> str:
+    """A keyed digest of one of ``hospital_id``'s original UIDs (``kind``: study or series): rows are
+    found by it while the UID itself stays encrypted."""
+    return salted_hmac(f"healthsync.dicom_node.{kind}", f"{hospital_id}:{uid}").hexdigest()
+
+
+def search_keys(hospital_id: int, identifiers: dict) -> dict[str, str]:
+    """A received instance's digests, from its original identifiers: its series and study (the
+    series of an instance without one is its study), and its Patient ID as imaging's search keys it."""
+    study = identifiers.get("StudyInstanceUID", "")
+    return {
+        "series_key": uid_key("series", hospital_id, identifiers.get("SeriesInstanceUID") or study),
+        "study_key": uid_key("study", hospital_id, study),
+        "patient_digest": patient_digest(identifiers.get("PatientID", "")),
+    }
 
 
 def _study(instance: ReceivedInstance) -> tuple[str, Study]:

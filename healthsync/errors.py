@@ -130,7 +130,7 @@ def api_exception_handler(exc, context):
 
 
 def _is_api(request):
-    return request.path.startswith(("/api/", "/fhir/", "/healthz"))
+    return request.path.startswith(("/api/", "/fhir/", "/dicomweb/", "/healthz"))
 
 
 def json_error_view(status_code, code, message):

@@ -23,7 +23,7 @@ No request may ever answer 5xx.
 
 Which routes are covered (decided here, checked by ``test_every_route_has_a_rule``):
 
-* every route under ``/api/``, ``/fhir/``, ``/healthz``, the donor portal, ``/accounts/`` (allauth)
+* every route under ``/api/``, ``/fhir/``, ``/dicomweb/``, ``/healthz``, the donor portal, ``/accounts/`` (allauth)
   and the site root: one RULES entry per route pattern (DRF's format-suffix variants included);
 * the operations console (admin): every custom view (index, login/logout, password change,
   jsi18n, view-on-site, app index, catch-all, the imaging and reports pages, the user
@@ -82,6 +82,10 @@ CONSOLE = "login login login ok ok ok"  # admin pages: non-staff are sent to the
 DONOR_PAGE = "login 200 302 302 302 302"  # portal pages: staff go to the console, no-role accounts to the welcome page
 DONOR_FORM = "login ok 302 302 302 302"  # portal form posts: the donor is redirected back to the portal
 LOGIN_REQUIRED_PAGE = "login ok ok ok ok ok"
+DICOMWEB_READ = "401 403 403 ok ok 403"  # the hospital's own staff; platform administrators see no patients
+DICOMWEB_WRITE = "401 403 403 pass pass 403"
+OTHER_DICOMWEB = "401 403 403 404 404 403"
+OTHER_DICOMWEB_WRITE = "401 403 403 pass pass 403"  # STOW-RS into a study UID: nothing of the other hospital's is read
 
 A = "/api/blood-bank"
 
@@ -251,6 +255,29 @@ RULES: dict[str, Rule] = {
     "fhir/<str:resource_type>/<int:resource_id>": Rule(
         "/fhir/BiologicallyDerivedProduct/{unit}", {"GET": STAFF_READ}, other={"GET": OTHER_STAFF_READ},
     ),
+    # --- DICOMweb: the hospital's own staff only (it answers in patient identifiers); a STOW-RS body
+    # that is no multipart/related DICOM is 415, past the authorisation
+    "dicomweb/studies": Rule("/dicomweb/studies", {"GET": DICOMWEB_READ, "POST": DICOMWEB_WRITE}),
+    "dicomweb/studies/<str:study>": Rule(
+        "/dicomweb/studies/{dicom_study}", {"GET": DICOMWEB_READ, "POST": DICOMWEB_WRITE},
+        other={"GET": OTHER_DICOMWEB, "POST": OTHER_DICOMWEB_WRITE},
+    ),
+    **{
+        route: Rule(path, {"GET": DICOMWEB_READ}, other={"GET": OTHER_DICOMWEB})
+        for route, path in (
+            ("dicomweb/studies/<str:study>/metadata", "/dicomweb/studies/{dicom_study}/metadata"),
+            ("dicomweb/studies/<str:study>/series", "/dicomweb/studies/{dicom_study}/series"),
+            ("dicomweb/studies/<str:study>/series/<str:series>", "/dicomweb/studies/{dicom_study}/series/{dicom_series}"),
+            ("dicomweb/studies/<str:study>/series/<str:series>/metadata",
+             "/dicomweb/studies/{dicom_study}/series/{dicom_series}/metadata"),
+            ("dicomweb/studies/<str:study>/series/<str:series>/instances",
+             "/dicomweb/studies/{dicom_study}/series/{dicom_series}/instances"),
+            ("dicomweb/studies/<str:study>/series/<str:series>/instances/<str:instance>",
+             "/dicomweb/studies/{dicom_study}/series/{dicom_series}/instances/{dicom_instance}"),
+            ("dicomweb/studies/<str:study>/series/<str:series>/instances/<str:instance>/metadata",
+             "/dicomweb/studies/{dicom_study}/series/{dicom_series}/instances/{dicom_instance}/metadata"),
+        )
+    },
     # --- imaging ---------------------------------------------------------------------------------------
     "api/datasets": Rule("/api/datasets", {"GET": STAFF_READ}),
     "api/models": Rule("/api/models", {"GET": STAFF_READ}),
@@ -603,6 +630,10 @@ def world(settings, tmp_path, hospital_a, hospital_b, alice, bob, carol, dave, r
 
     own = objects(hospital_a, bob, donor_user_profile, donor("walkin-a@donor.example"))
     other = objects(hospital_b, carol, other_donor_profile, donor("walkin-b@donor.example"))
+    from dicom_node.tests.records import analysed_study
+
+    for hospital, found in ((hospital_a, own), (hospital_b, other)):  # a study with its report (DICOMweb)
+        found.update({key: value for key, value in analysed_study(hospital).items() if key.startswith("dicom_")})
     # Appointments of the donor role's own and of another donor (both at Alpha's and Beta's slots).
     own["own_appointment"] = own["appointment"]
     other["own_appointment"] = other["appointment"]
