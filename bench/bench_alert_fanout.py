@@ -105,7 +105,8 @@ def run(clients: int, rounds: int):
     finally:
         server.stop()
     print(
-        f"{'round':>5} | {'clients':>7} | {'received':>8} | {'persist+push ms':>15} | {'p50 ms':>7} | {'p99 ms':>7} | {'max ms':>7} | target p99 < {int(TARGET_P99_MS)} ms, all served"
+        f"{'round':>5} | {'clients':>7} | {'received':>8} | {'persist+push ms':>15} | {'p50 ms':>7} | {'p99 ms':>7} | "
+        f"{'max ms':>7} | target p99 < {int(TARGET_P99_MS)} ms, all served"
     )
     print("-" * 106)
     for n, (received, latencies) in enumerate(results, 1):
@@ -113,7 +114,8 @@ def run(clients: int, rounds: int):
         p99 = statistics.quantiles(latencies, n=100)[98] if len(latencies) > 1 else float("nan")
         verdict = "meets" if received == clients and p99 < TARGET_P99_MS else "misses"
         print(
-            f"{n:>5} | {clients:>7} | {received:>8} | {persisted_ms[n - 1]:>15.1f} | {p50:>7.1f} | {p99:>7.1f} | {max(latencies):>7.1f} | {verdict}"
+            f"{n:>5} | {clients:>7} | {received:>8} | {persisted_ms[n - 1]:>15.1f} | {p50:>7.1f} | {p99:>7.1f} | "
+            f"{max(latencies):>7.1f} | {verdict}"
         )
 
 
@@ -138,14 +140,14 @@ async def _measure(port, tokens, rounds, raise_alert):
     try:
         for n in range(1, rounds + 1):
 
-            async def receive(socket):
+            async def receive(socket, title):
                 try:
                     message = json.loads(await asyncio.wait_for(socket.recv(), timeout=15))
-                    return time.perf_counter() if message.get("title") == f"Fan-out round {n}" else None
+                    return time.perf_counter() if message.get("title") == title else None
                 except (TimeoutError, websockets.ConnectionClosed):
                     return None
 
-            waiting = [asyncio.create_task(receive(socket)) for socket in sockets]
+            waiting = [asyncio.create_task(receive(socket, f"Fan-out round {n}")) for socket in sockets]
             await asyncio.sleep(0.2)
             raised = time.perf_counter()
             await sync_to_async(raise_alert, thread_sensitive=False)(n)

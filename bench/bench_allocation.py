@@ -106,7 +106,8 @@ def run():
         print(f"{size:>8} | {median:>9.2f} | {p95:>7.2f} | {'<' + str(int(TARGET_MS)) + ' ms':>8} | {verdict}")
     growth = results[SIZES[-1]] / results[SIZES[0]]
     print(
-        f"\nmedian growth 1k→100k: ×{growth:.2f} for ×100 units (log n would allow about ×{math.log(SIZES[-1]) / math.log(SIZES[0]):.2f})"
+        f"\nmedian growth 1k→100k: ×{growth:.2f} for ×100 units (log n would allow about "
+        f"×{math.log(SIZES[-1]) / math.log(SIZES[0]):.2f})"
     )
 
 

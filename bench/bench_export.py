@@ -116,7 +116,8 @@ def main() -> None:
                 assert results[mode]["rows"] == size, results
             s, n = results["streamed"], results["naive"]
             print(
-                f"{size:>8} | {s['rss_growth_mib']:>24.1f} | {s['seconds']:>5.2f} | {n['rss_growth_mib']:>26.1f} | {n['seconds']:>5.2f}"
+                f"{size:>8} | {s['rss_growth_mib']:>24.1f} | {s['seconds']:>5.2f} | {n['rss_growth_mib']:>26.1f} | "
+                f"{n['seconds']:>5.2f}"
             )
 
 

@@ -3,7 +3,8 @@ against the predictor's own compute time, per registered pneumoniamnist architec
 
 Usage:
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379/0 \\
-    CELERY_BROKER_URL=amqp://guest:guest@127.0.0.1:5672// .venv/bin/python bench/bench_imaging.py [--runs 30] [--batch-runs 5]
+    CELERY_BROKER_URL=amqp://guest:guest@127.0.0.1:5672// \\
+    .venv/bin/python bench/bench_imaging.py [--runs 30] [--batch-runs 5]
 
 It creates (and drops afterwards) its own database, ``healthsync_bench_imaging``, on that
 PostgreSQL server, uses a queue of its own on that RabbitMQ (deleted afterwards) and a channel
@@ -183,7 +184,8 @@ def file_creation_ms(directory: Path, count: int = 64) -> float:
 
 
 def worker_compute_ms(row: dict) -> float:
-    """The compute span the worker recorded for one analysis (storage read, decode, prepare, predict, Grad-CAM, overlay)."""
+    """The compute span the worker recorded for one analysis (storage read, decode, prepare, predict,
+    Grad-CAM, overlay)."""
     timings = row["timings_ms"]
     return timings["preprocessing"] + timings["inference"] + timings["gradcam"]
 
@@ -343,14 +345,16 @@ def run(args, url: str, *, files_ms: float) -> None:
     images = test_images(LARGE_BATCH)
     server = "daphne" if args.server == "daphne" else f"gunicorn + {args.workers} uvicorn workers"
     print(
-        f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs; production mode (DJANGO_DEBUG=0): PostgreSQL, RabbitMQ, Redis, "
-        f"{server} + 1 Celery worker (solo)"
+        f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs; production mode (DJANGO_DEBUG=0): PostgreSQL, "
+        f"RabbitMQ, Redis, {server} + 1 Celery worker (solo)"
     )
     print(
-        f"file system: 64 new small files created in {files_ms:.1f} ms (settled ext4 here: about 1 ms; see file_creation_ms)"
+        f"file system: 64 new small files created in {files_ms:.1f} ms (settled ext4 here: about 1 ms; see "
+        "file_creation_ms)"
     )
     print(
-        f"{args.runs} requests at batch 1, {args.batch_runs} of {LARGE_BATCH} images, per architecture, after a warm-up; ms, median / p95"
+        f"{args.runs} requests at batch 1, {args.batch_runs} of {LARGE_BATCH} images, per architecture, after a "
+        "warm-up; ms, median / p95"
     )
 
     results, breakdowns, notes = [], [], []
@@ -389,8 +393,8 @@ def run(args, url: str, *, files_ms: float) -> None:
         for number in range(5):
             compute_parts(predictor, images[number])
         predictor.probabilities(prepared_32)
-        predictor_1 = timed(lambda: predictor.probabilities(prepared_1), args.runs)
-        predictor_32 = timed(lambda: predictor.probabilities(prepared_32), args.runs)
+        predictor_1 = timed(lambda p=predictor, batch=prepared_1: p.probabilities(batch), args.runs)
+        predictor_32 = timed(lambda p=predictor, batch=prepared_32: p.probabilities(batch), args.runs)
         in_process = [compute_parts(predictor, images[number % len(images)]) for number in range(args.runs)]
         results.append(
             (
@@ -416,12 +420,20 @@ def run(args, url: str, *, files_ms: float) -> None:
                 summary(overhead_32),
             )
         )
-        in_process_medians = [statistics.median(column) for column in zip(*in_process)]
+        in_process_medians = [statistics.median(column) for column in zip(*in_process, strict=True)]
         in_process_total = statistics.median(sum(p) for p in in_process)
         breakdowns.append(
-            (arch, 1, [statistics.median(column) for column in zip(*parts_1)], in_process_medians, in_process_total)
+            (
+                arch,
+                1,
+                [statistics.median(column) for column in zip(*parts_1, strict=True)],
+                in_process_medians,
+                in_process_total,
+            )
         )
-        breakdowns.append((arch, LARGE_BATCH, [statistics.median(column) for column in zip(*parts_32)], None, None))
+        breakdowns.append(
+            (arch, LARGE_BATCH, [statistics.median(column) for column in zip(*parts_32, strict=True)], None, None)
+        )
         notes.append(f"{arch}: {model['name']}:{model['version']}")
 
     header = (
@@ -434,27 +446,34 @@ def run(args, url: str, *, files_ms: float) -> None:
     for arch, model, batch, runs, predictor_ms, compute_ms, path_ms, overhead_ms in results:
         verdict = "meets" if overhead_ms[0] < TARGET_OVERHEAD_MS else "misses"
         print(
-            f"{arch:<13} {'x'.join(map(str, model['input_shape'])):>8} {batch:>5} {runs:>3} {predictor_ms[0]:7.2f} / {predictor_ms[1]:6.2f} "
-            f"{compute_ms[0]:8.1f} / {compute_ms[1]:6.1f} {path_ms[0]:8.1f} / {path_ms[1]:6.1f} {overhead_ms[0]:8.1f} / {overhead_ms[1]:6.1f} "
-            f"{overhead_ms[0] / batch:9.1f} {SEED_UPLOAD_TO_RESULT_MS:6.0f} {'<' + str(int(TARGET_OVERHEAD_MS)):>7} {verdict}"
+            f"{arch:<13} {'x'.join(map(str, model['input_shape'])):>8} {batch:>5} {runs:>3} {predictor_ms[0]:7.2f} / "
+            f"{predictor_ms[1]:6.2f} "
+            f"{compute_ms[0]:8.1f} / {compute_ms[1]:6.1f} {path_ms[0]:8.1f} / {path_ms[1]:6.1f} {overhead_ms[0]:8.1f} "
+            f"/ {overhead_ms[1]:6.1f} "
+            f"{overhead_ms[0] / batch:9.1f} {SEED_UPLOAD_TO_RESULT_MS:6.0f} {'<' + str(int(TARGET_OVERHEAD_MS)):>7} "
+            f"{verdict}"
         )
     print()
     print("predictor: Predictor.probabilities on a prepared input, in this process (batch 32: one call on 32 images).")
     print(
-        "worker compute: what the worker recorded computing (timings_ms: read + decode + prepare, predict, Grad-CAM + overlay);"
+        "worker compute: what the worker recorded computing (timings_ms: read + decode + prepare, predict, Grad-CAM + "
+        "overlay);"
     )
     print(
         "  a request's images are one batch computed in one pass; its analyses' shares add up to the batch's compute."
     )
     print(
-        "upload->result: POST /api/predict wait=true, client side. overhead: upload->result - worker compute, per request."
+        "upload->result: POST /api/predict wait=true, client side. overhead: upload->result - worker compute, per "
+        "request."
     )
     print(
-        "per image: median overhead / batch. seed: the seed's reported upload-to-result time (ms). target: median overhead < 30 ms."
+        "per image: median overhead / batch. seed: the seed's reported upload-to-result time (ms). target: median "
+        "overhead < 30 ms."
     )
     print()
     print(
-        "where the overhead goes, medians in ms (timestamps of the analysis rows; one machine, one clock)  | this process, per image"
+        "where the overhead goes, medians in ms (timestamps of the analysis rows; one machine, one clock)  | this "
+        "process, per image"
     )
     print(
         f"{'architecture':<13} {'batch':>5} {'upload->saved':>13} {'->claim':>8} {'bookkeeping':>11} "
@@ -465,7 +484,8 @@ def run(args, url: str, *, files_ms: float) -> None:
         print(f"{arch:<13} {batch:>5} {upload:13.1f} {claim:8.1f} {bookkeeping:11.1f} {response:14.1f} | {own}")
     print()
     print(
-        "upload->saved: request sent -> last analysis row saved (upload, validation, storing the images); ->claim: -> the"
+        "upload->saved: request sent -> last analysis row saved (upload, validation, storing the images); ->claim: -> "
+        "the"
     )
     print(
         "worker claims the batch (commit, publish, broker, worker; queued tasks ahead of it); bookkeeping: the worker's"
@@ -540,8 +560,8 @@ def run_embedded(args, url: str, *, server_pid: int) -> None:
     images = test_images(LARGE_BATCH)
     polling = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("polling_interval")
     print(
-        f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs; embedded mode (manage.py serve: SQLite, in-memory broker, "
-        f"the Celery worker a thread of the server; broker polling_interval "
+        f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs; embedded mode (manage.py serve: SQLite, "
+        "in-memory broker, the Celery worker a thread of the server; broker polling_interval "
         f"{'kombu default (1 s)' if polling is None else f'{polling * 1000:g} ms'})"
     )
     print(f"{args.runs} requests at batch 1 per architecture, after a warm-up; ms, median / p95")
@@ -567,7 +587,7 @@ def run_embedded(args, url: str, *, server_pid: int) -> None:
         prepared = predictor.prepare([images[0]])
         for number in range(5):
             compute_parts(predictor, images[number])
-        predictor_1 = timed(lambda: predictor.probabilities(prepared), args.runs)
+        predictor_1 = timed(lambda p=predictor, batch=prepared: p.probabilities(batch), args.runs)
         in_process = [sum(compute_parts(predictor, images[number % len(images)])) for number in range(args.runs)]
         results.append(
             (
@@ -582,10 +602,11 @@ def run_embedded(args, url: str, *, server_pid: int) -> None:
                 summary([part[1] for part in parts]),
             )
         )
-        breakdowns.append((arch, [statistics.median(column) for column in zip(*parts)]))
+        breakdowns.append((arch, [statistics.median(column) for column in zip(*parts, strict=True)]))
 
     header = (
-        f"{'architecture':<13} {'input':>8} {'batch':>5} {'n':>3} {'predictor':>15} {'compute here':>15} {'worker compute':>15} "
+        f"{'architecture':<13} {'input':>8} {'batch':>5} {'n':>3} {'predictor':>15} {'compute here':>15} "
+        f"{'worker compute':>15} "
         f"{'upload->result':>17} {'overhead':>15} {'->claim':>15} {'target':>7} verdict"
     )
     print()
@@ -594,20 +615,26 @@ def run_embedded(args, url: str, *, server_pid: int) -> None:
     for arch, model, runs, predictor_ms, here_ms, compute_ms, path_ms, overhead_ms, claim_ms in results:
         verdict = "meets" if path_ms[0] <= TARGET_EMBEDDED_MS else "misses"
         print(
-            f"{arch:<13} {'x'.join(map(str, model['input_shape'])):>8} {1:>5} {runs:>3} {predictor_ms[0]:7.2f} / {predictor_ms[1]:6.2f} "
-            f"{here_ms[0]:6.1f} / {here_ms[1]:6.1f} {compute_ms[0]:6.1f} / {compute_ms[1]:6.1f} {path_ms[0]:8.1f} / {path_ms[1]:6.1f} "
-            f"{overhead_ms[0]:6.1f} / {overhead_ms[1]:6.1f} {claim_ms[0]:6.1f} / {claim_ms[1]:6.1f} {'<=' + str(int(TARGET_EMBEDDED_MS)):>7} {verdict}"
+            f"{arch:<13} {'x'.join(map(str, model['input_shape'])):>8} {1:>5} {runs:>3} {predictor_ms[0]:7.2f} / "
+            f"{predictor_ms[1]:6.2f} "
+            f"{here_ms[0]:6.1f} / {here_ms[1]:6.1f} {compute_ms[0]:6.1f} / {compute_ms[1]:6.1f} {path_ms[0]:8.1f} / "
+            f"{path_ms[1]:6.1f} "
+            f"{overhead_ms[0]:6.1f} / {overhead_ms[1]:6.1f} {claim_ms[0]:6.1f} / {claim_ms[1]:6.1f} "
+            f"{'<=' + str(int(TARGET_EMBEDDED_MS)):>7} {verdict}"
         )
     print()
     print(
-        "predictor: Predictor.probabilities on a prepared input, in this process. compute here: decode + prepare, predict,"
+        "predictor: Predictor.probabilities on a prepared input, in this process. compute here: decode + prepare, "
+        "predict,"
     )
     print(
-        "  Grad-CAM + overlay, in this process. worker compute: what the worker thread recorded (timings_ms) for the same work."
+        "  Grad-CAM + overlay, in this process. worker compute: what the worker thread recorded (timings_ms) for the "
+        "same work."
     )
     print("upload->result: POST /api/predict wait=true, client side; overhead: upload->result - worker compute;")
     print(
-        "->claim: the row saved -> the worker thread claims it (commit, publish, the broker's poll). target: median upload->result."
+        "->claim: the row saved -> the worker thread claims it (commit, publish, the broker's poll). target: median "
+        "upload->result."
     )
     print()
     print("where the time goes, medians in ms (timestamps of the analysis rows)")
@@ -617,7 +644,8 @@ def run_embedded(args, url: str, *, server_pid: int) -> None:
     if idle is not None:
         print()
         print(
-            f"idle server process (worker and beat threads waiting, no request): {idle:.2f}% of one core over {args.idle_s:g} s"
+            f"idle server process (worker and beat threads waiting, no request): {idle:.2f}% of one core over "
+            f"{args.idle_s:g} s"
         )
 
 

@@ -75,14 +75,14 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from benchdb import own_database  # noqa: E402
 
-from healthsync.tests.servers import (
+from healthsync.tests.servers import (  # noqa: E402
     free_port,
     http_json,
     process_env,
     production_settings,
     start_production_server,
     start_worker,
-)  # noqa: E402
+)
 from imaging.tests.images import typical_pixels  # noqa: E402
 
 BENCH_DB = "healthsync_bench_load"
@@ -342,8 +342,8 @@ def run_locust(
     cores = (total - total_before) or 1.0
     share = lambda seconds: f"{100 * seconds / cores * os.cpu_count():.0f}%"  # noqa: E731  (of one core)
     print(
-        f"CPU during the locust run ({(total - total_before) / os.cpu_count():.0f} s, {os.cpu_count()} cores; % of one core): machine busy "
-        f"{share(busy - busy_before)}; "
+        f"CPU during the locust run ({(total - total_before) / os.cpu_count():.0f} s, {os.cpu_count()} cores; "
+        f"% of one core): machine busy {share(busy - busy_before)}; "
         + ", ".join(f"{name} {share(seconds)}" for name, seconds in used.items())
         + f"; everything else (PostgreSQL, other work on the machine) {share(busy - busy_before - sum(used.values()))}"
     )
@@ -384,13 +384,17 @@ def endpoint_table(samples: list[tuple], window: tuple[float, float]) -> tuple[l
 
 
 def print_table(rows: list[tuple]) -> None:
-    header = f"{'endpoint':<52} {'requests':>8} {'req/s':>7} {'refused':>7} {'errors':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}"
+    header = (
+        f"{'endpoint':<52} {'requests':>8} {'req/s':>7} {'refused':>7} {'errors':>6} "
+        f"{'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}"
+    )
     print(header)
     print("-" * len(header))
     for name, count, rate, refused, errors, p50, p95, p99 in rows:
         label = name + (" *" if name in LOGIN_PATHS else "")
         print(
-            f"{label:<52} {count:>8} {rate:>7.1f} {refused:>7} {sum(errors.values()):>6} {p50:>8.1f} {p95:>8.1f} {p99:>8.1f}"
+            f"{label:<52} {count:>8} {rate:>7.1f} {refused:>7} {sum(errors.values()):>6} {p50:>8.1f} {p95:>8.1f} "
+            f"{p99:>8.1f}"
         )
     codes = {name: dict(errors) for name, *_, errors, _, _, _ in rows if errors}
     if codes:
@@ -453,8 +457,10 @@ def check_invariants(
         (
             "allocation and unit states agree",
             ok,
-            f"units reserved {reserved_units} = reserved allocations {reserved_allocations} + transfer units {in_transfers}; "
-            f"units issued {issued_units} = issued allocations {issued_allocations}; mismatched {wrong_reserved + wrong_issued}",
+            f"units reserved {reserved_units} = reserved allocations {reserved_allocations} + transfer units "
+            f"{in_transfers}; "
+            f"units issued {issued_units} = issued allocations {issued_allocations}; mismatched "
+            f"{wrong_reserved + wrong_issued}",
         )
     )
 
@@ -511,7 +517,8 @@ def check_invariants(
         (
             "every issued allocation's unit was issued for its request",
             unrecorded == 0,
-            f"{issued_allocations} issued allocations ({fulfilled} fulfilled requests); without an issue event: {unrecorded}",
+            f"{issued_allocations} issued allocations ({fulfilled} fulfilled requests); without an issue event: "
+            f"{unrecorded}",
         )
     )
     uncrossmatched = (
@@ -542,7 +549,7 @@ def check_invariants(
     mismatched = []
     seen = 0
     for entry in {s["hospital"]: s for s in accounts["staff"]}.values():
-        for attempt in range(5):  # the server may still be working off the run's queue
+        for _attempt in range(5):  # the server may still be working off the run's queue
             status, tokens = http_json(
                 "POST",
                 f"{url}/api/blood-bank/hospital/login",
@@ -608,7 +615,8 @@ def all_logged_in(samples: list[tuple], users: int) -> float:
 
 
 def measure_users(args, url: str, accounts: dict, accounts_path: Path, out_dir: Path, stack: dict) -> int:
-    """The fixed-user run: the per-endpoint table, the summary, the invariants; returns the number of failed invariants."""
+    """The fixed-user run: the per-endpoint table, the summary, the invariants; returns the number of
+    failed invariants."""
     started = time.time()
     samples = run_locust(
         url=url,
@@ -625,8 +633,10 @@ def measure_users(args, url: str, accounts: dict, accounts_path: Path, out_dir: 
     rows, summary = endpoint_table(samples, window)
     print()
     print(
-        f"{args.users} users ({args.think_min:g}-{args.think_max:g} s think time), started at {args.spawn_rate:g}/s, all logged in after "
-        f"{logged_in - min(s[0] for s in samples):.0f} s; measured over the {window[1] - window[0]:.0f} s after that (+{args.settle:g} s settle); "
+        f"{args.users} users ({args.think_min:g}-{args.think_max:g} s think time), started at {args.spawn_rate:g}/s, "
+        "all logged in after "
+        f"{logged_in - min(s[0] for s in samples):.0f} s; measured over the {window[1] - window[0]:.0f} s after that "
+        f"(+{args.settle:g} s settle); "
         f"server: {server_label(args)} + 1 Celery worker (solo)"
     )
     print()
@@ -635,11 +645,13 @@ def measure_users(args, url: str, accounts: dict, accounts_path: Path, out_dir: 
     p50, p95, p99 = summary["p50_p95_p99"]
     print()
     print(
-        f"non-imaging, no logins: {summary['requests']} requests, {summary['rate']:.1f} req/s (with predictions: {summary['all_rate']:.1f} req/s), "
+        f"non-imaging, no logins: {summary['requests']} requests, {summary['rate']:.1f} req/s (with predictions: "
+        f"{summary['all_rate']:.1f} req/s), "
         f"{summary['refused']} refused by business rules, {summary['errors']} errors"
     )
     print(
-        f"  p50 {p50:.1f} ms, p95 {p95:.1f} ms, p99 {p99:.1f} ms; seed p95 {SEED_P95_MS:,.0f} ms; target p95 < {TARGET_P95_MS:.0f} ms with 0 errors: "
+        f"  p50 {p50:.1f} ms, p95 {p95:.1f} ms, p99 {p99:.1f} ms; seed p95 {SEED_P95_MS:,.0f} ms; target p95 < "
+        f"{TARGET_P95_MS:.0f} ms with 0 errors: "
         f"{'meets' if p95 < TARGET_P95_MS and summary['errors'] == 0 else 'misses'}"
     )
     print()
@@ -690,13 +702,15 @@ def measure_steps(args, url: str, accounts: dict, accounts_path: Path, out_dir: 
         if sustained and (best is None or summary["rate"] > best[0]):
             best = (summary["rate"], summary["all_rate"], target, p95)
         print(
-            f"{target:>16.0f} {summary['rate']:>19.1f} {summary['all_rate']:>11.1f} {summary['refused']:>7} {summary['errors']:>6} "
+            f"{target:>16.0f} {summary['rate']:>19.1f} {summary['all_rate']:>11.1f} {summary['refused']:>7} "
+            f"{summary['errors']:>6} "
             f"{p50:>8.1f} {p95:>8.1f} {p99:>8.1f}  {'yes' if sustained else 'no'}"
         )
     print()
     if best:
         print(
-            f"highest sustained: {best[0]:.1f} non-imaging req/s ({best[1]:.1f} req/s with predictions), p95 {best[3]:.1f} ms, no errors"
+            f"highest sustained: {best[0]:.1f} non-imaging req/s ({best[1]:.1f} req/s with predictions), p95 "
+            f"{best[3]:.1f} ms, no errors"
         )
     else:
         print(f"no step sustained p95 < {TARGET_P95_MS:.0f} ms with no errors")
@@ -791,7 +805,8 @@ def run(args) -> int:
         print(
             f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; set-up "
             + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in phases.items())
-            + f": {Hospital.objects.count()} hospitals, {User.objects.filter(memberships__isnull=False).distinct().count()} staff, "
+            + f": {Hospital.objects.count()} hospitals, "
+            f"{User.objects.filter(memberships__isnull=False).distinct().count()} staff, "
             f"{User.objects.filter(is_donor=True).count()} donors, {BloodUnit.objects.count()} units"
         )
         port = free_port()

@@ -73,7 +73,10 @@ def main():
             validation = (arrays["val_images"], arrays["val_labels"].reshape(-1))
 
     print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs; times in ms (median / p95), {args.repeats} calls each")
-    header = f"{'architecture':<13} {'input':>9} {'batch':>5} {'bare compiled':>15} {'predictor':>15} {'predictor/bare':>14} {'int8 LiteRT':>15}"
+    header = (
+        f"{'architecture':<13} {'input':>9} {'batch':>5} {'bare compiled':>15} {'predictor':>15} "
+        f"{'predictor/bare':>14} {'int8 LiteRT':>15}"
+    )
     rows, notes = [header, "-" * len(header)], []
     for arch in ARCHES:
         directory = latest_directory(args.models_dir, f"pneumoniamnist-{arch}")
@@ -136,12 +139,13 @@ def main():
         repeats = args.repeats
         for batch_size in (1, 32):
             batch = np.random.default_rng(0).uniform(0, 255, (batch_size, *spec.input_shape)).astype(np.float32)
-            bare_ms = timings(lambda x: bare(x).numpy(), batch, repeats)
+            bare_ms = timings(lambda x, bare=bare: bare(x).numpy(), batch, repeats)
             predictor_ms = timings(predictor.probabilities, batch, repeats)
             int8_ms = timings(quantized.probabilities, batch, repeats) if quantized else None
             int8_text = f"{int8_ms[0]:7.2f} / {int8_ms[1]:6.2f}" if int8_ms else "-"
             rows.append(
-                f"{arch:<13} {'x'.join(map(str, spec.input_shape)):>9} {batch_size:>5} {bare_ms[0]:7.2f} / {bare_ms[1]:6.2f} "
+                f"{arch:<13} {'x'.join(map(str, spec.input_shape)):>9} {batch_size:>5} {bare_ms[0]:7.2f} / "
+                f"{bare_ms[1]:6.2f} "
                 f"{predictor_ms[0]:7.2f} / {predictor_ms[1]:6.2f} {predictor_ms[0] / bare_ms[0]:13.2f}x {int8_text:>15}"
             )
     raw = [np.random.default_rng(0).integers(0, 256, (28, 28), dtype=np.uint8) for _ in range(32)]

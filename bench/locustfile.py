@@ -101,7 +101,8 @@ class HealthSyncUser(FastHttpUser):
     ):
         """One HTTP call, recorded as ok, refused or error; returns (status, parsed JSON or None).
 
-        ``count(body)``, for a call that writes several rows, says how many it acknowledged (recorded with the sample)."""
+        ``count(body)``, for a call that writes several rows, says how many it acknowledged (recorded
+        with the sample)."""
         headers = {
             **({"Authorization": f"Bearer {self.token}"} if getattr(self, "token", None) else {}),
             **(headers or {}),

@@ -17,8 +17,10 @@ def _axe(page, axe_source) -> list[dict]:
     if not page.evaluate("typeof window.axe !== 'undefined'"):
         page.add_script_tag(content=axe_source)
     result = page.evaluate(
-        "async () => (await axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}})).violations"
-        ".map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}))"
+        "async () => (await axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', "
+        "'wcag21aa', 'best-practice']}})).violations"
+        ".map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map(n => n.target.join(' "
+        "'))}))"
     )
     return [violation for violation in result if violation["impact"] in ("serious", "critical")]
 
@@ -46,7 +48,8 @@ def _check(page, path, axe_source, problems, *, phone=False):
     screenshot(page, ("phone-" if phone else "page-") + _name(path))
     for violation in _axe(page, axe_source):
         problems.append(
-            f"{path}{' (phone)' if phone else ''}: {violation['impact']} {violation['id']}: {violation['help']} at {violation['nodes']}"
+            f"{path}{' (phone)' if phone else ''}: {violation['impact']} {violation['id']}: {violation['help']} at "
+            f"{violation['nodes']}"
         )
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     if phone and overflow > 1:

@@ -29,14 +29,16 @@ PAGES = {
 OVERFLOWS = """() => {
   const problems = [];
   const page = document.documentElement;
-  if (page.scrollWidth > page.clientWidth + 1) problems.push(`the page scrolls sideways: ${page.scrollWidth} > ${page.clientWidth}`);
+  if (page.scrollWidth > page.clientWidth + 1)
+    problems.push(`the page scrolls sideways: ${page.scrollWidth} > ${page.clientWidth}`);
   document.querySelectorAll('#content table').forEach((table, i) => {
     const name = table.id || table.getAttribute('aria-label') || `table ${i + 1}`;
     let limit = page.clientWidth;
     for (let box = table.parentElement; box && box !== page; box = box.parentElement) {
       if (getComputedStyle(box).overflowX === 'visible') continue;
       limit = Math.min(limit, box.getBoundingClientRect().right);
-      if (box.scrollWidth > box.clientWidth + 1) problems.push(`${name} scrolls sideways in its box: ${box.scrollWidth} > ${box.clientWidth}`);
+      if (box.scrollWidth > box.clientWidth + 1)
+        problems.push(`${name} scrolls sideways in its box: ${box.scrollWidth} > ${box.clientWidth}`);
     }
     const right = table.getBoundingClientRect().right;
     if (right > limit + 1) problems.push(`${name} ends at ${right}px, past ${limit}px`);

@@ -311,7 +311,8 @@ REST_FRAMEWORK = {
         "login": env.str("HEALTHSYNC_LOGIN_RATE", default="10/min"),
         "register": env.str("HEALTHSYNC_REGISTER_RATE", default="20/hour"),
         "predict": env.str("HEALTHSYNC_PREDICT_RATE", default="120/min"),
-        # Requests of urgency 4-5 raise network and donor alerts: a cap per user keeps a runaway client from flooding them.
+        # Requests of urgency 4-5 raise network and donor alerts: a cap per user keeps a runaway client
+        # from flooding them.
         "blood_request": env.str("HEALTHSYNC_BLOOD_REQUEST_RATE", default="60/min"),
     },
 }

@@ -12,9 +12,12 @@ def static_files_collected(app_configs=None, **kwargs) -> list[Error]:
         return []
     return [
         Error(
-            f"Static files are not collected: {staticfiles_storage.location}/{staticfiles_storage.manifest_name} is missing, "
-            "so every HTML page would fail with a server error.",
-            hint="Run `manage.py collectstatic --noinput` (docs/configuration.md, Production) before starting the web processes.",
+            f"Static files are not collected: {staticfiles_storage.location}/{staticfiles_storage.manifest_name} "
+            "is missing, so every HTML page would fail with a server error.",
+            hint=(
+                "Run `manage.py collectstatic --noinput` (docs/configuration.md, Production) "
+                "before starting the web processes."
+            ),
             id="healthsync.E001",
         )
     ]

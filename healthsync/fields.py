@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 from django.conf import settings
 from django.utils.functional import cached_property
-from encrypted_fields.fields import EncryptedCharField, EncryptedDateField, EncryptedTextField
+from encrypted_fields.fields import EncryptedCharField, EncryptedDateField, EncryptedFieldMixin, EncryptedTextField
 
 # The constant keys the development modes used before they generated their own into var/ (settings):
 # data written under them stays readable there, never in production.
@@ -31,7 +31,7 @@ def _old_development_key() -> bytes:
     return base64.urlsafe_b64encode(kdf.derive(secret.encode()))
 
 
-class _Nullable:
+class _Nullable(EncryptedFieldMixin):
     # The library stores an empty value as NULL, so every personal field must allow NULL.
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("null", True)

@@ -81,6 +81,7 @@ def _drop_broken_connections() -> None:
 
 def database_unavailable_response(request) -> HttpResponse:
     """The 503 for ``request``: JSON in the error shape for API paths, a plain page elsewhere."""
+    response: HttpResponse
     if request.path.startswith(API_PREFIXES):
         response = JsonResponse(
             error_body(

@@ -5,6 +5,7 @@ compulsory for staff (``HEALTHSYNC_STAFF_SECOND_FACTOR``)."""
 import functools
 import ipaddress
 import time
+from http import HTTPStatus
 
 from allauth.account.adapter import DefaultAccountAdapter, get_adapter
 from allauth.account.authentication import get_authentication_records
@@ -76,7 +77,7 @@ class AuditlogMiddleware(_AuditlogMiddleware):
 class LoginLocked(DomainError):
     """Too many failed logins for the account (or from the address): 429 until the window passes."""
 
-    status_code = 429
+    status_code = HTTPStatus.TOO_MANY_REQUESTS
     code = "too_many_login_attempts"
 
 
@@ -184,7 +185,8 @@ def require_recent_login(request) -> None:
     if logged_in_at is None or time.time() - float(logged_in_at) > window:
         how = f" (confirm it is you at {reauthenticate_url})" if reauthenticate_url else ""
         raise Forbidden(
-            f"Log in again to do this{how}: sensitive actions need a login within the last {settings.HEALTHSYNC_REAUTH_MINUTES} minutes.",
+            f"Log in again to do this{how}: sensitive actions need a login within the last "
+            f"{settings.HEALTHSYNC_REAUTH_MINUTES} minutes.",
             code="reauthentication_required",
             details={"reauthenticate_url": reauthenticate_url} if reauthenticate_url else {},
         )

@@ -130,7 +130,10 @@ def uploads_read(files) -> list[tuple[str, bytes]]:
     limit_mb = settings.HEALTHSYNC_MAX_BATCH_MB
     total = sum(file.size or 0 for file in files)
     if total > limit_mb * 1024 * 1024:
-        message = f"The images of one request may hold {limit_mb} MB in all; these hold {total / 2**20:,.0f} MB. Send them in smaller batches."
+        message = (
+            f"The images of one request may hold {limit_mb} MB in all; these hold {total / 2**20:,.0f} MB. "
+            "Send them in smaller batches."
+        )
         raise DomainError(message, code="batch_too_large", fields={"image": [message]})
     return [(file.name, file.read()) for file in files]
 
@@ -261,7 +264,7 @@ def _studies_queued(
         study.preview = None  # not kept in the request any longer than the checks
     batch = uuid.uuid4()
     created = []
-    for (name, study), warnings in zip(studies, overridden):
+    for (name, study), warnings in zip(studies, overridden, strict=True):
         reference = patient_reference or _patient_field(
             study.identifiers.get("PatientID", ""), "patient_reference", "patient reference"
         )
@@ -349,9 +352,9 @@ def _write_files(field: str, analyses: list[ImageAnalysis], contents: list[bytes
     stored, which the analyses now hold (another name only where the one chosen was taken)."""
     storage = ImageAnalysis._meta.get_field(field).storage
     stored = files.save_new(
-        storage, [(getattr(analysis, field).name, data) for analysis, data in zip(analyses, contents)]
+        storage, [(getattr(analysis, field).name, data) for analysis, data in zip(analyses, contents, strict=True)]
     )
-    for analysis, name in zip(analyses, stored):
+    for analysis, name in zip(analyses, stored, strict=True):
         setattr(analysis, field, name)
     return stored
 
@@ -428,8 +431,10 @@ def _claim_batch(analysis_ids: list[int]) -> list[ImageAnalysis]:
     returned = ", ".join(quote(field.column) for field in meta.concrete_fields)
     # Only quoted table and column names from the model go into the text; every value is a parameter.
     sql = (
-        f"UPDATE {quote(meta.db_table)} SET {column['status']} = %s, {column['attempts']} = 1, {column['started_at']} = %s "  # nosec B608
-        f"WHERE {column['id']} IN ({', '.join(['%s'] * len(analysis_ids))}) AND {column['status']} = %s AND {column['attempts']} = 0 "
+        f"UPDATE {quote(meta.db_table)} SET {column['status']} = %s, {column['attempts']} = 1, "  # nosec B608
+        f"{column['started_at']} = %s "
+        f"WHERE {column['id']} IN ({', '.join(['%s'] * len(analysis_ids))}) "
+        f"AND {column['status']} = %s AND {column['attempts']} = 0 "
         f"RETURNING {returned}"
     )
     claimed_at = meta.get_field("started_at").get_db_prep_value(timezone.now(), connection)
@@ -561,7 +566,7 @@ def _record_results(
         for pk, name, code in Condition.objects.filter(name__in=names).values_list("pk", "name", "code")
     }
     now = timezone.now()
-    for analysis, prediction in zip(analyses, predictions):
+    for analysis, prediction in zip(analyses, predictions, strict=True):
         analysis.gradcam = _file_name("gradcam", analysis, f"gradcam-{analysis.pk}-{analysis.attempts}.png")
         analysis.predictions = sorted(
             ({"class": label, "probability": probability} for label, probability in prediction.probabilities.items()),
@@ -807,7 +812,7 @@ def _submit_and_wait(*, timeout: float, **submission) -> list[ImageAnalysis]:
         ):
             listener.wait(deadline - time.monotonic())
             for pk, *values in ImageAnalysis.objects.filter(pk__in=by_id).values_list("pk", *RESULT_FIELDS):
-                for field, value in zip(RESULT_FIELDS, values):
+                for field, value in zip(RESULT_FIELDS, values, strict=True):
                     setattr(by_id[pk], field, value)
     finally:
         listener.close()

@@ -74,7 +74,7 @@ def model_resolve(*, reference: str) -> MLModel:
 def _default_rank(model: MLModel) -> tuple:
     """Sort key: the data set's catalogue default first, then the best validation AUC."""
     info = DATASETS.get(model.dataset)
-    is_default = bool(info) and any(
+    is_default = info is not None and any(
         recipe.active and model_name(info.name, recipe.arch) == model.name for recipe in info.defaults
     )
     return (not is_default, -(model.metrics.get("validation", {}).get("auc") or 0), model.name)

@@ -139,16 +139,19 @@ def problems(studies: list[tuple[str, Study]], *, model: MLModel) -> list[list[U
         profile=profile,
         kind_threshold=float(fitted.get("kind_threshold", 0.5)),
     )
-    for (index, _), result in zip(pictures, results):
+    for (index, _), result in zip(pictures, results, strict=True):
         name = studies[index][0]
         if result.refusal == "modality_mismatch":
             looks = KIND_NAMES.get(result.recognised_as, result.recognised_as)
             message = (
-                f"This looks like {looks} ({result.recognised_probability:.0%} sure), not {reads}, which {model.name} reads. "
-                "Choose a condition and model for this kind of image."
+                f"This looks like {looks} ({result.recognised_probability:.0%} sure), not {reads}, "
+                f"which {model.name} reads. Choose a condition and model for this kind of image."
             )
             found[index].append(_refusal(message, "modality_mismatch", name))
         elif result.refusal == "image_not_recognised":
-            message = f"This image does not look like the images {model.name} was trained on ({reads}); its result would not be reliable."
+            message = (
+                f"This image does not look like the images {model.name} was trained on ({reads}); "
+                "its result would not be reliable."
+            )
             found[index].append(_refusal(message, "image_not_recognised", name))
     return found

@@ -292,7 +292,8 @@ def _read_picture(data: bytes, kind: str, name: str) -> Study:
     # zero padding is all a real encoder leaves there.
     if data[end:].strip(b"\x00"):
         raise _refuse(
-            f"{name} has {len(data) - end} bytes after the end of the {kind.upper()} image (a polyglot file); upload the image alone.",
+            f"{name} has {len(data) - end} bytes after the end of the {kind.upper()} image (a polyglot file); upload "
+            "the image alone.",
             "polyglot",
         )
     return Study(
@@ -317,7 +318,10 @@ def _decode_to_check(picture: Image.Image, width: int, height: int) -> None:
 
 
 # Decodes a DICOM file read from stdin; exits 0 when its pixels decode.
-_DECODE_PROBE = "import io, sys, pydicom; from ml_models.preprocessing import dicom_pixels; dicom_pixels(pydicom.dcmread(io.BytesIO(sys.stdin.buffer.read())))"
+_DECODE_PROBE = (
+    "import io, sys, pydicom; from ml_models.preprocessing import dicom_pixels; "
+    "dicom_pixels(pydicom.dcmread(io.BytesIO(sys.stdin.buffer.read())))"
+)
 DECODE_PROBE_TIMEOUT_S = 60
 
 
@@ -376,7 +380,8 @@ def _read_dicom(data: bytes, name: str, kept: tuple[str, ...] = KEPT_IDENTIFIERS
         ) from None
     if min(rows, columns, frames, samples) < 1:
         raise _refuse(
-            f"{name} declares {frames} frame(s) of {rows} x {columns} pixels with {samples} sample(s); that is no image.",
+            f"{name} declares {frames} frame(s) of {rows} x {columns} pixels with {samples} sample(s); that is no "
+            "image.",
             "corrupt_image",
         )
     if rows * columns * frames > settings.HEALTHSYNC_MAX_IMAGE_PIXELS:
@@ -471,7 +476,8 @@ def _check_pixel_data_fits_transfer_syntax(
     if not syntax.is_encapsulated:
         if element.is_undefined_length:
             raise _refuse(
-                f"{name} says its pixel data is uncompressed ({syntax.name}) but holds compressed (encapsulated) frames.",
+                f"{name} says its pixel data is uncompressed ({syntax.name}) but holds compressed (encapsulated) "
+                "frames.",
                 "undecodable_pixels",
             )
         try:
@@ -676,7 +682,8 @@ def check_modality(study: Study, *, model_modality: str, model_name: str) -> Non
     modality = study.metadata.get("modality", "")
     if allowed and modality and modality not in allowed:
         raise UploadRefused(
-            f"This is a {modality} study; {model_name} reads {model_modality.replace('_', ' ')} images ({', '.join(sorted(allowed))}).",
+            f"This is a {modality} study; {model_name} reads {model_modality.replace('_', ' ')} images "
+            f"({', '.join(sorted(allowed))}).",
             code="modality_mismatch",
             fields={"image": [f"Modality {modality} does not fit the model."]},
         )

@@ -9,6 +9,7 @@ import asyncio
 import logging
 import os
 import threading
+from typing import NamedTuple
 
 from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
@@ -47,7 +48,15 @@ def rights_changed(user_id: int) -> None:
 
 
 PUSH_TIMEOUT_S = 10.0
-_sender = {"loop": None, "pid": None, "lock": None}
+
+
+class _Sender(NamedTuple):
+    loop: asyncio.AbstractEventLoop
+    pid: int
+    lock: asyncio.Lock
+
+
+_sender: _Sender | None = None
 _sender_lock = threading.Lock()
 
 
@@ -69,13 +78,14 @@ def _sending_loop() -> tuple[asyncio.AbstractEventLoop, asyncio.Lock]:
     opening new ones in a new loop on every push (``async_to_sync`` there costs milliseconds).
     Made again in a forked child, where the parent's thread does not exist. Its lock keeps pushes
     in the order they were handed over (asyncio locks are first come, first served)."""
+    global _sender
     with _sender_lock:
-        loop = _sender["loop"]
-        if loop is None or _sender["pid"] != os.getpid() or loop.is_closed():
+        sender = _sender
+        if sender is None or sender.pid != os.getpid() or sender.loop.is_closed():
             loop = asyncio.new_event_loop()
             threading.Thread(target=loop.run_forever, name="healthsync-push", daemon=True).start()
-            _sender.update(loop=loop, pid=os.getpid(), lock=asyncio.Lock())
-        return loop, _sender["lock"]
+            sender = _sender = _Sender(loop=loop, pid=os.getpid(), lock=asyncio.Lock())
+        return sender.loop, sender.lock
 
 
 def _not_pushed(future) -> None:

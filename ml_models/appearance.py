@@ -25,6 +25,7 @@ another data set (two chest X-ray sets) are not out of distribution and are repo
 
 from __future__ import annotations
 
+import collections.abc
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -47,8 +48,8 @@ def describe(images: np.ndarray) -> np.ndarray:
     thumbnails = np.empty((count, THUMBNAIL, THUMBNAIL, channels), dtype=np.float32)
     for index, image in enumerate(images):
         for channel in range(channels):
-            thumbnails[index, ..., channel] = Image.fromarray(image[..., channel]).resize(
-                (THUMBNAIL, THUMBNAIL), Image.Resampling.BOX
+            thumbnails[index, ..., channel] = np.asarray(
+                Image.fromarray(image[..., channel]).resize((THUMBNAIL, THUMBNAIL), Image.Resampling.BOX)
             )
     luma = images.mean(axis=-1).reshape(count, -1)
     return (
@@ -150,16 +151,16 @@ def statistics(pictures) -> np.ndarray:
     is left out (the MedMNIST sets are all 28 px: size would name the data set, not the kind)."""
     from ml_models.preprocessing import to_uint8
 
-    small, aspect = [], []
+    resized, aspect = [], []
     for picture in pictures:
         pixels = to_uint8(np.asarray(picture))
         if pixels.ndim == 3 and pixels.shape[-1] == 1:
             pixels = pixels[..., 0]
         aspect.append(np.log(pixels.shape[0] / pixels.shape[1]))
-        small.append(
+        resized.append(
             np.asarray(Image.fromarray(pixels).convert("RGB").resize((32, 32), Image.Resampling.BOX), dtype=np.float32)
         )
-    small = np.stack(small) / 255.0  # [N, 32, 32, 3]
+    small = np.stack(resized) / 255.0  # [N, 32, 32, 3]
     count = len(small)
     gray = small.mean(axis=-1)
     flat = gray.reshape(count, -1)
@@ -294,13 +295,14 @@ def assess(
     Another kind recognised where the model's own is below ``kind_threshold``: ``modality_mismatch``;
     an image the profile finds unlike the training images: ``image_not_recognised``."""
     count = len(prepared)
-    knows_kind = recogniser is not None and kind in recogniser.kinds
-    probabilities = recogniser.probabilities(pictures) if knows_kind else None
+    probabilities: np.ndarray | None = None
+    if recogniser is not None and kind in recogniser.kinds:
+        probabilities = recogniser.probabilities(pictures)
     scores = profile.scores(prepared) if profile is not None else None
     results = []
     for index in range(count):
         refusal, top, top_p, own_p = None, None, None, None
-        if probabilities is not None:
+        if probabilities is not None and recogniser is not None:  # probabilities imply a recogniser
             row = probabilities[index]
             top, top_p, own_p = (
                 recogniser.kinds[int(row.argmax())],
@@ -310,7 +312,7 @@ def assess(
             if own_p < kind_threshold:
                 refusal = "modality_mismatch" if top != kind else "image_not_recognised"
         score = float(scores[index]) if scores is not None else None
-        if refusal is None and score is not None and score > profile.threshold:
+        if refusal is None and score is not None and profile is not None and score > profile.threshold:
             refusal = "image_not_recognised"
         results.append(Assessment(top, top_p, own_p, score, refusal))
     return results
@@ -338,7 +340,7 @@ def measure(
     validation: tuple[list, np.ndarray],
     others: dict[str, tuple[list, np.ndarray]],
     *,
-    same_modality: set[str] = frozenset(),
+    same_modality: collections.abc.Set[str] = frozenset(),
 ) -> dict:
     """What the card records. ``checks(pictures, prepared)`` -> assessments; ``validation`` and each
     of ``others`` are (raw pictures, the same prepared for the model). The share of the model's own
@@ -355,7 +357,9 @@ def measure(
             caught[name] = float(np.mean([result.refusal is not None for result in checks(pictures, prepared)]))
     other_modality = [rate for name, rate in caught.items() if name not in same_modality]
     return {
-        "method": "modality recogniser (logistic regression on image statistics) and a per-model probabilistic PCA profile",
+        "method": (
+            "modality recogniser (logistic regression on image statistics) and a per-model probabilistic PCA profile"
+        ),
         "validation_flagged": float(np.mean([result.refusal is not None for result in checks(own_raw, own_prepared)])),
         "validation_n": len(own_prepared),
         "caught": caught,

@@ -53,7 +53,8 @@ class LabelledImages:
 
     def class_counts(self) -> dict[str, int]:
         counts = np.bincount(self.labels, minlength=len(self.classes))
-        return {name: int(count) for name, count in zip(self.classes, counts)}
+        # counts is longer than classes where a label is outside them: such labels are not counted.
+        return {name: int(count) for name, count in zip(self.classes, counts, strict=False)}
 
 
 def normalise_split(split: str) -> str:
@@ -131,11 +132,11 @@ def load_image_folders(
     images = np.empty((len(paths), *spec.input_shape), dtype=np.float32)
     for index, path in enumerate(paths):
         images[index] = prepare_image(read_image(path), spec)
-    patients = [patient_of(path.name) for path in paths]
+    shown = [patient_of(path.name) for path in paths]
     # Where no file name shows a patient, each image stands alone when splits are carved.
     patients = (
-        np.array([p or f"{path.parent.name}/{path.name}" for p, path in zip(patients, paths)])
-        if any(patients)
+        np.array([p or f"{path.parent.name}/{path.name}" for p, path in zip(shown, paths, strict=True)])
+        if any(shown)
         else None
     )
     return LabelledImages(

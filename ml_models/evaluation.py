@@ -65,8 +65,8 @@ def roc_auc(labels: np.ndarray, probabilities: np.ndarray, *, positive_class: in
         positive = 1 if positive_class is None else positive_class
         return binary_auc(labels == positive, probabilities[:, positive])
     aucs = [binary_auc(labels == k, probabilities[:, k]) for k in range(probabilities.shape[1])]
-    aucs = [auc for auc in aucs if auc is not None]
-    return float(np.mean(aucs)) if aucs else None
+    defined = [auc for auc in aucs if auc is not None]
+    return float(np.mean(defined)) if defined else None
 
 
 def point_metrics(labels, probabilities, classes, *, threshold=None, positive_class=None) -> dict:

@@ -144,7 +144,7 @@ class Predictor:
                 label=self.classes[index],
                 class_index=int(index),
                 confidence=float(row[index]),
-                probabilities={name: round(float(p), 6) for name, p in zip(self.classes, row)},
+                probabilities={name: round(float(p), 6) for name, p in zip(self.classes, row, strict=True)},
             )
-            for row, index in zip(probabilities, chosen)
+            for row, index in zip(probabilities, chosen, strict=True)
         ]

@@ -38,7 +38,10 @@ class PreprocessingSpec:
     def to_dict(self) -> dict:
         return asdict(self) | {
             "color": "grayscale (ITU-R 601-2 luma)" if self.channels == 1 else "RGB",
-            "dicom": "modality LUT (slope/intercept), then VOI LUT or window centre/width, MONOCHROME1 inverted, middle frame of multi-frame",
+            "dicom": (
+                "modality LUT (slope/intercept), then VOI LUT or window centre/width, MONOCHROME1 inverted, "
+                "middle frame of multi-frame"
+            ),
         }
 
     @classmethod

@@ -46,7 +46,7 @@ class QuantizedPredictor:
         self.threshold, self.positive_class = threshold, positive_class
         self._input = self.interpreter.get_input_details()[0]["index"]
         self._output = self.interpreter.get_output_details()[0]["index"]
-        self._batch = None
+        self._batch: int | None = None
         self._lock = threading.Lock()  # an interpreter is not safe to share between threads
 
     def probabilities(self, images: np.ndarray) -> np.ndarray:

@@ -21,7 +21,8 @@ def _metric(metrics: dict, key: str) -> str:
 
 def model_table(root: Path) -> str:
     lines = [
-        "| data set | model | architecture | input | epochs | training time | val. n | accuracy (95% CI) | ROC AUC (95% CI) | macro F1 (95% CI) | decision | file |",
+        "| data set | model | architecture | input | epochs | training time | val. n | accuracy (95% CI) | ROC AUC "
+        "(95% CI) | macro F1 (95% CI) | decision | file |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for directory in find_artifacts(root):
@@ -36,8 +37,10 @@ def model_table(root: Path) -> str:
         size = (directory / MODEL_FILE).stat().st_size / 1e6
         lines.append(
             f"| {card['dataset']['name']} | {card['name']}:{card['version']} | {card['architecture']['name']} "
-            f"| {'x'.join(map(str, card['input_shape']))} | {card['training']['epochs_run']} | {card['training']['seconds']:.0f} s "
-            f"| {metrics['n']} | {_metric(metrics, 'accuracy')} | {_metric(metrics, 'auc')} | {_metric(metrics, 'macro_f1')} | {rule} | {size:.1f} MB |"
+            f"| {'x'.join(map(str, card['input_shape']))} | {card['training']['epochs_run']} | "
+            f"{card['training']['seconds']:.0f} s "
+            f"| {metrics['n']} | {_metric(metrics, 'accuracy')} | {_metric(metrics, 'auc')} | "
+            f"{_metric(metrics, 'macro_f1')} | {rule} | {size:.1f} MB |"
         )
     return "\n".join(lines)
 

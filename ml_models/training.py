@@ -182,7 +182,7 @@ def train_model(plan: TrainingPlan, output_root: Path, *, log=print) -> Training
 
     # Evaluate through the serving path, so the reported numbers are what serving will do.
     predictor = Predictor(model, spec=plan.spec, classes=info.classes, batch_size=64)
-    decision = {"rule": "argmax"}
+    decision: dict[str, str | int | float] = {"rule": "argmax"}
     if len(info.classes) == 2 and "calibration" in splits:
         positive = info.positive_class if info.positive_class is not None else 1
         calibration = splits["calibration"]
@@ -207,8 +207,8 @@ def train_model(plan: TrainingPlan, output_root: Path, *, log=print) -> Training
         seed=seed,
     )
     log(
-        f"validation: accuracy {metrics['accuracy']:.4f} {metrics['ci95'].get('accuracy')} auc {metrics['auc'] or float('nan'):.4f} "
-        f"{metrics['ci95'].get('auc')} macro F1 {metrics['macro_f1']:.4f}"
+        f"validation: accuracy {metrics['accuracy']:.4f} {metrics['ci95'].get('accuracy')} "
+        f"auc {metrics['auc'] or float('nan'):.4f} {metrics['ci95'].get('auc')} macro F1 {metrics['macro_f1']:.4f}"
     )
 
     name = model_name(info.name, recipe.arch)
@@ -250,7 +250,8 @@ def train_model(plan: TrainingPlan, output_root: Path, *, log=print) -> Training
             "loss": "sparse categorical cross-entropy, balanced class weights",
             "augmentation": {"modality": info.modality, **AUGMENTATIONS.get(info.modality, AUGMENTATIONS["generic"])},
             "early_stopping": (
-                f"{recipe.monitor} on the early-stopping split, patience {recipe.patience}, from epoch {recipe.min_epochs + 1}, "
+                f"{recipe.monitor} on the early-stopping split, patience {recipe.patience}, from epoch "
+                f"{recipe.min_epochs + 1}, "
                 "best weights restored"
             ),
             "epochs_run": epochs_run,

@@ -62,7 +62,8 @@ class AlertConsumer(ReconnectOnLayerLoss, AsyncJsonWebsocketConsumer):
         if groups is None:
             await self.close(code=UNAUTHORISED)
             return
-        # Join before replaying: an alert raised in between arrives twice at worst (and is dropped by id), never not at all.
+        # Join before replaying: an alert raised in between arrives twice at worst (and is dropped by id),
+        # never not at all.
         await self._join(groups)
         await self.accept()
         last_id = self._last_id()

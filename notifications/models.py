@@ -120,3 +120,7 @@ class ShortageState(models.Model):
                 fields=["hospital", "blood_group", "component"], name="one_shortage_state_per_stock"
             )
         ]
+
+    def __str__(self):
+        level = self.alerted_level or "no shortage alerted"
+        return f"{self.blood_group} {self.component} at hospital {self.hospital_id}: {level} (episode {self.episode})"

@@ -157,7 +157,10 @@ def inventory_level_changed(
         return alert_raise(
             kind=Kind.SHORTAGE,
             title=f"{level.capitalize()} stock: {blood_group} {component_label} at {hospital.name}",
-            body=f"{available_units} unit(s) of {blood_group} {component_label} available at {hospital.name} ({hospital.region or 'no region'}).",
+            body=(
+                f"{available_units} unit(s) of {blood_group} {component_label} available at {hospital.name} "
+                f"({hospital.region or 'no region'})."
+            ),
             severity=Severity.CRITICAL if level == bloodbank_rules.CRITICAL else Severity.WARNING,
             event_key=f"shortage:{hospital_id}:{blood_group}:{component}:{state.episode}:{level}",
             audience=_staff_of([hospital_id, *helpers]) | _platform_admins_if(hospital),
@@ -207,13 +210,17 @@ def request_created(*, request_id: int) -> list[Alert]:
             audience, groups = _staff_of([hospital.pk]), [hospital_group(hospital.pk)]
             if hospital.is_verified:
                 body += (
-                    f" Not sent to the network: {hospital.name} has raised {settings.HEALTHSYNC_URGENT_ALERTS_PER_HOUR} "
-                    "network-wide urgent alerts within the hour. Contact the other blood banks directly."
+                    f" Not sent to the network: {hospital.name} has raised "
+                    f"{settings.HEALTHSYNC_URGENT_ALERTS_PER_HOUR} network-wide urgent alerts within the hour. "
+                    "Contact the other blood banks directly."
                 )
         alerts = [
             alert_raise(
                 kind=Kind.URGENT_REQUEST,
-                title=f"{'Emergency' if request.urgency == rules.EMERGENCY else 'Urgent'} request: {what} at {hospital.name}",
+                title=(
+                    f"{'Emergency' if request.urgency == rules.EMERGENCY else 'Urgent'} request: "
+                    f"{what} at {hospital.name}"
+                ),
                 body=body,
                 severity=Severity.CRITICAL,
                 event_key=event_key,
@@ -332,7 +339,8 @@ def transfusion_reaction(*, allocation_id: int) -> Alert:
         kind=Kind.TRANSFUSION_REACTION,
         title=f"Suspected transfusion reaction: unit {allocation.unit.din_display} at {hospital.name}",
         body=(
-            f"{allocation.unit.get_component_display()} {allocation.unit.blood_group}, request {allocation.request_id}, "
+            f"{allocation.unit.get_component_display()} {allocation.unit.blood_group}, request "
+            f"{allocation.request_id}, "
             f"transfusion started {timezone.localtime(allocation.transfusion_started_at):%Y-%m-%d %H:%M}. "
             f"What was seen: {allocation.transfusion_note}"
         ),
@@ -389,7 +397,8 @@ def expiring_digest(*, days: int = 3) -> list[Alert]:
         if not units:
             continue
         lines = [
-            f"{unit.din_display} {unit.get_component_display()} {unit.blood_group}, expires {timezone.localtime(unit.expires_at):%Y-%m-%d %H:%M}"
+            f"{unit.din_display} {unit.get_component_display()} {unit.blood_group}, expires "
+            f"{timezone.localtime(unit.expires_at):%Y-%m-%d %H:%M}"
             for unit in units[:50]
         ]
         alerts.append(
@@ -474,16 +483,23 @@ def analyses_finished(*, analysis_ids: list[int]) -> list[Alert]:
     )
     by_requester: dict[int, list[ImageAnalysis]] = {}
     for analysis in finished.order_by("pk"):
-        by_requester.setdefault(analysis.requested_by_id, []).append(analysis)
-    return [_analysis_alert(mine[0]) if len(mine) == 1 else _batch_alert(mine) for mine in by_requester.values()]
+        if analysis.requested_by_id is not None:  # always (the query asks for a requester)
+            by_requester.setdefault(analysis.requested_by_id, []).append(analysis)
+    return [
+        _analysis_alert(mine[0], requester=requester) if len(mine) == 1 else _batch_alert(mine, requester=requester)
+        for requester, mine in by_requester.items()
+    ]
 
 
-def _analysis_alert(analysis: ImageAnalysis) -> Alert:
+def _analysis_alert(analysis: ImageAnalysis, *, requester: int) -> Alert:
     if analysis.status == "done":
         top = analysis.predictions[0] if analysis.predictions else {"class": analysis.predicted_class, "probability": 0}
         title = f"Analysis {analysis.pk} done: {analysis.predicted_class}"
         # Not the file's name: it often names the patient, and messages travel by e-mail.
-        body = f"Image {analysis.pk} with {analysis.model}: {top['class']} {top['probability']:.0%}. Results support, not replace, a clinician's reading."
+        body = (
+            f"Image {analysis.pk} with {analysis.model}: {top['class']} {top['probability']:.0%}. "
+            "Results support, not replace, a clinician's reading."
+        )
         severity = Severity.INFO
     else:
         title, body, severity = (
@@ -497,14 +513,14 @@ def _analysis_alert(analysis: ImageAnalysis) -> Alert:
         body=body,
         severity=severity,
         event_key=f"analysis:{analysis.pk}:{analysis.status}",
-        audience=Q(pk=analysis.requested_by_id),
-        groups=[user_group(analysis.requested_by_id)],
+        audience=Q(pk=requester),
+        groups=[user_group(requester)],
         link=f"/admin/imaging/imageanalysis/{analysis.pk}/change/",
         hospital_id=analysis.hospital_id,
     )
 
 
-def _batch_alert(analyses: list[ImageAnalysis]) -> Alert:
+def _batch_alert(analyses: list[ImageAnalysis], *, requester: int) -> Alert:
     first = analyses[0]
     done = [analysis for analysis in analyses if analysis.status == "done"]
     failed = len(analyses) - len(done)
@@ -525,8 +541,8 @@ def _batch_alert(analyses: list[ImageAnalysis]) -> Alert:
         body=body,
         severity=Severity.WARNING if failed else Severity.INFO,
         event_key=f"analyses:{first.batch}:{ids}",
-        audience=Q(pk=first.requested_by_id),
-        groups=[user_group(first.requested_by_id)],
+        audience=Q(pk=requester),
+        groups=[user_group(requester)],
         link=f"/admin/imaging/imageanalysis/?batch={first.batch}",
         hospital_id=first.hospital_id,
     )

@@ -55,7 +55,7 @@ def send_delivery(self, *, delivery_id: int):
     try:
         return services.delivery_send(delivery_id=delivery_id)
     except Exception as exc:
-        raise self.retry(exc=exc, countdown=min(60 * 2**self.request.retries, 3600))
+        raise self.retry(exc=exc, countdown=min(60 * 2**self.request.retries, 3600)) from exc
 
 
 @shared_task(acks_late=True)

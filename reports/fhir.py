@@ -15,7 +15,10 @@ EXTENSION_BASE = "https://healthsync.example/fhir/StructureDefinition/"
 EXTENSIONS = {
     "blood-group": "ABO/RhD group of the unit (valueString: A+, A-, B+, B-, AB+, AB-, O+, O-).",
     "volume": "Volume of the bag (valueQuantity in mL).",
-    "unit-status": "HealthSync status of the unit (valueCode: quarantined, available, reserved, issued, transfused, discarded, expired, in_transit).",
+    "unit-status": (
+        "HealthSync status of the unit "
+        "(valueCode: quarantined, available, reserved, issued, transfused, discarded, expired, in_transit)."
+    ),
     "holding-facility": "ISBT 128 facility identification number of the hospital holding the unit (valueString).",
     "recipient-blood-group": "ABO/RhD group of the recipient (valueString).",
     "urgency": "HealthSync urgency 1-5 (valueInteger; 4 urgent, 5 emergency).",
@@ -199,7 +202,8 @@ def image_analysis(analysis, *, with_patient: bool = False) -> dict:
         )
         caution = f" WARNING: {' '.join(warnings)}" if warnings else ""
         resource["conclusion"] = (
-            f"{found} ({model.name} version {model.version}); supports, does not replace, a clinician's reading.{caution}"
+            f"{found} ({model.name} version {model.version}); supports, does not replace, a clinician's "
+            f"reading.{caution}"
         )
         resource["conclusionCode"] = _conclusion_codes(analysis)
         if not resource["conclusionCode"]:

@@ -212,9 +212,8 @@ def requests_activity(*, hospitals, period: Period) -> dict:
 
     hours = [
         (fulfilled - created).total_seconds() / 3600
-        for created, fulfilled in open_or_done.filter(status="fulfilled", fulfilled_at__isnull=False).values_list(
-            "created_at", "fulfilled_at"
-        )
+        for created, fulfilled in open_or_done.filter(status="fulfilled").values_list("created_at", "fulfilled_at")
+        if fulfilled is not None
     ]
     transfers = Transfer.objects.filter(requested_at__gte=period.start_at, requested_at__lt=period.end_at)
     return {
@@ -222,7 +221,7 @@ def requests_activity(*, hospitals, period: Period) -> dict:
         "urgent": rate(open_or_done.filter(urgency__gte=4)),
         "cancelled": requests.filter(status="cancelled").count(),
         "hours_to_fulfil_median": round(statistics.median(hours), 2) if hours else None,
-        "hours_to_fulfil_p90": round(_percentile(hours, 0.9), 2) if hours else None,
+        "hours_to_fulfil_p90": round(p90, 2) if (p90 := _percentile(hours, 0.9)) is not None else None,
         "transfers_in": dict(transfers.filter(to_hospital__in=hospitals).values_list("status").annotate(n=Count("id"))),
         "transfers_out": dict(
             transfers.filter(from_hospital__in=hospitals).values_list("status").annotate(n=Count("id"))
@@ -307,13 +306,12 @@ def diagnostics(*, hospitals, period: Period) -> dict:
         )
     seconds = [
         (finished - submitted).total_seconds()
-        for submitted, finished in analyses.filter(status="done", finished_at__isnull=False).values_list(
-            "submitted_at", "finished_at"
-        )
+        for submitted, finished in analyses.filter(status="done").values_list("submitted_at", "finished_at")
+        if finished is not None
     ]
     return {
         "rows": rows,
         "per_model": per_model,
         "turnaround_seconds_median": round(statistics.median(seconds), 3) if seconds else None,
-        "turnaround_seconds_p90": round(_percentile(seconds, 0.9), 3) if seconds else None,
+        "turnaround_seconds_p90": round(p90, 3) if (p90 := _percentile(seconds, 0.9)) is not None else None,
     }

@@ -55,7 +55,9 @@ class LoginTokenSerializer(TokenObtainPairSerializer):
         allow_blank=True,
         write_only=True,
         max_length=64,
-        help_text="For accounts with two-factor authentication: the authenticator app's code, or an unused recovery code.",
+        help_text=(
+            "For accounts with two-factor authentication: the authenticator app's code, or an unused recovery code."
+        ),
     )
 
     @classmethod
@@ -107,7 +109,8 @@ class LoginView(TokenObtainPairView):
 
 
 def role_login_view(*, name: str, allowed, refusal: str, doc: str) -> type[LoginView]:
-    """A login for one kind of account (``name``: "Staff", "Donor"): ``allowed(user)`` decides, ``refusal`` is the 403 message."""
+    """A login for one kind of account (``name``: "Staff", "Donor"): ``allowed(user)`` decides,
+    ``refusal`` is the 403 message."""
 
     def validate(self, attrs):
         data = LoginTokenSerializer.validate(self, attrs)
@@ -216,7 +219,8 @@ class HospitalViewSet(
         return hospital
 
     def perform_update(self, serializer):
-        """Through ``services.hospital_update``: the name stays unique, and renaming a verified hospital withdraws its verification."""
+        """Through ``services.hospital_update``: the name stays unique, and renaming a verified hospital
+        withdraws its verification."""
         serializer.instance = services.hospital_update(
             hospital=serializer.instance, by=self.request.user, **serializer.validated_data
         )

@@ -117,7 +117,8 @@ def private_stack_env(*, var_dir, database_url, rabbitmq, redis, email_backend: 
 
 
 def production_settings() -> dict:
-    """The environment of ``DJANGO_DEBUG=0`` (docs/configuration.md, Production) with throwaway keys, over plain HTTP."""
+    """The environment of ``DJANGO_DEBUG=0`` (docs/configuration.md, Production) with throwaway keys,
+    over plain HTTP."""
     return {
         "DJANGO_DEBUG": "0",
         "DJANGO_SECRET_KEY": uuid.uuid4().hex * 2,

@@ -154,7 +154,7 @@ def variant_data(base: dict[str, list[str]], form: forms.BaseForm, variant: str)
         )
         values = _values(field, variant, len(names))
         if values is not None:
-            data.update({each: [value] for each, value in zip(names, values)})
+            data.update({each: [value] for each, value in zip(names, values, strict=True)})
     return data
 
 
@@ -193,8 +193,8 @@ class Walk:
         return mine or model_admin.model._default_manager.order_by("pk").first()
 
     def model_pages(self, model, model_admin):
-        info = model._meta.app_label, model._meta.model_name
-        changelist = reverse("admin:%s_%s_changelist" % info)
+        info = f"{model._meta.app_label}_{model._meta.model_name}"
+        changelist = reverse(f"admin:{info}_changelist")
         self.check("get", changelist)
         for query in ["?q=" + "x" * 500 + "%00", "?o=99.-99.abc", "?p=999999", "?all=&e=1"]:
             self.check("get", changelist + query)
@@ -202,21 +202,21 @@ class Walk:
             self.check(
                 "get", f"{changelist}?{model_admin.date_hierarchy}__year=0&{model_admin.date_hierarchy}__month=13"
             )
-        add = reverse("admin:%s_%s_add" % info)
+        add = reverse(f"admin:{info}_add")
         self.post_variants(add, self.check("get", add), "add")
         obj = self.visible_object(model_admin)
         if obj is not None:
-            change = reverse("admin:%s_%s_change" % info, args=[obj.pk])
+            change = reverse(f"admin:{info}_change", args=[obj.pk])
             self.post_variants(change, self.check("get", change), "change")
-            self.check("get", reverse("admin:%s_%s_history" % info, args=[obj.pk]))
-            self.check("get", reverse("admin:%s_%s_delete" % info, args=[obj.pk]))
-        self.check("get", reverse("admin:%s_%s_change" % info, args=["not-an-id"]))
+            self.check("get", reverse(f"admin:{info}_history", args=[obj.pk]))
+            self.check("get", reverse(f"admin:{info}_delete", args=[obj.pk]))
+        self.check("get", reverse(f"admin:{info}_change", args=["not-an-id"]))
 
     def actions(self, model, model_admin, *, deleting: bool):
         obj = self.visible_object(model_admin)
         if obj is None:
             return
-        changelist = reverse("admin:%s_%s_changelist" % (model._meta.app_label, model._meta.model_name))
+        changelist = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
         for name in model_admin.get_actions(self.request):
             if (name == "delete_selected") != deleting:
                 continue
@@ -235,7 +235,7 @@ class Walk:
             for values in itertools.product(
                 *(samples.get(name) or _samples(site, kind, name) for kind, name in params)
             ):
-                url = reverse(f"admin:{item['name']}", kwargs=dict(zip(names, values)))
+                url = reverse(f"admin:{item['name']}", kwargs=dict(zip(names, values, strict=True)))
                 self.check("get", url)
                 self.check("get", url + "?start=0001-01-01&end=9999-12-31&format=csv&condition=" + NO_SUCH_CHOICE)
                 self.check("get", url + "?start=junk&end=2024-02-30&format=pdf")

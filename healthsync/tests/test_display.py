@@ -1,5 +1,6 @@
-"""One way to show dates and times (healthsync.display; urgency: bloodbank/tests/test_display.py), and the console's readable details:
-plain-words constraint errors, the greeting by name, the icon and the friendly error pages."""
+"""One way to show dates and times (healthsync.display; urgency: bloodbank/tests/test_display.py), and the
+console's readable details: plain-words constraint errors, the greeting by name, the icon and the friendly
+error pages."""
 
 from datetime import UTC, date, datetime, timedelta
 

@@ -11,7 +11,8 @@ SHOW = (
     "import json, django; django.setup(); from config.celery import app; "
     "connection = app.connection_for_write(); "
     "print(json.dumps([app.conf.broker_url, app.conf.broker_transport_options, "
-    "getattr(connection.transport, 'polling_interval', None) if app.conf.broker_url.startswith('memory://') else None]))"
+    "getattr(connection.transport, 'polling_interval', None) if app.conf.broker_url.startswith('memory://') else "
+    "None]))"
 )
 
 

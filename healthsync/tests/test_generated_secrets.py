@@ -14,7 +14,10 @@ from healthsync.fields import PersonalTextField, _old_development_key
 from healthsync.tests.servers import ROOT
 
 OLD_CONSTANT_KEY = "healthsync-embedded-development-key-not-for-production-use-0123456789"
-SHOW = "from django.conf import settings; print(settings.DEBUG, settings.PRODUCTION, settings.SECRET_KEY, settings.SALT_KEY[0])"
+SHOW = (
+    "from django.conf import settings; "
+    "print(settings.DEBUG, settings.PRODUCTION, settings.SECRET_KEY, settings.SALT_KEY[0])"
+)
 
 
 def _settings_in(var_dir, **extra) -> list[str]:

@@ -168,7 +168,8 @@ def test_behind_a_trusted_proxy_each_client_has_its_own_limit(client, settings, 
 
 def test_the_web_login_counts_clients_behind_a_trusted_proxy_by_the_header(settings):
     settings.HEALTHSYNC_TRUSTED_PROXIES = 1
-    # allauth's per-address part of login_failed: 10 a minute. Different accounts, so the per-account part stays out of it.
+    # allauth's per-address part of login_failed: 10 a minute. Different accounts, so the per-account part
+    # stays out of it.
     web = Client(REMOTE_ADDR="10.0.0.2")
     for n in range(10):
         page = web.post(

@@ -212,7 +212,8 @@ def test_rabbitmq_restart_with_tasks_queued_completes_each_once(
         assert sent == Counter({notification_id: 1 for notification_id, *_ in deliveries}), sent
         assert private_rabbitmq.queue_depth(stack.queue) == 0
         print(
-            f"{len(stack.analyses)} analyses and {len(deliveries)} deliveries once each in {time.monotonic() - started:.1f} s"
+            f"{len(stack.analyses)} analyses and {len(deliveries)} deliveries once each in "
+            f"{time.monotonic() - started:.1f} s"
         )
     finally:
         database.close()

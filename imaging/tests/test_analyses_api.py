@@ -203,7 +203,7 @@ def test_a_batch_runs_in_one_pass_and_an_unreadable_stored_image_fails_alone(api
     predictor = predictor_for(rows[0].model)
     images = predictor.prepare([png(seed=10 + n) for n in range(4)])
     classes = [predictor.classes.index(row.predicted_class) for row in rows]
-    for image, cam, class_index in zip(images, predictor.explainer.heatmaps(images, classes), classes):
+    for image, cam, class_index in zip(images, predictor.explainer.heatmaps(images, classes), classes, strict=True):
         assert np.allclose(cam, heatmap(predictor.model, image, class_index=class_index), atol=1e-4)
 
     # A stored image that can no longer be read fails on its own; the rest of its batch is analysed.

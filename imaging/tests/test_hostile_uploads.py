@@ -179,7 +179,8 @@ def item_flood(items: int = 100_001) -> bytes:
 
 
 def element_flood(elements: int = 20_001) -> bytes:
-    """``elements`` empty private elements (8 bytes each, 256 to a private block): cheap to send, slow and large to read."""
+    """``elements`` empty private elements (8 bytes each, 256 to a private block): cheap to send, slow
+    and large to read."""
     raw, group = bytearray(), 0x0009
     while elements > 0:
         block = min(elements, 256)
@@ -196,7 +197,10 @@ def pixel_data_as_a_number() -> bytes:
     return data[:at] + struct.pack("<HH2sHI", 0x7FE0, 0x0010, b"UL", 4, 1)
 
 
-PDF = b"%PDF-1.7\n1 0 obj <</Type /Catalog /OpenAction <</S /JavaScript /JS (app.alert(1))>> >> endobj\ntrailer <</Root 1 0 R>>\n%%EOF\n"
+PDF = (
+    b"%PDF-1.7\n1 0 obj <</Type /Catalog /OpenAction <</S /JavaScript /JS (app.alert(1))>> >> endobj\n"
+    b"trailer <</Root 1 0 R>>\n%%EOF\n"
+)
 SCRIPT = b"<html><body><script>fetch('/api/me').then(r => r.text()).then(alert)</script></body></html>"
 
 CORPUS = [

@@ -169,7 +169,8 @@ def test_a_worker_killed_during_a_batch_leaves_each_analysis_done_exactly_once(
         status, detail = http_json("GET", f"{url}/api/analyses/{victims[0]}", token=token)
         assert status == 200 and detail["status"] == "done" and detail["gradcam_url"], detail
         print(
-            f"killed during the batch of {victims[0]} (try {attempt}); {len(every_id)} analyses done in {time.monotonic() - started:.1f} s"
+            f"killed during the batch of {victims[0]} (try {attempt}); {len(every_id)} analyses done in "
+            f"{time.monotonic() - started:.1f} s"
         )
     finally:
         database.close()

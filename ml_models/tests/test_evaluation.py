@@ -46,7 +46,8 @@ def test_threshold_decides_binary_models():
 def test_multiclass_macro_one_vs_rest_auc():
     labels = np.array([0, 1, 2, 2])
     probabilities = np.array([[0.8, 0.1, 0.1], [0.3, 0.4, 0.3], [0.1, 0.5, 0.4], [0.2, 0.2, 0.6]])
-    # One-vs-rest: class 0 perfect (1.0); class 1 scores 0.4 vs 0.1, 0.5, 0.2 -> 2/3; class 2: 0.4, 0.6 vs 0.1, 0.3 -> 1.0
+    # One-vs-rest: class 0 perfect (1.0); class 1 scores 0.4 vs 0.1, 0.5, 0.2 -> 2/3;
+    # class 2: 0.4, 0.6 vs 0.1, 0.3 -> 1.0
     assert roc_auc(labels, probabilities) == pytest.approx((1 + 2 / 3 + 1) / 3)
     metrics = point_metrics(labels, probabilities, ("a", "b", "c"))
     assert metrics["confusion_matrix"] == [[1, 0, 0], [0, 1, 0], [0, 1, 1]]

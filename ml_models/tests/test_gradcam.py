@@ -12,7 +12,7 @@ def blob_images(n, rng):
     labels = np.arange(n) % 2
     centres = rng.integers(6, SIZE - 6, (n, 2))
     yy, xx = np.mgrid[:SIZE, :SIZE]
-    for image, label, (cy, cx) in zip(images, labels, centres):
+    for image, label, (cy, cx) in zip(images, labels, centres, strict=True):
         if label:
             image[(yy - cy) ** 2 + (xx - cx) ** 2 <= 9, 0] = 250.0
     return images, labels, centres
@@ -32,7 +32,7 @@ def test_heatmap_peak_falls_inside_the_blob():
 
     test_images, test_labels, centres = blob_images(40, rng)
     hits = total = 0
-    for image, label, (cy, cx) in zip(test_images, test_labels, centres):
+    for image, label, (cy, cx) in zip(test_images, test_labels, centres, strict=True):
         if not label:
             continue
         cam = heatmap(model, image, class_index=1)

@@ -14,6 +14,18 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture
+def committed(django_capture_on_commit_callbacks):
+    """Run a block and then its on-commit callbacks (events, then the inline tasks they enqueue)."""
+
+    def run(action):
+        with django_capture_on_commit_callbacks(execute=True):
+            result = action()
+        return result
+
+    return run
+
+
+@pytest.fixture
 def stock(bob):
     def add(hospital, blood_group, n=1, *, component=Component.RED_CELLS):
         return [

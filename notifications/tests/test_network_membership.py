@@ -15,15 +15,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def committed(django_capture_on_commit_callbacks):
-    def run(action):
-        with django_capture_on_commit_callbacks(execute=True):
-            return action()
-
-    return run
-
-
-@pytest.fixture
 def newcomer(settings):
     """A hospital that registered itself and is not verified yet, and its administrator."""
     settings.HEALTHSYNC_AUTO_VERIFY_HOSPITALS = False

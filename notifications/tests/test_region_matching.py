@@ -11,7 +11,7 @@ from donors import selectors as donor_selectors
 from donors import services as donor_services
 from healthsync.models import Hospital, Role
 from healthsync.regions import region_find
-from notifications.tests.test_who_hears_what import committed, inbox  # noqa: F401  (committed: a fixture)
+from notifications.tests.test_who_hears_what import inbox
 
 pytestmark = pytest.mark.django_db
 

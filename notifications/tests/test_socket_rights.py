@@ -56,7 +56,9 @@ async def test_a_socket_opened_before_the_role_was_revoked_stops_hearing_the_hos
 
 
 def _invited_and_accepted(hospital, user, *, by):
-    invitation = invitations.invitation_send(hospital=hospital, email=user.email, role="medical_staff", by=by, site="http://testserver")
+    invitation = invitations.invitation_send(
+        hospital=hospital, email=user.email, role="medical_staff", by=by, site="http://testserver"
+    )
     invitations.invitation_accept(invitation=invitation, user=user)
 
 

@@ -24,18 +24,6 @@ def inbox(user, kind=None):
     return [n.alert.title for n in notifications.order_by("alert_id")]
 
 
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks):
-    """Run a block and then its on-commit callbacks (events, then the inline tasks they enqueue)."""
-
-    def run(action):
-        with django_capture_on_commit_callbacks(execute=True):
-            result = action()
-        return result
-
-    return run
-
-
 def test_shortage_alerts_own_staff_and_network_hospitals_with_adequate_stock(
     committed, alice, bob, carol, root, hospital_a, hospital_b, stock
 ):

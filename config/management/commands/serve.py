@@ -26,7 +26,9 @@ class Command(BaseCommand):
             if start is not None:
                 start()
         self.stdout.write(
-            f"HealthSync on http://{host}:{port}/ (database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}, broker: {settings.CELERY_BROKER_URL.split('://')[0]})"
+            f"HealthSync on http://{host}:{port}/ (database: "
+            f"{settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}, broker: "
+            f"{settings.CELERY_BROKER_URL.split('://')[0]})"
         )
         # No --proxy-headers: daphne would take the client address from an X-Forwarded-For the client may
         # have written. HealthSync reads the header itself, behind HEALTHSYNC_TRUSTED_PROXIES proxies only.

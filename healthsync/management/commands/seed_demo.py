@@ -20,6 +20,6 @@ class Command(BaseCommand):
             module = importlib.import_module(f"{config.name}.demo")
             if hasattr(module, "seed"):
                 logins += module.seed() or []
-        self.stdout.write(self.style.SUCCESS("Demo data ready. Logins (password for all: %s):" % DEMO_PASSWORD))
+        self.stdout.write(self.style.SUCCESS(f"Demo data ready. Logins (password for all: {DEMO_PASSWORD}):"))
         for email, role in logins:
             self.stdout.write(f"  {email:32} {role}")

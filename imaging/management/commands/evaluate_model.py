@@ -37,10 +37,12 @@ class Command(BaseCommand):
             f"{result['model']}:{result['version']} on {result['dataset']} [{result['split']}], n={result['n']}"
         )
         self.stdout.write(
-            f"accuracy {result['accuracy']:.4f}  auc {result['auc'] if result['auc'] is None else round(result['auc'], 4)}  macro F1 {result['macro_f1']:.4f}"
+            f"accuracy {result['accuracy']:.4f}  auc "
+            f"{result['auc'] if result['auc'] is None else round(result['auc'], 4)}  macro F1 {result['macro_f1']:.4f}"
         )
         for name, scores in result["per_class"].items():
             self.stdout.write(
-                f"  {name:>20}: precision {scores['precision']:.3f} recall {scores['recall']:.3f} f1 {scores['f1']:.3f} n={scores['support']}"
+                f"  {name:>20}: precision {scores['precision']:.3f} recall {scores['recall']:.3f} f1 "
+                f"{scores['f1']:.3f} n={scores['support']}"
             )
         self.stdout.write(f"confusion matrix (rows true, columns predicted): {result['confusion_matrix']}")
