@@ -205,7 +205,8 @@ async def _scenario(port: int, redis: PrivateRedis, worker) -> str:
         down_at = time.monotonic()
         await all_closed(1)
         status, checks = await site.healthz()
-        core = {name: checks.get(name) for name in ("database", "channel_layer", "broker")}  # the DICOM listener reports apart
+        # The DICOM listener reports apart.
+        core = {name: checks.get(name) for name in ("database", "channel_layer", "broker")}
         assert status == 503 and core == {"database": "ok", "channel_layer": "down", "broker": "ok"}, checks
         await site.login("root@e2e.example")
         before = holdings()
