@@ -4,7 +4,6 @@ import time
 import uuid
 
 import psycopg2
-
 import pytest
 from asgiref.sync import SyncToAsync
 from django.conf import settings as django_settings
@@ -24,7 +23,9 @@ def pytest_report_header(config):
     database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
     broker = settings.CELERY_BROKER_URL.split("://", 1)[0]
     layer = settings.CHANNEL_LAYERS["default"]["BACKEND"].rsplit(".", 1)[-1]
-    return [f"HealthSync: database={database} broker={broker} channel_layer={layer} cache={settings.CACHES['default']['BACKEND'].rsplit('.', 1)[-1]}"]
+    return [
+        f"HealthSync: database={database} broker={broker} channel_layer={layer} cache={settings.CACHES['default']['BACKEND'].rsplit('.', 1)[-1]}"
+    ]
 
 
 @pytest.fixture(autouse=True)
@@ -150,7 +151,9 @@ def production_database():
         pytest.skip("production mode needs DATABASE_URL to name a PostgreSQL server (CI sets it)")
     base = django_settings.DATABASES["default"]
     name = f"healthsync_e2e_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(host=base["HOST"], port=base["PORT"] or 5432, user=base["USER"], password=base["PASSWORD"], dbname="postgres")
+    admin = psycopg2.connect(
+        host=base["HOST"], port=base["PORT"] or 5432, user=base["USER"], password=base["PASSWORD"], dbname="postgres"
+    )
     admin.autocommit = True
     with admin.cursor() as cursor:
         cursor.execute(f'CREATE DATABASE "{name}"')

@@ -24,14 +24,33 @@ site = admin.site
 
 # The blood network's console pages (bloodbank/console.py), linked from the dashboard.
 site.register_view("bloodbank/network/", console.network_stock, name="bloodbank-network", title="Blood network")
-site.register_view("bloodbank/network/transfers/", console.transfers, name="bloodbank-network-transfers", title="Transfers in and out")
-site.register_view("bloodbank/network/ask/", console.ask_for_units, name="bloodbank-network-ask", title="Ask for units", linked=False)
-site.register_view("bloodbank/network/transfers/<int:transfer_id>/<slug:step>/", console.transfer_step,
-                   name="bloodbank-network-transfer-step", title="Transfer step", linked=False)
-site.register_view("bloodbank/network/requests/<int:request_id>/", console.network_request, name="bloodbank-network-request",
-                   title="Network request", linked=False)
-site.register_view("bloodbank/requests/<int:request_id>/emergency-release/", console.emergency_release,
-                   name="bloodbank-emergency-release", title="Emergency release", linked=False)
+site.register_view(
+    "bloodbank/network/transfers/", console.transfers, name="bloodbank-network-transfers", title="Transfers in and out"
+)
+site.register_view(
+    "bloodbank/network/ask/", console.ask_for_units, name="bloodbank-network-ask", title="Ask for units", linked=False
+)
+site.register_view(
+    "bloodbank/network/transfers/<int:transfer_id>/<slug:step>/",
+    console.transfer_step,
+    name="bloodbank-network-transfer-step",
+    title="Transfer step",
+    linked=False,
+)
+site.register_view(
+    "bloodbank/network/requests/<int:request_id>/",
+    console.network_request,
+    name="bloodbank-network-request",
+    title="Network request",
+    linked=False,
+)
+site.register_view(
+    "bloodbank/requests/<int:request_id>/emergency-release/",
+    console.emergency_release,
+    name="bloodbank-emergency-release",
+    title="Emergency release",
+    linked=False,
+)
 site.register_panel(console.network_panel)
 
 
@@ -85,7 +104,9 @@ class UnitEventInline(ReadOnlyInline):
     verbose_name_plural = "History (vein to vein)"
 
 
-def _with_form(modeladmin, request, queryset, *, form_class, title: str, intro: str, button: str, apply, recent_login: bool = False):
+def _with_form(
+    modeladmin, request, queryset, *, form_class, title: str, intro: str, button: str, apply, recent_login: bool = False
+):
     """An action that asks for details first: a page of its own with ``form_class`` for the selected
     rows; once the form is valid, ``apply(cleaned_data)`` runs. ``recent_login``: the action may
     discard units, so it needs a recent login (``require_recent_login``)."""
@@ -102,10 +123,21 @@ def _with_form(modeladmin, request, queryset, *, form_class, title: str, intro: 
             return None
     else:
         form = form_class()
-    return render(request, "admin/bloodbank/action_form.html", {
-        **modeladmin.admin_site.each_context(request), "title": title, "intro": intro, "button": button, "rows": queryset,
-        "form": form, "action": request.POST.get("action", ""), "action_checkbox_name": ACTION_CHECKBOX_NAME, "opts": modeladmin.model._meta,
-    })
+    return render(
+        request,
+        "admin/bloodbank/action_form.html",
+        {
+            **modeladmin.admin_site.each_context(request),
+            "title": title,
+            "intro": intro,
+            "button": button,
+            "rows": queryset,
+            "form": form,
+            "action": request.POST.get("action", ""),
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            "opts": modeladmin.model._meta,
+        },
+    )
 
 
 class DiscardForm(forms.Form):
@@ -116,7 +148,9 @@ class TransfusedForm(forms.Form):
     started_at = forms.SplitDateTimeField(label="Started at", widget=AdminSplitDateTime)
     ended_at = forms.SplitDateTimeField(label="Ended at", required=False, widget=AdminSplitDateTime)
     reaction = forms.BooleanField(label="Suspected transfusion reaction", required=False)
-    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, help_text="What was seen (required with a reaction).")
+    note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), required=False, help_text="What was seen (required with a reaction)."
+    )
 
 
 class LaterReactionForm(forms.Form):
@@ -125,8 +159,11 @@ class LaterReactionForm(forms.Form):
 
 class ReturnForm(forms.Form):
     seal_intact = forms.TypedChoiceField(
-        label="Seal intact", choices=[("yes", "Yes: not spiked or opened"), ("no", "No")], coerce=lambda value: value == "yes",
-        widget=forms.RadioSelect, help_text="A red cell unit also goes back to stock only within the return limit after issue.",
+        label="Seal intact",
+        choices=[("yes", "Yes: not spiked or opened"), ("no", "No")],
+        coerce=lambda value: value == "yes",
+        widget=forms.RadioSelect,
+        help_text="A red cell unit also goes back to stock only within the return limit after issue.",
     )
 
 
@@ -137,7 +174,20 @@ class BloodUnitAdmin(HospitalScopedAdmin):
     search_fields = ["din"]
     list_select_related = ["hospital"]
     readonly_fields = ["din", "status", "collected_at", "expires_at", "created_at", "updated_at"]
-    fields = ["hospital", "din", "component", "product_code", "blood_group", "volume_ml", "anticoagulant", "status", "collected_at", "use_by", "created_at", "updated_at"]
+    fields = [
+        "hospital",
+        "din",
+        "component",
+        "product_code",
+        "blood_group",
+        "volume_ml",
+        "anticoagulant",
+        "status",
+        "collected_at",
+        "use_by",
+        "created_at",
+        "updated_at",
+    ]
     inlines = [UnitEventInline]
     actions = ["release_from_quarantine", "discard_units"]
 
@@ -160,45 +210,104 @@ class BloodUnitAdmin(HospitalScopedAdmin):
 
     @admin.action(description="Release from quarantine")
     def release_from_quarantine(self, request, queryset):
-        _run(self, request, queryset, lambda unit: services.unit_release(unit=unit, by=request.user), "unit(s) released")
+        _run(
+            self, request, queryset, lambda unit: services.unit_release(unit=unit, by=request.user), "unit(s) released"
+        )
 
     @admin.action(description="Discard (with a reason)")
     def discard_units(self, request, queryset):
         return _with_form(
-            self, request, queryset, form_class=DiscardForm, title="Discard units", button="Discard", recent_login=True,
+            self,
+            request,
+            queryset,
+            form_class=DiscardForm,
+            title="Discard units",
+            button="Discard",
+            recent_login=True,
             intro="Discard these units? Each unit's history records the reason and that you discarded it.",
-            apply=lambda data: _run(self, request, queryset, lambda unit: services.unit_discard(unit=unit, by=request.user, reason=data["reason"]),
-                                    "unit(s) discarded"),
+            apply=lambda data: _run(
+                self,
+                request,
+                queryset,
+                lambda unit: services.unit_discard(unit=unit, by=request.user, reason=data["reason"]),
+                "unit(s) discarded",
+            ),
         )
 
 
 class AllocationInline(ReadOnlyInline):
     model = Allocation
-    fields = ["unit", "status", "emergency", "anti_d_advised", "crossmatch_compatible", "allocated_at", "allocated_by", "issued_at"]
+    fields = [
+        "unit",
+        "status",
+        "emergency",
+        "anti_d_advised",
+        "crossmatch_compatible",
+        "allocated_at",
+        "allocated_by",
+        "issued_at",
+    ]
     readonly_fields = fields
 
 
 class BloodRequestForm(forms.ModelForm):
     """The bounds of ``services.request_create``, so most mistakes are caught on the form itself."""
 
-    urgency = forms.TypedChoiceField(choices=urgency_choices, coerce=int, help_text="4 and 5 alert the network and donors.")
+    urgency = forms.TypedChoiceField(
+        choices=urgency_choices, coerce=int, help_text="4 and 5 alert the network and donors."
+    )
     units_requested = forms.IntegerField(label="Units requested", min_value=1, max_value=services.MAX_REQUEST_UNITS)
 
     class Meta:
         model = BloodRequest
-        fields = ["hospital", "component", "blood_group", "units_requested", "urgency", "needed_by", "patient_reference"]
+        fields = [
+            "hospital",
+            "component",
+            "blood_group",
+            "units_requested",
+            "urgency",
+            "needed_by",
+            "patient_reference",
+        ]
 
 
 @admin.register(BloodRequest)
 class BloodRequestAdmin(ServiceAdminMixin, HospitalScopedAdmin):
     form = BloodRequestForm
     service_fields = {"units": "units_requested"}
-    list_display = ["id", "hospital", "component", "blood_group", "units_requested", "urgency", "status", "needed_by", "created_at"]
+    list_display = [
+        "id",
+        "hospital",
+        "component",
+        "blood_group",
+        "units_requested",
+        "urgency",
+        "status",
+        "needed_by",
+        "created_at",
+    ]
     list_filter = ["status", UrgencyFilter, "component", "blood_group", "hospital"]
     search_fields = ["id"]
     list_select_related = ["hospital"]
-    readonly_fields = ["status", "created_by", "created_at", "fulfilled_at", "emergency_physician", "emergency_released_at", "emergency_released_by"]
-    fields = ["hospital", "component", "blood_group", "units_requested", "urgency", "needed_by", "patient_reference", *readonly_fields]
+    readonly_fields = [
+        "status",
+        "created_by",
+        "created_at",
+        "fulfilled_at",
+        "emergency_physician",
+        "emergency_released_at",
+        "emergency_released_by",
+    ]
+    fields = [
+        "hospital",
+        "component",
+        "blood_group",
+        "units_requested",
+        "urgency",
+        "needed_by",
+        "patient_reference",
+        *readonly_fields,
+    ]
     inlines = [AllocationInline]
     actions = ["fulfil", "cancel", "ask_network", "release_in_emergency"]
 
@@ -206,7 +315,9 @@ class BloodRequestAdmin(ServiceAdminMixin, HospitalScopedAdmin):
         return False
 
     def get_fields(self, request, obj=None):
-        return self.fields if obj is None else [name if name != "urgency" else "urgency_display" for name in self.fields]
+        return (
+            self.fields if obj is None else [name if name != "urgency" else "urgency_display" for name in self.fields]
+        )
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
@@ -226,20 +337,44 @@ class BloodRequestAdmin(ServiceAdminMixin, HospitalScopedAdmin):
         if change:
             return
         created = self.call_service(
-            request, services.request_create, hospital=obj.hospital, component=obj.component, blood_group=obj.blood_group,
-            units=obj.units_requested, urgency=obj.urgency, needed_by=obj.needed_by, patient_reference=obj.patient_reference or "",
+            request,
+            services.request_create,
+            hospital=obj.hospital,
+            component=obj.component,
+            blood_group=obj.blood_group,
+            units=obj.units_requested,
+            urgency=obj.urgency,
+            needed_by=obj.needed_by,
+            patient_reference=obj.patient_reference or "",
             by=request.user,
         )
         if created is not None:
-            obj.pk, obj.status, obj.created_by, obj.created_at = created.pk, created.status, created.created_by, created.created_at
+            obj.pk, obj.status, obj.created_by, obj.created_at = (
+                created.pk,
+                created.status,
+                created.created_by,
+                created.created_at,
+            )
 
     @admin.action(description="Fulfil from own stock")
     def fulfil(self, request, queryset):
-        _run(self, request, queryset, lambda r: services.request_fulfil(request=r, by=request.user), "request(s) allocated")
+        _run(
+            self,
+            request,
+            queryset,
+            lambda r: services.request_fulfil(request=r, by=request.user),
+            "request(s) allocated",
+        )
 
     @admin.action(description="Cancel")
     def cancel(self, request, queryset):
-        _run(self, request, queryset, lambda r: services.request_cancel(request=r, by=request.user), "request(s) cancelled")
+        _run(
+            self,
+            request,
+            queryset,
+            lambda r: services.request_cancel(request=r, by=request.user),
+            "request(s) cancelled",
+        )
 
     def _open_for_one(self, request, queryset, url_of, what: str):
         """Go to the console page ``url_of(pk)`` of the one selected request."""
@@ -250,11 +385,18 @@ class BloodRequestAdmin(ServiceAdminMixin, HospitalScopedAdmin):
 
     @admin.action(description="Ask the network for units")
     def ask_network(self, request, queryset):
-        return self._open_for_one(request, queryset, lambda pk: f"{reverse('admin:bloodbank-network-ask')}?request={pk}", "Ask the network")
+        return self._open_for_one(
+            request, queryset, lambda pk: f"{reverse('admin:bloodbank-network-ask')}?request={pk}", "Ask the network"
+        )
 
     @admin.action(description="Emergency release (urgency 5, uncrossmatched group O)")
     def release_in_emergency(self, request, queryset):
-        return self._open_for_one(request, queryset, lambda pk: reverse("admin:bloodbank-emergency-release", args=[pk]), "Release in an emergency")
+        return self._open_for_one(
+            request,
+            queryset,
+            lambda pk: reverse("admin:bloodbank-emergency-release", args=[pk]),
+            "Release in an emergency",
+        )
 
 
 @admin.register(Allocation)
@@ -262,14 +404,48 @@ class AllocationAdmin(ServiceAdminMixin, HospitalScopedAdmin):
     """Reserved units are crossmatched on their change page (saved through ``services.allocation_crossmatch``), then issued."""
 
     hospital_lookup = "request__hospital"
-    list_display = ["unit", "request", "status", "emergency", "anti_d_advised", "crossmatch_compatible", "allocated_at", "issued_at"]
+    list_display = [
+        "unit",
+        "request",
+        "status",
+        "emergency",
+        "anti_d_advised",
+        "crossmatch_compatible",
+        "allocated_at",
+        "issued_at",
+    ]
     list_filter = ["status", "emergency", "crossmatch_compatible"]
     search_fields = ["unit__din"]
     list_select_related = ["unit", "request"]
-    crossmatch_fields = ["crossmatch_method", "crossmatch_sample_id", "crossmatch_sample_drawn_at", "crossmatch_compatible"]
-    readonly_fields = ["unit", "request", "status", "emergency", "anti_d_advised", "allocated_at", "allocated_by", "issued_at"]
-    fields = [*readonly_fields, *crossmatch_fields, "crossmatched_by", "crossmatched_at", "transfusion_started_at", "transfusion_ended_at",
-              "transfusion_reaction", "transfusion_note", "transfusion_recorded_by", "returned_at", "returned_by"]
+    crossmatch_fields = [
+        "crossmatch_method",
+        "crossmatch_sample_id",
+        "crossmatch_sample_drawn_at",
+        "crossmatch_compatible",
+    ]
+    readonly_fields = [
+        "unit",
+        "request",
+        "status",
+        "emergency",
+        "anti_d_advised",
+        "allocated_at",
+        "allocated_by",
+        "issued_at",
+    ]
+    fields = [
+        *readonly_fields,
+        *crossmatch_fields,
+        "crossmatched_by",
+        "crossmatched_at",
+        "transfusion_started_at",
+        "transfusion_ended_at",
+        "transfusion_reaction",
+        "transfusion_note",
+        "transfusion_recorded_by",
+        "returned_at",
+        "returned_by",
+    ]
     actions = ["issue", "record_transfused", "report_later_reaction", "return_unused"]
 
     def has_add_permission(self, request):
@@ -288,19 +464,32 @@ class AllocationAdmin(ServiceAdminMixin, HospitalScopedAdmin):
             return
         data = form.cleaned_data
         allocation = self.call_service(
-            request, services.allocation_crossmatch, allocation=obj, method=data.get("crossmatch_method"),
-            sample_id=data.get("crossmatch_sample_id"), sample_drawn_at=data.get("crossmatch_sample_drawn_at"),
-            compatible=data.get("crossmatch_compatible"), by=request.user,
+            request,
+            services.allocation_crossmatch,
+            allocation=obj,
+            method=data.get("crossmatch_method"),
+            sample_id=data.get("crossmatch_sample_id"),
+            sample_drawn_at=data.get("crossmatch_sample_drawn_at"),
+            compatible=data.get("crossmatch_compatible"),
+            by=request.user,
         )
         if allocation is not None and allocation.status == AllocationStatus.CANCELLED:
-            self.message_user(request, "Incompatible: the reservation is cancelled and the unit is back in stock.", messages.WARNING)
+            self.message_user(
+                request, "Incompatible: the reservation is cancelled and the unit is back in stock.", messages.WARNING
+            )
 
     def save_related(self, request, form, formsets, change):
         pass  # nothing related is edited here
 
     @admin.action(description="Issue to the patient")
     def issue(self, request, queryset):
-        _run(self, request, queryset, lambda a: services.allocation_issue(allocation=a, by=request.user), "unit(s) issued")
+        _run(
+            self,
+            request,
+            queryset,
+            lambda a: services.allocation_issue(allocation=a, by=request.user),
+            "unit(s) issued",
+        )
 
     @admin.action(description="Record as transfused")
     def record_transfused(self, request, queryset):
@@ -308,12 +497,31 @@ class AllocationAdmin(ServiceAdminMixin, HospitalScopedAdmin):
             if data["reaction"] and len(queryset) > 1:
                 self.message_user(request, "Record a suspected reaction for one unit at a time.", messages.ERROR)
                 return
-            _run(self, request, queryset, lambda a: services.allocation_transfuse(
-                allocation=a, by=request.user, started_at=data["started_at"], ended_at=data["ended_at"], reaction=data["reaction"],
-                note=data["note"]), "transfusion(s) recorded")
+            _run(
+                self,
+                request,
+                queryset,
+                lambda a: services.allocation_transfuse(
+                    allocation=a,
+                    by=request.user,
+                    started_at=data["started_at"],
+                    ended_at=data["ended_at"],
+                    reaction=data["reaction"],
+                    note=data["note"],
+                ),
+                "transfusion(s) recorded",
+            )
 
-        return _with_form(self, request, queryset, form_class=TransfusedForm, title="Record transfusions", button="Record",
-                          intro="These issued units were transfused to their request's patient.", apply=apply)
+        return _with_form(
+            self,
+            request,
+            queryset,
+            form_class=TransfusedForm,
+            title="Record transfusions",
+            button="Record",
+            intro="These issued units were transfused to their request's patient.",
+            apply=apply,
+        )
 
     @admin.action(description="Report a reaction seen after the transfusion")
     def report_later_reaction(self, request, queryset):
@@ -322,29 +530,78 @@ class AllocationAdmin(ServiceAdminMixin, HospitalScopedAdmin):
             return None
 
         def apply(data):
-            _run(self, request, queryset, lambda a: services.allocation_transfusion_amend(
-                allocation=a, by=request.user, reaction_note=data["reaction_note"]), "reaction(s) reported")
+            _run(
+                self,
+                request,
+                queryset,
+                lambda a: services.allocation_transfusion_amend(
+                    allocation=a, by=request.user, reaction_note=data["reaction_note"]
+                ),
+                "reaction(s) reported",
+            )
 
-        return _with_form(self, request, queryset, form_class=LaterReactionForm, title="Report a transfusion reaction", button="Report",
-                          intro="A suspected reaction to this transfused unit, seen since the transfusion was recorded. "
-                                "The hospital's staff are alerted.", apply=apply)
+        return _with_form(
+            self,
+            request,
+            queryset,
+            form_class=LaterReactionForm,
+            title="Report a transfusion reaction",
+            button="Report",
+            intro="A suspected reaction to this transfused unit, seen since the transfusion was recorded. "
+            "The hospital's staff are alerted.",
+            apply=apply,
+        )
 
     @admin.action(description="Return unused to the blood bank")
     def return_unused(self, request, queryset):
         def apply(data):
-            _run(self, request, queryset, lambda a: services.allocation_return(allocation=a, by=request.user, seal_intact=data["seal_intact"]),
-                 "unit(s) returned")
+            _run(
+                self,
+                request,
+                queryset,
+                lambda a: services.allocation_return(allocation=a, by=request.user, seal_intact=data["seal_intact"]),
+                "unit(s) returned",
+            )
 
-        return _with_form(self, request, queryset, form_class=ReturnForm, title="Return unused units", button="Return", recent_login=True,
-                          intro="These issued units came back unused. Each goes back to stock if the rules allow it, otherwise it is "
-                                "discarded with the reason on its history.", apply=apply)
+        return _with_form(
+            self,
+            request,
+            queryset,
+            form_class=ReturnForm,
+            title="Return unused units",
+            button="Return",
+            recent_login=True,
+            intro="These issued units came back unused. Each goes back to stock if the rules allow it, otherwise it is "
+            "discarded with the reason on its history.",
+            apply=apply,
+        )
 
 
 @admin.register(Transfer)
 class TransferAdmin(ServiceAdminMixin, HospitalScopedAdmin):
-    list_display = ["id", "from_hospital", "to_hospital", "component", "blood_group", "units_requested", "status", "requested_at"]
+    list_display = [
+        "id",
+        "from_hospital",
+        "to_hospital",
+        "component",
+        "blood_group",
+        "units_requested",
+        "status",
+        "requested_at",
+    ]
     list_filter = ["status", "component", "blood_group"]
-    readonly_fields = ["status", "units", "requested_by", "requested_at", "decided_by", "decided_at", "dispatched_by", "dispatched_at", "received_by", "received_at"]
+    readonly_fields = [
+        "status",
+        "units",
+        "requested_by",
+        "requested_at",
+        "decided_by",
+        "decided_at",
+        "dispatched_by",
+        "dispatched_at",
+        "received_by",
+        "received_at",
+    ]
     actions = ["approve", "decline", "dispatch", "receive", "cancel"]
     service_arg = "transfer"
 
@@ -407,7 +664,9 @@ def inventory_panel(request):
     summary = selectors.inventory_summary(hospitals=hospitals)
     open_requests = (
         BloodRequest.objects.filter(hospital__in=hospitals, status__in=["pending", "partially_fulfilled"])
-        .values("urgency").annotate(n=Count("id")).order_by("-urgency")
+        .values("urgency")
+        .annotate(n=Count("id"))
+        .order_by("-urgency")
     )
     return {
         "title": "Blood inventory" + (" (all hospitals)" if request.user.is_superuser else ""),

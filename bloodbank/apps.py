@@ -6,6 +6,8 @@ class BloodBankConfig(AppConfig):
     verbose_name = "Blood bank"
 
     def ready(self):
-        from . import audit  # noqa: F401  registers the audited models
-        from . import dashboard  # noqa: F401  registers the dashboard panels
-        from . import display  # noqa: F401  registers the urgency column
+        from . import (
+            audit,  # noqa: F401  registers the audited models
+            dashboard,  # noqa: F401  registers the dashboard panels
+            display,  # noqa: F401  registers the urgency column
+        )

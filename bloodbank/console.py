@@ -25,9 +25,20 @@ from . import rules, selectors, services
 from .models import BloodGroup, BloodRequest, Component
 
 NOT_IN_NETWORK = "Your hospital joins the network once a platform administrator has verified it."
-STEP_LABELS = {"approve": "Approve", "decline": "Decline", "dispatch": "Dispatch", "receive": "Receive", "cancel": "Cancel"}
-STEP_DONE = {"approve": "approved: its units are reserved", "decline": "declined", "dispatch": "dispatched",
-             "receive": "received into your stock", "cancel": "cancelled"}
+STEP_LABELS = {
+    "approve": "Approve",
+    "decline": "Decline",
+    "dispatch": "Dispatch",
+    "receive": "Receive",
+    "cancel": "Cancel",
+}
+STEP_DONE = {
+    "approve": "approved: its units are reserved",
+    "decline": "declined",
+    "dispatch": "dispatched",
+    "receive": "received into your stock",
+    "cancel": "cancelled",
+}
 
 
 class _Console(ServiceAdminMixin):
@@ -53,7 +64,9 @@ console = _Console()
 
 
 def _page(request, template: str, title: str, **context):
-    return TemplateResponse(request, f"admin/bloodbank/{template}", {**admin.site.each_context(request), "title": title, **context})
+    return TemplateResponse(
+        request, f"admin/bloodbank/{template}", {**admin.site.each_context(request), "title": title, **context}
+    )
 
 
 def _number(value) -> int:
@@ -78,7 +91,9 @@ def _acting(request, mine) -> Hospital:
 
 
 def _requested(blood_request) -> str:
-    return f"{blood_request.units_requested} × {blood_request.blood_group} {blood_request.get_component_display().lower()}"
+    return (
+        f"{blood_request.units_requested} × {blood_request.blood_group} {blood_request.get_component_display().lower()}"
+    )
 
 
 def _transfer_made(request, form, action, outcome):
@@ -101,10 +116,26 @@ def network_stock(request):
     hospital = _acting(request, mine)
     network = selectors.inventory_summary(hospitals=Hospital.objects.filter(is_verified=True))["components"]
     own = selectors.inventory_summary(hospitals=Hospital.objects.filter(pk=hospital.pk))["components"]
-    rows = [{**row, "component_label": Component(row["component"]).label, "own_units": ours["units"], "level": ours["level"],
-             "short": ours["level"] != rules.ADEQUATE} for row, ours in zip(network, own)]
-    return _page(request, "network.html", "Blood network", hospital=hospital, hospitals=mine, rows=rows,
-                 requests=selectors.open_requests(hospitals=[hospital]), emergency=rules.EMERGENCY)
+    rows = [
+        {
+            **row,
+            "component_label": Component(row["component"]).label,
+            "own_units": ours["units"],
+            "level": ours["level"],
+            "short": ours["level"] != rules.ADEQUATE,
+        }
+        for row, ours in zip(network, own)
+    ]
+    return _page(
+        request,
+        "network.html",
+        "Blood network",
+        hospital=hospital,
+        hospitals=mine,
+        rows=rows,
+        requests=selectors.open_requests(hospitals=[hospital]),
+        emergency=rules.EMERGENCY,
+    )
 
 
 class AskForm(forms.Form):
@@ -115,8 +146,12 @@ class AskForm(forms.Form):
     def __init__(self, *args, holders, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["from_hospital"].choices = [
-            (row["hospital_id"], f"{row['hospital']} ({row['fin']}){', ' + row['region'] if row['region'] else ''}: "
-                                 f"{row['compatible_units']} compatible unit(s)") for row in holders
+            (
+                row["hospital_id"],
+                f"{row['hospital']} ({row['fin']}){', ' + row['region'] if row['region'] else ''}: "
+                f"{row['compatible_units']} compatible unit(s)",
+            )
+            for row in holders
         ]
 
 
@@ -130,7 +165,11 @@ def ask_for_units(request):
         hospital, component, blood_group = blood_request.hospital, blood_request.component, blood_request.blood_group
         what, initial = f"request {blood_request.pk}: {_requested(blood_request)}", blood_request.units_requested
     else:
-        hospital, component, blood_group = _acting(request, mine), request.GET.get("component"), request.GET.get("blood_group")
+        hospital, component, blood_group = (
+            _acting(request, mine),
+            request.GET.get("component"),
+            request.GET.get("blood_group"),
+        )
         if component not in Component.values or blood_group not in BloodGroup.values:
             raise Http404("Choose a component and a blood group.")
         what, initial = f"{blood_group} {Component(component).label.lower()}", 1
@@ -138,14 +177,34 @@ def ask_for_units(request):
     form = AskForm(request.POST or None, holders=holders, initial={"units_requested": initial})
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        done = _transfer_made(request, form, lambda: services.transfer_request(
-            from_hospital=Hospital.objects.get(pk=data["from_hospital"]), to_hospital=hospital, component=component, blood_group=blood_group,
-            units_requested=data["units_requested"], request=blood_request, note=data["note"], by=request.user,
-        ), lambda transfer: f"{transfer.units_requested} unit(s) asked of {transfer.from_hospital.name}; it waits for their approval.")
+        done = _transfer_made(
+            request,
+            form,
+            lambda: services.transfer_request(
+                from_hospital=Hospital.objects.get(pk=data["from_hospital"]),
+                to_hospital=hospital,
+                component=component,
+                blood_group=blood_group,
+                units_requested=data["units_requested"],
+                request=blood_request,
+                note=data["note"],
+                by=request.user,
+            ),
+            lambda transfer: (
+                f"{transfer.units_requested} unit(s) asked of {transfer.from_hospital.name}; it waits for their approval."
+            ),
+        )
         if done:
             return done
-    return _page(request, "network_form.html", f"Ask the network for {what}", form=form, button="Ask for units",
-                 facts=[("For", hospital.name)], empty=None if holders else "No other verified hospital holds compatible units now.")
+    return _page(
+        request,
+        "network_form.html",
+        f"Ask the network for {what}",
+        form=form,
+        button="Ask for units",
+        facts=[("For", hospital.name)],
+        empty=None if holders else "No other verified hospital holds compatible units now.",
+    )
 
 
 # --- transfers ----------------------------------------------------------------------------------
@@ -157,11 +216,28 @@ def transfers(request):
     ids = set(mine.values_list("pk", flat=True))
     rows = list(selectors.transfers_of(hospitals=mine)[:200])
     for transfer in rows:
-        transfer.steps = [(step, STEP_LABELS[step]) for step in services.transfer_steps_open(transfer=transfer, user=request.user)]
-    return _page(request, "transfers.html", "Transfers in and out", sections=[
-        ("incoming", "Incoming: units asked for by, or offered to, your hospital", [t for t in rows if t.to_hospital_id in ids], "From"),
-        ("outgoing", "Outgoing: units your hospital holds for others", [t for t in rows if t.from_hospital_id in ids], "To"),
-    ])
+        transfer.steps = [
+            (step, STEP_LABELS[step]) for step in services.transfer_steps_open(transfer=transfer, user=request.user)
+        ]
+    return _page(
+        request,
+        "transfers.html",
+        "Transfers in and out",
+        sections=[
+            (
+                "incoming",
+                "Incoming: units asked for by, or offered to, your hospital",
+                [t for t in rows if t.to_hospital_id in ids],
+                "From",
+            ),
+            (
+                "outgoing",
+                "Outgoing: units your hospital holds for others",
+                [t for t in rows if t.from_hospital_id in ids],
+                "To",
+            ),
+        ],
+    )
 
 
 @require_POST
@@ -201,23 +277,51 @@ def network_request(request, request_id):
     mine = _network_hospitals(request)
     blood_request = get_object_or_404(selectors.network_requests(hospitals=mine), pk=request_id)
     held = {row["hospital_id"]: row["compatible_units"] for row in selectors.network_stock_for(request=blood_request)}
-    form = OfferForm(request.POST or None, hospitals=mine, most=blood_request.units_requested,
-                     initial={"from_hospital": mine.first(), "units_requested": blood_request.units_requested})
+    form = OfferForm(
+        request.POST or None,
+        hospitals=mine,
+        most=blood_request.units_requested,
+        initial={"from_hospital": mine.first(), "units_requested": blood_request.units_requested},
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        done = _transfer_made(request, form, lambda: services.transfer_offer(
-            from_hospital=data["from_hospital"], request=blood_request, units_requested=data["units_requested"], note=data["note"], by=request.user,
-        ), lambda transfer: f"{transfer.units.count()} unit(s) reserved for {blood_request.hospital.name}. Dispatch them from here.")
+        done = _transfer_made(
+            request,
+            form,
+            lambda: services.transfer_offer(
+                from_hospital=data["from_hospital"],
+                request=blood_request,
+                units_requested=data["units_requested"],
+                note=data["note"],
+                by=request.user,
+            ),
+            lambda transfer: (
+                f"{transfer.units.count()} unit(s) reserved for {blood_request.hospital.name}. Dispatch them from here."
+            ),
+        )
         if done:
             return done
-    facts = [("Hospital", f"{blood_request.hospital.name} ({blood_request.hospital.fin})"), ("Recipient group", blood_request.blood_group),
-             ("Component", blood_request.get_component_display()), ("Units", blood_request.units_requested),
-             ("Urgency", blood_request.urgency), ("Needed by", blood_request.needed_by or "not given"),
-             ("Status", blood_request.get_status_display()),
-             ("You hold", ", ".join(f"{hospital.name}: {held.get(hospital.pk, 0)} compatible unit(s)" for hospital in mine))]
-    return _page(request, "network_form.html", f"Network request {blood_request.pk}: {_requested(blood_request)}", form=form,
-                 facts=facts, button="Offer units", empty=None if blood_request.status in selectors.OPEN_REQUEST_STATUSES else
-                 f"The request is {blood_request.get_status_display().lower()}: it needs no more units.")
+    facts = [
+        ("Hospital", f"{blood_request.hospital.name} ({blood_request.hospital.fin})"),
+        ("Recipient group", blood_request.blood_group),
+        ("Component", blood_request.get_component_display()),
+        ("Units", blood_request.units_requested),
+        ("Urgency", blood_request.urgency),
+        ("Needed by", blood_request.needed_by or "not given"),
+        ("Status", blood_request.get_status_display()),
+        ("You hold", ", ".join(f"{hospital.name}: {held.get(hospital.pk, 0)} compatible unit(s)" for hospital in mine)),
+    ]
+    return _page(
+        request,
+        "network_form.html",
+        f"Network request {blood_request.pk}: {_requested(blood_request)}",
+        form=form,
+        facts=facts,
+        button="Offer units",
+        empty=None
+        if blood_request.status in selectors.OPEN_REQUEST_STATUSES
+        else f"The request is {blood_request.get_status_display().lower()}: it needs no more units.",
+    )
 
 
 # --- emergency release ---------------------------------------------------------------------------
@@ -225,45 +329,83 @@ def network_request(request, request_id):
 
 class EmergencyReleaseForm(forms.Form):
     physician = forms.CharField(label="Authorising physician", max_length=150)
-    reason = forms.CharField(label="Clinical reason", max_length=1000, widget=forms.Textarea(attrs={"rows": 3}),
-                             help_text="Why the patient cannot wait for crossmatched blood; recorded on each unit's history.")
-    units = forms.IntegerField(required=False, min_value=1, max_value=services.MAX_REQUEST_UNITS,
-                               help_text="Leave empty for all the request still needs.")
+    reason = forms.CharField(
+        label="Clinical reason",
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Why the patient cannot wait for crossmatched blood; recorded on each unit's history.",
+    )
+    units = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=services.MAX_REQUEST_UNITS,
+        help_text="Leave empty for all the request still needs.",
+    )
 
 
 def emergency_release(request, request_id):
     """Uncrossmatched group O red cells for one of the user's urgency-5 requests, with the authorising
     physician and the reason; it needs a recent login, so a stale one is sent to confirm who they are."""
-    blood_request = get_object_or_404(scope_to_hospitals(BloodRequest.objects.select_related("hospital"), request.user), pk=request_id)
+    blood_request = get_object_or_404(
+        scope_to_hospitals(BloodRequest.objects.select_related("hospital"), request.user), pk=request_id
+    )
     try:
         require_recent_login(request)
     except DomainError as exc:
         if not exc.details.get("reauthenticate_url"):
             raise PermissionDenied(exc.message) from exc
-        messages.warning(request, "An emergency release needs a recent login: confirm it is you, and you come back here.")
+        messages.warning(
+            request, "An emergency release needs a recent login: confirm it is you, and you come back here."
+        )
         return redirect(exc.details["reauthenticate_url"])
     form = EmergencyReleaseForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        allocations = console.submit(request, form, lambda: services.emergency_release(
-            request=blood_request, physician=data["physician"], reason=data["reason"], units=data["units"], by=request.user,
-        ))
+        allocations = console.submit(
+            request,
+            form,
+            lambda: services.emergency_release(
+                request=blood_request,
+                physician=data["physician"],
+                reason=data["reason"],
+                units=data["units"],
+                by=request.user,
+            ),
+        )
         if allocations is not None:
             dins = ", ".join(allocation.unit.din_display for allocation in allocations)
-            messages.success(request, f"{len(allocations)} unit(s) of group O red cells issued uncrossmatched for request "
-                                      f"{blood_request.pk}, authorised by {data['physician']}: {dins}.")
+            messages.success(
+                request,
+                f"{len(allocations)} unit(s) of group O red cells issued uncrossmatched for request "
+                f"{blood_request.pk}, authorised by {data['physician']}: {dins}.",
+            )
             return redirect("admin:bloodbank_bloodrequest_change", blood_request.pk)
-    return _page(request, "network_form.html", f"Emergency release for request {blood_request.pk}", form=form, button="Release",
-                 facts=[("Hospital", blood_request.hospital.name), ("Request", _requested(blood_request)),
-                        ("Urgency", blood_request.urgency), ("Status", blood_request.get_status_display())],
-                 intro="Uncrossmatched group O red cells are issued at once (O-negative for RhD-negative patients), "
-                       "recorded with the authorising physician and the reason (21 CFR 606.151(e)).")
+    return _page(
+        request,
+        "network_form.html",
+        f"Emergency release for request {blood_request.pk}",
+        form=form,
+        button="Release",
+        facts=[
+            ("Hospital", blood_request.hospital.name),
+            ("Request", _requested(blood_request)),
+            ("Urgency", blood_request.urgency),
+            ("Status", blood_request.get_status_display()),
+        ],
+        intro="Uncrossmatched group O red cells are issued at once (O-negative for RhD-negative patients), "
+        "recorded with the authorising physician and the reason (21 CFR 606.151(e)).",
+    )
 
 
 def network_panel(request):
     """The dashboard's way into the network pages, for staff of verified hospitals."""
     if not hospitals_for(request.user).filter(is_verified=True).exists():
         return None
-    return {"title": "Blood network", "template": "admin/bloodbank/network_panel.html",
-            "links": [(reverse("admin:bloodbank-network"), "Network stock and asking for units"),
-                      (reverse("admin:bloodbank-network-transfers"), "Transfers in and out")]}
+    return {
+        "title": "Blood network",
+        "template": "admin/bloodbank/network_panel.html",
+        "links": [
+            (reverse("admin:bloodbank-network"), "Network stock and asking for units"),
+            (reverse("admin:bloodbank-network-transfers"), "Transfers in and out"),
+        ],
+    }

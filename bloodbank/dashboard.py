@@ -37,7 +37,8 @@ def transfers_panel(request):
     ids = set(mine.values_list("pk", flat=True))
     open_transfers = list(
         Transfer.objects.filter(Q(from_hospital__in=ids) | Q(to_hospital__in=ids), status__in=OPEN_TRANSFERS)
-        .select_related("from_hospital", "to_hospital").order_by("-requested_at")[:20]
+        .select_related("from_hospital", "to_hospital")
+        .order_by("-requested_at")[:20]
     )
     return {
         "title": "Transfers in and out",

@@ -37,20 +37,53 @@ def seed() -> list[tuple[str, str]]:
                 count = 1
             for _ in range(count):
                 collected = now - timedelta(days=rng.randint(0, 38), hours=rng.randint(0, 23))
-                services.unit_create(hospital=hospital, component=Component.RED_CELLS, blood_group=group, by=staff,
-                                     status=UnitStatus.AVAILABLE, collected_at=collected)
+                services.unit_create(
+                    hospital=hospital,
+                    component=Component.RED_CELLS,
+                    blood_group=group,
+                    by=staff,
+                    status=UnitStatus.AVAILABLE,
+                    collected_at=collected,
+                )
             for component, per_group in OTHER_COMPONENTS.items():
                 for _ in range(per_group):
                     age = rng.randint(0, 4) if component == Component.PLATELETS else rng.randint(0, 200)
-                    services.unit_create(hospital=hospital, component=component, blood_group=group, by=staff,
-                                         status=UnitStatus.AVAILABLE, collected_at=now - timedelta(days=age))
+                    services.unit_create(
+                        hospital=hospital,
+                        component=component,
+                        blood_group=group,
+                        by=staff,
+                        status=UnitStatus.AVAILABLE,
+                        collected_at=now - timedelta(days=age),
+                    )
         for group in ("A+", "O+"):
-            services.unit_create(hospital=hospital, component=Component.RED_CELLS, blood_group=group, by=staff,
-                                 status=UnitStatus.QUARANTINED)
-        services.par_level_set(hospital=hospital, blood_group="O-", component=Component.RED_CELLS, critical_units=2, low_units=6)
-        fulfilled = services.request_create(hospital=hospital, blood_group="A+", units=2, urgency=3, by=staff,
-                                            patient_reference="MRN-1001", needed_by=now + timedelta(hours=4))
+            services.unit_create(
+                hospital=hospital,
+                component=Component.RED_CELLS,
+                blood_group=group,
+                by=staff,
+                status=UnitStatus.QUARANTINED,
+            )
+        services.par_level_set(
+            hospital=hospital, blood_group="O-", component=Component.RED_CELLS, critical_units=2, low_units=6
+        )
+        fulfilled = services.request_create(
+            hospital=hospital,
+            blood_group="A+",
+            units=2,
+            urgency=3,
+            by=staff,
+            patient_reference="MRN-1001",
+            needed_by=now + timedelta(hours=4),
+        )
         services.request_fulfil(request=fulfilled, by=staff)
-        services.request_create(hospital=hospital, blood_group="B-", units=2, urgency=4, by=staff,
-                                patient_reference="MRN-1002", needed_by=now + timedelta(hours=2))
+        services.request_create(
+            hospital=hospital,
+            blood_group="B-",
+            units=2,
+            urgency=4,
+            by=staff,
+            patient_reference="MRN-1002",
+            needed_by=now + timedelta(hours=2),
+        )
     return []

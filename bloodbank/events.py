@@ -16,4 +16,3 @@ units_expired = Signal()
 request_created = Signal()
 # allocation_id, hospital_id: a transfusion recorded with a suspected reaction (haemovigilance)
 transfusion_reaction = Signal()
-

@@ -71,12 +71,16 @@ class BloodUnit(models.Model):
     )
     din = models.CharField("DIN", max_length=13, db_index=True, help_text="ISBT 128 donation identification number.")
     component = models.CharField(max_length=20, choices=Component.choices)
-    product_code = models.CharField(max_length=8, blank=True, help_text="ISBT 128 product description code, e.g. E0336.")
+    product_code = models.CharField(
+        max_length=8, blank=True, help_text="ISBT 128 product description code, e.g. E0336."
+    )
     blood_group = models.CharField(max_length=3, choices=BloodGroup.choices)
     volume_ml = models.PositiveIntegerField()
     anticoagulant = models.CharField(max_length=20, blank=True)
     collected_at = models.DateTimeField()
-    expires_at = models.DateTimeField(help_text="The first instant the unit is expired (00:00 after its last day of use).")
+    expires_at = models.DateTimeField(
+        help_text="The first instant the unit is expired (00:00 after its last day of use)."
+    )
     status = models.CharField(max_length=12, choices=UnitStatus.choices, default=UnitStatus.QUARANTINED)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -88,7 +92,9 @@ class BloodUnit(models.Model):
         constraints = [models.UniqueConstraint(fields=["din", "component"], name="one_unit_per_din_and_component")]
         indexes = [
             # Allocation walks available units of one component and group in expiry order.
-            models.Index(fields=["hospital", "component", "blood_group", "status", "expires_at"], name="unit_allocation_idx"),
+            models.Index(
+                fields=["hospital", "component", "blood_group", "status", "expires_at"], name="unit_allocation_idx"
+            ),
             models.Index(fields=["status", "expires_at"], name="unit_expiry_sweep_idx"),
         ]
 
@@ -120,11 +126,15 @@ class BloodRequest(models.Model):
     needed_by = models.DateTimeField(null=True, blank=True)
     patient_reference = PersonalCharField(help_text="Encrypted; shown only to the hospital's staff.")
     status = models.CharField(max_length=20, choices=BloodRequestStatus.choices, default=BloodRequestStatus.PENDING)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     fulfilled_at = models.DateTimeField(null=True, blank=True)
     emergency_physician = models.CharField(
-        max_length=150, blank=True, help_text="Authorising physician of an uncrossmatched emergency release (21 CFR 606.151(e))."
+        max_length=150,
+        blank=True,
+        help_text="Authorising physician of an uncrossmatched emergency release (21 CFR 606.151(e)).",
     )
     emergency_released_at = models.DateTimeField(null=True, blank=True)
     emergency_released_by = models.ForeignKey(
@@ -167,10 +177,14 @@ class Allocation(models.Model):
     status = models.CharField(max_length=10, choices=AllocationStatus.choices, default=AllocationStatus.RESERVED)
     emergency = models.BooleanField(default=False, help_text="Uncrossmatched emergency release.")
     anti_d_advised = models.BooleanField(
-        "anti-D advised", default=False, help_text="RhD-positive platelets for an RhD-negative recipient: give anti-D immunoglobulin.",
+        "anti-D advised",
+        default=False,
+        help_text="RhD-positive platelets for an RhD-negative recipient: give anti-D immunoglobulin.",
     )
     allocated_at = models.DateTimeField(auto_now_add=True)
-    allocated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    allocated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     issued_at = models.DateTimeField(null=True, blank=True)
     crossmatch_method = models.CharField(max_length=12, choices=CrossmatchMethod.choices, blank=True)
     crossmatch_sample_id = models.CharField(
@@ -178,15 +192,23 @@ class Allocation(models.Model):
     )
     crossmatch_sample_drawn_at = models.DateTimeField("sample drawn at", null=True, blank=True)
     crossmatch_compatible = models.BooleanField("compatible", null=True, blank=True)
-    crossmatched_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    crossmatched_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     crossmatched_at = models.DateTimeField(null=True, blank=True)
     transfusion_started_at = models.DateTimeField(null=True, blank=True)
     transfusion_ended_at = models.DateTimeField(null=True, blank=True)
     transfusion_reaction = models.BooleanField("suspected reaction", default=False)
-    transfusion_note = models.TextField(blank=True, help_text="What was seen at the bedside (required with a suspected reaction).")
-    transfusion_recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    transfusion_note = models.TextField(
+        blank=True, help_text="What was seen at the bedside (required with a suspected reaction)."
+    )
+    transfusion_recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     returned_at = models.DateTimeField(null=True, blank=True)
-    returned_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    returned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["allocated_at", "id"]
@@ -217,7 +239,9 @@ class Transfer(models.Model):
 
     from_hospital = models.ForeignKey(Hospital, on_delete=models.PROTECT, related_name="transfers_out")
     to_hospital = models.ForeignKey(Hospital, on_delete=models.PROTECT, related_name="transfers_in")
-    request = models.ForeignKey(BloodRequest, null=True, blank=True, on_delete=models.SET_NULL, related_name="transfers")
+    request = models.ForeignKey(
+        BloodRequest, null=True, blank=True, on_delete=models.SET_NULL, related_name="transfers"
+    )
     component = models.CharField(max_length=20, choices=Component.choices)
     blood_group = models.CharField("recipient group", max_length=3, choices=BloodGroup.choices)
     units_requested = models.PositiveIntegerField()
@@ -226,11 +250,17 @@ class Transfer(models.Model):
     note = models.TextField(blank=True)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     requested_at = models.DateTimeField(auto_now_add=True)
-    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     decided_at = models.DateTimeField(null=True, blank=True)
-    dispatched_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    dispatched_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     dispatched_at = models.DateTimeField(null=True, blank=True)
-    received_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    received_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     received_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -273,11 +303,13 @@ class ParLevel(models.Model):
         ordering = ["hospital", "component", "blood_group"]
         constraints = [
             models.UniqueConstraint(
-                fields=["hospital", "blood_group", "component"], name="one_par_level_per_stock",
+                fields=["hospital", "blood_group", "component"],
+                name="one_par_level_per_stock",
                 violation_error_message="This hospital already has levels for this component and blood group.",
             ),
             models.CheckConstraint(
-                condition=Q(low_units__gte=models.F("critical_units")), name="low_at_least_critical",
+                condition=Q(low_units__gte=models.F("critical_units")),
+                name="low_at_least_critical",
                 violation_error_message="The low level must be at least the critical level.",
             ),
         ]

@@ -38,5 +38,7 @@ def standard_volumes() -> dict[str, int]:
 
 def default_par() -> tuple[int, int]:
     """The (critical, low) par levels where staff have set none."""
-    return (setting_or("HEALTHSYNC_DEFAULT_PAR_CRITICAL", rules.DEFAULT_PAR_CRITICAL),
-            setting_or("HEALTHSYNC_DEFAULT_PAR_LOW", rules.DEFAULT_PAR_LOW))
+    return (
+        setting_or("HEALTHSYNC_DEFAULT_PAR_CRITICAL", rules.DEFAULT_PAR_CRITICAL),
+        setting_or("HEALTHSYNC_DEFAULT_PAR_LOW", rules.DEFAULT_PAR_LOW),
+    )

@@ -125,8 +125,7 @@ def din_check_character(din13: str) -> str:
     """
     _check_din13(din13)
     weighted_sum = sum(
-        _MOD37_2_ALPHABET.index(character) * 2**position
-        for position, character in enumerate(reversed(din13), start=1)
+        _MOD37_2_ALPHABET.index(character) * 2**position for position, character in enumerate(reversed(din13), start=1)
     )
     return _MOD37_2_ALPHABET[(38 - weighted_sum % 37) % 37]
 
@@ -284,7 +283,8 @@ def latest_last_day_of_use(
     _check_component(component)
     return max(
         _add_years_no_later(received_on, dating.years) + timedelta(days=dating.days)
-        for (kind, _anticoagulant), dating in shelf_life.items() if kind == component
+        for (kind, _anticoagulant), dating in shelf_life.items()
+        if kind == component
     )
 
 
@@ -442,12 +442,14 @@ def anti_d_advised(*, component: str, recipient_group: BloodGroup | str, donor_g
     red cells can immunise against D (BSH platelet transfusion guideline, Estcourt et al. 2017;
     docs/domain/blood-banking.md)."""
     _check_component(component)
-    return component == PLATELETS and not _blood_group(recipient_group).rhd_positive and _blood_group(donor_group).rhd_positive
+    return (
+        component == PLATELETS
+        and not _blood_group(recipient_group).rhd_positive
+        and _blood_group(donor_group).rhd_positive
+    )
 
 
-def donor_preference(
-    *, component: str, recipient_group: BloodGroup | str, emergency: bool = False
-) -> list[BloodGroup]:
+def donor_preference(*, component: str, recipient_group: BloodGroup | str, emergency: bool = False) -> list[BloodGroup]:
     """Donor groups a recipient may receive, best first.
 
     Compatibility (AABB Technical Manual; docs/domain/blood-banking.md, "ABO/RhD compatibility"):
@@ -555,9 +557,10 @@ def check_crossmatch_sample(*, drawn_at: datetime, now: datetime, max_days: int 
     if drawn_at > now + CROSSMATCH_SAMPLE_SKEW:
         raise ValueError("The sample's draw time is in the future.")
     if drawn_at < now - timedelta(days=max_days):
-        raise ValueError(f"The recipient's sample was drawn more than {max_days} days ago; crossmatch against a new sample.")
+        raise ValueError(
+            f"The recipient's sample was drawn more than {max_days} days ago; crossmatch against a new sample."
+        )
     return drawn_at
-
 
 
 # --- After issue: transfused or returned unused ------------------------------------
@@ -573,7 +576,12 @@ RETURN_TO_STOCK_MINUTES = 30
 
 
 def return_to_stock_refusal(
-    *, component: str, minutes_out: float, seal_intact: bool, expired: bool, limit_minutes: int = RETURN_TO_STOCK_MINUTES
+    *,
+    component: str,
+    minutes_out: float,
+    seal_intact: bool,
+    expired: bool,
+    limit_minutes: int = RETURN_TO_STOCK_MINUTES,
 ) -> str | None:
     """Why an issued unit that comes back unused must be discarded, or None when it may go back to
     available stock. ``minutes_out``: time since issue (out of controlled storage)."""
@@ -603,7 +611,9 @@ def transfusion_time_problems(
     elif started_at < issued_at - CROSSMATCH_SAMPLE_SKEW:
         problems["started_at"] = "The transfusion cannot start before the unit was issued."
     elif is_expired(expires_at=expires_at, now=started_at):
-        problems["started_at"] = "The unit had expired when the transfusion started: it may not be transfused (check expiry at the bedside)."
+        problems["started_at"] = (
+            "The unit had expired when the transfusion started: it may not be transfused (check expiry at the bedside)."
+        )
     if ended_at is not None:
         if ended_at < started_at:
             problems["ended_at"] = "The transfusion cannot end before it started."
@@ -611,10 +621,12 @@ def transfusion_time_problems(
             problems["ended_at"] = "The transfusion's end is in the future."
     return problems
 
+
 # --- O-negative reserve ---------------------------------------------------------
 
 # O-negative red cells a hospital keeps back for O-negative recipients and emergencies (units).
 O_NEGATIVE_RESERVE = 4
+
 
 def may_use_o_negative(
     *, recipient_group: BloodGroup | str, urgency: int, o_negative_available: int, reserve: int

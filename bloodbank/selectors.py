@@ -36,8 +36,10 @@ def stock_levels(*, hospital_ids, keys=None) -> dict[tuple[int, str, str], Stock
         return {}
     counts = {
         (row["hospital_id"], row["blood_group"], row["component"]): row["n"]
-        for row in BloodUnit.objects.available().filter(match, hospital_id__in=hospital_ids)
-        .values("hospital_id", "blood_group", "component").annotate(n=Count("id"))
+        for row in BloodUnit.objects.available()
+        .filter(match, hospital_id__in=hospital_ids)
+        .values("hospital_id", "blood_group", "component")
+        .annotate(n=Count("id"))
     }
     pars = {
         (par.hospital_id, par.blood_group, par.component): (par.critical_units, par.low_units)
@@ -50,7 +52,9 @@ def stock_levels(*, hospital_ids, keys=None) -> dict[tuple[int, str, str], Stock
             key = (hospital_id, group, component)
             critical, low = pars.get(key, default)
             available = counts.get(key, 0)
-            levels[key] = StockLevel(rules.stock_level(available_units=available, par_critical=critical, par_low=low), available)
+            levels[key] = StockLevel(
+                rules.stock_level(available_units=available, par_critical=critical, par_low=low), available
+            )
     return levels
 
 
@@ -65,18 +69,25 @@ def inventory_summary(*, hospitals) -> dict:
     seed_rows = []
     for group in BloodGroup.values:
         rows = [by_key.get((group, component)) for component in SEED_COMPONENTS]
-        seed_rows.append({
-            "blood_type": group,
-            "units": sum(row["units"] for row in rows if row),
-            "quantity_ml": sum(row["quantity_ml"] or 0 for row in rows if row),
-        })
+        seed_rows.append(
+            {
+                "blood_type": group,
+                "units": sum(row["units"] for row in rows if row),
+                "quantity_ml": sum(row["quantity_ml"] or 0 for row in rows if row),
+            }
+        )
     levels = stock_levels(hospital_ids=hospital_ids) if len(hospital_ids) == 1 else {}
     components = []
     for component in Component.values:
         for group in BloodGroup.values:
             row = by_key.get((group, component))
             count = row["units"] if row else 0
-            entry = {"component": component, "blood_type": group, "units": count, "quantity_ml": (row["quantity_ml"] or 0) if row else 0}
+            entry = {
+                "component": component,
+                "blood_type": group,
+                "units": count,
+                "quantity_ml": (row["quantity_ml"] or 0) if row else 0,
+            }
             if levels:
                 entry["level"] = levels[(hospital_ids[0], group, component)].level
             components.append(entry)
@@ -90,7 +101,9 @@ EXPIRING_WITHIN_MAX_DAYS = 3660
 def units_expiring(*, hospitals, days: int = 3):
     now = timezone.now()
     return (
-        BloodUnit.objects.filter(hospital__in=hospitals, status__in=[UnitStatus.AVAILABLE, UnitStatus.RESERVED, UnitStatus.QUARANTINED])
+        BloodUnit.objects.filter(
+            hospital__in=hospitals, status__in=[UnitStatus.AVAILABLE, UnitStatus.RESERVED, UnitStatus.QUARANTINED]
+        )
         .filter(expires_at__gt=now, expires_at__lte=now + timedelta(days=days))
         .select_related("hospital")
         .order_by("expires_at")
@@ -106,7 +119,8 @@ def network_stock_for(*, request: BloodRequest) -> list[dict]:
         return []
     groups = [str(g) for g in rules.donor_preference(component=request.component, recipient_group=request.blood_group)]
     rows = (
-        BloodUnit.objects.available().filter(component=request.component, blood_group__in=groups, hospital__is_verified=True)
+        BloodUnit.objects.available()
+        .filter(component=request.component, blood_group__in=groups, hospital__is_verified=True)
         .exclude(hospital_id=request.hospital_id)
         .values("hospital_id")
         .annotate(units=Count("id"))
@@ -114,16 +128,23 @@ def network_stock_for(*, request: BloodRequest) -> list[dict]:
     )
     hospitals = Hospital.objects.select_related("region").in_bulk([row["hospital_id"] for row in rows])
     return [
-        {"hospital_id": row["hospital_id"], "hospital": hospitals[row["hospital_id"]].name, "fin": hospitals[row["hospital_id"]].fin,
-         "region": str(hospitals[row["hospital_id"]].region or ""), "compatible_units": row["units"]}
+        {
+            "hospital_id": row["hospital_id"],
+            "hospital": hospitals[row["hospital_id"]].name,
+            "fin": hospitals[row["hospital_id"]].fin,
+            "region": str(hospitals[row["hospital_id"]].region or ""),
+            "compatible_units": row["units"],
+        }
         for row in rows
     ]
 
 
 def network_levels(*, blood_group: str, component: str) -> dict[int, str]:
     """The stock level of one group and component at every verified hospital: {hospital_id: level}."""
-    levels = stock_levels(hospital_ids=Hospital.objects.filter(is_verified=True).values_list("pk", flat=True),
-                          keys=[(blood_group, component)])
+    levels = stock_levels(
+        hospital_ids=Hospital.objects.filter(is_verified=True).values_list("pk", flat=True),
+        keys=[(blood_group, component)],
+    )
     return {hospital_id: stock.level for (hospital_id, _, _), stock in levels.items()}
 
 
@@ -138,8 +159,11 @@ OPEN_REQUEST_STATUSES = (BloodRequestStatus.PENDING, BloodRequestStatus.PARTIALL
 
 def open_requests(*, hospitals):
     """Requests of ``hospitals`` still short of units, most urgent first."""
-    return (BloodRequest.objects.filter(hospital__in=hospitals, status__in=OPEN_REQUEST_STATUSES)
-            .select_related("hospital").order_by("-urgency", "needed_by", "pk"))
+    return (
+        BloodRequest.objects.filter(hospital__in=hospitals, status__in=OPEN_REQUEST_STATUSES)
+        .select_related("hospital")
+        .order_by("-urgency", "needed_by", "pk")
+    )
 
 
 def network_requests(*, hospitals):
@@ -153,5 +177,8 @@ def network_requests(*, hospitals):
 
 def transfers_of(*, hospitals):
     """Transfers into or out of ``hospitals``, newest first."""
-    return (Transfer.objects.filter(Q(from_hospital__in=hospitals) | Q(to_hospital__in=hospitals))
-            .select_related("from_hospital", "to_hospital", "request").order_by("-requested_at", "-pk"))
+    return (
+        Transfer.objects.filter(Q(from_hospital__in=hospitals) | Q(to_hospital__in=hospitals))
+        .select_related("from_hospital", "to_hospital", "request")
+        .order_by("-requested_at", "-pk")
+    )

@@ -20,11 +20,15 @@ urlpatterns = [
     path("units/<int:unit_id>/release", api.unit_release, name="unit-release"),
     path("requests/<int:pk>/", api.RequestDetail.as_view(), name="request-detail"),
     path("requests/<int:request_id>/cancel", api.request_cancel, name="request-cancel"),
-    path("requests/<int:request_id>/emergency-release", api.request_emergency_release, name="request-emergency-release"),
+    path(
+        "requests/<int:request_id>/emergency-release", api.request_emergency_release, name="request-emergency-release"
+    ),
     path("requests/<int:request_id>/network-stock", api.request_network_stock, name="request-network-stock"),
     path("allocations/<int:allocation_id>/crossmatch", api.allocation_crossmatch, name="allocation-crossmatch"),
     path("allocations/<int:allocation_id>/transfuse", api.allocation_transfuse, name="allocation-transfuse"),
-    path("allocations/<int:allocation_id>/transfusion", api.allocation_transfusion_amend, name="allocation-transfusion"),
+    path(
+        "allocations/<int:allocation_id>/transfusion", api.allocation_transfusion_amend, name="allocation-transfusion"
+    ),
     path("allocations/<int:allocation_id>/return", api.allocation_return, name="allocation-return"),
     path("allocations/<int:allocation_id>/issue", api.allocation_issue, name="allocation-issue"),
     path("allocations/<int:allocation_id>/cancel", api.allocation_cancel, name="allocation-cancel"),

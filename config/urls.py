@@ -1,10 +1,10 @@
 from django.conf import settings
+from django.contrib import admin
 from django.contrib.auth.views import redirect_to_login
 from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from django.contrib import admin
 from healthsync.health import healthz
 from healthsync.views import invitation
 

@@ -41,9 +41,11 @@ site = admin.site
 def _after_recent_login(request, service):
     """``service``, run only after a recent login: it may defer the donor or discard units, as the
     blood bank's discard does (``require_recent_login``; refused, the form shows again with the reason)."""
+
     def run(**kwargs):
         require_recent_login(request)
         return service(**kwargs)
+
     return run
 
 
@@ -66,14 +68,38 @@ class DonorProfileAdmin(ServiceAdminMixin, admin.ModelAdmin):
     """The donor desk's search and walk-in registration. Staff see the donors who visited, booked or were registered
     at their hospitals, and every donor of their hospitals' regions; donors edit their own details in the portal."""
 
-    list_display = ["donor_name", "donor_number", "email", "blood_group", "blood_group_confirmed", "region", "available_for_emergencies",
-                    "eligibility", "open_visit"]
+    list_display = [
+        "donor_name",
+        "donor_number",
+        "email",
+        "blood_group",
+        "blood_group_confirmed",
+        "region",
+        "available_for_emergencies",
+        "eligibility",
+        "open_visit",
+    ]
     list_filter = ["blood_group", "blood_group_confirmed", "region", "available_for_emergencies"]
     search_fields = ["user__name", "user__email", "region__name", "region__code"]
     search_help_text = "Name, email, donor number (D000042), phone number, blood group (O-) or region."
     list_select_related = ["user", "region"]
-    fields = ["user", "donor_number", "blood_group", "blood_group_confirmed", "sex", "weight_kg", "region", "available_for_emergencies",
-              "contact_number", "notify_by_email", "notify_by_sms", "quiet_hours_start", "quiet_hours_end", "eligibility_detail", "open_visit"]
+    fields = [
+        "user",
+        "donor_number",
+        "blood_group",
+        "blood_group_confirmed",
+        "sex",
+        "weight_kg",
+        "region",
+        "available_for_emergencies",
+        "contact_number",
+        "notify_by_email",
+        "notify_by_sms",
+        "quiet_hours_start",
+        "quiet_hours_end",
+        "eligibility_detail",
+        "open_visit",
+    ]
     form = WalkInDonorForm
 
     def get_queryset(self, request):
@@ -131,15 +157,26 @@ class DonorProfileAdmin(ServiceAdminMixin, admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
         created = self.call_service(
-            request, services.donor_register_at_desk, hospital=data["hospital"], by=request.user, email=data["email"],
-            name=data["name"], blood_group=data["blood_group"], date_of_birth=data["date_of_birth"], sex=data["sex"],
-            weight_kg=data.get("weight_kg"), contact_number=data.get("contact_number", ""), address=data.get("address", ""),
+            request,
+            services.donor_register_at_desk,
+            hospital=data["hospital"],
+            by=request.user,
+            email=data["email"],
+            name=data["name"],
+            blood_group=data["blood_group"],
+            date_of_birth=data["date_of_birth"],
+            sex=data["sex"],
+            weight_kg=data.get("weight_kg"),
+            contact_number=data.get("contact_number", ""),
+            address=data.get("address", ""),
             region=data.get("region"),
         )
         _adopt(obj, created)
 
     def response_add(self, request, obj, post_url_continue=None):
-        self.message_user(request, f"{obj.user.name} is registered as donor {obj.donor_number}. Open their visit.", messages.SUCCESS)
+        self.message_user(
+            request, f"{obj.user.name} is registered as donor {obj.donor_number}. Open their visit.", messages.SUCCESS
+        )
         return HttpResponseRedirect(_open_visit_url(obj))
 
     @admin.display(description="Name", ordering="user__name")
@@ -202,8 +239,14 @@ class DeferralAdmin(ServiceAdminMixin, HospitalScopedAdmin):
         if change:
             return
         created = self.call_service(
-            request, _after_recent_login(request, services.deferral_create), donor=obj.donor, reason=obj.reason, starts_on=obj.starts_on,
-            ends_on=obj.ends_on, hospital=obj.hospital, by=request.user,
+            request,
+            _after_recent_login(request, services.deferral_create),
+            donor=obj.donor,
+            reason=obj.reason,
+            starts_on=obj.starts_on,
+            ends_on=obj.ends_on,
+            hospital=obj.hospital,
+            by=request.user,
         )
         if created:
             obj.pk = created.pk
@@ -235,11 +278,24 @@ class DonationSlotAdmin(ServiceAdminMixin, HospitalScopedAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            self.call_service(request, services.slot_update, slot=obj, starts_at=obj.starts_at, ends_at=obj.ends_at, capacity=obj.capacity)
+            self.call_service(
+                request,
+                services.slot_update,
+                slot=obj,
+                starts_at=obj.starts_at,
+                ends_at=obj.ends_at,
+                capacity=obj.capacity,
+            )
             return
         created = self.call_service(
-            request, services.slot_create, hospital=obj.hospital, starts_at=obj.starts_at, ends_at=obj.ends_at,
-            capacity=obj.capacity, donation_type=obj.donation_type, by=request.user,
+            request,
+            services.slot_create,
+            hospital=obj.hospital,
+            starts_at=obj.starts_at,
+            ends_at=obj.ends_at,
+            capacity=obj.capacity,
+            donation_type=obj.donation_type,
+            by=request.user,
         )
         if created:
             obj.pk = created.pk
@@ -271,7 +327,13 @@ class AppointmentAdmin(ServiceAdminMixin, HospitalScopedAdmin):
 
     @admin.action(description="Check in: the donor arrived (opens the visit for screening)")
     def check_in(self, request, queryset):
-        self.run_each(request, queryset.filter(status=AppointmentStatus.BOOKED), services.appointment_check_in, "donor(s) checked in", by=request.user)
+        self.run_each(
+            request,
+            queryset.filter(status=AppointmentStatus.BOOKED),
+            services.appointment_check_in,
+            "donor(s) checked in",
+            by=request.user,
+        )
 
     @admin.action(description="No-show: the donor did not come")
     def no_show(self, request, queryset):
@@ -286,8 +348,19 @@ class ScreeningInline(admin.StackedInline):
     model = Screening
     can_delete = False
     extra = 0
-    fields = readonly_fields = ["passed", "problems", "haemoglobin_g_dl", "systolic_mmhg", "diastolic_mmhg", "pulse_bpm",
-                                "temperature_c", "questionnaire_passed", "weight_kg", "recorded_by", "recorded_at"]
+    fields = readonly_fields = [
+        "passed",
+        "problems",
+        "haemoglobin_g_dl",
+        "systolic_mmhg",
+        "diastolic_mmhg",
+        "pulse_bpm",
+        "temperature_c",
+        "questionnaire_passed",
+        "weight_kg",
+        "recorded_by",
+        "recorded_at",
+    ]
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -316,8 +389,24 @@ class DonationAdmin(ServiceAdminMixin, HospitalScopedAdmin):
     list_select_related = ["donor__user", "hospital"]
     inlines = [ScreeningInline, MarkerResultInline]
     autocomplete_fields = ["donor"]
-    fields = ["donor", "hospital", "appointment", "donation_type", "visit_date", "quantity_ml", "status", "next_step", "din", "units",
-              "collected_at", "collected_by", "confirmed_blood_group", "typed_by", "typed_at", "release_problems"]
+    fields = [
+        "donor",
+        "hospital",
+        "appointment",
+        "donation_type",
+        "visit_date",
+        "quantity_ml",
+        "status",
+        "next_step",
+        "din",
+        "units",
+        "collected_at",
+        "collected_by",
+        "confirmed_blood_group",
+        "typed_by",
+        "typed_at",
+        "release_problems",
+    ]
     walk_in_fields = ["donor", "hospital", "donation_type", "quantity_ml"]
     actions = ["collect", "release", "cancel"]
 
@@ -327,7 +416,11 @@ class DonationAdmin(ServiceAdminMixin, HospitalScopedAdmin):
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return []
-        editable = {"confirmed_blood_group"} if obj.status == DonationStatus.COLLECTED and not obj.confirmed_blood_group else set()
+        editable = (
+            {"confirmed_blood_group"}
+            if obj.status == DonationStatus.COLLECTED and not obj.confirmed_blood_group
+            else set()
+        )
         return [field for field in self.fields if field not in editable]
 
     def get_inlines(self, request, obj):
@@ -353,7 +446,9 @@ class DonationAdmin(ServiceAdminMixin, HospitalScopedAdmin):
         return False
 
     def get_urls(self):
-        collect = path("<path:object_id>/collect/", self.admin_site.admin_view(self.collect_view), name="donors_donation_collect")
+        collect = path(
+            "<path:object_id>/collect/", self.admin_site.admin_view(self.collect_view), name="donors_donation_collect"
+        )
         return [collect, *super().get_urls()]
 
     def collect_view(self, request, object_id):
@@ -363,19 +458,32 @@ class DonationAdmin(ServiceAdminMixin, HospitalScopedAdmin):
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
         form = CollectionForm(request.POST if request.method == "POST" else None, donation=donation)
         if request.method == "POST" and form.is_valid():
-            units = self.call_service(request, services.donation_collect, donation=donation, by=request.user, **form.cleaned_data)
+            units = self.call_service(
+                request, services.donation_collect, donation=donation, by=request.user, **form.cleaned_data
+            )
             if units is not None:
-                self.message_user(request, f"Collected under DIN {units[0].din_display}: {len(units)} unit(s) in quarantine until tested.",
-                                  messages.SUCCESS)
+                self.message_user(
+                    request,
+                    f"Collected under DIN {units[0].din_display}: {len(units)} unit(s) in quarantine until tested.",
+                    messages.SUCCESS,
+                )
                 return redirect("admin:donors_donation_change", donation.pk)
-        context = {**self.admin_site.each_context(request), "opts": self.opts, "donation": donation, "form": form,
-                   "title": f"Record the collection: {donation}"}
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "donation": donation,
+            "form": form,
+            "title": f"Record the collection: {donation}",
+        }
         return TemplateResponse(request, "admin/donors/collect.html", context)
 
     @admin.display(description="Next step")
     def next_step(self, donation):
         if donation.status == DonationStatus.AWAITING_SCREENING:
-            return _link(f"{reverse('admin:donors_screening_add')}?{urlencode({'donation': donation.pk})}", "Record the screening")
+            return _link(
+                f"{reverse('admin:donors_screening_add')}?{urlencode({'donation': donation.pk})}",
+                "Record the screening",
+            )
         if donation.status == DonationStatus.SCREENED:
             return _link(reverse("admin:donors_donation_collect", args=[donation.pk]), "Record the collection")
         return "—"
@@ -385,24 +493,42 @@ class DonationAdmin(ServiceAdminMixin, HospitalScopedAdmin):
         if not donation.din:
             return "—"
         units = BloodUnit.objects.filter(din=donation.din).order_by("pk")
-        return format_html_join(", ", "{} {} {} ({})", ((unit.din_display, unit.get_component_display(), unit.blood_group,
-                                                         unit.get_status_display()) for unit in units))
+        return format_html_join(
+            ", ",
+            "{} {} {} ({})",
+            (
+                (unit.din_display, unit.get_component_display(), unit.blood_group, unit.get_status_display())
+                for unit in units
+            ),
+        )
 
     @admin.display(description="Release blocked by")
     def release_problems(self, donation):
         if not donation.din:
             return "—"
         unit_group = donation.confirmed_blood_group or donation.donor.blood_group
-        return " ".join(selectors.release_problems_for_din(din=donation.din, unit_group=unit_group) or []) or "nothing: ready to release"
+        return (
+            " ".join(selectors.release_problems_for_din(din=donation.din, unit_group=unit_group) or [])
+            or "nothing: ready to release"
+        )
 
     def save_model(self, request, obj, form, change):
         if not change:  # a walk-in visit: refused when the donor is not eligible today, every reason in words
-            _adopt(obj, self.call_service(
-                request, services.donation_register_walk_in, donor=obj.donor, hospital=obj.hospital,
-                donation_type=obj.donation_type, quantity_ml=obj.quantity_ml,
-            ))
+            _adopt(
+                obj,
+                self.call_service(
+                    request,
+                    services.donation_register_walk_in,
+                    donor=obj.donor,
+                    hospital=obj.hospital,
+                    donation_type=obj.donation_type,
+                    quantity_ml=obj.quantity_ml,
+                ),
+            )
         elif "confirmed_blood_group" in form.changed_data and obj.confirmed_blood_group:
-            self.call_service(request, services.typing_confirm, donation=obj, blood_group=obj.confirmed_blood_group, by=request.user)
+            self.call_service(
+                request, services.typing_confirm, donation=obj, blood_group=obj.confirmed_blood_group, by=request.user
+            )
 
     def save_related(self, request, form, formsets, change):
         for formset in formsets:  # the inlines are read-only: nothing saved, nothing for the change message
@@ -443,7 +569,16 @@ class ScreeningAdmin(_DonationChildAdmin):
 
     awaiting = DonationStatus.AWAITING_SCREENING
     added_readonly = ["passed", "problems"]
-    list_display = ["donation", "passed", "haemoglobin_g_dl", "systolic_mmhg", "diastolic_mmhg", "pulse_bpm", "temperature_c", "recorded_at"]
+    list_display = [
+        "donation",
+        "passed",
+        "haemoglobin_g_dl",
+        "systolic_mmhg",
+        "diastolic_mmhg",
+        "pulse_bpm",
+        "temperature_c",
+        "recorded_at",
+    ]
     list_filter = ["passed"]
     form = ScreeningForm
     exclude = ["recorded_by"]
@@ -458,15 +593,25 @@ class ScreeningAdmin(_DonationChildAdmin):
         if change:
             return
         created = self.call_service(
-            request, _after_recent_login(request, services.screening_record), donation=obj.donation, haemoglobin_g_dl=obj.haemoglobin_g_dl,
-            systolic_mmhg=obj.systolic_mmhg, diastolic_mmhg=obj.diastolic_mmhg, pulse_bpm=obj.pulse_bpm,
-            temperature_c=obj.temperature_c, questionnaire_passed=obj.questionnaire_passed, weight_kg=obj.weight_kg, by=request.user,
+            request,
+            _after_recent_login(request, services.screening_record),
+            donation=obj.donation,
+            haemoglobin_g_dl=obj.haemoglobin_g_dl,
+            systolic_mmhg=obj.systolic_mmhg,
+            diastolic_mmhg=obj.diastolic_mmhg,
+            pulse_bpm=obj.pulse_bpm,
+            temperature_c=obj.temperature_c,
+            questionnaire_passed=obj.questionnaire_passed,
+            weight_kg=obj.weight_kg,
+            by=request.user,
             sex=form.cleaned_data.get("sex") or None,
         )
         if created:
             obj.pk = created.pk
             if not created.passed:
-                self.message_user(request, "Screening failed, the donor is deferred: " + " ".join(created.problems), messages.WARNING)
+                self.message_user(
+                    request, "Screening failed, the donor is deferred: " + " ".join(created.problems), messages.WARNING
+                )
 
     def response_add(self, request, obj, post_url_continue=None):
         """Passed: on to the collection; failed: back to the visit, which shows the deferral."""
@@ -489,15 +634,21 @@ class MarkerResultAdmin(_DonationChildAdmin):
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         if db_field.name == "marker":  # the managed names only (selectors.marker_names)
-            return forms.ChoiceField(label="Marker", choices=[("", "---------")] + [(name, name) for name in selectors.marker_names()])
+            return forms.ChoiceField(
+                label="Marker", choices=[("", "---------")] + [(name, name) for name in selectors.marker_names()]
+            )
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change):
         if change:
             return
         created = self.call_service(
-            request, _after_recent_login(request, services.marker_result_record), donation=obj.donation, marker=obj.marker,
-            result=obj.result, by=request.user,
+            request,
+            _after_recent_login(request, services.marker_result_record),
+            donation=obj.donation,
+            marker=obj.marker,
+            result=obj.result,
+            by=request.user,
         )
         if created:
             obj.pk = created.pk
@@ -507,4 +658,8 @@ class MarkerResultAdmin(_DonationChildAdmin):
 def donors_panel(request):
     if not (request.user.is_superuser or can_anywhere(request.user)):
         return None
-    return {"title": "Donors", "template": "admin/donors/panel.html", "counts": selectors.dashboard_counts(user=request.user)}
+    return {
+        "title": "Donors",
+        "template": "admin/donors/panel.html",
+        "counts": selectors.dashboard_counts(user=request.user),
+    }

@@ -8,8 +8,10 @@ class DonorsConfig(AppConfig):
     def ready(self):
         from bloodbank.services import release_checks
 
-        from . import audit  # noqa: F401  registers the audited models
-        from . import dashboard  # noqa: F401  registers the dashboard panels
+        from . import (
+            audit,  # noqa: F401  registers the audited models
+            dashboard,  # noqa: F401  registers the dashboard panels
+        )
         from .selectors import unit_release_check
 
         if unit_release_check not in release_checks:

@@ -20,14 +20,20 @@ class DonorProfileCreateForm(forms.Form):
     """The details a new web account gives to become a donor (``services.donor_profile_create``)."""
 
     name = forms.CharField(max_length=150, label="Full name")
-    blood_group = forms.ChoiceField(choices=[("", "Choose…"), *BloodGroup.choices], help_text="Self-reported until a donation's typing confirms it.")
+    blood_group = forms.ChoiceField(
+        choices=[("", "Choose…"), *BloodGroup.choices], help_text="Self-reported until a donation's typing confirms it."
+    )
     date_of_birth = forms.DateField(widget=DateInput, help_text="Donors must be at least 17.")
     sex = forms.ChoiceField(choices=[("", "Prefer to say at screening"), *Sex.choices], required=False)
-    weight_kg = forms.DecimalField(label="Weight (kg)", max_digits=5, decimal_places=1, required=False, min_value=1, max_value=400)
+    weight_kg = forms.DecimalField(
+        label="Weight (kg)", max_digits=5, decimal_places=1, required=False, min_value=1, max_value=400
+    )
     region = RegionChoiceField(help_text="Where you live: urgent calls go to donors in the hospital's region.")
     contact_number = forms.CharField(max_length=40, required=False, label="Mobile number")
     address = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
-    available_for_emergencies = forms.BooleanField(required=False, label="Call me when a hospital near me urgently needs my blood group")
+    available_for_emergencies = forms.BooleanField(
+        required=False, label="Call me when a hospital near me urgently needs my blood group"
+    )
 
 
 class DonorPreferencesForm(forms.Form):
@@ -37,8 +43,12 @@ class DonorPreferencesForm(forms.Form):
     contact_number = forms.CharField(max_length=40, required=False, label="Mobile number")
     address = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
     region = RegionChoiceField()
-    weight_kg = forms.DecimalField(label="Weight (kg)", max_digits=5, decimal_places=1, required=False, min_value=1, max_value=400)
-    available_for_emergencies = forms.BooleanField(required=False, label="Call me when a hospital near me urgently needs my blood group")
+    weight_kg = forms.DecimalField(
+        label="Weight (kg)", max_digits=5, decimal_places=1, required=False, min_value=1, max_value=400
+    )
+    available_for_emergencies = forms.BooleanField(
+        required=False, label="Call me when a hospital near me urgently needs my blood group"
+    )
     notify_by_email = forms.BooleanField(required=False, label="By email")
     notify_by_sms = forms.BooleanField(required=False, label="By text message (SMS)")
     quiet_hours_start = forms.TimeField(widget=TimeInput, required=False, label="Quiet from")
@@ -53,7 +63,9 @@ class DonorPreferencesForm(forms.Form):
 
 class SlotFilterForm(forms.Form):
     region = RegionChoiceField(empty_label="Any region")
-    donation_type = forms.ChoiceField(choices=[("", "Any donation type"), *DonationType.choices], required=False, label="Donation type")
+    donation_type = forms.ChoiceField(
+        choices=[("", "Any donation type"), *DonationType.choices], required=False, label="Donation type"
+    )
 
 
 def bootstrap(form: forms.Form) -> forms.Form:

@@ -45,22 +45,33 @@ class DonorProfile(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="donor_profile")
     blood_group = models.CharField(max_length=3, choices=BloodGroup.choices)
     blood_group_confirmed = models.BooleanField(
-        default=False, help_text="Set when a laboratory typing of a donation confirms the group; until then it is self-reported."
+        default=False,
+        help_text="Set when a laboratory typing of a donation confirms the group; until then it is self-reported.",
     )
     date_of_birth = PersonalDateField()
     sex = models.CharField(max_length=6, choices=Sex.choices, blank=True)
-    weight_kg = models.DecimalField(max_digits=5, decimal_places=1, null=True, blank=True, validators=[MinValueValidator(1)])
+    weight_kg = models.DecimalField(
+        max_digits=5, decimal_places=1, null=True, blank=True, validators=[MinValueValidator(1)]
+    )
     contact_number = PersonalCharField()
     address = PersonalTextField()
     region = models.ForeignKey(
-        Region, null=True, blank=True, on_delete=models.PROTECT, related_name="donors",
+        Region,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="donors",
         help_text="Where the donor lives: urgent calls of this region's hospitals reach them.",
     )
     # A search key of the encrypted contact number (``rules.phone_search_key``): the desk finds a donor
     # by phone without the database ever holding the number in clear.
     phone_key = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
     registered_at_hospital = models.ForeignKey(
-        Hospital, null=True, blank=True, on_delete=models.SET_NULL, related_name="registered_donors",
+        Hospital,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="registered_donors",
         help_text="The hospital whose desk registered the donor (empty: the donor registered themselves).",
     )
     available_for_emergencies = models.BooleanField(
@@ -100,17 +111,24 @@ class Deferral(models.Model):
     ends_on = models.DateField(null=True, blank=True, help_text="Eligible again on this day; empty means permanent.")
     hospital = models.ForeignKey(Hospital, on_delete=models.PROTECT, related_name="donor_deferrals")
     donation = models.ForeignKey("Donation", null=True, blank=True, on_delete=models.SET_NULL, related_name="deferrals")
-    set_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    set_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     # Set when staff lift the deferral early; kept out of ``reason``, which the donor sees.
     lifted_at = models.DateTimeField(null=True, blank=True)
-    lifted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["-starts_on", "-id"]
         constraints = [
-            models.CheckConstraint(condition=Q(ends_on__isnull=True) | Q(ends_on__gt=models.F("starts_on")), name="deferral_ends_after_start",
-                                  violation_error_message="A deferral must end after the day it starts."),
+            models.CheckConstraint(
+                condition=Q(ends_on__isnull=True) | Q(ends_on__gt=models.F("starts_on")),
+                name="deferral_ends_after_start",
+                violation_error_message="A deferral must end after the day it starts.",
+            ),
         ]
 
     def __str__(self):
@@ -133,13 +151,20 @@ class DonationSlot(models.Model):
     ends_at = models.DateTimeField()
     capacity = models.PositiveIntegerField(validators=[MinValueValidator(1), MaxValueValidator(500)])
     donation_type = models.CharField(max_length=20, choices=DonationType.choices, default=DonationType.WHOLE_BLOOD)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["starts_at", "id"]
-        constraints = [models.CheckConstraint(condition=Q(ends_at__gt=models.F("starts_at")), name="slot_ends_after_start",
-                                                violation_error_message="A slot must end after it starts.")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=models.F("starts_at")),
+                name="slot_ends_after_start",
+                violation_error_message="A slot must end after it starts.",
+            )
+        ]
 
     def __str__(self):
         return f"{self.hospital.fin} {self.starts_at:%Y-%m-%d %H:%M} {self.get_donation_type_display()} ({self.capacity} places)"
@@ -158,14 +183,20 @@ class Appointment(models.Model):
     status = models.CharField(max_length=10, choices=AppointmentStatus.choices, default=AppointmentStatus.BOOKED)
     booked_at = models.DateTimeField(auto_now_add=True)
     changed_at = models.DateTimeField(null=True, blank=True)
-    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["slot__starts_at", "id"]
         constraints = [
             # A donor holds at most one open booking (no double booking), whatever the slot.
-            models.UniqueConstraint(fields=["donor"], condition=Q(status=rules.BOOKED), name="one_open_booking_per_donor",
-                                    violation_error_message="This donor already has a booked appointment: cancel it first."),
+            models.UniqueConstraint(
+                fields=["donor"],
+                condition=Q(status=rules.BOOKED),
+                name="one_open_booking_per_donor",
+                violation_error_message="This donor already has a booked appointment: cancel it first.",
+            ),
         ]
 
     def __str__(self):
@@ -189,23 +220,41 @@ class Donation(models.Model):
 
     donor = models.ForeignKey(DonorProfile, on_delete=models.PROTECT, related_name="donations")
     hospital = models.ForeignKey(Hospital, on_delete=models.PROTECT, related_name="donations")
-    appointment = models.OneToOneField(Appointment, null=True, blank=True, on_delete=models.SET_NULL, related_name="donation")
+    appointment = models.OneToOneField(
+        Appointment, null=True, blank=True, on_delete=models.SET_NULL, related_name="donation"
+    )
     donation_type = models.CharField(max_length=20, choices=DonationType.choices, default=DonationType.WHOLE_BLOOD)
     visit_date = models.DateField(db_index=True)
-    quantity_ml = models.PositiveIntegerField(null=True, blank=True, help_text="Volume to collect; the standard volume if empty.")
+    quantity_ml = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Volume to collect; the standard volume if empty."
+    )
     status = models.CharField(max_length=20, choices=DonationStatus.choices, default=DonationStatus.AWAITING_SCREENING)
-    din = models.CharField("DIN", max_length=13, blank=True, db_index=True, help_text="ISBT 128 DIN of the collected units.")
+    din = models.CharField(
+        "DIN", max_length=13, blank=True, db_index=True, help_text="ISBT 128 DIN of the collected units."
+    )
     collected_at = models.DateTimeField(null=True, blank=True)
-    collected_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    confirmed_blood_group = models.CharField(max_length=3, choices=BloodGroup.choices, blank=True, help_text="Laboratory ABO/RhD typing.")
-    typed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    collected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    confirmed_blood_group = models.CharField(
+        max_length=3, choices=BloodGroup.choices, blank=True, help_text="Laboratory ABO/RhD typing."
+    )
+    typed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     typed_at = models.DateTimeField(null=True, blank=True)
     registered_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-visit_date", "-id"]
-        constraints = [models.UniqueConstraint(fields=["din"], condition=~Q(din=""), name="one_donation_per_din",
-                                                   violation_error_message="A donation with this DIN is already recorded.")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["din"],
+                condition=~Q(din=""),
+                name="one_donation_per_din",
+                violation_error_message="A donation with this DIN is already recorded.",
+            )
+        ]
         indexes = [models.Index(fields=["hospital", "visit_date"], name="donation_hospital_day_idx")]
 
     def __str__(self):
@@ -248,8 +297,13 @@ class MarkerResult(models.Model):
 
     class Meta:
         ordering = ["donation", "marker"]
-        constraints = [models.UniqueConstraint(fields=["donation", "marker"], name="one_result_per_marker",
-                                                   violation_error_message="This marker already has a result for this donation.")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["donation", "marker"],
+                name="one_result_per_marker",
+                violation_error_message="This marker already has a result for this donation.",
+            )
+        ]
 
     def __str__(self):
         return f"{self.marker} {self.result} (donation {self.donation_id})"

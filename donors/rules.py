@@ -272,7 +272,9 @@ def eligibility(
         minimum_weight_kg = max(minimum_weight_kg, double_red_cells_minimum_weight_kg)
     if weight_kg is not None and weight_kg < minimum_weight_kg:
         for_type = " for double red cells" if donation_type == DOUBLE_RED_CELLS else ""
-        reasons.append(Reason(UNDERWEIGHT, f"Must weigh at least {minimum_weight_kg:g} kg{for_type} (weighs {weight_kg:g} kg)."))
+        reasons.append(
+            Reason(UNDERWEIGHT, f"Must weigh at least {minimum_weight_kg:g} kg{for_type} (weighs {weight_kg:g} kg).")
+        )
 
     if haemoglobin is not None and (reason := haemoglobin_ok(haemoglobin, sex=sex, donation_type=donation_type)):
         reasons.append(reason)
@@ -305,7 +307,7 @@ def eligibility(
 def _first_day_clear_of_deferrals(day: date, deferrals: list[Deferral]) -> date | None:
     # A deferral may begin after on_date, so step past each one in force
     # until none is; a permanent one means never.
-    while (in_force := [deferral for deferral in deferrals if deferral.applies_on(day)]):
+    while in_force := [deferral for deferral in deferrals if deferral.applies_on(day)]:
         if any(deferral.permanent for deferral in in_force):
             return None
         day = max(deferral.ends_on for deferral in in_force)
@@ -364,13 +366,17 @@ def screening_problems(
     if reason := haemoglobin_ok(haemoglobin, sex=sex, donation_type=donation_type):
         problems.append(reason)
     if _outside(systolic_mmhg, SYSTOLIC_RANGE_MMHG) or _outside(diastolic_mmhg, DIASTOLIC_RANGE_MMHG):
-        problems.append(Reason(
-            BLOOD_PRESSURE,
-            f"Blood pressure {systolic_mmhg}/{diastolic_mmhg} mmHg is outside "
-            f"{SYSTOLIC_RANGE_MMHG[0]}-{SYSTOLIC_RANGE_MMHG[1]}/{DIASTOLIC_RANGE_MMHG[0]}-{DIASTOLIC_RANGE_MMHG[1]} mmHg.",
-        ))
+        problems.append(
+            Reason(
+                BLOOD_PRESSURE,
+                f"Blood pressure {systolic_mmhg}/{diastolic_mmhg} mmHg is outside "
+                f"{SYSTOLIC_RANGE_MMHG[0]}-{SYSTOLIC_RANGE_MMHG[1]}/{DIASTOLIC_RANGE_MMHG[0]}-{DIASTOLIC_RANGE_MMHG[1]} mmHg.",
+            )
+        )
     if _outside(pulse_bpm, PULSE_RANGE_BPM):
-        problems.append(Reason(PULSE, f"Pulse {pulse_bpm}/min is outside {PULSE_RANGE_BPM[0]}-{PULSE_RANGE_BPM[1]}/min."))
+        problems.append(
+            Reason(PULSE, f"Pulse {pulse_bpm}/min is outside {PULSE_RANGE_BPM[0]}-{PULSE_RANGE_BPM[1]}/min.")
+        )
     if temperature_c > MAXIMUM_TEMPERATURE_C:
         problems.append(Reason(TEMPERATURE, f"Temperature {temperature_c} C is above {MAXIMUM_TEMPERATURE_C} C."))
     if not questionnaire_passed:
@@ -438,7 +444,9 @@ def marker_name(marker: str, *, known: Iterable[str]) -> str | None:
 MARKER_DEFERRAL_DAYS: dict[str, int | None] = {"syphilis": 365}
 
 
-def marker_deferral(*, marker: str, on_date: date, days: Mapping[str, int | None] = MARKER_DEFERRAL_DAYS) -> date | None:
+def marker_deferral(
+    *, marker: str, on_date: date, days: Mapping[str, int | None] = MARKER_DEFERRAL_DAYS
+) -> date | None:
     """When a donor with a positive ``marker`` may donate again; None means permanently deferred."""
     wait = days.get(marker, days.get(marker.lower()))
     return None if wait is None else on_date + timedelta(days=wait)
@@ -493,7 +501,11 @@ def collection_components(*, donation_type: str, components: Iterable[str] | Non
     if not components:
         return DEFAULT_COMPONENTS[donation_type]
     chosen = tuple(dict.fromkeys(components))
-    allowed = WHOLE_BLOOD_COMPONENTS - {"whole_blood"} if donation_type == WHOLE_BLOOD else set(DEFAULT_COMPONENTS[donation_type])
+    allowed = (
+        WHOLE_BLOOD_COMPONENTS - {"whole_blood"}
+        if donation_type == WHOLE_BLOOD
+        else set(DEFAULT_COMPONENTS[donation_type])
+    )
     if donation_type == WHOLE_BLOOD and chosen == ("whole_blood",):
         return chosen
     unknown = [component for component in chosen if component not in allowed]

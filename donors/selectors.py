@@ -6,11 +6,10 @@ from datetime import date, datetime, timedelta
 from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.utils import timezone
 
+from bloodbank.rules import BloodGroup
 from healthsync.errors import Forbidden
 from healthsync.models import Hospital, Region
 from healthsync.permissions import hospitals_for, scope_to_hospitals
-
-from bloodbank.rules import BloodGroup
 
 from . import parameters, rules
 from .models import (
@@ -38,7 +37,9 @@ def marker_names() -> list[str]:
 def past_donations(*, donor: DonorProfile, exclude: Donation | None = None) -> list[rules.PastDonation]:
     """The visits that count for the intervals: pending, screened and collected ones."""
     if exclude is None and hasattr(donor, "visits_for_intervals"):  # prefetched by with_eligibility_facts
-        return [rules.PastDonation(date=visit.visit_date, type=visit.donation_type) for visit in donor.visits_for_intervals]
+        return [
+            rules.PastDonation(date=visit.visit_date, type=visit.donation_type) for visit in donor.visits_for_intervals
+        ]
     visits = Donation.objects.filter(donor=donor, status__in=COUNTS_FOR_INTERVALS)
     if exclude is not None:
         visits = visits.exclude(pk=exclude.pk)
@@ -89,7 +90,9 @@ def donor_history(*, donor: DonorProfile) -> dict[str, list]:
     """The donor's own visits (with their units' DIN) and appointments, newest first."""
     return {
         "donations": list(Donation.objects.filter(donor=donor).select_related("hospital", "screening")),
-        "appointments": list(Appointment.objects.filter(donor=donor).select_related("slot__hospital").order_by("-slot__starts_at")),
+        "appointments": list(
+            Appointment.objects.filter(donor=donor).select_related("slot__hospital").order_by("-slot__starts_at")
+        ),
     }
 
 
@@ -100,11 +103,17 @@ def slots_with_places(queryset: QuerySet) -> QuerySet:
 
 
 def slots_free(
-    *, hospital_id: int | None = None, donation_type: str | None = None, region: Region | None = None, days_ahead: int = 60
+    *,
+    hospital_id: int | None = None,
+    donation_type: str | None = None,
+    region: Region | None = None,
+    days_ahead: int = 60,
 ) -> QuerySet:
     """Future slots at verified hospitals (of ``region`` when given) that still have a free place."""
     now = timezone.now()
-    slots = DonationSlot.objects.filter(hospital__is_verified=True, starts_at__gt=now, starts_at__lt=now + timedelta(days=days_ahead))
+    slots = DonationSlot.objects.filter(
+        hospital__is_verified=True, starts_at__gt=now, starts_at__lt=now + timedelta(days=days_ahead)
+    )
     if hospital_id is not None:
         slots = slots.filter(hospital_id=hospital_id)
     if donation_type:
@@ -139,7 +148,9 @@ def donors_for_staff(*, user, in_their_regions: bool = False) -> QuerySet:
         return donors
     theirs = Q(pk__in=visited) | Q(pk__in=booked) | Q(registered_at_hospital__in=hospitals_for(user))
     if in_their_regions:
-        theirs |= Q(region__in=scope_to_hospitals(Hospital.objects.exclude(region=None), user, via="pk").values("region_id"))
+        theirs |= Q(
+            region__in=scope_to_hospitals(Hospital.objects.exclude(region=None), user, via="pk").values("region_id")
+        )
     return donors.filter(theirs)
 
 
@@ -172,7 +183,9 @@ def donors_eligible_now(
         donors = donors.filter(blood_group__in=blood_groups)
     if region_id is not None:
         donors = donors.filter(region_id=region_id)
-    return [donor for donor in with_eligibility_facts(donors) if donor_eligibility(donor=donor, on_date=on_date).eligible]
+    return [
+        donor for donor in with_eligibility_facts(donors) if donor_eligibility(donor=donor, on_date=on_date).eligible
+    ]
 
 
 def release_problems_for_din(*, din: str, unit_group: str) -> list[str] | None:
@@ -200,9 +213,13 @@ def dashboard_counts(*, user, today: date | None = None) -> dict[str, int]:
     return {
         "donations_today": donations.exclude(status=DonationStatus.CANCELLED).count(),
         "collected_today": donations.filter(status=DonationStatus.COLLECTED).count(),
-        "no_shows_last_7_days": appointments.filter(status=AppointmentStatus.NO_SHOW, slot__starts_at__gte=week_ago).count(),
+        "no_shows_last_7_days": appointments.filter(
+            status=AppointmentStatus.NO_SHOW, slot__starts_at__gte=week_ago
+        ).count(),
         "deferrals_in_force": deferrals.count(),
-        "booked_upcoming": appointments.filter(status=AppointmentStatus.BOOKED, slot__starts_at__gte=timezone.now()).count(),
+        "booked_upcoming": appointments.filter(
+            status=AppointmentStatus.BOOKED, slot__starts_at__gte=timezone.now()
+        ).count(),
     }
 
 
@@ -223,13 +240,16 @@ def donor_upcoming_appointment(*, donor: DonorProfile) -> Appointment | None:
     """The donor's open booking (at most one), if its slot has not started."""
     return (
         Appointment.objects.filter(donor=donor, status=AppointmentStatus.BOOKED, slot__starts_at__gt=timezone.now())
-        .select_related("slot__hospital").first()
+        .select_related("slot__hospital")
+        .first()
     )
 
 
 def network_regions() -> list[str]:
     """The names of the regions verified hospitals are in, for the public shortage page."""
-    return list(Region.objects.filter(hospitals__is_verified=True).distinct().order_by("name").values_list("name", flat=True))
+    return list(
+        Region.objects.filter(hospitals__is_verified=True).distinct().order_by("name").values_list("name", flat=True)
+    )
 
 
 def regional_shortages(*, region: Region, component: str = "red_cells") -> list[dict]:
@@ -242,10 +262,19 @@ def regional_shortages(*, region: Region, component: str = "red_cells") -> list[
     regional = set(Hospital.objects.filter(is_verified=True, region=region).values_list("pk", flat=True))
     rows = []
     for group in BloodGroup.values:
-        levels = [level for pk, level in bloodbank_selectors.network_levels(blood_group=group, component=component).items() if pk in regional]
+        levels = [
+            level
+            for pk, level in bloodbank_selectors.network_levels(blood_group=group, component=component).items()
+            if pk in regional
+        ]
         worst = min(levels, key=bloodbank_rules.LEVELS.index) if levels else None
-        rows.append({
-            "blood_group": group, "level": worst, "hospitals": len(levels),
-            "critical": levels.count(bloodbank_rules.CRITICAL), "low": levels.count(bloodbank_rules.LOW),
-        })
+        rows.append(
+            {
+                "blood_group": group,
+                "level": worst,
+                "hospitals": len(levels),
+                "critical": levels.count(bloodbank_rules.CRITICAL),
+                "low": levels.count(bloodbank_rules.LOW),
+            }
+        )
     return rows

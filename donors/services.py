@@ -47,7 +47,9 @@ from .models import (
 def _sex(value: str | None) -> str:
     value = (value or "").strip().lower()
     if value and value not in Sex.values:
-        raise DomainError(f"Sex must be one of {', '.join(Sex.values)}.", fields={"sex": [f"Choose {' or '.join(Sex.values)}."]})
+        raise DomainError(
+            f"Sex must be one of {', '.join(Sex.values)}.", fields={"sex": [f"Choose {' or '.join(Sex.values)}."]}
+        )
     return value
 
 
@@ -65,7 +67,10 @@ def _weight(value) -> Decimal | None:
 
 def _donation_type(value: str) -> str:
     if value not in DonationType.values:
-        raise DomainError(f"Unknown donation type {value!r}.", fields={"donation_type": [f"Choose one of {', '.join(DonationType.values)}."]})
+        raise DomainError(
+            f"Unknown donation type {value!r}.",
+            fields={"donation_type": [f"Choose one of {', '.join(DonationType.values)}."]},
+        )
     return value
 
 
@@ -80,16 +85,28 @@ def _not_eligible(result: rules.Eligibility) -> Conflict:
 def _check_adult_on_registration(date_of_birth: date) -> None:
     today = timezone.localdate()
     if date_of_birth > today:
-        raise DomainError("The date of birth is in the future.", fields={"date_of_birth": ["Must not be in the future."]})
+        raise DomainError(
+            "The date of birth is in the future.", fields={"date_of_birth": ["Must not be in the future."]}
+        )
     if date_of_birth.year < today.year - rules.OLDEST_AGE_YEARS:
         message = f"A date of birth more than {rules.OLDEST_AGE_YEARS} years ago is not plausible."
         raise DomainError(message, fields={"date_of_birth": [message]})
     verdict = rules.eligibility(
-        date_of_birth=date_of_birth, sex=rules.FEMALE, weight_kg=rules.MINIMUM_WEIGHT_KG, donations=[], deferrals=[], on_date=today
+        date_of_birth=date_of_birth,
+        sex=rules.FEMALE,
+        weight_kg=rules.MINIMUM_WEIGHT_KG,
+        donations=[],
+        deferrals=[],
+        on_date=today,
     )
     if rules.TOO_YOUNG in verdict.codes:
         message = verdict.reasons[verdict.codes.index(rules.TOO_YOUNG)].message
-        raise DomainError(message, code="too_young", fields={"date_of_birth": [message]}, details=selectors.eligibility_as_dict(verdict))
+        raise DomainError(
+            message,
+            code="too_young",
+            fields={"date_of_birth": [message]},
+            details=selectors.eligibility_as_dict(verdict),
+        )
 
 
 # --- donors -----------------------------------------------------------------------------
@@ -124,12 +141,21 @@ def donor_register(
         user.is_donor = True
         user.save(update_fields=["is_donor"])
         return DonorProfile.objects.create(
-            user=user, blood_group=group, date_of_birth=date_of_birth, sex=sex, weight_kg=weight,
-            contact_number=contact_number, address=address, region=region, registered_at_hospital=registered_at_hospital,
+            user=user,
+            blood_group=group,
+            date_of_birth=date_of_birth,
+            sex=sex,
+            weight_kg=weight,
+            contact_number=contact_number,
+            address=address,
+            region=region,
+            registered_at_hospital=registered_at_hospital,
         )
 
 
-def donor_register_at_desk(*, hospital: Hospital, by: User, email: str, name: str, contact_number: str = "", **details) -> DonorProfile:
+def donor_register_at_desk(
+    *, hospital: Hospital, by: User, email: str, name: str, contact_number: str = "", **details
+) -> DonorProfile:
     """Staff register a walk-in donor at ``hospital``'s desk, with the checks of ``donor_register``.
 
     The account gets no password: to use the portal, the donor sets one with "Forgot your password?" and
@@ -141,15 +167,25 @@ def donor_register_at_desk(*, hospital: Hospital, by: User, email: str, name: st
     twin = DonorProfile.objects.filter(user__email__iexact=(email or "").strip()).select_related("user").first()
     field = "email"
     if twin is None and phone_search_key(contact_number):
-        twin = DonorProfile.objects.filter(phone_key=phone_search_key(contact_number), user__name__iexact=name.strip()).select_related("user").first()
+        twin = (
+            DonorProfile.objects.filter(phone_key=phone_search_key(contact_number), user__name__iexact=name.strip())
+            .select_related("user")
+            .first()
+        )
         field = "contact_number"
     if twin is not None:
-        message = (f"{twin.user.name or twin.user.email} is already registered as donor {twin.donor_number} "
-                   f"(same {field.replace('_', ' ')}): search for them and open their visit.")
+        message = (
+            f"{twin.user.name or twin.user.email} is already registered as donor {twin.donor_number} "
+            f"(same {field.replace('_', ' ')}): search for them and open their visit."
+        )
         raise Conflict(message, code="donor_registered", fields={field: [message]})
     donor = donor_register(
-        email=email, name=name, contact_number=contact_number, password=secrets.token_urlsafe(32),
-        registered_at_hospital=hospital, **details,
+        email=email,
+        name=name,
+        contact_number=contact_number,
+        password=secrets.token_urlsafe(32),
+        registered_at_hospital=hospital,
+        **details,
     )
     donor.user.set_unusable_password()
     donor.user.save(update_fields=["password"])
@@ -159,8 +195,17 @@ def donor_register_at_desk(*, hospital: Hospital, by: User, email: str, name: st
 # Not the sex: it sets the haemoglobin limit at screening, so after registration only staff
 # change it (``screening_record``), as only a typing confirms the blood group.
 PROFILE_FIELDS = {
-    "name", "contact_number", "address", "region", "weight_kg", "blood_group", "available_for_emergencies",
-    "notify_by_email", "notify_by_sms", "quiet_hours_start", "quiet_hours_end",
+    "name",
+    "contact_number",
+    "address",
+    "region",
+    "weight_kg",
+    "blood_group",
+    "available_for_emergencies",
+    "notify_by_email",
+    "notify_by_sms",
+    "quiet_hours_start",
+    "quiet_hours_end",
 }
 
 
@@ -169,7 +214,9 @@ def donor_profile_update(*, donor: DonorProfile, **changes) -> DonorProfile:
     given at registration (staff record it at screening)."""
     unknown = set(changes) - PROFILE_FIELDS
     if unknown:
-        raise DomainError(f"Cannot change {', '.join(sorted(unknown))}.", fields={name: ["Not editable."] for name in unknown})
+        raise DomainError(
+            f"Cannot change {', '.join(sorted(unknown))}.", fields={name: ["Not editable."] for name in unknown}
+        )
     with transaction.atomic():
         donor = DonorProfile.objects.select_for_update().select_related("user").get(pk=donor.pk)
         if "name" in changes:
@@ -183,7 +230,8 @@ def donor_profile_update(*, donor: DonorProfile, **changes) -> DonorProfile:
             if donor.blood_group_confirmed and group != donor.blood_group:
                 raise Conflict(
                     f"Your blood group {donor.blood_group} was confirmed by a laboratory typing; it cannot be changed.",
-                    code="group_confirmed", fields={"blood_group": ["Confirmed by typing."]},
+                    code="group_confirmed",
+                    fields={"blood_group": ["Confirmed by typing."]},
                 )
             changes["blood_group"] = group
         if "weight_kg" in changes:
@@ -197,7 +245,13 @@ def donor_profile_update(*, donor: DonorProfile, **changes) -> DonorProfile:
 
 
 def deferral_create(
-    *, donor: DonorProfile, reason: str, starts_on: date, ends_on: date | None, hospital: Hospital, by: User | None,
+    *,
+    donor: DonorProfile,
+    reason: str,
+    starts_on: date,
+    ends_on: date | None,
+    hospital: Hospital,
+    by: User | None,
     donation: Donation | None = None,
 ) -> Deferral:
     """Defer a donor temporarily (``ends_on``: eligible again that day) or permanently (``ends_on`` None), with a reason."""
@@ -207,7 +261,9 @@ def deferral_create(
         field = "reason" if "reason" in str(exc) else "ends_on"
         raise DomainError(str(exc), fields={field: [str(exc)]}) from exc
     if starts_on < donor.date_of_birth:
-        raise DomainError("A deferral cannot start before the donor was born.", fields={"starts_on": ["Before the date of birth."]})
+        raise DomainError(
+            "A deferral cannot start before the donor was born.", fields={"starts_on": ["Before the date of birth."]}
+        )
     if starts_on > timezone.localdate() + rules.PLANNING_HORIZON:
         raise DomainError("A deferral starts within a year.", fields={"starts_on": ["At most a year ahead."]})
     if ends_on is not None and ends_on - starts_on > rules.LONGEST_TEMPORARY_DEFERRAL:
@@ -215,7 +271,13 @@ def deferral_create(
         raise DomainError(message, fields={"ends_on": [message]})
     with transaction.atomic():
         return Deferral.objects.create(
-            donor=donor, reason=reason.strip(), starts_on=starts_on, ends_on=ends_on, hospital=hospital, set_by=by, donation=donation,
+            donor=donor,
+            reason=reason.strip(),
+            starts_on=starts_on,
+            ends_on=ends_on,
+            hospital=hospital,
+            set_by=by,
+            donation=donation,
         )
 
 
@@ -233,8 +295,10 @@ def deferral_lift(*, deferral: Deferral, by: User) -> Deferral:
         if deferral.ends_on is not None and deferral.ends_on <= today:
             raise Conflict("The deferral has already ended.", code="deferral_ended")
         if deferral.ends_on is None and not (by.is_superuser or can(by, CHANGE, deferral.hospital)):
-            raise Forbidden("A permanent deferral is lifted only by an administrator of the hospital that set it.",
-                            code="permanent_deferral")
+            raise Forbidden(
+                "A permanent deferral is lifted only by an administrator of the hospital that set it.",
+                code="permanent_deferral",
+            )
         if deferral.starts_on >= today:
             deferral.starts_on = today - timedelta(days=1)
         deferral.ends_on = today
@@ -261,7 +325,12 @@ def _check_capacity(capacity: int) -> None:
 
 
 def slot_create(
-    *, hospital: Hospital, starts_at: datetime, ends_at: datetime, capacity: int, by: User | None,
+    *,
+    hospital: Hospital,
+    starts_at: datetime,
+    ends_at: datetime,
+    capacity: int,
+    by: User | None,
     donation_type: str = rules.WHOLE_BLOOD,
 ) -> DonationSlot:
     """Publish a donation slot: a time, a number of places and a donation type."""
@@ -271,8 +340,12 @@ def slot_create(
         raise DomainError("A slot must start in the future.", fields={"starts_at": ["Must be in the future."]})
     with transaction.atomic():
         return DonationSlot.objects.create(
-            hospital=hospital, starts_at=starts_at, ends_at=ends_at, capacity=capacity,
-            donation_type=_donation_type(donation_type), created_by=by,
+            hospital=hospital,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            capacity=capacity,
+            donation_type=_donation_type(donation_type),
+            created_by=by,
         )
 
 
@@ -281,7 +354,11 @@ def _places_taken(slot: DonationSlot) -> int:
 
 
 def slot_update(
-    *, slot: DonationSlot, starts_at: datetime | None = None, ends_at: datetime | None = None, capacity: int | None = None,
+    *,
+    slot: DonationSlot,
+    starts_at: datetime | None = None,
+    ends_at: datetime | None = None,
+    capacity: int | None = None,
 ) -> DonationSlot:
     """Move or resize a slot; capacity cannot drop below the places already taken."""
     with transaction.atomic():
@@ -297,7 +374,8 @@ def slot_update(
             if capacity < taken:
                 raise Conflict(
                     f"{taken} places are already taken; capacity cannot be {capacity}.",
-                    code="capacity_below_bookings", fields={"capacity": [f"At least {taken}."]},
+                    code="capacity_below_bookings",
+                    fields={"capacity": [f"At least {taken}."]},
                 )
             slot.capacity = capacity
         slot.starts_at, slot.ends_at = starts_at, ends_at
@@ -329,7 +407,9 @@ def appointment_book(*, donor: DonorProfile, slot: DonationSlot) -> Appointment:
             raise Conflict("This slot has already started.", code="slot_past")
         if not slot.hospital.is_verified:
             raise Conflict("This hospital does not take bookings yet.", code="hospital_not_verified")
-        missed = Appointment.objects.filter(donor=donor, status=AppointmentStatus.BOOKED, slot__ends_at__lte=timezone.now())
+        missed = Appointment.objects.filter(
+            donor=donor, status=AppointmentStatus.BOOKED, slot__ends_at__lte=timezone.now()
+        )
         for appointment in missed:
             _appointment_move(appointment, to_status=AppointmentStatus.NO_SHOW, by=None)
         if Appointment.objects.filter(donor=donor, status=AppointmentStatus.BOOKED).exists():
@@ -347,14 +427,19 @@ def appointment_book(*, donor: DonorProfile, slot: DonationSlot) -> Appointment:
         except IntegrityError as exc:
             raise Conflict("You already have a booked appointment.", code="already_booked") from exc
         events.publish(
-            events.appointment_booked, appointment_id=appointment.pk, donor_user_id=donor.user_id,
-            starts_at=slot.starts_at, hospital_id=slot.hospital_id,
+            events.appointment_booked,
+            appointment_id=appointment.pk,
+            donor_user_id=donor.user_id,
+            starts_at=slot.starts_at,
+            hospital_id=slot.hospital_id,
         )
         return appointment
 
 
 def _appointment_move(appointment: Appointment, *, to_status: str, by: User | None) -> Appointment:
-    appointment = Appointment.objects.select_for_update().select_related("slot__hospital", "donor").get(pk=appointment.pk)
+    appointment = (
+        Appointment.objects.select_for_update().select_related("slot__hospital", "donor").get(pk=appointment.pk)
+    )
     if not rules.appointment_can_move(from_status=appointment.status, to_status=to_status):
         raise Conflict(
             f"The appointment is {appointment.get_status_display().lower()}; it cannot become "
@@ -378,7 +463,10 @@ def appointment_check_in(*, appointment: Appointment, by: User | None) -> Donati
         appointment = _appointment_move(appointment, to_status=AppointmentStatus.ATTENDED, by=by)
         slot = appointment.slot
         return Donation.objects.create(
-            donor=appointment.donor, hospital=slot.hospital, appointment=appointment, donation_type=slot.donation_type,
+            donor=appointment.donor,
+            hospital=slot.hospital,
+            appointment=appointment,
+            donation_type=slot.donation_type,
             visit_date=timezone.localdate(),
         )
 
@@ -387,7 +475,9 @@ def appointment_no_show(*, appointment: Appointment, by: User | None) -> Appoint
     """Mark a booked donor who did not come, once the slot has started."""
     with transaction.atomic():
         if Appointment.objects.filter(pk=appointment.pk, slot__starts_at__gt=timezone.now()).exists():
-            raise Conflict("The slot has not started yet; a donor cannot be a no-show before it.", code="slot_not_started")
+            raise Conflict(
+                "The slot has not started yet; a donor cannot be a no-show before it.", code="slot_not_started"
+            )
         return _appointment_move(appointment, to_status=AppointmentStatus.NO_SHOW, by=by)
 
 
@@ -395,7 +485,11 @@ def appointment_no_show(*, appointment: Appointment, by: User | None) -> Appoint
 
 
 def donation_register_walk_in(
-    *, donor: DonorProfile, hospital: Hospital, donation_type: str = rules.WHOLE_BLOOD, quantity_ml: int | None = None,
+    *,
+    donor: DonorProfile,
+    hospital: Hospital,
+    donation_type: str = rules.WHOLE_BLOOD,
+    quantity_ml: int | None = None,
 ) -> Donation:
     """A donor registers to give blood at ``hospital`` today (the seed's "donate"): a visit awaiting screening.
 
@@ -404,16 +498,24 @@ def donation_register_walk_in(
     """
     _donation_type(donation_type)
     if quantity_ml is not None and not 100 <= quantity_ml <= 1000:
-        raise DomainError("A donation is between 100 and 1000 ml.", fields={"quantity_ml": ["Must be between 100 and 1000."]})
+        raise DomainError(
+            "A donation is between 100 and 1000 ml.", fields={"quantity_ml": ["Must be between 100 and 1000."]}
+        )
     if not hospital.is_verified:
-        raise DomainError("This hospital does not take donations yet.", fields={"hospital_id": ["Not a network hospital."]})
+        raise DomainError(
+            "This hospital does not take donations yet.", fields={"hospital_id": ["Not a network hospital."]}
+        )
     with transaction.atomic():
         donor = DonorProfile.objects.select_for_update().get(pk=donor.pk)
         result = selectors.donor_eligibility(donor=donor, donation_type=donation_type)
         if not result.eligible:
             raise _not_eligible(result)
         return Donation.objects.create(
-            donor=donor, hospital=hospital, donation_type=donation_type, visit_date=timezone.localdate(), quantity_ml=quantity_ml,
+            donor=donor,
+            hospital=hospital,
+            donation_type=donation_type,
+            visit_date=timezone.localdate(),
+            quantity_ml=quantity_ml,
         )
 
 
@@ -422,7 +524,9 @@ def donation_cancel(*, donation: Donation, by: User | None) -> Donation:
     with transaction.atomic():
         donation = Donation.objects.select_for_update().get(pk=donation.pk)
         if donation.status not in (DonationStatus.AWAITING_SCREENING, DonationStatus.SCREENED):
-            raise Conflict(f"The visit is {donation.get_status_display().lower()}; it cannot be cancelled.", code="donation_state")
+            raise Conflict(
+                f"The visit is {donation.get_status_display().lower()}; it cannot be cancelled.", code="donation_state"
+            )
         donation.status = DonationStatus.CANCELLED
         donation.save(update_fields=["status"])
     return donation
@@ -463,7 +567,9 @@ def screening_record(
     """
     weight = _weight(weight_kg)
     if weight is None:
-        raise DomainError("Weigh the donor at screening.", fields={"weight_kg": ["Required: the weight measured at screening."]})
+        raise DomainError(
+            "Weigh the donor at screening.", fields={"weight_kg": ["Required: the weight measured at screening."]}
+        )
     sex = _sex(sex)
     with transaction.atomic():
         donation = _locked_visit(donation, DonationStatus.AWAITING_SCREENING)
@@ -474,35 +580,61 @@ def screening_record(
             donor.sex = sex
             changed.append("sex")
         if not donor.sex:
-            raise DomainError("Record the donor's sex: the haemoglobin limit depends on it.", fields={"sex": ["Required."]})
+            raise DomainError(
+                "Record the donor's sex: the haemoglobin limit depends on it.", fields={"sex": ["Required."]}
+            )
         donor.save(update_fields=changed)
         measured = rules.screening_problems(
-            haemoglobin=float(haemoglobin_g_dl), sex=donor.sex, donation_type=donation.donation_type,
-            systolic_mmhg=systolic_mmhg, diastolic_mmhg=diastolic_mmhg, pulse_bpm=pulse_bpm,
-            temperature_c=float(temperature_c), questionnaire_passed=questionnaire_passed,
+            haemoglobin=float(haemoglobin_g_dl),
+            sex=donor.sex,
+            donation_type=donation.donation_type,
+            systolic_mmhg=systolic_mmhg,
+            diastolic_mmhg=diastolic_mmhg,
+            pulse_bpm=pulse_bpm,
+            temperature_c=float(temperature_c),
+            questionnaire_passed=questionnaire_passed,
         )
         on_record = selectors.donor_eligibility(
-            donor=donor, on_date=donation.visit_date, donation_type=donation.donation_type, exclude=donation,
+            donor=donor,
+            on_date=donation.visit_date,
+            donation_type=donation.donation_type,
+            exclude=donation,
         ).reasons  # with the weight just measured (set on ``donor`` above)
         problems = [reason.message for reason in (*measured, *on_record)]
         screening = Screening.objects.create(
-            donation=donation, haemoglobin_g_dl=haemoglobin_g_dl, systolic_mmhg=systolic_mmhg, diastolic_mmhg=diastolic_mmhg,
-            pulse_bpm=pulse_bpm, temperature_c=temperature_c, questionnaire_passed=questionnaire_passed, weight_kg=weight,
-            passed=not problems, problems=problems, recorded_by=by,
+            donation=donation,
+            haemoglobin_g_dl=haemoglobin_g_dl,
+            systolic_mmhg=systolic_mmhg,
+            diastolic_mmhg=diastolic_mmhg,
+            pulse_bpm=pulse_bpm,
+            temperature_c=temperature_c,
+            questionnaire_passed=questionnaire_passed,
+            weight_kg=weight,
+            passed=not problems,
+            problems=problems,
+            recorded_by=by,
         )
         donation.status = DonationStatus.SCREENED if not problems else DonationStatus.DEFERRED
         donation.save(update_fields=["status"])
         if measured:
             deferral_create(
-                donor=donor, reason="Screening: " + " ".join(reason.message for reason in measured),
-                starts_on=donation.visit_date, ends_on=rules.screening_deferral_end(measured, on_date=donation.visit_date),
-                hospital=donation.hospital, by=by, donation=donation,
+                donor=donor,
+                reason="Screening: " + " ".join(reason.message for reason in measured),
+                starts_on=donation.visit_date,
+                ends_on=rules.screening_deferral_end(measured, on_date=donation.visit_date),
+                hospital=donation.hospital,
+                by=by,
+                donation=donation,
             )
     return screening
 
 
 def donation_collect(
-    *, donation: Donation, by: User | None, components: list[str] | None = None, volume_ml: int | None = None,
+    *,
+    donation: Donation,
+    by: User | None,
+    components: list[str] | None = None,
+    volume_ml: int | None = None,
 ) -> list[BloodUnit]:
     """Record the collection: the donation's units (whole blood, or its components) enter quarantine under one DIN."""
     try:
@@ -511,7 +643,9 @@ def donation_collect(
         raise DomainError(str(exc), fields={"components": [str(exc)]}) from exc
     volume_ml = volume_ml or donation.quantity_ml
     if volume_ml is not None and not 100 <= volume_ml <= 1000:
-        raise DomainError("A collection is between 100 and 1000 ml.", fields={"volume_ml": ["Must be between 100 and 1000."]})
+        raise DomainError(
+            "A collection is between 100 and 1000 ml.", fields={"volume_ml": ["Must be between 100 and 1000."]}
+        )
     with transaction.atomic():
         donation = _locked_visit(donation, DonationStatus.SCREENED)
         now = timezone.now()
@@ -525,11 +659,19 @@ def donation_collect(
             elif donation.donation_type == rules.DOUBLE_RED_CELLS:
                 # Two red cell doses in one bag record: one DIN holds one unit per component.
                 volume = 2 * volumes[component]
-            units.append(bloodbank_services.unit_create(
-                hospital=donation.hospital, component=component, blood_group=donation.donor.blood_group, by=by,
-                status=UnitStatus.QUARANTINED, volume_ml=volume, collected_at=now, din=din,
-                reason=f"Collected from donation {donation.pk}; quarantined until tested",
-            ))
+            units.append(
+                bloodbank_services.unit_create(
+                    hospital=donation.hospital,
+                    component=component,
+                    blood_group=donation.donor.blood_group,
+                    by=by,
+                    status=UnitStatus.QUARANTINED,
+                    volume_ml=volume,
+                    collected_at=now,
+                    din=din,
+                    reason=f"Collected from donation {donation.pk}; quarantined until tested",
+                )
+            )
         donation.din, donation.collected_at, donation.collected_by = din, now, by
         donation.status = DonationStatus.COLLECTED
         donation.save(update_fields=["din", "collected_at", "collected_by", "status"])
@@ -566,7 +708,9 @@ def marker_result_record(*, donation: Donation, marker: str, result: str, by: Us
     """
     marker = _canonical_marker(marker)
     if result not in Outcome.values:
-        raise DomainError(f"A result is {' or '.join(Outcome.values)}.", fields={"result": [f"Choose {' or '.join(Outcome.values)}."]})
+        raise DomainError(
+            f"A result is {' or '.join(Outcome.values)}.", fields={"result": [f"Choose {' or '.join(Outcome.values)}."]}
+        )
     with transaction.atomic():
         donation = _locked_visit(donation, DonationStatus.COLLECTED)
         if donation.test_results.filter(marker__iexact=marker).exists():
@@ -576,16 +720,25 @@ def marker_result_record(*, donation: Donation, marker: str, result: str, by: Us
             reason = f"{marker} positive on donation {bloodbank_rules.display_din(donation.din)}"
             for unit in _live_units(donation):
                 bloodbank_services.unit_discard(unit=unit, by=by, reason=f"Infection-marker test: {reason}")
-            gone = BloodUnit.objects.filter(din=donation.din, status__in=[UnitStatus.ISSUED, UnitStatus.TRANSFUSED]).order_by("pk")
+            gone = BloodUnit.objects.filter(
+                din=donation.din, status__in=[UnitStatus.ISSUED, UnitStatus.TRANSFUSED]
+            ).order_by("pk")
             by_hospital: dict[int, list[int]] = {}
             for hospital_id, unit_id in gone.values_list("hospital_id", "pk"):
                 by_hospital.setdefault(hospital_id, []).append(unit_id)
             for hospital_id, unit_ids in by_hospital.items():  # issued: recall; transfused: look-back
-                events.publish(events.units_recalled, hospital_id=hospital_id, din=donation.din, unit_ids=unit_ids, marker=marker)
+                events.publish(
+                    events.units_recalled, hospital_id=hospital_id, din=donation.din, unit_ids=unit_ids, marker=marker
+                )
             today = timezone.localdate()
             deferral_create(
-                donor=donation.donor, reason=reason, starts_on=today, ends_on=rules.marker_deferral(marker=marker, on_date=today),
-                hospital=donation.hospital, by=by, donation=donation,
+                donor=donation.donor,
+                reason=reason,
+                starts_on=today,
+                ends_on=rules.marker_deferral(marker=marker, on_date=today),
+                hospital=donation.hospital,
+                by=by,
+                donation=donation,
             )
     return recorded
 
@@ -631,7 +784,6 @@ def donation_release(*, donation: Donation, by: User | None) -> list[BloodUnit]:
         return [bloodbank_services.unit_release(unit=unit, by=by) for unit in units]
 
 
-
 def donor_profile_create(
     *,
     user: User,
@@ -663,7 +815,13 @@ def donor_profile_create(
             user.phone_number = contact_number
         user.save(update_fields=["is_donor", "name", "phone_number"])
         return DonorProfile.objects.create(
-            user=user, blood_group=group, date_of_birth=date_of_birth, sex=sex, weight_kg=weight,
-            contact_number=contact_number, address=address, region=region,
+            user=user,
+            blood_group=group,
+            date_of_birth=date_of_birth,
+            sex=sex,
+            weight_kg=weight,
+            contact_number=contact_number,
+            address=address,
+            region=region,
             available_for_emergencies=available_for_emergencies,
         )

@@ -18,7 +18,9 @@ urlpatterns = [
     path("staff/slots/", api.staff_slots, name="staff-slots"),
     path("staff/slots/<int:slot_id>/", api.staff_slot, name="staff-slot"),
     path("staff/appointments/", api.staff_appointments, name="staff-appointments"),
-    path("staff/appointments/<int:appointment_id>/<str:step>", api.staff_appointment_step, name="staff-appointment-step"),
+    path(
+        "staff/appointments/<int:appointment_id>/<str:step>", api.staff_appointment_step, name="staff-appointment-step"
+    ),
     path("staff/donations/", api.staff_donations, name="staff-donations"),
     path("staff/donations/<int:donation_id>/", api.staff_donation, name="staff-donation"),
     path("staff/donations/<int:donation_id>/screening", api.staff_screening, name="staff-screening"),

@@ -77,22 +77,32 @@ def home(request):
         (label, selectors.donor_eligibility(donor=donor, donation_type=kind, on_date=today))
         for kind, label in DonationType.choices
     ]
-    return render(request, "portal/home.html", {
-        "donor": donor,
-        "whole_blood": eligibility[0][1],
-        "eligibility": eligibility,
-        "appointment": selectors.donor_upcoming_appointment(donor=donor),
-    })
+    return render(
+        request,
+        "portal/home.html",
+        {
+            "donor": donor,
+            "whole_blood": eligibility[0][1],
+            "eligibility": eligibility,
+            "appointment": selectors.donor_upcoming_appointment(donor=donor),
+        },
+    )
 
 
 @donor_required
 def profile(request):
     donor = request.donor
     initial = {
-        "name": donor.user.name, "contact_number": donor.contact_number, "address": donor.address, "region": donor.region,
-        "weight_kg": donor.weight_kg, "available_for_emergencies": donor.available_for_emergencies,
-        "notify_by_email": donor.notify_by_email, "notify_by_sms": donor.notify_by_sms,
-        "quiet_hours_start": donor.quiet_hours_start, "quiet_hours_end": donor.quiet_hours_end,
+        "name": donor.user.name,
+        "contact_number": donor.contact_number,
+        "address": donor.address,
+        "region": donor.region,
+        "weight_kg": donor.weight_kg,
+        "available_for_emergencies": donor.available_for_emergencies,
+        "notify_by_email": donor.notify_by_email,
+        "notify_by_sms": donor.notify_by_sms,
+        "quiet_hours_start": donor.quiet_hours_start,
+        "quiet_hours_end": donor.quiet_hours_end,
     }
     form = bootstrap(DonorPreferencesForm(request.POST or None, initial=initial))
     if request.method == "POST" and form.is_valid():
@@ -122,10 +132,16 @@ def book(request):
         donation_type=filters.cleaned_data.get("donation_type") or None,
         hospital_id=hospital_id,
     )[:60]
-    return render(request, "portal/book.html", {
-        "donor": donor, "filters": filters, "slots": slots,
-        "appointment": selectors.donor_upcoming_appointment(donor=donor),
-    })
+    return render(
+        request,
+        "portal/book.html",
+        {
+            "donor": donor,
+            "filters": filters,
+            "slots": slots,
+            "appointment": selectors.donor_upcoming_appointment(donor=donor),
+        },
+    )
 
 
 @require_POST
@@ -137,7 +153,9 @@ def book_slot(request, slot_id):
     except DomainError as exc:
         _refused(request, exc)
         return redirect("portal-book")
-    messages.success(request, f"Booked: {timezone.localtime(appointment.slot.starts_at):%A %d %B, %H:%M} at {slot.hospital.name}.")
+    messages.success(
+        request, f"Booked: {timezone.localtime(appointment.slot.starts_at):%A %d %B, %H:%M} at {slot.hospital.name}."
+    )
     return redirect("portal-home")
 
 
@@ -156,7 +174,9 @@ def cancel_appointment(request, appointment_id):
 
 @donor_required
 def history(request):
-    return render(request, "portal/history.html", {"donor": request.donor, **selectors.donor_history(donor=request.donor)})
+    return render(
+        request, "portal/history.html", {"donor": request.donor, **selectors.donor_history(donor=request.donor)}
+    )
 
 
 @donor_required
@@ -168,10 +188,22 @@ def inbox(request):
 def shortages(request):
     """Public: current shortages by blood group in a region (the donor's own by default), named by its code or name."""
     regions = selectors.network_regions()
-    donor = getattr(request.user, "donor_profile", None) if request.user.is_authenticated and request.user.is_donor else None
-    region = region_or_none(request.GET.get("region") or (donor.region if donor else None) or (regions[0] if regions else None))
+    donor = (
+        getattr(request.user, "donor_profile", None)
+        if request.user.is_authenticated and request.user.is_donor
+        else None
+    )
+    region = region_or_none(
+        request.GET.get("region") or (donor.region if donor else None) or (regions[0] if regions else None)
+    )
     rows = selectors.regional_shortages(region=region) if region else []
-    return render(request, "portal/shortages.html", {
-        "regions": regions, "region": region.name if region else "", "rows": rows,
-        "shortage": [row for row in rows if level_shortness(row["level"])],
-    })
+    return render(
+        request,
+        "portal/shortages.html",
+        {
+            "regions": regions,
+            "region": region.name if region else "",
+            "rows": rows,
+            "shortage": [row for row in rows if level_shortness(row["level"])],
+        },
+    )

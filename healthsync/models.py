@@ -93,7 +93,8 @@ class User(AbstractBaseUser, PermissionsMixin):
 
 fin_validator = RegexValidator(r"^[A-Z][0-9A-Z]{4}$", "A FIN is 5 characters: a letter, then 4 letters or digits.")
 region_code_validator = RegexValidator(
-    r"^[A-Z0-9][A-Z0-9-]{0,19}$", "A region code is up to 20 capital letters, digits or hyphens, starting with a letter or digit."
+    r"^[A-Z0-9][A-Z0-9-]{0,19}$",
+    "A region code is up to 20 capital letters, digits or hyphens, starting with a letter or digit.",
 )
 
 
@@ -101,14 +102,18 @@ class Region(models.Model):
     """A region of the network, from one list that platform administrators manage. Hospitals and donors
     choose theirs from it, and urgent calls reach a hospital's region by its id: no spelling to match."""
 
-    code = models.CharField(max_length=20, unique=True, validators=[region_code_validator], help_text="Short and stable, e.g. NORTH.")
+    code = models.CharField(
+        max_length=20, unique=True, validators=[region_code_validator], help_text="Short and stable, e.g. NORTH."
+    )
     name = models.CharField(max_length=100, help_text="Unique, whatever the case and spacing.")
 
     class Meta:
         ordering = ["name"]
         constraints = [
             models.UniqueConstraint(
-                Lower("name"), name="region_name_unique_ci", violation_error_message="A region with this name already exists.",
+                Lower("name"),
+                name="region_name_unique_ci",
+                violation_error_message="A region with this name already exists.",
             ),
         ]
 
@@ -123,13 +128,18 @@ class Hospital(models.Model):
     """A hospital or blood centre: the organisation that owns records."""
 
     name = models.CharField(
-        max_length=200, help_text="Unique, whatever the case. Changing a verified hospital's name withdraws its verification."
+        max_length=200,
+        help_text="Unique, whatever the case. Changing a verified hospital's name withdraws its verification.",
     )
     address = models.TextField(blank=True)
     contact_number = models.CharField(max_length=40, blank=True)
     email = models.EmailField(blank=True)
     region = models.ForeignKey(
-        Region, null=True, blank=True, on_delete=models.PROTECT, related_name="hospitals",
+        Region,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="hospitals",
         help_text="Urgent calls go to the donors of this region.",
     )
     fin = models.CharField(
@@ -149,7 +159,9 @@ class Hospital(models.Model):
         # One hospital per name, case aside: no hospital can pose as another under its name.
         constraints = [
             models.UniqueConstraint(
-                Lower("name"), name="hospital_name_unique_ci", violation_error_message="A hospital with this name is already registered.",
+                Lower("name"),
+                name="hospital_name_unique_ci",
+                violation_error_message="A hospital with this name is already registered.",
             ),
         ]
         permissions = [
@@ -162,7 +174,10 @@ class Hospital(models.Model):
 
 
 # The roles a hospital grants (platform administrators and donors are not hospital staff).
-STAFF_ROLES = [(Role.HOSPITAL_ADMIN.value, Role.HOSPITAL_ADMIN.label), (Role.MEDICAL_STAFF.value, Role.MEDICAL_STAFF.label)]
+STAFF_ROLES = [
+    (Role.HOSPITAL_ADMIN.value, Role.HOSPITAL_ADMIN.label),
+    (Role.MEDICAL_STAFF.value, Role.MEDICAL_STAFF.label),
+]
 
 
 class Membership(models.Model):
@@ -194,19 +209,25 @@ class Invitation(models.Model):
     hospital = models.ForeignKey(Hospital, on_delete=models.CASCADE, related_name="invitations")
     email = models.EmailField()
     role = models.CharField(max_length=20, choices=Membership.STAFF_ROLES)
-    invited_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="invitations_sent")
+    invited_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="invitations_sent"
+    )
     token_digest = models.CharField(max_length=64, unique=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     accepted_at = models.DateTimeField(null=True, blank=True)
-    accepted_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="invitations_accepted")
+    accepted_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="invitations_accepted"
+    )
     withdrawn_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(
-                "hospital", Lower("email"), condition=models.Q(accepted_at__isnull=True, withdrawn_at__isnull=True),
+                "hospital",
+                Lower("email"),
+                condition=models.Q(accepted_at__isnull=True, withdrawn_at__isnull=True),
                 name="one_open_invitation_per_address",
                 violation_error_message="This address already has an open invitation to this hospital.",
             ),

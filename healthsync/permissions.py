@@ -144,7 +144,9 @@ def acting_hospital(user, hospital_id=None, *, perm: str = ACT) -> Hospital:
     if not mine:
         raise Forbidden("This is for hospital staff.", code="not_hospital_staff")
     if len(mine) > 1:
-        raise DomainError("You work for several hospitals: name one with the hospital parameter.", fields={"hospital": ["Required."]})
+        raise DomainError(
+            "You work for several hospitals: name one with the hospital parameter.", fields={"hospital": ["Required."]}
+        )
     return mine[0]
 
 

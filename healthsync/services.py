@@ -5,10 +5,11 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from lib.realtime import rights_changed
+
 from .errors import Conflict, Forbidden
 from .models import Hospital, Membership, Region, Role, User
 from .permissions import CHANGE, MANAGE_STAFF, can, forget
-from lib.realtime import rights_changed
 from .regions import region_find
 
 
@@ -24,7 +25,11 @@ def user_register(*, email: str, password: str, name: str = "", phone_number: st
         raise ValidationError({"password": exc.messages}) from exc
     with transaction.atomic():
         if User.objects.filter(email__iexact=email).exists():
-            raise Conflict("An account with this email already exists.", code="email_taken", fields={"email": ["An account with this email already exists."]})
+            raise Conflict(
+                "An account with this email already exists.",
+                code="email_taken",
+                fields={"email": ["An account with this email already exists."]},
+            )
         try:
             return User.objects.create_user(email=email, password=password, name=name, phone_number=phone_number)
         except IntegrityError as exc:
@@ -143,16 +148,28 @@ def hospital_update(*, hospital: Hospital, by: User, **changes) -> Hospital:
 
 
 def hospital_register(
-    *, name: str, email: str, password: str, address: str = "", contact_number: str = "", region: Region | str | None = None
+    *,
+    name: str,
+    email: str,
+    password: str,
+    address: str = "",
+    contact_number: str = "",
+    region: Region | str | None = None,
 ) -> Hospital:
     """A hospital registers itself: the hospital (with its FIN) and its first administrator's account.
 
     It manages its own stock at once and joins the network when verified
     (at once where ``HEALTHSYNC_AUTO_VERIFY_HOSPITALS`` is on).
     """
-    with transaction.atomic():  # the hospital's own checks first: they answer alike whether or not the email has an account
+    with (
+        transaction.atomic()
+    ):  # the hospital's own checks first: they answer alike whether or not the email has an account
         hospital = hospital_create(
-            name=name, address=address, contact_number=contact_number, email=email, region=region,
+            name=name,
+            address=address,
+            contact_number=contact_number,
+            email=email,
+            region=region,
             is_verified=settings.HEALTHSYNC_AUTO_VERIFY_HOSPITALS,
         )
         administrator = user_register(email=email, password=password, name=f"{name} administrator")
@@ -182,7 +199,10 @@ def membership_grant(*, hospital: Hospital, user: User, role: str, by: User | No
     if by is not None and not can(by, MANAGE_STAFF, hospital):
         raise Forbidden("You cannot manage this hospital's staff.")
     if by is not None and not Membership.objects.filter(user=user, hospital=hospital).exists():
-        raise Conflict("A person joins a hospital's staff by accepting an invitation: invite them by email.", code="invitation_required")
+        raise Conflict(
+            "A person joins a hospital's staff by accepting an invitation: invite them by email.",
+            code="invitation_required",
+        )
     with transaction.atomic():
         membership, _ = Membership.objects.update_or_create(
             user=user, hospital=hospital, defaults={"role": role, "granted_by": by}
@@ -200,7 +220,12 @@ def membership_revoke(*, membership: Membership, by: User | None) -> None:
     hospital's alerts as soon as the removal commits (``realtime.rights_changed``)."""
     if by is not None and not can(by, MANAGE_STAFF, membership.hospital):
         raise Forbidden("You cannot manage this hospital's staff.")
-    if by is not None and membership.user_id == by.pk and membership.role == Role.HOSPITAL_ADMIN and not by.is_superuser:
+    if (
+        by is not None
+        and membership.user_id == by.pk
+        and membership.role == Role.HOSPITAL_ADMIN
+        and not by.is_superuser
+    ):
         raise Conflict("You cannot remove your own administrator role.", code="self_revoke")
     with transaction.atomic():
         user = membership.user

@@ -18,7 +18,9 @@ def _input(serializer_class, request) -> dict:
 
 def _not_in_network() -> Forbidden:
     """The network (other hospitals' stock, totals across it) is seen by its members only: verified hospitals."""
-    return Forbidden("Your hospital joins the network once a platform administrator has verified it.", code="hospital_not_verified")
+    return Forbidden(
+        "Your hospital joins the network once a platform administrator has verified it.", code="hospital_not_verified"
+    )
 
 
 def _own_request(request, request_id) -> BloodRequest:

@@ -20,12 +20,13 @@ from .serializers import (
 
 
 class RequestDetail(generics.RetrieveAPIView):
-
     permission_classes = [IsHospitalStaff]
     serializer_class = RequestDetailSerializer
 
     def get_queryset(self):
-        return scope_to_hospitals(BloodRequest.objects.prefetch_related("allocations__unit__hospital"), self.request.user)
+        return scope_to_hospitals(
+            BloodRequest.objects.prefetch_related("allocations__unit__hospital"), self.request.user
+        )
 
 
 @extend_schema(request=None, responses=RequestSerializer)
@@ -44,11 +45,25 @@ def request_emergency_release(request, request_id):
     require_recent_login(request)
     blood_request = _own_request(request, request_id)
     data = _input(EmergencyReleaseSerializer, request)
-    allocations = services.emergency_release(request=blood_request, physician=data["physician"], by=request.user, units=data.get("units"))
+    allocations = services.emergency_release(
+        request=blood_request, physician=data["physician"], by=request.user, units=data.get("units")
+    )
     return Response(AllocationSerializer(allocations, many=True).data)
 
 
-@extend_schema(responses=inline_serializer("NetworkStock", {"hospital_id": serializers.IntegerField(), "hospital": serializers.CharField(), "fin": serializers.CharField(), "region": serializers.CharField(), "compatible_units": serializers.IntegerField()}, many=True))
+@extend_schema(
+    responses=inline_serializer(
+        "NetworkStock",
+        {
+            "hospital_id": serializers.IntegerField(),
+            "hospital": serializers.CharField(),
+            "fin": serializers.CharField(),
+            "region": serializers.CharField(),
+            "compatible_units": serializers.IntegerField(),
+        },
+        many=True,
+    )
+)
 @api_view(["GET"])
 @permission_classes([IsHospitalStaff])
 def request_network_stock(request, request_id):

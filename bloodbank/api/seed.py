@@ -37,9 +37,13 @@ class HospitalRegisterView(RegistrationView):
         serializer = HospitalRegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         return self.registered(
-            request, email=serializer.validated_data["email"], create=lambda: core_services.hospital_register(**serializer.validated_data),
-            respond=lambda hospital: Response({**PublicHospitalSerializer(hospital).data, "is_verified": hospital.is_verified},
-                                              status=status.HTTP_201_CREATED),
+            request,
+            email=serializer.validated_data["email"],
+            create=lambda: core_services.hospital_register(**serializer.validated_data),
+            respond=lambda hospital: Response(
+                {**PublicHospitalSerializer(hospital).data, "is_verified": hospital.is_verified},
+                status=status.HTTP_201_CREATED,
+            ),
         )
 
 
@@ -51,7 +55,10 @@ HospitalLoginView = role_login_view(
 )
 
 
-@extend_schema(parameters=[OpenApiParameter("hospital", int, description="Your hospital's id, if you work for several.")], responses=InventorySerializer)
+@extend_schema(
+    parameters=[OpenApiParameter("hospital", int, description="Your hospital's id, if you work for several.")],
+    responses=InventorySerializer,
+)
 @api_view(["GET"])
 @permission_classes([IsHospitalStaff])
 def inventory(request):
@@ -61,7 +68,10 @@ def inventory(request):
     return Response({"hospital": hospital.pk, **summary})
 
 
-@extend_schema(request=InventoryAddSerializer, responses={201: inline_serializer("UnitsReceived", {"units": UnitSerializer(many=True)})})
+@extend_schema(
+    request=InventoryAddSerializer,
+    responses={201: inline_serializer("UnitsReceived", {"units": UnitSerializer(many=True)})},
+)
 @api_view(["POST"])
 @permission_classes([IsHospitalStaff])
 @seed_field_names
@@ -70,14 +80,28 @@ def inventory_add(request):
     data = _input(InventoryAddSerializer, request)
     hospital = acting_hospital(request.user, data.get("hospital"))
     units = services.units_receive(
-        hospital=hospital, blood_group=data["blood_type"], component=data["component"], volume_ml=data.get("quantity_ml"),
-        count=data["units"], expiry_date=data.get("expiry_date"), collected_at=data.get("collected_at"),
-        anticoagulant=data["anticoagulant"], din=data.get("din"), by=request.user,
+        hospital=hospital,
+        blood_group=data["blood_type"],
+        component=data["component"],
+        volume_ml=data.get("quantity_ml"),
+        count=data["units"],
+        expiry_date=data.get("expiry_date"),
+        collected_at=data.get("collected_at"),
+        anticoagulant=data["anticoagulant"],
+        din=data.get("din"),
+        by=request.user,
     )
     return Response({"units": UnitSerializer(units, many=True).data}, status=status.HTTP_201_CREATED)
 
 
-@extend_schema(request=RequestCreateSerializer, responses={201: inline_serializer("RequestCreated", {"request_id": serializers.IntegerField(), "status": serializers.CharField()})})
+@extend_schema(
+    request=RequestCreateSerializer,
+    responses={
+        201: inline_serializer(
+            "RequestCreated", {"request_id": serializers.IntegerField(), "status": serializers.CharField()}
+        )
+    },
+)
 @rate_limited("blood_request")
 @api_view(["POST"])
 @permission_classes([IsHospitalStaff])
@@ -87,17 +111,32 @@ def request_create(request):
     data = _input(RequestCreateSerializer, request)
     hospital = acting_hospital(request.user, data.get("hospital"))
     blood_request = services.request_create(
-        hospital=hospital, blood_group=data["blood_type"], component=data["component"], units=data.get("units"),
-        volume_ml=data.get("quantity_ml"), urgency=data["urgency_level"], needed_by=data.get("needed_by"),
-        patient_reference=data["patient_reference"], by=request.user,
+        hospital=hospital,
+        blood_group=data["blood_type"],
+        component=data["component"],
+        units=data.get("units"),
+        volume_ml=data.get("quantity_ml"),
+        urgency=data["urgency_level"],
+        needed_by=data.get("needed_by"),
+        patient_reference=data["patient_reference"],
+        by=request.user,
     )
     return Response(
-        {"request_id": blood_request.pk, "status": blood_request.get_status_display(), "units": blood_request.units_requested},
+        {
+            "request_id": blood_request.pk,
+            "status": blood_request.get_status_display(),
+            "units": blood_request.units_requested,
+        },
         status=status.HTTP_201_CREATED,
     )
 
 
-@extend_schema(request=None, responses=inline_serializer("Fulfilment", {"status": serializers.CharField(), "allocated": UnitSerializer(many=True)}))
+@extend_schema(
+    request=None,
+    responses=inline_serializer(
+        "Fulfilment", {"status": serializers.CharField(), "allocated": UnitSerializer(many=True)}
+    ),
+)
 @api_view(["POST"])
 @permission_classes([IsHospitalStaff])
 def request_fulfil(request, request_id):
@@ -107,11 +146,13 @@ def request_fulfil(request, request_id):
     blood_request.refresh_from_db()
     units = [allocation.unit for allocation in allocations]
     prefetch_related_objects(units, "hospital")  # one query for the units' FIN, not one per unit
-    return Response({
-        "request_id": blood_request.pk,
-        "status": blood_request.get_status_display(),
-        "allocated": UnitSerializer(units, many=True).data,
-    })
+    return Response(
+        {
+            "request_id": blood_request.pk,
+            "status": blood_request.get_status_display(),
+            "allocated": UnitSerializer(units, many=True).data,
+        }
+    )
 
 
 class RequestList(generics.ListAPIView):
@@ -131,7 +172,9 @@ class RequestList(generics.ListAPIView):
 @permission_classes([AllowAny])
 def public_hospitals(request):
     """Verified network hospitals."""
-    return Response(PublicHospitalSerializer(Hospital.objects.filter(is_verified=True).select_related("region"), many=True).data)
+    return Response(
+        PublicHospitalSerializer(Hospital.objects.filter(is_verified=True).select_related("region"), many=True).data
+    )
 
 
 @extend_schema(responses=serializers.ListSerializer(child=serializers.CharField()))

@@ -17,8 +17,21 @@ class UnitSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = BloodUnit
-        fields = ["id", "din", "din_display", "component", "product_code", "blood_type", "volume_ml", "status",
-                  "collected_at", "expires_at", "expiry_date", "hospital", "hospital_fin"]
+        fields = [
+            "id",
+            "din",
+            "din_display",
+            "component",
+            "product_code",
+            "blood_type",
+            "volume_ml",
+            "status",
+            "collected_at",
+            "expires_at",
+            "expiry_date",
+            "hospital",
+            "hospital_fin",
+        ]
         read_only_fields = fields
 
 
@@ -46,10 +59,28 @@ class AllocationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Allocation
-        fields = ["id", "status", "emergency", "anti_d_advised", "allocated_at", "issued_at", "crossmatch_method", "crossmatch_sample_id",
-                  "crossmatch_sample_drawn_at", "crossmatch_compatible", "crossmatched_by", "crossmatched_at",
-                  "transfusion_started_at", "transfusion_ended_at", "transfusion_reaction", "transfusion_note",
-                  "transfusion_recorded_by", "returned_at", "returned_by", "unit"]
+        fields = [
+            "id",
+            "status",
+            "emergency",
+            "anti_d_advised",
+            "allocated_at",
+            "issued_at",
+            "crossmatch_method",
+            "crossmatch_sample_id",
+            "crossmatch_sample_drawn_at",
+            "crossmatch_compatible",
+            "crossmatched_by",
+            "crossmatched_at",
+            "transfusion_started_at",
+            "transfusion_ended_at",
+            "transfusion_reaction",
+            "transfusion_note",
+            "transfusion_recorded_by",
+            "returned_at",
+            "returned_by",
+            "unit",
+        ]
 
 
 class RequestSerializer(serializers.ModelSerializer):
@@ -62,8 +93,21 @@ class RequestSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = BloodRequest
-        fields = ["request_id", "hospital", "component", "blood_type", "units", "urgency_level", "needed_by", "status",
-                  "status_code", "created_at", "fulfilled_at", "emergency_physician", "emergency_released_at"]
+        fields = [
+            "request_id",
+            "hospital",
+            "component",
+            "blood_type",
+            "units",
+            "urgency_level",
+            "needed_by",
+            "status",
+            "status_code",
+            "created_at",
+            "fulfilled_at",
+            "emergency_physician",
+            "emergency_released_at",
+        ]
         read_only_fields = fields
 
 
@@ -96,7 +140,9 @@ class InventoryAddSerializer(serializers.Serializer):
     quantity_ml = serializers.IntegerField(required=False, validators=[_positive], max_value=5000)
     units = serializers.IntegerField(required=False, min_value=1, max_value=500, default=1)
     expiry_date = serializers.DateField(required=False, help_text="The label's expiry date; or give collected_at.")
-    collected_at = serializers.DateTimeField(required=False, help_text="When the unit was collected: it is dated from then.")
+    collected_at = serializers.DateTimeField(
+        required=False, help_text="When the unit was collected: it is dated from then."
+    )
     anticoagulant = serializers.CharField(required=False, allow_blank=True, default="", max_length=20)
     component = serializers.ChoiceField(choices=Component.choices, default=Component.RED_CELLS)
     din = serializers.CharField(required=False, max_length=24)
@@ -139,12 +185,16 @@ class TransfusionSerializer(serializers.Serializer):
     started_at = serializers.DateTimeField()
     ended_at = serializers.DateTimeField(required=False, allow_null=True)
     reaction = serializers.BooleanField(default=False, help_text="A transfusion reaction was suspected.")
-    note = serializers.CharField(required=False, allow_blank=True, default="", help_text="What was seen (required with a reaction).")
+    note = serializers.CharField(
+        required=False, allow_blank=True, default="", help_text="What was seen (required with a reaction)."
+    )
 
 
 class TransfusionAmendSerializer(serializers.Serializer):
     ended_at = serializers.DateTimeField(required=False, allow_null=True)
-    reaction_note = serializers.CharField(required=False, allow_blank=True, default="", help_text="A suspected reaction seen since.")
+    reaction_note = serializers.CharField(
+        required=False, allow_blank=True, default="", help_text="A suspected reaction seen since."
+    )
 
 
 class ReturnSerializer(serializers.Serializer):
@@ -169,8 +219,22 @@ class TransferSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Transfer
-        fields = ["id", "from_hospital", "to_hospital", "request", "component", "blood_group", "units_requested",
-                  "status", "note", "requested_at", "decided_at", "dispatched_at", "received_at", "units"]
+        fields = [
+            "id",
+            "from_hospital",
+            "to_hospital",
+            "request",
+            "component",
+            "blood_group",
+            "units_requested",
+            "status",
+            "note",
+            "requested_at",
+            "decided_at",
+            "dispatched_at",
+            "received_at",
+            "units",
+        ]
         read_only_fields = ["id", "status", "requested_at", "decided_at", "dispatched_at", "received_at", "units"]
         extra_kwargs = {"units_requested": {"min_value": 1, "max_value": 200}, "note": {"max_length": 2000}}
 
@@ -183,7 +247,9 @@ class InventoryRowSerializer(serializers.Serializer):
 
 class ComponentRowSerializer(InventoryRowSerializer):
     component = serializers.CharField()
-    level = serializers.CharField(required=False, help_text="critical, low or adequate against the par levels (one hospital only).")
+    level = serializers.CharField(
+        required=False, help_text="critical, low or adequate against the par levels (one hospital only)."
+    )
 
 
 class InventorySerializer(serializers.Serializer):

@@ -35,8 +35,11 @@ class ParLevelListCreate(generics.ListCreateAPIView):
         if not can(request.user, ACT, data["hospital"]):
             raise Http404("No such hospital among yours.")
         par = services.par_level_set(
-            hospital=data["hospital"], blood_group=data["blood_group"], component=data["component"],
-            critical_units=data["critical_units"], low_units=data["low_units"],
+            hospital=data["hospital"],
+            blood_group=data["blood_group"],
+            component=data["component"],
+            critical_units=data["critical_units"],
+            low_units=data["low_units"],
         )
         return Response(ParLevelSerializer(par).data, status=status.HTTP_201_CREATED)
 

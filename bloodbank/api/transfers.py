@@ -30,7 +30,11 @@ class TransferListCreate(generics.ListCreateAPIView):
 
     def get_queryset(self):
         mine = hospitals_for(self.request.user)
-        return (Transfer.objects.filter(from_hospital__in=mine) | Transfer.objects.filter(to_hospital__in=mine)).prefetch_related("units").distinct()
+        return (
+            (Transfer.objects.filter(from_hospital__in=mine) | Transfer.objects.filter(to_hospital__in=mine))
+            .prefetch_related("units")
+            .distinct()
+        )
 
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
@@ -41,9 +45,14 @@ class TransferListCreate(generics.ListCreateAPIView):
         if blood_request is not None and blood_request.hospital_id != to_hospital.pk:
             blood_request = None
         transfer = services.transfer_request(
-            from_hospital=data["from_hospital"], to_hospital=to_hospital, component=data["component"],
-            blood_group=data["blood_group"], units_requested=data["units_requested"], request=blood_request,
-            note=data.get("note", ""), by=request.user,
+            from_hospital=data["from_hospital"],
+            to_hospital=to_hospital,
+            component=data["component"],
+            blood_group=data["blood_group"],
+            units_requested=data["units_requested"],
+            request=blood_request,
+            note=data.get("note", ""),
+            by=request.user,
         )
         return Response(TransferSerializer(transfer).data, status=status.HTTP_201_CREATED)
 
@@ -58,5 +67,7 @@ def transfer_step(request, transfer_id, step):
         raise Http404("Unknown transfer step.")
     _, sides, _ = services.TRANSFER_STEPS[step]
     mine = hospitals_for(request.user)
-    transfer = get_object_or_404(Transfer.objects.filter(pk=transfer_id), reduce(or_, (Q(**{f"{side}__in": mine}) for side in sides)))
+    transfer = get_object_or_404(
+        Transfer.objects.filter(pk=transfer_id), reduce(or_, (Q(**{f"{side}__in": mine}) for side in sides))
+    )
     return Response(TransferSerializer(services.transfer_step(transfer=transfer, step=step, by=request.user)).data)

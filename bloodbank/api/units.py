@@ -45,7 +45,10 @@ class UnitDetail(generics.RetrieveAPIView):
     serializer_class = UnitDetailSerializer
 
     def get_queryset(self):
-        return scope_to_hospitals(BloodUnit.objects.select_related("hospital").prefetch_related("events__by", "events__hospital"), self.request.user)
+        return scope_to_hospitals(
+            BloodUnit.objects.select_related("hospital").prefetch_related("events__by", "events__hospital"),
+            self.request.user,
+        )
 
 
 def _own_unit(request, unit_id) -> BloodUnit:
@@ -57,7 +60,9 @@ def _own_unit(request, unit_id) -> BloodUnit:
 @permission_classes([IsHospitalStaff])
 def unit_discard(request, unit_id):
     require_recent_login(request)
-    unit = services.unit_discard(unit=_own_unit(request, unit_id), by=request.user, reason=str(request.data.get("reason", "")))
+    unit = services.unit_discard(
+        unit=_own_unit(request, unit_id), by=request.user, reason=str(request.data.get("reason", ""))
+    )
     return Response(UnitSerializer(unit).data)
 
 

@@ -62,16 +62,26 @@ def allocation_crossmatch(
     if problems:
         raise DomainError(next(iter(problems.values()))[0], fields=problems)
     with transaction.atomic():
-        allocation = _allocation_locked(allocation, AllocationStatus.RESERVED, only="only a reserved unit is crossmatched", code="not_reserved")
+        allocation = _allocation_locked(
+            allocation, AllocationStatus.RESERVED, only="only a reserved unit is crossmatched", code="not_reserved"
+        )
         allocation.crossmatch_method, allocation.crossmatch_sample_id = method, sample_id
         allocation.crossmatch_sample_drawn_at, allocation.crossmatch_compatible = sample_drawn_at, compatible
         allocation.crossmatched_by, allocation.crossmatched_at = by, timezone.now()
-        allocation.save(update_fields=[
-            "crossmatch_method", "crossmatch_sample_id", "crossmatch_sample_drawn_at", "crossmatch_compatible",
-            "crossmatched_by", "crossmatched_at",
-        ])
+        allocation.save(
+            update_fields=[
+                "crossmatch_method",
+                "crossmatch_sample_id",
+                "crossmatch_sample_drawn_at",
+                "crossmatch_compatible",
+                "crossmatched_by",
+                "crossmatched_at",
+            ]
+        )
         if not compatible:
-            allocation = allocation_cancel(allocation=allocation, by=by, reason=f"Crossmatch incompatible (sample {sample_id})")
+            allocation = allocation_cancel(
+                allocation=allocation, by=by, reason=f"Crossmatch incompatible (sample {sample_id})"
+            )
     return allocation
 
 
@@ -83,7 +93,9 @@ def allocation_issue(*, allocation: Allocation, by) -> Allocation:
     units do not pass here: ``emergency_release`` issues them at once, with the physician recorded.
     """
     with transaction.atomic():
-        allocation = _allocation_locked(allocation, AllocationStatus.RESERVED, only="only a reserved unit can be issued", code="not_reserved")
+        allocation = _allocation_locked(
+            allocation, AllocationStatus.RESERVED, only="only a reserved unit can be issued", code="not_reserved"
+        )
         if rules.needs_crossmatch(allocation.unit.component):
             if allocation.crossmatch_compatible is not True:
                 raise Conflict(
@@ -93,8 +105,16 @@ def allocation_issue(*, allocation: Allocation, by) -> Allocation:
             try:
                 _check_sample(drawn_at=allocation.crossmatch_sample_drawn_at, now=timezone.now())
             except ValueError as exc:
-                raise Conflict(str(exc), code="sample_too_old", details={"sample_id": allocation.crossmatch_sample_id}) from exc
-        _move(allocation.unit, to_status=UnitStatus.ISSUED, by=by, reason=f"Issued for request {allocation.request_id}", request=allocation.request)
+                raise Conflict(
+                    str(exc), code="sample_too_old", details={"sample_id": allocation.crossmatch_sample_id}
+                ) from exc
+        _move(
+            allocation.unit,
+            to_status=UnitStatus.ISSUED,
+            by=by,
+            reason=f"Issued for request {allocation.request_id}",
+            request=allocation.request,
+        )
         allocation.status = AllocationStatus.ISSUED
         allocation.issued_at = timezone.now()
         allocation.save(update_fields=["status", "issued_at"])
@@ -102,18 +122,33 @@ def allocation_issue(*, allocation: Allocation, by) -> Allocation:
 
 
 def _issued_locked(allocation: Allocation) -> Allocation:
-    return _allocation_locked(allocation, AllocationStatus.ISSUED, only="only an issued unit is transfused or returned", code="not_issued")
+    return _allocation_locked(
+        allocation, AllocationStatus.ISSUED, only="only an issued unit is transfused or returned", code="not_issued"
+    )
 
 
 def _check_transfusion_times(allocation: Allocation, *, started_at: datetime, ended_at: datetime | None) -> None:
-    problems = rules.transfusion_time_problems(started_at=started_at, ended_at=ended_at, issued_at=allocation.issued_at,
-                                               expires_at=allocation.unit.expires_at, now=timezone.now())
+    problems = rules.transfusion_time_problems(
+        started_at=started_at,
+        ended_at=ended_at,
+        issued_at=allocation.issued_at,
+        expires_at=allocation.unit.expires_at,
+        now=timezone.now(),
+    )
     if problems:
-        raise DomainError(next(iter(problems.values())), fields={field: [problem] for field, problem in problems.items()})
+        raise DomainError(
+            next(iter(problems.values())), fields={field: [problem] for field, problem in problems.items()}
+        )
 
 
 def allocation_transfuse(
-    *, allocation: Allocation, by, started_at: datetime, ended_at: datetime | None = None, reaction: bool = False, note: str = ""
+    *,
+    allocation: Allocation,
+    by,
+    started_at: datetime,
+    ended_at: datetime | None = None,
+    reaction: bool = False,
+    note: str = "",
 ) -> Allocation:
     """Record that an issued unit was transfused to the request's patient: the bag's last step, which
     closes its path from donor to recipient (21 CFR 606.165; the EU's traceability directive
@@ -134,30 +169,57 @@ def allocation_transfuse(
     with transaction.atomic():
         allocation = _issued_locked(allocation)
         _check_transfusion_times(allocation, started_at=started_at, ended_at=ended_at)
-        reason = f"Transfused to the patient of request {allocation.request_id}" + (" (suspected reaction)" if reaction else "")
+        reason = f"Transfused to the patient of request {allocation.request_id}" + (
+            " (suspected reaction)" if reaction else ""
+        )
         _move(allocation.unit, to_status=UnitStatus.TRANSFUSED, by=by, reason=reason, request=allocation.request)
         allocation.status = AllocationStatus.TRANSFUSED
         allocation.transfusion_started_at, allocation.transfusion_ended_at = started_at, ended_at
-        allocation.transfusion_reaction, allocation.transfusion_note, allocation.transfusion_recorded_by = reaction, note, by
-        allocation.save(update_fields=[
-            "status", "transfusion_started_at", "transfusion_ended_at", "transfusion_reaction", "transfusion_note", "transfusion_recorded_by",
-        ])
+        allocation.transfusion_reaction, allocation.transfusion_note, allocation.transfusion_recorded_by = (
+            reaction,
+            note,
+            by,
+        )
+        allocation.save(
+            update_fields=[
+                "status",
+                "transfusion_started_at",
+                "transfusion_ended_at",
+                "transfusion_reaction",
+                "transfusion_note",
+                "transfusion_recorded_by",
+            ]
+        )
         if reaction:
-            events.publish(events.transfusion_reaction, allocation_id=allocation.pk, hospital_id=allocation.request.hospital_id)
+            events.publish(
+                events.transfusion_reaction, allocation_id=allocation.pk, hospital_id=allocation.request.hospital_id
+            )
     return allocation
 
 
-def allocation_transfusion_amend(*, allocation: Allocation, by, ended_at: datetime | None = None, reaction_note: str = "") -> Allocation:
+def allocation_transfusion_amend(
+    *, allocation: Allocation, by, ended_at: datetime | None = None, reaction_note: str = ""
+) -> Allocation:
     """Complete a recorded transfusion: its end, when it was not known when the transfusion was
     recorded, and a suspected reaction seen later (delayed reactions show hours or days after),
     which is added to the record with who reported it and alerts the hospital's staff."""
     reaction_note = (reaction_note or "").strip()
     if ended_at is None and not reaction_note:
-        raise DomainError("Give the transfusion's end, a suspected reaction, or both.", fields={"reaction_note": ["Required without ended_at."]})
+        raise DomainError(
+            "Give the transfusion's end, a suspected reaction, or both.",
+            fields={"reaction_note": ["Required without ended_at."]},
+        )
     if ended_at is not None and timezone.is_naive(ended_at):
-        raise DomainError("Give the time with its time zone.", fields={"ended_at": ["Give the time with its time zone."]})
+        raise DomainError(
+            "Give the time with its time zone.", fields={"ended_at": ["Give the time with its time zone."]}
+        )
     with transaction.atomic():
-        allocation = _allocation_locked(allocation, AllocationStatus.TRANSFUSED, only="only a recorded transfusion is completed", code="not_transfused")
+        allocation = _allocation_locked(
+            allocation,
+            AllocationStatus.TRANSFUSED,
+            only="only a recorded transfusion is completed",
+            code="not_transfused",
+        )
         changed = []
         if ended_at is not None:
             if allocation.transfusion_ended_at is not None:
@@ -172,7 +234,9 @@ def allocation_transfusion_amend(*, allocation: Allocation, by, ended_at: dateti
             if not allocation.transfusion_reaction:
                 allocation.transfusion_reaction = True
                 changed.append("transfusion_reaction")
-                events.publish(events.transfusion_reaction, allocation_id=allocation.pk, hospital_id=allocation.request.hospital_id)
+                events.publish(
+                    events.transfusion_reaction, allocation_id=allocation.pk, hospital_id=allocation.request.hospital_id
+                )
         allocation.save(update_fields=changed)
     return allocation
 
@@ -182,19 +246,32 @@ def allocation_return(*, allocation: Allocation, by, seal_intact: bool) -> Alloc
     intact, in date, not thawed plasma, a refrigerated unit within ``HEALTHSYNC_RETURN_TO_STOCK_MINUTES``
     of issue), otherwise discarded with the reason. Either way the request is short of it again."""
     if not isinstance(seal_intact, bool):
-        raise DomainError("Say whether the bag's seal is intact (true or false).", fields={"seal_intact": ["Required."]})
+        raise DomainError(
+            "Say whether the bag's seal is intact (true or false).", fields={"seal_intact": ["Required."]}
+        )
     with transaction.atomic():
         allocation = _issued_locked(allocation)
         unit, now = allocation.unit, timezone.now()
         refusal = rules.return_to_stock_refusal(
-            component=unit.component, minutes_out=max(0.0, (now - allocation.issued_at).total_seconds() / 60), seal_intact=seal_intact,
-            expired=rules.is_expired(expires_at=unit.expires_at, now=now), limit_minutes=parameters.return_to_stock_minutes(),
+            component=unit.component,
+            minutes_out=max(0.0, (now - allocation.issued_at).total_seconds() / 60),
+            seal_intact=seal_intact,
+            expired=rules.is_expired(expires_at=unit.expires_at, now=now),
+            limit_minutes=parameters.return_to_stock_minutes(),
         ) or " ".join(_stock_problems(unit))
         returned = f"Returned unused from request {allocation.request_id}"
         if refusal:
-            _move(unit, to_status=UnitStatus.DISCARDED, by=by, reason=f"{returned}: {refusal}", request=allocation.request)
+            _move(
+                unit, to_status=UnitStatus.DISCARDED, by=by, reason=f"{returned}: {refusal}", request=allocation.request
+            )
         else:
-            _move(unit, to_status=UnitStatus.AVAILABLE, by=by, reason=f"{returned}, back to stock", request=allocation.request)
+            _move(
+                unit,
+                to_status=UnitStatus.AVAILABLE,
+                by=by,
+                reason=f"{returned}, back to stock",
+                request=allocation.request,
+            )
         allocation.status, allocation.returned_at, allocation.returned_by = AllocationStatus.RETURNED, now, by
         allocation.save(update_fields=["status", "returned_at", "returned_by"])
         _refresh_request_status(BloodRequest.objects.select_for_update().get(pk=allocation.request_id))
@@ -205,10 +282,18 @@ def allocation_return(*, allocation: Allocation, by, seal_intact: bool) -> Alloc
 def allocation_cancel(*, allocation: Allocation, by, reason: str) -> Allocation:
     """Give a reserved unit back to available stock."""
     with transaction.atomic():
-        allocation = _allocation_locked(allocation, AllocationStatus.RESERVED, only="only a reservation can be cancelled", code="not_reserved")
+        allocation = _allocation_locked(
+            allocation, AllocationStatus.RESERVED, only="only a reservation can be cancelled", code="not_reserved"
+        )
         allocation.status = AllocationStatus.CANCELLED
         allocation.save(update_fields=["status"])
-        _move(allocation.unit, to_status=UnitStatus.AVAILABLE, by=by, reason=reason or "Reservation cancelled", request=allocation.request)
+        _move(
+            allocation.unit,
+            to_status=UnitStatus.AVAILABLE,
+            by=by,
+            reason=reason or "Reservation cancelled",
+            request=allocation.request,
+        )
         _refresh_request_status(BloodRequest.objects.select_for_update().get(pk=allocation.request_id))
         _publish_levels(allocation.unit.hospital_id, [(allocation.unit.blood_group, allocation.unit.component)])
     return allocation

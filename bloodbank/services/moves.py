@@ -20,8 +20,14 @@ from ..models import (
 
 def _record(unit: BloodUnit, *, from_status: str, by, reason: str = "", request=None, transfer=None) -> None:
     UnitEvent.objects.create(
-        unit=unit, from_status=from_status, to_status=unit.status, hospital_id=unit.hospital_id,
-        by=by, reason=reason, request=request, transfer=transfer,
+        unit=unit,
+        from_status=from_status,
+        to_status=unit.status,
+        hospital_id=unit.hospital_id,
+        by=by,
+        reason=reason,
+        request=request,
+        transfer=transfer,
     )
 
 
@@ -42,7 +48,9 @@ def _move_many(
             rules.check_transition(from_status=unit.status, to_status=to_status, reason=reason)
         except rules.TransitionRefused as exc:
             raise Conflict(str(exc), code="transition_refused") from exc
-        if to_status in (UnitStatus.RESERVED, UnitStatus.ISSUED) and rules.is_expired(expires_at=unit.expires_at, now=now):
+        if to_status in (UnitStatus.RESERVED, UnitStatus.ISSUED) and rules.is_expired(
+            expires_at=unit.expires_at, now=now
+        ):
             raise Conflict(f"Unit {unit.din_display} expired; it cannot be {to_status}.", code="unit_expired")
     changes = {"status": to_status, "updated_at": now}
     if hospital is not None:
@@ -55,10 +63,18 @@ def _move_many(
             raise Conflict("A unit changed meanwhile; try again.", code="unit_changed")
     history = []
     for unit in units:
-        history.append(UnitEvent(
-            unit=unit, from_status=unit.status, to_status=to_status, hospital_id=hospital.pk if hospital else unit.hospital_id,
-            by=by, reason=reason, request=request, transfer=transfer,
-        ))
+        history.append(
+            UnitEvent(
+                unit=unit,
+                from_status=unit.status,
+                to_status=to_status,
+                hospital_id=hospital.pk if hospital else unit.hospital_id,
+                by=by,
+                reason=reason,
+                request=request,
+                transfer=transfer,
+            )
+        )
         unit.status = to_status
         if hospital is not None:
             unit.hospital = hospital
@@ -82,7 +98,9 @@ def _stock_problems(unit: BloodUnit) -> list[str]:
 
 def _live_allocations(request: BloodRequest):
     """The allocations that count towards the request: reserved, issued, or transfused to its patient."""
-    return request.allocations.filter(status__in=[AllocationStatus.RESERVED, AllocationStatus.ISSUED, AllocationStatus.TRANSFUSED])
+    return request.allocations.filter(
+        status__in=[AllocationStatus.RESERVED, AllocationStatus.ISSUED, AllocationStatus.TRANSFUSED]
+    )
 
 
 def _refresh_request_status(request: BloodRequest, *, allocated: int | None = None) -> None:

@@ -34,7 +34,9 @@ def units_for(*, component: str, units: int | None = None, volume_ml: int | None
     if volume_ml is None:
         raise DomainError("Give units or volume_ml.", fields={"units": ["Give units or volume_ml."]})
     try:
-        return rules.units_for_volume(component=component, ml=volume_ml, standard_volume_ml=parameters.standard_volumes())
+        return rules.units_for_volume(
+            component=component, ml=volume_ml, standard_volume_ml=parameters.standard_volumes()
+        )
     except ValueError as exc:
         raise DomainError(str(exc), fields={"volume_ml": [str(exc)]}) from exc
 
@@ -55,7 +57,9 @@ def request_create(
     patient_reference: str = "",
 ) -> BloodRequest:
     if component not in Component.values:
-        raise DomainError(f"Unknown component {component!r}.", fields={"component": [f"Choose one of {', '.join(Component.values)}."]})
+        raise DomainError(
+            f"Unknown component {component!r}.", fields={"component": [f"Choose one of {', '.join(Component.values)}."]}
+        )
     group = blood_group_or_refusal(blood_group)
     try:
         rules.validate_urgency(urgency)
@@ -68,11 +72,20 @@ def request_create(
             raise DomainError(str(exc), fields={"needed_by": [str(exc)]}) from exc
     count = units_for(component=component, units=units, volume_ml=volume_ml)
     if count > MAX_REQUEST_UNITS:
-        raise DomainError(f"A request can ask for at most {MAX_REQUEST_UNITS} units.", fields={"units": [f"At most {MAX_REQUEST_UNITS}."]})
+        raise DomainError(
+            f"A request can ask for at most {MAX_REQUEST_UNITS} units.",
+            fields={"units": [f"At most {MAX_REQUEST_UNITS}."]},
+        )
     with transaction.atomic():
         request = BloodRequest.objects.create(
-            hospital=hospital, component=component, blood_group=group, units_requested=count, urgency=urgency,
-            needed_by=needed_by, patient_reference=patient_reference, created_by=by,
+            hospital=hospital,
+            component=component,
+            blood_group=group,
+            units_requested=count,
+            urgency=urgency,
+            needed_by=needed_by,
+            patient_reference=patient_reference,
+            created_by=by,
         )
         events.publish(events.request_created, request_id=request.pk, hospital_id=hospital.pk, urgency=urgency)
     return request
@@ -81,14 +94,17 @@ def request_create(
 def _candidates(*, hospital_id: int, component: str, donor_group: str, limit: int, now: datetime) -> list[BloodUnit]:
     """Available, unexpired units of one group, earliest expiry first (first expired, first out), locked."""
     return list(
-        BloodUnit.objects.select_for_update(skip_locked=True).available(now)
+        BloodUnit.objects.select_for_update(skip_locked=True)
+        .available(now)
         .filter(hospital_id=hospital_id, component=component, blood_group=donor_group)
         .order_by("expires_at", "id")[:limit]
     )
 
 
 def _o_negative_available(*, hospital_id: int, component: str, now: datetime) -> int:
-    return BloodUnit.objects.available(now).filter(hospital_id=hospital_id, component=component, blood_group="O-").count()
+    return (
+        BloodUnit.objects.available(now).filter(hospital_id=hospital_id, component=component, blood_group="O-").count()
+    )
 
 
 def _within_o_negative_reserve(
@@ -108,14 +124,18 @@ def _within_o_negative_reserve(
     stock = _o_negative_available(hospital_id=hospital_id, component=component, now=now)
     allowed = []
     for unit in units:
-        if not rules.may_use_o_negative(recipient_group=recipient_group, urgency=urgency, o_negative_available=stock, reserve=reserve):
+        if not rules.may_use_o_negative(
+            recipient_group=recipient_group, urgency=urgency, o_negative_available=stock, reserve=reserve
+        ):
             break
         allowed.append(unit)
         stock -= 1
     return allowed
 
 
-def _choose_compatible(*, hospital_id: int, component: str, recipient_group: str, urgency: int, wanted: int, now: datetime) -> list[BloodUnit]:
+def _choose_compatible(
+    *, hospital_id: int, component: str, recipient_group: str, urgency: int, wanted: int, now: datetime
+) -> list[BloodUnit]:
     """Up to ``wanted`` available units of ``hospital_id`` for the recipient: donor groups in the
     documented preference order (``rules.donor_preference``, never RhD-positive red cells for an
     RhD-negative recipient), earliest expiry first within a group, the O-negative reserve kept."""
@@ -128,7 +148,12 @@ def _choose_compatible(*, hospital_id: int, component: str, recipient_group: str
         units = _candidates(hospital_id=hospital_id, component=component, donor_group=group, limit=need, now=now)
         if group == "O-":
             units = _within_o_negative_reserve(
-                units, hospital_id=hospital_id, component=component, recipient_group=recipient_group, urgency=urgency, now=now,
+                units,
+                hospital_id=hospital_id,
+                component=component,
+                recipient_group=recipient_group,
+                urgency=urgency,
+                now=now,
             )
         chosen.extend(units)
     return chosen
@@ -160,20 +185,36 @@ def request_fulfil(*, request: BloodRequest, by) -> list[Allocation]:
         if missing <= 0:
             _refresh_request_status(request, allocated=request.units_requested - missing)
             return []
-        chosen = _choose_compatible(hospital_id=request.hospital_id, component=request.component, recipient_group=request.blood_group,
-                                    urgency=request.urgency, wanted=missing, now=now)
+        chosen = _choose_compatible(
+            hospital_id=request.hospital_id,
+            component=request.component,
+            recipient_group=request.blood_group,
+            urgency=request.urgency,
+            wanted=missing,
+            now=now,
+        )
         if not chosen:
             raise Conflict(
                 "No compatible unit is available at this hospital.",
                 code="no_compatible_stock",
                 details={"component": request.component, "blood_group": request.blood_group, "missing_units": missing},
             )
-        _move_many(chosen, to_status=UnitStatus.RESERVED, by=by, reason=f"Reserved for request {request.pk}", request=request)
-        allocations = Allocation.objects.bulk_create([
-            Allocation(request=request, unit=unit, allocated_by=by, anti_d_advised=rules.anti_d_advised(
-                component=unit.component, recipient_group=request.blood_group, donor_group=unit.blood_group))
-            for unit in chosen
-        ])
+        _move_many(
+            chosen, to_status=UnitStatus.RESERVED, by=by, reason=f"Reserved for request {request.pk}", request=request
+        )
+        allocations = Allocation.objects.bulk_create(
+            [
+                Allocation(
+                    request=request,
+                    unit=unit,
+                    allocated_by=by,
+                    anti_d_advised=rules.anti_d_advised(
+                        component=unit.component, recipient_group=request.blood_group, donor_group=unit.blood_group
+                    ),
+                )
+                for unit in chosen
+            ]
+        )
         _refresh_request_status(request, allocated=request.units_requested - missing + len(chosen))
         _publish_levels(request.hospital_id, [(unit.blood_group, unit.component) for unit in chosen])
     return allocations
@@ -189,7 +230,9 @@ def request_cancel(*, request: BloodRequest, by) -> BloodRequest:
     return request
 
 
-def emergency_release(*, request: BloodRequest, physician: str, by, units: int | None = None, reason: str = "") -> list[Allocation]:
+def emergency_release(
+    *, request: BloodRequest, physician: str, by, units: int | None = None, reason: str = ""
+) -> list[Allocation]:
     """Issue uncrossmatched group O red cells at once for an urgency-5 request (21 CFR 606.151(e)).
 
     The authorising physician is recorded on the request and every unit's history.
@@ -213,14 +256,22 @@ def emergency_release(*, request: BloodRequest, physician: str, by, units: int |
         groups = ["O+", "O-"] if request.blood_group.endswith("+") else ["O-"]
         chosen: list[BloodUnit] = []
         for group in groups:
-            chosen += _candidates(hospital_id=request.hospital_id, component=Component.RED_CELLS, donor_group=group, limit=wanted - len(chosen), now=now)
+            chosen += _candidates(
+                hospital_id=request.hospital_id,
+                component=Component.RED_CELLS,
+                donor_group=group,
+                limit=wanted - len(chosen),
+                now=now,
+            )
         if not chosen:
             raise Conflict("No group O red cells are available for emergency release.", code="no_compatible_stock")
         request.emergency_physician = physician.strip()
         request.emergency_released_at = now
         request.emergency_released_by = by
         request.save(update_fields=["emergency_physician", "emergency_released_at", "emergency_released_by"])
-        reason = f"Emergency release, uncrossmatched, authorised by {physician.strip()}" + (f": {reason.strip()}" if (reason or "").strip() else "")
+        reason = f"Emergency release, uncrossmatched, authorised by {physician.strip()}" + (
+            f": {reason.strip()}" if (reason or "").strip() else ""
+        )
         allocations = []
         for unit in chosen:
             _move(unit, to_status=UnitStatus.RESERVED, by=by, reason=reason, request=request)

@@ -22,32 +22,55 @@ from .requests import _choose_compatible
 
 
 def transfer_request(
-    *, from_hospital: Hospital, to_hospital: Hospital, component: str, blood_group: str, units_requested: int, by,
-    request: BloodRequest | None = None, note: str = "",
+    *,
+    from_hospital: Hospital,
+    to_hospital: Hospital,
+    component: str,
+    blood_group: str,
+    units_requested: int,
+    by,
+    request: BloodRequest | None = None,
+    note: str = "",
 ) -> Transfer:
     """Ask a verified network hospital for units. Both hospitals must be verified."""
     if from_hospital.pk == to_hospital.pk:
-        raise DomainError("A hospital cannot transfer to itself.", fields={"from_hospital": ["Choose another hospital."]})
+        raise DomainError(
+            "A hospital cannot transfer to itself.", fields={"from_hospital": ["Choose another hospital."]}
+        )
     if not (from_hospital.is_verified and to_hospital.is_verified):
         raise Forbidden("Transfers are between verified network hospitals.")
     if units_requested < 1:
         raise DomainError("Ask for at least one unit.", fields={"units_requested": ["Must be at least 1."]})
     if request is not None:
         if request.hospital_id != to_hospital.pk:
-            raise DomainError("Units for a request go to the hospital that made it.", fields={"request": ["Another hospital's request."]})
+            raise DomainError(
+                "Units for a request go to the hospital that made it.",
+                fields={"request": ["Another hospital's request."]},
+            )
         if request.status in (BloodRequestStatus.CANCELLED, BloodRequestStatus.FULFILLED):
-            raise Conflict(f"Request {request.pk} is {request.get_status_display().lower()}: it needs no more units.", code="request_closed")
+            raise Conflict(
+                f"Request {request.pk} is {request.get_status_display().lower()}: it needs no more units.",
+                code="request_closed",
+            )
     with transaction.atomic():
         return Transfer.objects.create(
-            from_hospital=from_hospital, to_hospital=to_hospital, component=component, blood_group=blood_group,
-            units_requested=units_requested, request=request, requested_by=by, note=note,
+            from_hospital=from_hospital,
+            to_hospital=to_hospital,
+            component=component,
+            blood_group=blood_group,
+            units_requested=units_requested,
+            request=request,
+            requested_by=by,
+            note=note,
         )
 
 
 def _transfer_locked(transfer: Transfer, expected: str) -> Transfer:
     transfer = Transfer.objects.select_for_update().get(pk=transfer.pk)
     if transfer.status != expected:
-        raise Conflict(f"The transfer is {transfer.get_status_display().lower()}, not {expected}.", code="transfer_state")
+        raise Conflict(
+            f"The transfer is {transfer.get_status_display().lower()}, not {expected}.", code="transfer_state"
+        )
     return transfer
 
 
@@ -60,13 +83,23 @@ def transfer_approve(*, transfer: Transfer, by) -> Transfer:
     with transaction.atomic():
         transfer = _transfer_locked(transfer, TransferStatus.REQUESTED)
         chosen = _choose_compatible(
-            hospital_id=transfer.from_hospital_id, component=transfer.component, recipient_group=transfer.blood_group,
-            urgency=transfer.request.urgency if transfer.request_id else rules.ROUTINE, wanted=transfer.units_requested, now=now,
+            hospital_id=transfer.from_hospital_id,
+            component=transfer.component,
+            recipient_group=transfer.blood_group,
+            urgency=transfer.request.urgency if transfer.request_id else rules.ROUTINE,
+            wanted=transfer.units_requested,
+            now=now,
         )
         if not chosen:
             raise Conflict("No compatible unit is available to send.", code="no_compatible_stock")
         for unit in chosen:
-            _move(unit, to_status=UnitStatus.RESERVED, by=by, reason=f"Reserved for transfer {transfer.pk} to {transfer.to_hospital.fin}", transfer=transfer)
+            _move(
+                unit,
+                to_status=UnitStatus.RESERVED,
+                by=by,
+                reason=f"Reserved for transfer {transfer.pk} to {transfer.to_hospital.fin}",
+                transfer=transfer,
+            )
         transfer.units.set(chosen)
         transfer.status, transfer.decided_by, transfer.decided_at = TransferStatus.APPROVED, by, now
         transfer.save(update_fields=["status", "decided_by", "decided_at"])
@@ -89,16 +122,27 @@ def transfer_dispatch(*, transfer: Transfer, by) -> Transfer:
         transfer = _transfer_locked(transfer, TransferStatus.APPROVED)
         units = list(transfer.units.select_for_update())
         now = timezone.now()
-        expired = [unit for unit in units if unit.status == UnitStatus.EXPIRED or rules.is_expired(expires_at=unit.expires_at, now=now)]
+        expired = [
+            unit
+            for unit in units
+            if unit.status == UnitStatus.EXPIRED or rules.is_expired(expires_at=unit.expires_at, now=now)
+        ]
         if expired:
             dins = ", ".join(unit.din_display for unit in expired)
             raise Conflict(
                 f"Unit(s) {dins} of this transfer expired; an expired unit is not dispatched. Cancel the transfer and ask again.",
-                code="unit_expired", details={"unit_ids": [unit.pk for unit in expired]},
+                code="unit_expired",
+                details={"unit_ids": [unit.pk for unit in expired]},
             )
         for unit in units:
             _move(unit, to_status=UnitStatus.AVAILABLE, by=by, reason="Released for dispatch", transfer=transfer)
-            _move(unit, to_status=UnitStatus.IN_TRANSIT, by=by, reason=f"Dispatched to {transfer.to_hospital.fin}", transfer=transfer)
+            _move(
+                unit,
+                to_status=UnitStatus.IN_TRANSIT,
+                by=by,
+                reason=f"Dispatched to {transfer.to_hospital.fin}",
+                transfer=transfer,
+            )
         transfer.status, transfer.dispatched_by, transfer.dispatched_at = TransferStatus.DISPATCHED, by, timezone.now()
         transfer.save(update_fields=["status", "dispatched_by", "dispatched_at"])
     return transfer
@@ -115,7 +159,13 @@ def transfer_cancel(*, transfer: Transfer, by, reason: str = "") -> Transfer:
             )
         released = [unit for unit in transfer.units.select_for_update() if unit.status == UnitStatus.RESERVED]
         for unit in released:
-            _move(unit, to_status=UnitStatus.AVAILABLE, by=by, reason=reason or f"Transfer {transfer.pk} cancelled", transfer=transfer)
+            _move(
+                unit,
+                to_status=UnitStatus.AVAILABLE,
+                by=by,
+                reason=reason or f"Transfer {transfer.pk} cancelled",
+                transfer=transfer,
+            )
         transfer.status = TransferStatus.CANCELLED
         transfer.note = "\n".join(filter(None, [transfer.note, reason]))
         transfer.save(update_fields=["status", "note"])
@@ -130,7 +180,14 @@ def transfer_receive(*, transfer: Transfer, by) -> Transfer:
         units = list(transfer.units.select_for_update())
         now = timezone.now()
         for unit in units:
-            _move(unit, to_status=UnitStatus.AVAILABLE, by=by, reason=f"Received from {transfer.from_hospital.fin}", transfer=transfer, hospital=transfer.to_hospital)
+            _move(
+                unit,
+                to_status=UnitStatus.AVAILABLE,
+                by=by,
+                reason=f"Received from {transfer.from_hospital.fin}",
+                transfer=transfer,
+                hospital=transfer.to_hospital,
+            )
             # One that expired on the way is received (custody recorded), then expired at once.
             if rules.is_expired(expires_at=unit.expires_at, now=now):
                 _move(unit, to_status=UnitStatus.EXPIRED, by=by, reason="Expired in transit", transfer=transfer)
@@ -140,7 +197,9 @@ def transfer_receive(*, transfer: Transfer, by) -> Transfer:
     return transfer
 
 
-def transfer_offer(*, from_hospital: Hospital, request: BloodRequest, units_requested: int, by, note: str = "") -> Transfer:
+def transfer_offer(
+    *, from_hospital: Hospital, request: BloodRequest, units_requested: int, by, note: str = ""
+) -> Transfer:
     """A verified hospital offers units to another's open request (answering its urgent alert): a
     transfer towards the requesting hospital, approved at once by the offering holder, so the
     compatible units are reserved for it now; the holder dispatches them next, and the requester
@@ -150,8 +209,14 @@ def transfer_offer(*, from_hospital: Hospital, request: BloodRequest, units_requ
         raise DomainError(message, fields={"units_requested": [message]})
     with transaction.atomic():
         transfer = transfer_request(
-            from_hospital=from_hospital, to_hospital=request.hospital, component=request.component, blood_group=request.blood_group,
-            units_requested=units_requested, request=request, by=by, note=note or f"Offered by {from_hospital.name}",
+            from_hospital=from_hospital,
+            to_hospital=request.hospital,
+            component=request.component,
+            blood_group=request.blood_group,
+            units_requested=units_requested,
+            request=request,
+            by=by,
+            note=note or f"Offered by {from_hospital.name}",
         )
         return transfer_approve(transfer=transfer, by=by)
 
@@ -178,7 +243,8 @@ def _on_side(user, transfer: Transfer, sides) -> bool:
 def transfer_steps_open(*, transfer: Transfer, user) -> list[str]:
     """The steps ``user`` may take on ``transfer`` now: their side's, from its current status."""
     return [
-        step for step, (_, sides, statuses) in TRANSFER_STEPS.items()
+        step
+        for step, (_, sides, statuses) in TRANSFER_STEPS.items()
         if transfer.status in statuses and _on_side(user, transfer, sides)
     ]
 

@@ -54,15 +54,21 @@ def _dating_anticoagulant(anticoagulant: str) -> str | None:
 
 def _check_collected_at(collected_at: datetime) -> None:
     if timezone.is_naive(collected_at):
-        raise DomainError("The collection time needs a time zone.", fields={"collected_at": ["Give a time zone offset."]})
+        raise DomainError(
+            "The collection time needs a time zone.", fields={"collected_at": ["Give a time zone offset."]}
+        )
     if collected_at > timezone.now():
-        raise DomainError("The collection time is in the future.", fields={"collected_at": ["Must not be in the future."]})
+        raise DomainError(
+            "The collection time is in the future.", fields={"collected_at": ["Must not be in the future."]}
+        )
 
 
 def _expiry_from_collection(*, component: str, collected_at: datetime, anticoagulant: str | None) -> datetime:
     """The end of a bag's last day of use, counted from its collection (21 CFR 610.53)."""
     try:
-        return rules.expires_at(component=component, collected_at=collected_at, tz=_local_tz(), anticoagulant=anticoagulant)
+        return rules.expires_at(
+            component=component, collected_at=collected_at, tz=_local_tz(), anticoagulant=anticoagulant
+        )
     except ValueError as exc:
         raise DomainError(str(exc), fields={"anticoagulant": [str(exc)]}) from exc
 
@@ -93,7 +99,9 @@ def unit_create(
     ``publish=False`` leaves the level event to a caller that creates many units at once.
     """
     if component not in Component.values:
-        raise DomainError(f"Unknown component {component!r}.", fields={"component": [f"Choose one of {', '.join(Component.values)}."]})
+        raise DomainError(
+            f"Unknown component {component!r}.", fields={"component": [f"Choose one of {', '.join(Component.values)}."]}
+        )
     group = blood_group_or_refusal(blood_group)
     volume_ml = volume_ml if volume_ml is not None else parameters.standard_volumes()[component]
     if volume_ml <= 0:
@@ -102,7 +110,9 @@ def unit_create(
     collected_at = collected_at or timezone.now()
     _check_collected_at(collected_at)
     if expires_at is None:
-        expires_at = _expiry_from_collection(component=component, collected_at=collected_at, anticoagulant=dating_anticoagulant)
+        expires_at = _expiry_from_collection(
+            component=component, collected_at=collected_at, anticoagulant=dating_anticoagulant
+        )
     if expires_at <= timezone.now():
         raise DomainError("The unit is already expired.", fields={"expires_at": ["Must be in the future."]})
     with transaction.atomic():
@@ -116,14 +126,22 @@ def unit_create(
         try:
             with transaction.atomic():
                 unit = BloodUnit.objects.create(
-                    hospital=hospital, din=din, component=component, blood_group=group, volume_ml=volume_ml,
-                    collected_at=collected_at, expires_at=expires_at, status=status, anticoagulant=anticoagulant,
+                    hospital=hospital,
+                    din=din,
+                    component=component,
+                    blood_group=group,
+                    volume_ml=volume_ml,
+                    collected_at=collected_at,
+                    expires_at=expires_at,
+                    status=status,
+                    anticoagulant=anticoagulant,
                     product_code=product_code,
                 )
         except IntegrityError as exc:
             raise Conflict(
                 f"A {component.replace('_', ' ')} unit with DIN {rules.display_din(din)} already exists.",
-                code="duplicate_unit", fields={"din": ["One DIN identifies one bag per component."]},
+                code="duplicate_unit",
+                fields={"din": ["One DIN identifies one bag per component."]},
             ) from exc
         _record(unit, from_status="", by=by, reason=reason or "Received into stock")
         if publish:
@@ -152,10 +170,21 @@ def units_receive(
     if count < 1 or count > 500:
         raise DomainError("Units must be between 1 and 500.", fields={"units": ["Must be between 1 and 500."]})
     if din and count > 1:
-        raise DomainError("One DIN identifies one bag per component; give no DIN to add several bags.", fields={"din": ["Only with units=1."]})
+        raise DomainError(
+            "One DIN identifies one bag per component; give no DIN to add several bags.",
+            fields={"din": ["Only with units=1."]},
+        )
     if expiry_date is None and collected_at is None:
-        message = "Give the unit's expiry_date or its collected_at: a unit is dated from its collection, not its receipt."
-        raise DomainError(message, fields={"expiry_date": ["Give expiry_date or collected_at."], "collected_at": ["Give collected_at or expiry_date."]})
+        message = (
+            "Give the unit's expiry_date or its collected_at: a unit is dated from its collection, not its receipt."
+        )
+        raise DomainError(
+            message,
+            fields={
+                "expiry_date": ["Give expiry_date or collected_at."],
+                "collected_at": ["Give collected_at or expiry_date."],
+            },
+        )
     if collected_at is not None:
         _check_collected_at(collected_at)
     expires_at = None
@@ -174,16 +203,26 @@ def units_receive(
             raise DomainError(message, fields={"expiry_date": [message]})
         expires_at = datetime.combine(expiry_date + timedelta(days=1), time(0), tzinfo=_local_tz())
     else:
-        expires_at = _expiry_from_collection(component=component, collected_at=collected_at, anticoagulant=_dating_anticoagulant(anticoagulant))
+        expires_at = _expiry_from_collection(
+            component=component, collected_at=collected_at, anticoagulant=_dating_anticoagulant(anticoagulant)
+        )
         if expires_at <= timezone.now():
             message = f"A {component.replace('_', ' ')} unit collected then is already expired (21 CFR 610.53)."
             raise DomainError(message, fields={"collected_at": [message]})
     with transaction.atomic():
         units = [
             unit_create(
-                hospital=hospital, component=component, blood_group=blood_group, by=by, status=UnitStatus.AVAILABLE,
-                volume_ml=volume_ml, collected_at=collected_at, expires_at=expires_at, anticoagulant=anticoagulant,
-                din=din, publish=False,
+                hospital=hospital,
+                component=component,
+                blood_group=blood_group,
+                by=by,
+                status=UnitStatus.AVAILABLE,
+                volume_ml=volume_ml,
+                collected_at=collected_at,
+                expires_at=expires_at,
+                anticoagulant=anticoagulant,
+                din=din,
+                publish=False,
             )
             for _ in range(count)
         ]
@@ -195,7 +234,11 @@ def unit_release(*, unit: BloodUnit, by) -> BloodUnit:
     """Release a quarantined unit into available stock, once every registered check passes."""
     problems = _stock_problems(unit)
     if problems:
-        raise Conflict("The unit cannot leave quarantine: " + " ".join(problems), code="release_refused", details={"problems": problems})
+        raise Conflict(
+            "The unit cannot leave quarantine: " + " ".join(problems),
+            code="release_refused",
+            details={"problems": problems},
+        )
     with transaction.atomic():
         _move(unit, to_status=UnitStatus.AVAILABLE, by=by, reason="Released from quarantine")
         _publish_levels(unit.hospital_id, [(unit.blood_group, unit.component)])
@@ -208,10 +251,13 @@ def unit_discard(*, unit: BloodUnit, by, reason: str) -> BloodUnit:
         raise DomainError("Discarding a unit needs a reason.", fields={"reason": ["Required."]})
     with transaction.atomic():
         unit = BloodUnit.objects.select_for_update().get(pk=unit.pk)
-        if unit.status == UnitStatus.ISSUED:  # its fate is the ward's to record: transfused, or returned (and discarded there)
+        if (
+            unit.status == UnitStatus.ISSUED
+        ):  # its fate is the ward's to record: transfused, or returned (and discarded there)
             raise Conflict(
                 f"Unit {unit.din_display} is issued to a patient: record it transfused, or returned (a returned unit that may "
-                "not go back to stock is discarded with the reason).", code="unit_issued",
+                "not go back to stock is discarded with the reason).",
+                code="unit_issued",
             )
         reservations = Allocation.objects.filter(unit=unit, status=AllocationStatus.RESERVED)
         request_ids = set(reservations.values_list("request_id", flat=True))
@@ -240,7 +286,9 @@ def units_expire_due(*, now: datetime | None = None, batch_size: int = 500) -> i
                 return expired_total
             touched = set()
             for unit in due:
-                Allocation.objects.filter(unit=unit, status=AllocationStatus.RESERVED).update(status=AllocationStatus.CANCELLED)
+                Allocation.objects.filter(unit=unit, status=AllocationStatus.RESERVED).update(
+                    status=AllocationStatus.CANCELLED
+                )
                 _move(unit, to_status=UnitStatus.EXPIRED, by=None, reason="Past its expiry date (periodic sweep)")
                 touched.add((unit.hospital_id, unit.blood_group, unit.component))
             for request_id in {a.request_id for a in Allocation.objects.filter(unit__in=due)}:
@@ -249,6 +297,10 @@ def units_expire_due(*, now: datetime | None = None, batch_size: int = 500) -> i
             for hospital_id, group, component in touched:
                 by_hospital.setdefault(hospital_id, []).append((group, component))
             for hospital_id, keys in by_hospital.items():
-                events.publish(events.units_expired, hospital_id=hospital_id, unit_ids=[u.pk for u in due if u.hospital_id == hospital_id])
+                events.publish(
+                    events.units_expired,
+                    hospital_id=hospital_id,
+                    unit_ids=[u.pk for u in due if u.hospital_id == hospital_id],
+                )
                 _publish_levels(hospital_id, keys)
             expired_total += len(due)

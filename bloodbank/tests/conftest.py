@@ -10,7 +10,9 @@ def stock(bob):
 
     def add(hospital, blood_group, n=1, *, component=Component.RED_CELLS, status=UnitStatus.AVAILABLE, **extra):
         return [
-            services.unit_create(hospital=hospital, component=component, blood_group=blood_group, by=bob, status=status, **extra)
+            services.unit_create(
+                hospital=hospital, component=component, blood_group=blood_group, by=bob, status=status, **extra
+            )
             for _ in range(n)
         ]
 

@@ -34,7 +34,10 @@ def test_discard_action_asks_for_a_reason_then_records_it(bob, hospital_a, stock
     client = _login(bob)
     confirm = client.post("/admin/bloodbank/bloodunit/", {"action": "discard_units", "_selected_action": [unit.pk]})
     assert confirm.status_code == 200 and b"reason" in confirm.content
-    done = client.post("/admin/bloodbank/bloodunit/", {"action": "discard_units", "_selected_action": [unit.pk], "apply": "1", "reason": "Cold chain broken"})
+    done = client.post(
+        "/admin/bloodbank/bloodunit/",
+        {"action": "discard_units", "_selected_action": [unit.pk], "apply": "1", "reason": "Cold chain broken"},
+    )
     assert done.status_code == 302
     unit.refresh_from_db()
     assert unit.status == UnitStatus.DISCARDED
@@ -43,7 +46,9 @@ def test_discard_action_asks_for_a_reason_then_records_it(bob, hospital_a, stock
 
 def test_release_action_moves_quarantined_units(bob, hospital_a, stock):
     unit = stock(hospital_a, "B-", 1, status=UnitStatus.QUARANTINED)[0]
-    _login(bob).post("/admin/bloodbank/bloodunit/", {"action": "release_from_quarantine", "_selected_action": [unit.pk]})
+    _login(bob).post(
+        "/admin/bloodbank/bloodunit/", {"action": "release_from_quarantine", "_selected_action": [unit.pk]}
+    )
     assert BloodUnit.objects.get(pk=unit.pk).status == UnitStatus.AVAILABLE
 
 

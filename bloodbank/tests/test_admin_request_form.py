@@ -24,10 +24,21 @@ def console(bob):
 
 
 def _form(hospital, *, needed_by=None, **values):
-    data = {"hospital": hospital.pk, "component": "red_cells", "blood_group": "A+", "units_requested": "2", "urgency": "3",
-            "patient_reference": "MRN-100", "needed_by_0": "", "needed_by_1": "",
-            # The (read-only) allocations inline's management form, as the page sends it.
-            "allocations-TOTAL_FORMS": "0", "allocations-INITIAL_FORMS": "0", "allocations-MIN_NUM_FORMS": "0", "allocations-MAX_NUM_FORMS": "0"}
+    data = {
+        "hospital": hospital.pk,
+        "component": "red_cells",
+        "blood_group": "A+",
+        "units_requested": "2",
+        "urgency": "3",
+        "patient_reference": "MRN-100",
+        "needed_by_0": "",
+        "needed_by_1": "",
+        # The (read-only) allocations inline's management form, as the page sends it.
+        "allocations-TOTAL_FORMS": "0",
+        "allocations-INITIAL_FORMS": "0",
+        "allocations-MIN_NUM_FORMS": "0",
+        "allocations-MAX_NUM_FORMS": "0",
+    }
     if needed_by is not None:
         local = timezone.localtime(needed_by)
         data.update(needed_by_0=local.date().isoformat(), needed_by_1=local.strftime("%H:%M:%S"))
@@ -70,7 +81,9 @@ def test_the_urgency_choices_carry_their_words(console):
 
 
 def test_a_good_request_is_saved_through_the_service(console, hospital_a, bob):
-    response = console.post(ADD, _form(hospital_a, urgency=5, units_requested=200, needed_by=timezone.now() + timedelta(hours=2)))
+    response = console.post(
+        ADD, _form(hospital_a, urgency=5, units_requested=200, needed_by=timezone.now() + timedelta(hours=2))
+    )
     assert response.status_code == 302, response.content.decode()[:2000]
     saved = BloodRequest.objects.get()
     assert (saved.urgency, saved.units_requested, saved.created_by, saved.hospital) == (5, 200, bob, hospital_a)

@@ -13,7 +13,9 @@ pytestmark = pytest.mark.django_db
 
 
 def _request(hospital, group, units, *, urgency=3, component=Component.RED_CELLS, by=None):
-    return services.request_create(hospital=hospital, blood_group=group, units=units, urgency=urgency, component=component, by=by)
+    return services.request_create(
+        hospital=hospital, blood_group=group, units=units, urgency=urgency, component=component, by=by
+    )
 
 
 def _groups(allocations):
@@ -38,7 +40,9 @@ def test_earliest_expiry_first_within_a_group(hospital_a, stock, bob):
 
 
 @pytest.mark.parametrize("urgency", [1, 4, 5])
-def test_rhd_negative_recipient_never_gets_rhd_positive_red_cells_from_routine_fulfilment(hospital_a, stock, bob, urgency):
+def test_rhd_negative_recipient_never_gets_rhd_positive_red_cells_from_routine_fulfilment(
+    hospital_a, stock, bob, urgency
+):
     # RhD-positive red cells to an RhD-negative patient need a physician's documented emergency release.
     stock(hospital_a, "A+", 2)
     stock(hospital_a, "O+", 2)
@@ -94,8 +98,12 @@ def test_issue_checks_expiry_again_and_history_is_recorded(hospital_a, stock, bo
     allocations = services.request_fulfil(request=_request(hospital_a, "O+", 2), by=bob)
     for allocation in allocations:
         services.allocation_crossmatch(
-            allocation=allocation, method="electronic", sample_id="S-1", sample_drawn_at=timezone.now() - timedelta(hours=1),
-            compatible=True, by=bob,
+            allocation=allocation,
+            method="electronic",
+            sample_id="S-1",
+            sample_drawn_at=timezone.now() - timedelta(hours=1),
+            compatible=True,
+            by=bob,
         )
     issued = services.allocation_issue(allocation=allocations[0], by=bob)
     assert issued.status == AllocationStatus.ISSUED and issued.unit.status == UnitStatus.ISSUED
@@ -206,4 +214,12 @@ def test_level_changes_are_published_after_commit(hospital_a, stock, bob, django
             stock(hospital_a, "AB-", 1)
     finally:
         events.inventory_level_changed.disconnect(receiver)
-    assert heard == [{"hospital_id": hospital_a.pk, "blood_group": "AB-", "component": "red_cells", "level": "critical", "available_units": 1}]
+    assert heard == [
+        {
+            "hospital_id": hospital_a.pk,
+            "blood_group": "AB-",
+            "component": "red_cells",
+            "level": "critical",
+            "available_units": 1,
+        }
+    ]

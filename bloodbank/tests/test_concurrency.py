@@ -30,7 +30,9 @@ def test_twenty_parallel_fulfilments_never_share_a_unit(hospital_a, bob, stock):
     if connection.vendor != "postgresql":
         pytest.skip("row locks are exercised on PostgreSQL (CI); SQLite is covered through the embedded server below")
     stock(hospital_a, "A+", 10)
-    requests = [services.request_create(hospital=hospital_a, blood_group="A+", units=1, urgency=3, by=bob).pk for _ in range(20)]
+    requests = [
+        services.request_create(hospital=hospital_a, blood_group="A+", units=1, urgency=3, by=bob).pk for _ in range(20)
+    ]
     with ThreadPoolExecutor(max_workers=20) as pool:
         allocated = list(pool.map(lambda pk: _fulfil(pk, bob), requests))
     assert sum(allocated) == 10
@@ -61,7 +63,9 @@ def test_parallel_routine_fulfilments_never_take_the_o_negative_reserve(hospital
         pytest.skip("row locks are exercised on PostgreSQL (CI); SQLite runs one writer at a time")
     settings.HEALTHSYNC_O_NEGATIVE_RESERVE = 4
     stock(hospital_a, "O-", 6)
-    requests = [services.request_create(hospital=hospital_a, blood_group="A-", units=1, urgency=3, by=bob).pk for _ in range(10)]
+    requests = [
+        services.request_create(hospital=hospital_a, blood_group="A-", units=1, urgency=3, by=bob).pk for _ in range(10)
+    ]
     with ThreadPoolExecutor(max_workers=10) as pool:
         allocated = list(pool.map(lambda pk: _fulfil(pk, bob), requests))
     assert sum(allocated) == 2  # 6 O-negative, 4 kept back
@@ -83,15 +87,27 @@ def test_parallel_fulfilments_through_http_on_the_embedded_server(tmp_path):
         status, tokens = http_json("POST", f"{url}/hospital/login", account)
         assert status == 200, tokens
         token = tokens["access"]
-        status, added = http_json("POST", f"{url}/hospital/inventory/add", {"blood_type": "AB-", "units": 10, "quantity_ml": 300, "collected_at": timezone.now().isoformat()}, token)
+        status, added = http_json(
+            "POST",
+            f"{url}/hospital/inventory/add",
+            {"blood_type": "AB-", "units": 10, "quantity_ml": 300, "collected_at": timezone.now().isoformat()},
+            token,
+        )
         assert status == 201, added
         request_ids = []
         for _ in range(20):
-            status, created = http_json("POST", f"{url}/hospital/request", {"blood_type": "AB-", "units": 1, "urgency_level": 3, "component": "red_cells"}, token)
+            status, created = http_json(
+                "POST",
+                f"{url}/hospital/request",
+                {"blood_type": "AB-", "units": 1, "urgency_level": 3, "component": "red_cells"},
+                token,
+            )
             assert status == 201, created
             request_ids.append(created["request_id"])
         with ThreadPoolExecutor(max_workers=20) as pool:
-            answers = list(pool.map(lambda pk: http_json("POST", f"{url}/hospital/request/fulfill/{pk}", None, token), request_ids))
+            answers = list(
+                pool.map(lambda pk: http_json("POST", f"{url}/hospital/request/fulfill/{pk}", None, token), request_ids)
+            )
         statuses = sorted(status for status, _ in answers)
         assert set(statuses) <= {200, 409}, answers
         dins = [unit["din"] for status, body in answers if status == 200 for unit in body["allocated"]]

@@ -37,8 +37,15 @@ def _step(client, transfer, step):
 
 
 def _transfer(holder, requester, group, units, *, by, request=None):
-    return services.transfer_request(from_hospital=holder, to_hospital=requester, component="red_cells", blood_group=group,
-                                     units_requested=units, request=request, by=by)
+    return services.transfer_request(
+        from_hospital=holder,
+        to_hospital=requester,
+        component="red_cells",
+        blood_group=group,
+        units_requested=units,
+        request=request,
+        by=by,
+    )
 
 
 @pytest.fixture
@@ -51,7 +58,9 @@ def unverified(db):
 # --- network stock and asking for units --------------------------------------------------------------
 
 
-def test_network_page_lists_stock_by_group_and_component_with_ask_links_on_shortages(bob, hospital_a, hospital_b, stock):
+def test_network_page_lists_stock_by_group_and_component_with_ask_links_on_shortages(
+    bob, hospital_a, hospital_b, stock
+):
     stock(hospital_b, "O-", 3)
     stock(hospital_a, "A+", 9)
     client = _login(bob)
@@ -71,9 +80,16 @@ def test_ask_for_units_from_a_shortage_row_creates_a_transfer_request(bob, hospi
     client = _login(bob)
     form = client.get(ASK, {"component": "red_cells", "blood_group": "O-"})
     assert form.status_code == 200 and hospital_b.name.encode() in form.content
-    done = client.post(f"{ASK}?component=red_cells&blood_group=O-", {"from_hospital": hospital_b.pk, "units_requested": 2}, follow=True)
+    done = client.post(
+        f"{ASK}?component=red_cells&blood_group=O-", {"from_hospital": hospital_b.pk, "units_requested": 2}, follow=True
+    )
     transfer = Transfer.objects.get()
-    assert (transfer.from_hospital, transfer.to_hospital, transfer.blood_group, transfer.units_requested) == (hospital_b, hospital_a, "O-", 2)
+    assert (transfer.from_hospital, transfer.to_hospital, transfer.blood_group, transfer.units_requested) == (
+        hospital_b,
+        hospital_a,
+        "O-",
+        2,
+    )
     assert transfer.status == TransferStatus.REQUESTED and transfer.request is None
     assert done.redirect_chain[-1][0] == TRANSFERS
     assert f"Transfer {transfer.pk}: 2 unit(s) asked of {hospital_b.name}" in done.content.decode()
@@ -93,8 +109,11 @@ def test_asking_for_units_refused_or_mistyped_is_a_form_error_or_404(bob, carol,
     stock(hospital_b, "O-", 3)
     client = _login(bob)
     url = f"{ASK}?component=red_cells&blood_group=O-"
-    for data in ({"from_hospital": hospital_b.pk, "units_requested": 0}, {"from_hospital": hospital_a.pk, "units_requested": 1},
-                 {"from_hospital": "x", "units_requested": 1}):
+    for data in (
+        {"from_hospital": hospital_b.pk, "units_requested": 0},
+        {"from_hospital": hospital_a.pk, "units_requested": 1},
+        {"from_hospital": "x", "units_requested": 1},
+    ):
         answer = client.post(url, data)
         assert answer.status_code == 200 and answer.context["form"].errors
     # The holder's verification was withdrawn meanwhile: it is no longer among the hospitals to ask.
@@ -104,8 +123,13 @@ def test_asking_for_units_refused_or_mistyped_is_a_form_error_or_404(bob, carol,
     assert refused.status_code == 200 and b"No other verified hospital holds compatible units now." in refused.content
     assert not Transfer.objects.exists()
     theirs = services.request_create(hospital=hospital_b, blood_group="A+", units=1, urgency=3, by=carol)
-    for query in ({"request": theirs.pk}, {"request": "abc"}, {"component": "blood", "blood_group": "O-"}, {"component": "red_cells"},
-                  {"component": "red_cells", "blood_group": "O-", "hospital": hospital_b.pk}):
+    for query in (
+        {"request": theirs.pk},
+        {"request": "abc"},
+        {"component": "blood", "blood_group": "O-"},
+        {"component": "red_cells"},
+        {"component": "red_cells", "blood_group": "O-", "hospital": hospital_b.pk},
+    ):
         assert client.get(ASK, query).status_code == 404, query
 
 
@@ -118,8 +142,15 @@ def test_a_request_closed_meanwhile_is_no_longer_asked_for(bob, hospital_a, hosp
     cancelled = services.request_cancel(request=blood_request, by=bob)
     assert client.post(url, {"from_hospital": hospital_b.pk, "units_requested": 1}).status_code == 404  # no longer open
     with pytest.raises(Conflict, match="cancelled: it needs no more units"):
-        services.transfer_request(from_hospital=hospital_b, to_hospital=hospital_a, component="red_cells", blood_group="A+",
-                                  units_requested=1, request=cancelled, by=bob)
+        services.transfer_request(
+            from_hospital=hospital_b,
+            to_hospital=hospital_a,
+            component="red_cells",
+            blood_group="A+",
+            units_requested=1,
+            request=cancelled,
+            by=bob,
+        )
 
 
 # --- transfers --------------------------------------------------------------------------------------
@@ -134,7 +165,11 @@ def test_transfer_from_request_to_receipt_each_side_its_own_steps(bob, carol, ho
     assert [t.pk for t in mine.context["sections"][0][2]] == [transfer.pk]  # incoming for Alpha
     assert mine.context["sections"][0][2][0].steps == [("cancel", "Cancel")]
     theirs = holder.get(TRANSFERS)
-    assert theirs.context["sections"][1][2][0].steps == [("approve", "Approve"), ("decline", "Decline"), ("cancel", "Cancel")]
+    assert theirs.context["sections"][1][2][0].steps == [
+        ("approve", "Approve"),
+        ("decline", "Decline"),
+        ("cancel", "Cancel"),
+    ]
 
     refused = _step(requester, transfer, "approve")
     assert refused.status_code == 200
@@ -175,7 +210,9 @@ def test_transfer_steps_of_strangers_unknown_or_by_get_are_4xx(bob, carol, dave,
     hospital_c = core_services.hospital_create(name="Delta Hospital", is_verified=True)
     stranger = make_user("sam@delta.example", hospital=hospital_c, role=Role.MEDICAL_STAFF)
     assert _login(stranger).post(f"{TRANSFERS}{transfer.pk}/approve/").status_code == 404
-    assert transfer.pk not in [t.pk for _, _, rows, _ in _login(stranger).get(TRANSFERS).context["sections"] for t in rows]
+    assert transfer.pk not in [
+        t.pk for _, _, rows, _ in _login(stranger).get(TRANSFERS).context["sections"] for t in rows
+    ]
     assert _login(carol).post(f"{TRANSFERS}{transfer.pk}/launch/").status_code == 404
     assert _login(carol).get(f"{TRANSFERS}{transfer.pk}/approve/").status_code == 405
     assert _login(carol).post(f"{TRANSFERS}999999/approve/").status_code == 404
@@ -196,7 +233,12 @@ def test_transfer_admin_actions_follow_the_same_sides(bob, carol, hospital_a, ho
 
 def test_unverified_hospitals_get_403_and_donors_never_reach_the_pages(unverified, dave, bob, hospital_a):
     blood_request = services.request_create(hospital=hospital_a, blood_group="A+", units=1, urgency=4, by=bob)
-    pages = [NETWORK, TRANSFERS, f"{ASK}?component=red_cells&blood_group=O-", f"/admin/bloodbank/network/requests/{blood_request.pk}/"]
+    pages = [
+        NETWORK,
+        TRANSFERS,
+        f"{ASK}?component=red_cells&blood_group=O-",
+        f"/admin/bloodbank/network/requests/{blood_request.pk}/",
+    ]
     client = _login(unverified)
     for url in pages:
         assert client.get(url).status_code == 403, url
@@ -213,11 +255,14 @@ def test_unverified_hospitals_get_403_and_donors_never_reach_the_pages(unverifie
 # --- an urgent request seen from the network ---------------------------------------------------------
 
 
-def test_urgent_alert_links_the_receiving_hospital_to_the_network_view(django_capture_on_commit_callbacks, bob, carol, hospital_a, hospital_b, stock):
+def test_urgent_alert_links_the_receiving_hospital_to_the_network_view(
+    django_capture_on_commit_callbacks, bob, carol, hospital_a, hospital_b, stock
+):
     stock(hospital_b, "O+", 4)
     with django_capture_on_commit_callbacks(execute=True):
-        blood_request = services.request_create(hospital=hospital_a, blood_group="A+", units=2, urgency=4, by=bob,
-                                                patient_reference="MRN-SECRET-77")
+        blood_request = services.request_create(
+            hospital=hospital_a, blood_group="A+", units=2, urgency=4, by=bob, patient_reference="MRN-SECRET-77"
+        )
     alert = Notification.objects.get(recipient=carol, alert__kind="urgent_request").alert
     assert alert.link == reverse("admin:bloodbank-network-request", args=[blood_request.pk])
     view = _login(carol).get(alert.link)
@@ -231,7 +276,9 @@ def test_urgent_alert_links_the_receiving_hospital_to_the_network_view(django_ca
     assert Alert.objects.filter(link__contains="/bloodrequest/").count() == 0
 
 
-def test_offer_units_from_the_network_view_reserves_them_for_the_requesting_hospital(bob, carol, hospital_a, hospital_b, stock):
+def test_offer_units_from_the_network_view_reserves_them_for_the_requesting_hospital(
+    bob, carol, hospital_a, hospital_b, stock
+):
     stock(hospital_b, "A+", 3)
     blood_request = services.request_create(hospital=hospital_a, blood_group="A+", units=2, urgency=5, by=bob)
     url = reverse("admin:bloodbank-network-request", args=[blood_request.pk])
@@ -240,7 +287,12 @@ def test_offer_units_from_the_network_view_reserves_them_for_the_requesting_hosp
     assert too_many.status_code == 200 and too_many.context["form"].errors["units_requested"]
     done = client.post(url, {"from_hospital": hospital_b.pk, "units_requested": 2}, follow=True)
     transfer = Transfer.objects.get()
-    assert (transfer.from_hospital, transfer.to_hospital, transfer.request, transfer.status) == (hospital_b, hospital_a, blood_request, TransferStatus.APPROVED)
+    assert (transfer.from_hospital, transfer.to_hospital, transfer.request, transfer.status) == (
+        hospital_b,
+        hospital_a,
+        blood_request,
+        TransferStatus.APPROVED,
+    )
     assert transfer.units.count() == 2 and set(transfer.units.values_list("status", flat=True)) == {UnitStatus.RESERVED}
     assert f"Transfer {transfer.pk}: 2 unit(s) reserved for {hospital_a.name}" in " ".join(_messages(done))
     assert done.context["sections"][1][2][0].steps == [("dispatch", "Dispatch"), ("cancel", "Cancel")]
@@ -248,8 +300,13 @@ def test_offer_units_from_the_network_view_reserves_them_for_the_requesting_hosp
 
 def test_offer_without_stock_is_a_form_error_and_leaves_nothing(bob, carol, hospital_a, hospital_b):
     blood_request = services.request_create(hospital=hospital_a, blood_group="AB-", units=1, urgency=4, by=bob)
-    refused = _login(carol).post(reverse("admin:bloodbank-network-request", args=[blood_request.pk]), {"from_hospital": hospital_b.pk, "units_requested": 1})
-    assert refused.status_code == 200 and "No compatible unit is available to send." in str(refused.context["form"].non_field_errors())
+    refused = _login(carol).post(
+        reverse("admin:bloodbank-network-request", args=[blood_request.pk]),
+        {"from_hospital": hospital_b.pk, "units_requested": 1},
+    )
+    assert refused.status_code == 200 and "No compatible unit is available to send." in str(
+        refused.context["form"].non_field_errors()
+    )
     assert not Transfer.objects.exists()
 
 
@@ -264,7 +321,11 @@ def test_a_closed_request_shows_in_the_network_view_without_the_offer(bob, carol
     blood_request = services.request_create(hospital=hospital_a, blood_group="A+", units=1, urgency=4, by=bob)
     services.request_cancel(request=blood_request, by=bob)
     view = _login(carol).get(reverse("admin:bloodbank-network-request", args=[blood_request.pk]))
-    assert view.status_code == 200 and b"is cancelled: it needs no more units" in view.content and b"Offer units" not in view.content
+    assert (
+        view.status_code == 200
+        and b"is cancelled: it needs no more units" in view.content
+        and b"Offer units" not in view.content
+    )
 
 
 # --- emergency release --------------------------------------------------------------------------------
@@ -308,5 +369,7 @@ def test_emergency_release_refused_by_the_service_is_a_form_error(bob, carol, ho
     assert refused.status_code == 200 and "only for urgency 5" in str(refused.context["form"].non_field_errors())
     assert not Allocation.objects.exists()
     assert _login(carol).get(url).status_code == 404  # another hospital's request
-    admin_action = _login(bob).post("/admin/bloodbank/bloodrequest/", {"action": "release_in_emergency", "_selected_action": [blood_request.pk]})
+    admin_action = _login(bob).post(
+        "/admin/bloodbank/bloodrequest/", {"action": "release_in_emergency", "_selected_action": [blood_request.pk]}
+    )
     assert admin_action.status_code == 302 and admin_action.url == url

@@ -1,7 +1,7 @@
 """Table-driven tests of the pure blood-bank rules. Expected values are written out, not recomputed."""
 
 import random
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -30,19 +30,27 @@ from bloodbank.rules import (
 )
 
 GROUPS = ["A+", "A-", "B+", "B-", "AB+", "AB-", "O+", "O-"]
-UTC = timezone.utc
+UTC = UTC
 LONDON = ZoneInfo("Europe/London")
 NEW_YORK = ZoneInfo("America/New_York")
 
 
 # --- Blood groups -------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "text, abo, rhd_positive",
     [
-        ("A+", "A", True), ("A-", "A", False), ("B+", "B", True), ("B-", "B", False),
-        ("AB+", "AB", True), ("AB-", "AB", False), ("O+", "O", True), ("O-", "O", False),
-        ("ab-", "AB", False), (" o+ ", "O", True),
+        ("A+", "A", True),
+        ("A-", "A", False),
+        ("B+", "B", True),
+        ("B-", "B", False),
+        ("AB+", "AB", True),
+        ("AB-", "AB", False),
+        ("O+", "O", True),
+        ("O-", "O", False),
+        ("ab-", "AB", False),
+        (" o+ ", "O", True),
     ],
 )
 def test_parse_blood_group(text, abo, rhd_positive):
@@ -71,14 +79,25 @@ def test_blood_group_refuses_bad_parts(abo, rhd_positive):
 
 # --- Components -----------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "component, ml, units",
     [
-        (WHOLE_BLOOD, 450, 1), (WHOLE_BLOOD, 451, 2), (WHOLE_BLOOD, 1, 1),
-        (RED_CELLS, 299, 1), (RED_CELLS, 300, 1), (RED_CELLS, 301, 2), (RED_CELLS, 900, 3),
-        (PLATELETS, 250, 1), (PLATELETS, 500.5, 3),
-        (PLASMA, 250, 1), (PLASMA, 1000, 4), (PLASMA, 1001, 5),
-        (CRYOPRECIPITATE, 15, 1), (CRYOPRECIPITATE, 150, 10), (CRYOPRECIPITATE, 151, 11),
+        (WHOLE_BLOOD, 450, 1),
+        (WHOLE_BLOOD, 451, 2),
+        (WHOLE_BLOOD, 1, 1),
+        (RED_CELLS, 299, 1),
+        (RED_CELLS, 300, 1),
+        (RED_CELLS, 301, 2),
+        (RED_CELLS, 900, 3),
+        (PLATELETS, 250, 1),
+        (PLATELETS, 500.5, 3),
+        (PLASMA, 250, 1),
+        (PLASMA, 1000, 4),
+        (PLASMA, 1001, 5),
+        (CRYOPRECIPITATE, 15, 1),
+        (CRYOPRECIPITATE, 150, 10),
+        (CRYOPRECIPITATE, 151, 11),
     ],
 )
 def test_units_for_volume(component, ml, units):
@@ -98,7 +117,11 @@ def test_units_for_volume_refuses_unknown_component():
 
 def test_standard_volumes():
     assert rules.STANDARD_VOLUME_ML == {
-        WHOLE_BLOOD: 450, RED_CELLS: 300, PLASMA: 250, PLATELETS: 250, CRYOPRECIPITATE: 15,
+        WHOLE_BLOOD: 450,
+        RED_CELLS: 300,
+        PLASMA: 250,
+        PLATELETS: 250,
+        CRYOPRECIPITATE: 15,
     }
 
 
@@ -149,8 +172,17 @@ def test_din_check_character_agrees_with_independent_implementation():
 
 @pytest.mark.parametrize(
     "din13",
-    ["", "G12349865432", "G1234986543210", "1123498654321", "G12349865432A", "G1234A8654321", "g123498654321",
-     "G123-98654321", None],
+    [
+        "",
+        "G12349865432",
+        "G1234986543210",
+        "1123498654321",
+        "G12349865432A",
+        "G1234A8654321",
+        "g123498654321",
+        "G123-98654321",
+        None,
+    ],
 )
 def test_din_check_character_refuses_malformed(din13):
     with pytest.raises(ValueError, match="Not a DIN"):
@@ -173,10 +205,17 @@ def test_format_din(fin, year, sequence, din13):
 @pytest.mark.parametrize(
     "fin, year, sequence, message",
     [
-        ("1234A", 26, 1, "facility"), ("G123", 26, 1, "facility"),
-        ("G12345", 26, 1, "facility"), ("g1234", 26, 1, "facility"),
-        ("G1234", 100, 1, "year"), ("G1234", -1, 1, "year"), ("G1234", 2026, 1, "year"), ("G1234", "26", 1, "year"),
-        ("G1234", 26, 1_000_000, "sequence"), ("G1234", 26, -1, "sequence"), ("G1234", 26, "000001", "sequence"),
+        ("1234A", 26, 1, "facility"),
+        ("G123", 26, 1, "facility"),
+        ("G12345", 26, 1, "facility"),
+        ("g1234", 26, 1, "facility"),
+        ("G1234", 100, 1, "year"),
+        ("G1234", -1, 1, "year"),
+        ("G1234", 2026, 1, "year"),
+        ("G1234", "26", 1, "year"),
+        ("G1234", 26, 1_000_000, "sequence"),
+        ("G1234", 26, -1, "sequence"),
+        ("G1234", 26, "000001", "sequence"),
     ],
 )
 def test_format_din_refuses_bad_parts(fin, year, sequence, message):
@@ -209,8 +248,18 @@ def test_parse_din_refuses_wrong_check_character_naming_the_expected_one():
 
 @pytest.mark.parametrize(
     "text",
-    ["", "G12349865432", "G12349865432100", "=G1234986543210", "=G12349865432AB", "1123498654321", "G1234986543A1",
-     "G123498654321HH", "=G123498654321H", 123],
+    [
+        "",
+        "G12349865432",
+        "G12349865432100",
+        "=G1234986543210",
+        "=G12349865432AB",
+        "1123498654321",
+        "G1234986543A1",
+        "G123498654321HH",
+        "=G123498654321H",
+        123,
+    ],
 )
 def test_parse_din_refuses_malformed(text):
     with pytest.raises(ValueError, match="Not a DIN"):
@@ -231,6 +280,7 @@ def test_display_din(din13, shown):
 
 
 # --- Component dating (21 CFR 610.53) ---------------------------------------------
+
 
 @pytest.mark.parametrize(
     "component, anticoagulant, collected_on, last_day",
@@ -321,18 +371,33 @@ def test_shelf_life_table_can_be_overridden():
 # --- Unit status -------------------------------------------------------------------
 
 ALLOWED_TRANSITIONS = {
-    (QUARANTINED, AVAILABLE), (QUARANTINED, DISCARDED), (QUARANTINED, EXPIRED),
-    (AVAILABLE, RESERVED), (AVAILABLE, DISCARDED), (AVAILABLE, EXPIRED), (AVAILABLE, IN_TRANSIT),
-    (RESERVED, AVAILABLE), (RESERVED, ISSUED), (RESERVED, DISCARDED), (RESERVED, EXPIRED),
-    (IN_TRANSIT, AVAILABLE), (IN_TRANSIT, DISCARDED),
-    (ISSUED, TRANSFUSED), (ISSUED, AVAILABLE), (ISSUED, DISCARDED),
+    (QUARANTINED, AVAILABLE),
+    (QUARANTINED, DISCARDED),
+    (QUARANTINED, EXPIRED),
+    (AVAILABLE, RESERVED),
+    (AVAILABLE, DISCARDED),
+    (AVAILABLE, EXPIRED),
+    (AVAILABLE, IN_TRANSIT),
+    (RESERVED, AVAILABLE),
+    (RESERVED, ISSUED),
+    (RESERVED, DISCARDED),
+    (RESERVED, EXPIRED),
+    (IN_TRANSIT, AVAILABLE),
+    (IN_TRANSIT, DISCARDED),
+    (ISSUED, TRANSFUSED),
+    (ISSUED, AVAILABLE),
+    (ISSUED, DISCARDED),
 }
 STATUSES = [QUARANTINED, AVAILABLE, RESERVED, ISSUED, TRANSFUSED, DISCARDED, EXPIRED, IN_TRANSIT]
 
 
 def test_statuses():
-    assert sorted(UNIT_STATUSES) == sorted(STATUSES) == sorted(
-        ["quarantined", "available", "reserved", "issued", "transfused", "discarded", "expired", "in_transit"]
+    assert (
+        sorted(UNIT_STATUSES)
+        == sorted(STATUSES)
+        == sorted(
+            ["quarantined", "available", "reserved", "issued", "transfused", "discarded", "expired", "in_transit"]
+        )
     )
 
 
@@ -372,6 +437,7 @@ def test_unknown_status(from_status, to_status):
 
 
 # --- ABO/RhD compatibility ---------------------------------------------------------------
+
 
 def table(text):
     """Read a grid whose rows are recipients and columns donors; 'Y' = compatible."""
@@ -491,8 +557,14 @@ PREFERENCE = {
         "O-": "O-",
     },
     WHOLE_BLOOD: {
-        "A+": "A+ A-", "A-": "A-", "B+": "B+ B-", "B-": "B-",
-        "AB+": "AB+ AB-", "AB-": "AB-", "O+": "O+ O-", "O-": "O-",
+        "A+": "A+ A-",
+        "A-": "A-",
+        "B+": "B+ B-",
+        "B-": "B-",
+        "AB+": "AB+ AB-",
+        "AB-": "AB-",
+        "O+": "O+ O-",
+        "O-": "O-",
     },
     PLASMA: {
         "A+": "A+ A- AB+ AB-",
@@ -551,6 +623,7 @@ def test_compatibility_refuses_unknown_inputs():
 
 # --- O-negative reserve -------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "recipient, urgency, available, reserve, allowed",
     [
@@ -589,12 +662,18 @@ def test_may_use_o_negative_refuses_bad_inputs(urgency, available, reserve):
 
 # --- Stock level -------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "available, level",
     [
-        (0, "critical"), (2, "critical"), (3, "critical"),
-        (4, "low"), (7, "low"), (8, "low"),
-        (9, "adequate"), (100, "adequate"),
+        (0, "critical"),
+        (2, "critical"),
+        (3, "critical"),
+        (4, "low"),
+        (7, "low"),
+        (8, "low"),
+        (9, "adequate"),
+        (100, "adequate"),
     ],
 )
 def test_stock_level(available, level):
@@ -613,6 +692,7 @@ def test_stock_level_refuses_inconsistent_pars(available, critical, low):
 
 
 # --- Urgency -------------------------------------------------------------------
+
 
 def test_urgency_constants():
     assert (rules.URGENT, rules.EMERGENCY) == (4, 5)

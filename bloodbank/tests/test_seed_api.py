@@ -17,18 +17,33 @@ BASE = "/api/blood-bank"
 
 def test_hospital_registers_logs_in_and_manages_its_own_stock(client, settings):
     settings.HEALTHSYNC_AUTO_VERIFY_HOSPITALS = False
-    response = client.post(f"{BASE}/hospital/register", {
-        "name": "Gamma Hospital", "address": "3 High St", "contact_number": "+44 1234", "email": "bank@gamma.example", "password": PASSWORD,
-    }, content_type="application/json")
+    response = client.post(
+        f"{BASE}/hospital/register",
+        {
+            "name": "Gamma Hospital",
+            "address": "3 High St",
+            "contact_number": "+44 1234",
+            "email": "bank@gamma.example",
+            "password": PASSWORD,
+        },
+        content_type="application/json",
+    )
     assert response.status_code == 201, response.content
     hospital = Hospital.objects.get(pk=response.json()["id"])
     assert len(hospital.fin) == 5 and not hospital.is_verified
     assert Membership.objects.get(hospital=hospital).role == "hospital_admin"
 
-    tokens = client.post(f"{BASE}/hospital/login", {"email": "bank@gamma.example", "password": PASSWORD}, content_type="application/json").json()
+    tokens = client.post(
+        f"{BASE}/hospital/login", {"email": "bank@gamma.example", "password": PASSWORD}, content_type="application/json"
+    ).json()
     auth = {"HTTP_AUTHORIZATION": f"Bearer {tokens['access']}"}
 
-    added = client.post(f"{BASE}/hospital/inventory/add", {"blood_type": "A+", "quantity_ml": 450, "units": 3, "collected_at": timezone.now().isoformat()}, content_type="application/json", **auth)
+    added = client.post(
+        f"{BASE}/hospital/inventory/add",
+        {"blood_type": "A+", "quantity_ml": 450, "units": 3, "collected_at": timezone.now().isoformat()},
+        content_type="application/json",
+        **auth,
+    )
     assert added.status_code == 201, added.content
     units = added.json()["units"]
     assert len(units) == 3 and {u["din"][:5] for u in units} == {hospital.fin}
@@ -48,7 +63,9 @@ def test_request_fulfil_and_list(api, bob, hospital_a, stock):
     stock(hospital_a, "O-", 2)
     stock(hospital_a, "A+", 1)
     client = api(bob)
-    created = client.post(f"{BASE}/hospital/request", {"blood_type": "A+", "quantity_ml": 600, "urgency_level": 3}, format="json")
+    created = client.post(
+        f"{BASE}/hospital/request", {"blood_type": "A+", "quantity_ml": 600, "urgency_level": 3}, format="json"
+    )
     assert created.status_code == 201
     assert created.json()["status"] == "Pending"
     request_id = created.json()["request_id"]
@@ -78,14 +95,18 @@ def test_request_fulfil_and_list(api, bob, hospital_a, stock):
 def test_fulfil_with_nothing_compatible_is_409(api, bob, hospital_a, stock):
     stock(hospital_a, "A+", 3)
     client = api(bob)
-    request_id = client.post(f"{BASE}/hospital/request", {"blood_type": "O-", "units": 1, "urgency_level": 4}, format="json").json()["request_id"]
+    request_id = client.post(
+        f"{BASE}/hospital/request", {"blood_type": "O-", "units": 1, "urgency_level": 4}, format="json"
+    ).json()["request_id"]
     response = client.post(f"{BASE}/hospital/request/fulfill/{request_id}")
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "no_compatible_stock"
 
 
 def test_another_hospitals_request_is_404(api, bob, carol):
-    created = api(carol).post(f"{BASE}/hospital/request", {"blood_type": "B+", "units": 1, "urgency_level": 2}, format="json")
+    created = api(carol).post(
+        f"{BASE}/hospital/request", {"blood_type": "B+", "units": 1, "urgency_level": 2}, format="json"
+    )
     request_id = created.json()["request_id"]
     assert api(bob).post(f"{BASE}/hospital/request/fulfill/{request_id}").status_code == 404
     assert api(bob).get(f"{BASE}/requests/{request_id}/").status_code == 404
@@ -113,10 +134,23 @@ def test_inventory_add_refuses_bad_input(api, bob, payload, field):
 
 
 def test_inventory_add_accepts_a_din_with_its_check_character(api, bob):
-    response = api(bob).post(f"{BASE}/hospital/inventory/add", {"blood_type": "O+", "din": "G123 498 654 321 H", "quantity_ml": 300, "collected_at": timezone.now().isoformat()}, format="json")
+    response = api(bob).post(
+        f"{BASE}/hospital/inventory/add",
+        {
+            "blood_type": "O+",
+            "din": "G123 498 654 321 H",
+            "quantity_ml": 300,
+            "collected_at": timezone.now().isoformat(),
+        },
+        format="json",
+    )
     assert response.status_code == 201
     assert response.json()["units"][0]["din"] == "G123498654321"
-    duplicate = api(bob).post(f"{BASE}/hospital/inventory/add", {"blood_type": "O+", "din": "G123498654321H", "collected_at": timezone.now().isoformat()}, format="json")
+    duplicate = api(bob).post(
+        f"{BASE}/hospital/inventory/add",
+        {"blood_type": "O+", "din": "G123498654321H", "collected_at": timezone.now().isoformat()},
+        format="json",
+    )
     assert duplicate.status_code == 409
 
 
@@ -146,9 +180,16 @@ def test_public_endpoints(client, hospital_a, hospital_b):
 
 def test_accounts_without_a_hospital_role_are_refused(api, dave, client):
     assert api(dave).get(f"{BASE}/hospital/inventory").status_code == 403
-    assert api(dave).post(f"{BASE}/hospital/request", {"blood_type": "A+", "units": 1, "urgency_level": 3}, format="json").status_code == 403
+    assert (
+        api(dave)
+        .post(f"{BASE}/hospital/request", {"blood_type": "A+", "units": 1, "urgency_level": 3}, format="json")
+        .status_code
+        == 403
+    )
     assert client.get(f"{BASE}/hospital/inventory").status_code == 401
-    refused = client.post(f"{BASE}/hospital/login", {"email": dave.email, "password": PASSWORD}, content_type="application/json")
+    refused = client.post(
+        f"{BASE}/hospital/login", {"email": dave.email, "password": PASSWORD}, content_type="application/json"
+    )
     assert refused.status_code == 403
 
 
@@ -156,9 +197,13 @@ def test_expired_stock_is_not_counted_and_cannot_be_allocated(api, bob, hospital
     unit = stock(hospital_a, "B+", 1)[0]
     BloodUnit.objects.filter(pk=unit.pk).update(expires_at=timezone.now())
     client = api(bob)
-    inventory = {row["blood_type"]: row["units"] for row in client.get(f"{BASE}/hospital/inventory").json()["inventory"]}
+    inventory = {
+        row["blood_type"]: row["units"] for row in client.get(f"{BASE}/hospital/inventory").json()["inventory"]
+    }
     assert inventory["B+"] == 0
-    request_id = client.post(f"{BASE}/hospital/request", {"blood_type": "B+", "units": 1, "urgency_level": 2}, format="json").json()["request_id"]
+    request_id = client.post(
+        f"{BASE}/hospital/request", {"blood_type": "B+", "units": 1, "urgency_level": 2}, format="json"
+    ).json()["request_id"]
     assert client.post(f"{BASE}/hospital/request/fulfill/{request_id}").status_code == 409
 
 
@@ -166,9 +211,23 @@ def test_donor_accounts_never_see_hospital_endpoints(api, dave, hospital_a):
     dave.is_donor = True
     dave.save()
     client = api(dave)
-    for path in ["hospital/inventory", "hospital/requests", "units/", "transfers/", "par-levels/", "inventory/network", "requests/1/", "units/1/"]:
+    for path in [
+        "hospital/inventory",
+        "hospital/requests",
+        "units/",
+        "transfers/",
+        "par-levels/",
+        "inventory/network",
+        "requests/1/",
+        "units/1/",
+    ]:
         assert client.get(f"{BASE}/{path}").status_code == 403, path
-    for path, body in [("hospital/inventory/add", {"blood_type": "A+"}), ("hospital/request", {"blood_type": "A+", "units": 1, "urgency_level": 3}), ("hospital/request/fulfill/1", None), ("units/1/discard", {"reason": "x"})]:
+    for path, body in [
+        ("hospital/inventory/add", {"blood_type": "A+"}),
+        ("hospital/request", {"blood_type": "A+", "units": 1, "urgency_level": 3}),
+        ("hospital/request/fulfill/1", None),
+        ("units/1/discard", {"reason": "x"}),
+    ]:
         assert client.post(f"{BASE}/{path}", body, format="json").status_code == 403, path
 
 
@@ -177,7 +236,12 @@ def test_creating_requests_is_rate_limited(api, bob, monkeypatch):
 
     monkeypatch.setitem(ScopedRateThrottle.THROTTLE_RATES, "blood_request", "2/min")
     client = api(bob)
-    made = [client.post(f"{BASE}/hospital/request", {"blood_type": "A+", "units": 1, "urgency_level": 4}, format="json").status_code for _ in range(3)]
+    made = [
+        client.post(
+            f"{BASE}/hospital/request", {"blood_type": "A+", "units": 1, "urgency_level": 4}, format="json"
+        ).status_code
+        for _ in range(3)
+    ]
     assert made == [201, 201, 429]
 
 
@@ -190,7 +254,9 @@ def test_inventory_add_needs_the_expiry_date_or_the_collection_time(api, bob):
 
 def test_a_received_unit_is_dated_from_its_collection_not_its_receipt(api, bob):
     collected = timezone.now() - timedelta(days=30)
-    response = api(bob).post(f"{BASE}/hospital/inventory/add", {"blood_type": "A+", "collected_at": collected.isoformat()}, format="json")
+    response = api(bob).post(
+        f"{BASE}/hospital/inventory/add", {"blood_type": "A+", "collected_at": collected.isoformat()}, format="json"
+    )
     assert response.status_code == 201, response.content
     expected = rules.last_day_of_use(component="red_cells", collected_on=timezone.localtime(collected).date())
     assert response.json()["units"][0]["expiry_date"] == expected.isoformat()  # 42 days from collection, 12 left
@@ -207,7 +273,11 @@ def test_a_received_unit_is_dated_from_its_collection_not_its_receipt(api, bob):
 )
 def test_inventory_add_refuses_an_impossible_collection(api, bob, payload, field):
     now = timezone.now()
-    body = {"blood_type": "A+", "collected_at": (now + timedelta(days=payload.pop("collected_at_days"))).isoformat(), **payload}
+    body = {
+        "blood_type": "A+",
+        "collected_at": (now + timedelta(days=payload.pop("collected_at_days"))).isoformat(),
+        **payload,
+    }
     if "expiry_date_days" in body:
         body["expiry_date"] = (timezone.localdate() + timedelta(days=body.pop("expiry_date_days"))).isoformat()
     response = api(bob).post(f"{BASE}/hospital/inventory/add", body, format="json")
@@ -218,9 +288,18 @@ def test_inventory_add_refuses_an_impossible_collection(api, bob, payload, field
 
 def test_a_unit_in_a_named_additive_solution_keeps_42_days(hospital_a, bob):
     collected = timezone.now() - timedelta(days=1)
-    unit = services.unit_create(hospital=hospital_a, component="red_cells", blood_group="O+", by=bob, collected_at=collected, anticoagulant="AS-3")
+    unit = services.unit_create(
+        hospital=hospital_a,
+        component="red_cells",
+        blood_group="O+",
+        by=bob,
+        collected_at=collected,
+        anticoagulant="AS-3",
+    )
     assert unit.anticoagulant == "AS-3"
-    assert unit.last_day_of_use == rules.last_day_of_use(component="red_cells", collected_on=timezone.localtime(collected).date(), anticoagulant="additive_solution")
+    assert unit.last_day_of_use == rules.last_day_of_use(
+        component="red_cells", collected_on=timezone.localtime(collected).date(), anticoagulant="additive_solution"
+    )
     with pytest.raises(DomainError) as refused:
         services.unit_create(hospital=hospital_a, component="red_cells", blood_group="O+", by=bob, anticoagulant="AS-9")
     assert "anticoagulant" in refused.value.fields and "AS-9" in refused.value.message

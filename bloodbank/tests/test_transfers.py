@@ -16,16 +16,34 @@ BASE = "/api/blood-bank"
 def test_request_approve_dispatch_receive(api, bob, carol, hospital_a, hospital_b, stock):
     stock(hospital_b, "O+", 3)
     requester, holder = api(bob), api(carol)
-    request_id = requester.post(f"{BASE}/hospital/request", {"blood_type": "A+", "units": 2, "urgency_level": 4}, format="json").json()["request_id"]
+    request_id = requester.post(
+        f"{BASE}/hospital/request", {"blood_type": "A+", "units": 2, "urgency_level": 4}, format="json"
+    ).json()["request_id"]
     assert requester.post(f"{BASE}/hospital/request/fulfill/{request_id}").status_code == 409
 
     network = requester.get(f"{BASE}/requests/{request_id}/network-stock").json()
-    assert network == [{"hospital_id": hospital_b.pk, "hospital": hospital_b.name, "fin": hospital_b.fin, "region": "South", "compatible_units": 3}]
+    assert network == [
+        {
+            "hospital_id": hospital_b.pk,
+            "hospital": hospital_b.name,
+            "fin": hospital_b.fin,
+            "region": "South",
+            "compatible_units": 3,
+        }
+    ]
 
-    created = requester.post(f"{BASE}/transfers/", {
-        "from_hospital": hospital_b.pk, "to_hospital": hospital_a.pk, "request": request_id,
-        "component": "red_cells", "blood_group": "A+", "units_requested": 2,
-    }, format="json")
+    created = requester.post(
+        f"{BASE}/transfers/",
+        {
+            "from_hospital": hospital_b.pk,
+            "to_hospital": hospital_a.pk,
+            "request": request_id,
+            "component": "red_cells",
+            "blood_group": "A+",
+            "units_requested": 2,
+        },
+        format="json",
+    )
     assert created.status_code == 201, created.content
     transfer_id = created.json()["id"]
 
@@ -52,9 +70,17 @@ def test_request_approve_dispatch_receive(api, bob, carol, hospital_a, hospital_
 def test_unverified_hospitals_cannot_transfer(api, bob, hospital_a, hospital_b):
     hospital_b.is_verified = False
     hospital_b.save()
-    response = api(bob).post(f"{BASE}/transfers/", {
-        "from_hospital": hospital_b.pk, "to_hospital": hospital_a.pk, "component": "red_cells", "blood_group": "A+", "units_requested": 1,
-    }, format="json")
+    response = api(bob).post(
+        f"{BASE}/transfers/",
+        {
+            "from_hospital": hospital_b.pk,
+            "to_hospital": hospital_a.pk,
+            "component": "red_cells",
+            "blood_group": "A+",
+            "units_requested": 1,
+        },
+        format="json",
+    )
     assert response.status_code == 403
 
 
@@ -72,8 +98,13 @@ def test_unit_history_is_visible_to_its_hospital_only(api, bob, carol, hospital_
 
 def _transfer(from_hospital, to_hospital, group, units, *, by, request=None):
     return services.transfer_request(
-        from_hospital=from_hospital, to_hospital=to_hospital, component="red_cells", blood_group=group,
-        units_requested=units, request=request, by=by,
+        from_hospital=from_hospital,
+        to_hospital=to_hospital,
+        component="red_cells",
+        blood_group=group,
+        units_requested=units,
+        request=request,
+        by=by,
     )
 
 
@@ -86,7 +117,9 @@ def test_approval_keeps_the_holders_o_negative_reserve(hospital_a, hospital_b, s
         services.transfer_approve(transfer=_transfer(hospital_b, hospital_a, "A-", 1, by=bob), by=carol)
     assert refused.value.code == "no_compatible_stock"
     emergency = services.request_create(hospital=hospital_a, blood_group="B-", units=3, urgency=5, by=bob)
-    approved = services.transfer_approve(transfer=_transfer(hospital_b, hospital_a, "B-", 3, by=bob, request=emergency), by=carol)
+    approved = services.transfer_approve(
+        transfer=_transfer(hospital_b, hospital_a, "B-", 3, by=bob, request=emergency), by=carol
+    )
     assert approved.units.count() == 3
 
 
@@ -115,7 +148,9 @@ def test_a_unit_that_expires_in_transit_is_received_then_expired(hospital_a, hos
     assert BloodUnit.objects.filter(hospital=hospital_a, status=UnitStatus.AVAILABLE).count() == 1
 
 
-def test_a_transfer_not_yet_dispatched_can_be_cancelled_and_its_units_go_back(api, hospital_a, hospital_b, stock, bob, carol, dave):
+def test_a_transfer_not_yet_dispatched_can_be_cancelled_and_its_units_go_back(
+    api, hospital_a, hospital_b, stock, bob, carol, dave
+):
     stock(hospital_b, "A+", 2)
     transfer = services.transfer_approve(transfer=_transfer(hospital_b, hospital_a, "A+", 2, by=bob), by=carol)
     assert api(dave).post(f"{BASE}/transfers/{transfer.pk}/cancel").status_code in (403, 404)

@@ -8,8 +8,10 @@ from healthsync.permissions import IsHospitalStaff
 
 def staff_api(methods):
     """A staff endpoint: authenticated hospital staff only; rows then come through scope_to_hospitals."""
+
     def wrap(view):
         return api_view(methods)(permission_classes([IsHospitalStaff])(view))
+
     return wrap
 
 

@@ -42,9 +42,18 @@ def donor_profile(request):
 
 
 @extend_schema(
-    parameters=[OpenApiParameter("date", str, description="ISO date (default today)"),
-                OpenApiParameter("donation_type", str, enum=DonationType.values)],
-    responses=inline_serializer("Eligibility", {"eligible": serializers.BooleanField(), "reasons": serializers.ListField(), "next_eligible_date": serializers.DateField(allow_null=True)}),
+    parameters=[
+        OpenApiParameter("date", str, description="ISO date (default today)"),
+        OpenApiParameter("donation_type", str, enum=DonationType.values),
+    ],
+    responses=inline_serializer(
+        "Eligibility",
+        {
+            "eligible": serializers.BooleanField(),
+            "reasons": serializers.ListField(),
+            "next_eligible_date": serializers.DateField(allow_null=True),
+        },
+    ),
 )
 @api_view(["GET"])
 def donor_eligibility(request):
@@ -55,12 +64,21 @@ def donor_eligibility(request):
     result = selectors.donor_eligibility(
         donor=donor, on_date=query.validated_data.get("date"), donation_type=query.validated_data["donation_type"]
     )
-    return Response({**selectors.eligibility_as_dict(result), "donation_type": query.validated_data["donation_type"],
-                     "available_for_emergencies": donor.available_for_emergencies})
+    return Response(
+        {
+            **selectors.eligibility_as_dict(result),
+            "donation_type": query.validated_data["donation_type"],
+            "available_for_emergencies": donor.available_for_emergencies,
+        }
+    )
 
 
 @extend_schema(
-    parameters=[OpenApiParameter("hospital", int), OpenApiParameter("donation_type", str), OpenApiParameter("region", str)],
+    parameters=[
+        OpenApiParameter("hospital", int),
+        OpenApiParameter("donation_type", str),
+        OpenApiParameter("region", str),
+    ],
     responses=paginated(SlotSerializer),
 )
 @api_view(["GET"])
@@ -69,7 +87,8 @@ def slots_free(request):
     """Future slots with free places at network hospitals (public)."""
     slots = selectors.slots_free(
         hospital_id=whole_number(request.query_params, "hospital"),
-        donation_type=request.query_params.get("donation_type") or None, region=region_find(request.query_params.get("region")),
+        donation_type=request.query_params.get("donation_type") or None,
+        region=region_find(request.query_params.get("region")),
     )
     return _paginated(request, slots, SlotSerializer)
 

@@ -29,11 +29,19 @@ class DonorRegisterView(RegistrationView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         return self.registered(
-            request, email=data["email"],
+            request,
+            email=data["email"],
             create=lambda: services.donor_register(
-                name=data["name"], email=data["email"], password=data["password"], blood_group=data["blood_type"],
-                date_of_birth=data["date_of_birth"], address=data["address"], contact_number=data["contact_number"],
-                sex=data["sex"], weight_kg=data.get("weight_kg"), region=data["region"],
+                name=data["name"],
+                email=data["email"],
+                password=data["password"],
+                blood_group=data["blood_type"],
+                date_of_birth=data["date_of_birth"],
+                address=data["address"],
+                contact_number=data["contact_number"],
+                sex=data["sex"],
+                weight_kg=data.get("weight_kg"),
+                region=data["region"],
             ),
             respond=lambda donor: Response(DonorProfileSerializer(donor).data, status=status.HTTP_201_CREATED),
         )
@@ -48,7 +56,9 @@ DonorLoginView = role_login_view(
 
 
 @extend_schema(
-    request=inline_serializer("Donate", {"hospital_id": serializers.IntegerField(), "quantity_ml": serializers.IntegerField(required=False)}),
+    request=inline_serializer(
+        "Donate", {"hospital_id": serializers.IntegerField(), "quantity_ml": serializers.IntegerField(required=False)}
+    ),
     responses={201: DonationSerializer},
 )
 @api_view(["POST"])
@@ -60,16 +70,24 @@ def donor_donate(request):
     hospital = Hospital.objects.filter(pk=payload.validated_data["hospital_id"]).first()
     if hospital is None:
         raise serializers.ValidationError({"hospital_id": ["No such hospital."]})
-    donation = services.donation_register_walk_in(donor=donor, hospital=hospital, quantity_ml=payload.validated_data.get("quantity_ml"))
+    donation = services.donation_register_walk_in(
+        donor=donor, hospital=hospital, quantity_ml=payload.validated_data.get("quantity_ml")
+    )
     return Response(DonationSerializer(donation).data, status=status.HTTP_201_CREATED)
 
 
-@extend_schema(responses=inline_serializer("DonorHistory", {"donations": DonationSerializer(many=True), "appointments": AppointmentSerializer(many=True)}))
+@extend_schema(
+    responses=inline_serializer(
+        "DonorHistory", {"donations": DonationSerializer(many=True), "appointments": AppointmentSerializer(many=True)}
+    )
+)
 @api_view(["GET"])
 def donor_history(request):
     """The donor's own visits (with their state) and appointments, newest first."""
     history = selectors.donor_history(donor=selectors.donor_of(request.user))
-    return Response({
-        "donations": DonationSerializer(history["donations"], many=True).data,
-        "appointments": AppointmentSerializer(history["appointments"], many=True).data,
-    })
+    return Response(
+        {
+            "donations": DonationSerializer(history["donations"], many=True).data,
+            "appointments": AppointmentSerializer(history["appointments"], many=True).data,
+        }
+    )

@@ -22,7 +22,9 @@ class DonorRegisterSerializer(serializers.Serializer):
     address = serializers.CharField(max_length=1000, allow_blank=True)
     contact_number = serializers.CharField(max_length=40, allow_blank=True)
     sex = serializers.ChoiceField(choices=Sex.choices, required=False, allow_blank=True, default="")
-    weight_kg = serializers.DecimalField(max_digits=5, decimal_places=1, required=False, allow_null=True, min_value=1, max_value=400)
+    weight_kg = serializers.DecimalField(
+        max_digits=5, decimal_places=1, required=False, allow_null=True, min_value=1, max_value=400
+    )
     region = RegionField(required=False, default=None)
 
 
@@ -38,9 +40,25 @@ class DonorProfileSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = DonorProfile
-        fields = ["id", "name", "email", "blood_type", "blood_group_confirmed", "date_of_birth", "sex", "weight_kg",
-                  "contact_number", "address", "region", "available_for_emergencies", "notify_by_email", "notify_by_sms",
-                  "quiet_hours_start", "quiet_hours_end", "created_at"]
+        fields = [
+            "id",
+            "name",
+            "email",
+            "blood_type",
+            "blood_group_confirmed",
+            "date_of_birth",
+            "sex",
+            "weight_kg",
+            "contact_number",
+            "address",
+            "region",
+            "available_for_emergencies",
+            "notify_by_email",
+            "notify_by_sms",
+            "quiet_hours_start",
+            "quiet_hours_end",
+            "created_at",
+        ]
         read_only_fields = ["id", "email", "blood_group_confirmed", "date_of_birth", "sex", "created_at"]
         extra_kwargs = {"contact_number": {"max_length": 40}, "address": {"max_length": 1000}}  # as at registration
 
@@ -57,8 +75,19 @@ class StaffDonorSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = DonorProfile
-        fields = ["id", "name", "email", "blood_type", "blood_group_confirmed", "sex", "weight_kg", "region",
-                  "available_for_emergencies", "contact_number", "eligibility"]
+        fields = [
+            "id",
+            "name",
+            "email",
+            "blood_type",
+            "blood_group_confirmed",
+            "sex",
+            "weight_kg",
+            "region",
+            "available_for_emergencies",
+            "contact_number",
+            "eligibility",
+        ]
         read_only_fields = fields
 
     def get_eligibility(self, donor) -> dict:
@@ -90,9 +119,24 @@ class DonationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Donation
-        fields = ["id", "donation_id", "hospital", "hospital_name", "donation_type", "visit_date", "quantity_ml", "status",
-                  "status_display", "din", "din_display", "collected_at", "confirmed_blood_group", "appointment",
-                  "registered_at", "screening"]
+        fields = [
+            "id",
+            "donation_id",
+            "hospital",
+            "hospital_name",
+            "donation_type",
+            "visit_date",
+            "quantity_ml",
+            "status",
+            "status_display",
+            "din",
+            "din_display",
+            "collected_at",
+            "confirmed_blood_group",
+            "appointment",
+            "registered_at",
+            "screening",
+        ]
         read_only_fields = fields
 
     def get_din_display(self, donation) -> str:
@@ -172,9 +216,31 @@ class DeferralSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Deferral
-        fields = ["id", "donor", "reason", "starts_on", "ends_on", "permanent", "hospital", "donation", "set_by", "created_at",
-                  "lifted_at", "lifted_by"]
-        read_only_fields = ["id", "donor", "permanent", "hospital", "donation", "set_by", "created_at", "lifted_at", "lifted_by"]
+        fields = [
+            "id",
+            "donor",
+            "reason",
+            "starts_on",
+            "ends_on",
+            "permanent",
+            "hospital",
+            "donation",
+            "set_by",
+            "created_at",
+            "lifted_at",
+            "lifted_by",
+        ]
+        read_only_fields = [
+            "id",
+            "donor",
+            "permanent",
+            "hospital",
+            "donation",
+            "set_by",
+            "created_at",
+            "lifted_at",
+            "lifted_by",
+        ]
 
 
 class DonateSerializer(serializers.Serializer):
@@ -196,7 +262,9 @@ class EligibilityQuery(serializers.Serializer):
 
 
 class CollectionSerializer(serializers.Serializer):
-    components = serializers.ListField(child=serializers.ChoiceField(choices=Component.choices), required=False, allow_empty=True)
+    components = serializers.ListField(
+        child=serializers.ChoiceField(choices=Component.choices), required=False, allow_empty=True
+    )
     volume_ml = serializers.IntegerField(required=False, allow_null=True, min_value=100, max_value=1000)
 
 

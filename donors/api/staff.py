@@ -53,10 +53,17 @@ def staff_slots(request):
     data = serializer.validated_data
     hospital = acting_hospital(request.user, data.get("hospital_id"))
     slot = services.slot_create(
-        hospital=hospital, starts_at=data["starts_at"], ends_at=data["ends_at"], capacity=data["capacity"],
-        donation_type=data["donation_type"], by=request.user,
+        hospital=hospital,
+        starts_at=data["starts_at"],
+        ends_at=data["ends_at"],
+        capacity=data["capacity"],
+        donation_type=data["donation_type"],
+        by=request.user,
     )
-    return Response(SlotSerializer(selectors.slots_for_staff(user=request.user).get(pk=slot.pk)).data, status=status.HTTP_201_CREATED)
+    return Response(
+        SlotSerializer(selectors.slots_for_staff(user=request.user).get(pk=slot.pk)).data,
+        status=status.HTTP_201_CREATED,
+    )
 
 
 @extend_schema(request=SlotUpdateSerializer, responses=SlotSerializer)
@@ -74,8 +81,10 @@ def staff_slot(request, slot_id):
     return Response(SlotSerializer(slot).data)
 
 
-@extend_schema(parameters=[OpenApiParameter("status", str, enum=AppointmentStatus.values), OpenApiParameter("slot", int)],
-               responses=paginated(StaffAppointmentSerializer))
+@extend_schema(
+    parameters=[OpenApiParameter("status", str, enum=AppointmentStatus.values), OpenApiParameter("slot", int)],
+    responses=paginated(StaffAppointmentSerializer),
+)
 @staff_api(["GET"])
 def staff_appointments(request):
     appointments = selectors.appointments_for_staff(user=request.user)
@@ -104,11 +113,17 @@ def staff_appointment_step(request, appointment_id, step):
     return Response(StaffAppointmentSerializer(service(appointment=appointment, by=request.user)).data)
 
 
-@extend_schema(parameters=[OpenApiParameter("status", str), OpenApiParameter("date", str)], responses=paginated(StaffDonationSerializer), operation_id="blood_bank_staff_donations_list")
+@extend_schema(
+    parameters=[OpenApiParameter("status", str), OpenApiParameter("date", str)],
+    responses=paginated(StaffDonationSerializer),
+    operation_id="blood_bank_staff_donations_list",
+)
 @staff_api(["GET"])
 def staff_donations(request):
     """Visits at the user's hospitals; filter by `status` and `date` (visit date)."""
-    donations = selectors.donations_for_staff(user=request.user).prefetch_related("test_results").select_related("screening")
+    donations = (
+        selectors.donations_for_staff(user=request.user).prefetch_related("test_results").select_related("screening")
+    )
     if request.query_params.get("status"):
         donations = donations.filter(status=request.query_params["status"])
     if request.query_params.get("date"):
@@ -148,8 +163,10 @@ def staff_collection(request, donation_id):
     serializer = CollectionSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
     units = services.donation_collect(donation=donation, by=request.user, **serializer.validated_data)
-    return Response({"din": units[0].din, "din_display": units[0].din_display, "units": UnitSerializer(units, many=True).data},
-                    status=status.HTTP_201_CREATED)
+    return Response(
+        {"din": units[0].din, "din_display": units[0].din_display, "units": UnitSerializer(units, many=True).data},
+        status=status.HTTP_201_CREATED,
+    )
 
 
 @extend_schema(request=MarkerResultSerializer, responses={201: StaffDonationSerializer})
@@ -165,12 +182,17 @@ def staff_test_result(request, donation_id):
     return Response(StaffDonationSerializer(_own_donation(request, donation_id)).data, status=status.HTTP_201_CREATED)
 
 
-@extend_schema(request=inline_serializer("Typing", {"blood_group": serializers.ChoiceField(choices=BloodGroup.choices)}), responses=StaffDonationSerializer)
+@extend_schema(
+    request=inline_serializer("Typing", {"blood_group": serializers.ChoiceField(choices=BloodGroup.choices)}),
+    responses=StaffDonationSerializer,
+)
 @staff_api(["POST"])
 def staff_typing(request, donation_id):
     """Record the laboratory ABO/RhD typing: it confirms the donor's group and labels the quarantined units."""
     donation = services.typing_confirm(
-        donation=_own_donation(request, donation_id), blood_group=str(request.data.get("blood_group", "")), by=request.user
+        donation=_own_donation(request, donation_id),
+        blood_group=str(request.data.get("blood_group", "")),
+        by=request.user,
     )
     return Response(StaffDonationSerializer(donation).data)
 
@@ -190,8 +212,10 @@ def staff_donation_cancel(request, donation_id):
     return Response(StaffDonationSerializer(donation).data)
 
 
-@extend_schema(parameters=[OpenApiParameter("q", str), OpenApiParameter("blood_group", str), OpenApiParameter("region", str)],
-               responses=paginated(StaffDonorSerializer))
+@extend_schema(
+    parameters=[OpenApiParameter("q", str), OpenApiParameter("blood_group", str), OpenApiParameter("region", str)],
+    responses=paginated(StaffDonorSerializer),
+)
 @staff_api(["GET"])
 def staff_donors(request):
     """Donors who visited or booked at the user's hospitals, with their eligibility now; search by name/email, group, region."""
@@ -220,8 +244,12 @@ def staff_donor_deferrals(request, donor_id):
     acting = ActingHospitalSerializer(data=request.data)
     acting.is_valid(raise_exception=True)
     deferral = services.deferral_create(
-        donor=donor, reason=data["reason"], starts_on=data["starts_on"], ends_on=data.get("ends_on"),
-        hospital=acting_hospital(request.user, acting.validated_data.get("hospital")), by=request.user,
+        donor=donor,
+        reason=data["reason"],
+        starts_on=data["starts_on"],
+        ends_on=data.get("ends_on"),
+        hospital=acting_hospital(request.user, acting.validated_data.get("hospital")),
+        by=request.user,
     )
     return Response(DeferralSerializer(deferral).data, status=status.HTTP_201_CREATED)
 

@@ -10,18 +10,32 @@ from donors import services
 from donors.models import DonorProfile
 
 
-
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     # Argon2 is deliberately slow; these tests register and log in many donors.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-def make_donor(email="erin@donor.example", *, blood_group="O-", sex="female", weight_kg=65, date_of_birth=date(1990, 5, 15), **extra) -> DonorProfile:
+def make_donor(
+    email="erin@donor.example",
+    *,
+    blood_group="O-",
+    sex="female",
+    weight_kg=65,
+    date_of_birth=date(1990, 5, 15),
+    **extra,
+) -> DonorProfile:
     return services.donor_register(
-        name=email.split("@")[0].title(), email=email, password=PASSWORD, blood_group=blood_group,
-        date_of_birth=date_of_birth, address="1 Test Street", contact_number="+44 7700 900000", sex=sex,
-        weight_kg=weight_kg, **extra,
+        name=email.split("@")[0].title(),
+        email=email,
+        password=PASSWORD,
+        blood_group=blood_group,
+        date_of_birth=date_of_birth,
+        address="1 Test Street",
+        contact_number="+44 7700 900000",
+        sex=sex,
+        weight_kg=weight_kg,
+        **extra,
     )
 
 
@@ -48,7 +62,12 @@ def slot(hospital_a, bob):
 
 
 GOOD_SCREENING = dict(
-    haemoglobin_g_dl=13.8, systolic_mmhg=120, diastolic_mmhg=80, pulse_bpm=70, temperature_c=36.6, questionnaire_passed=True,
+    haemoglobin_g_dl=13.8,
+    systolic_mmhg=120,
+    diastolic_mmhg=80,
+    pulse_bpm=70,
+    temperature_c=36.6,
+    questionnaire_passed=True,
     weight_kg=65,
 )
 

@@ -39,7 +39,9 @@ def test_screening_form_and_check_in_action(console, slot, erin, bob):
     response = console.post("/admin/donors/appointment/", {"action": "check_in", "_selected_action": [appointment.pk]})
     assert response.status_code == 302
     donation = erin.donations.get()
-    response = console.post("/admin/donors/screening/add/", {"donation": donation.pk, **{k: str(v) for k, v in GOOD_SCREENING.items()}})
+    response = console.post(
+        "/admin/donors/screening/add/", {"donation": donation.pk, **{k: str(v) for k, v in GOOD_SCREENING.items()}}
+    )
     assert response.status_code == 302, response.content.decode()[:2000]
     donation.refresh_from_db()
     assert donation.status == "screened" and donation.screening.recorded_by == bob
@@ -60,18 +62,32 @@ def test_staff_cannot_defer_another_hospitals_donor_from_the_console(client, car
     # Erin has only visited Alpha; Carol works at Beta.
     client.login(email=carol.email, password=PASSWORD)
     today = timezone.localdate().isoformat()
-    response = client.post("/admin/donors/deferral/add/", {
-        "donor": erin.pk, "hospital": hospital_b.pk, "reason": "Not my donor", "starts_on": today, "ends_on": "",
-    })
+    response = client.post(
+        "/admin/donors/deferral/add/",
+        {
+            "donor": erin.pk,
+            "hospital": hospital_b.pk,
+            "reason": "Not my donor",
+            "starts_on": today,
+            "ends_on": "",
+        },
+    )
     assert response.status_code == 200 and "donor" in response.context["adminform"].form.errors
     assert not erin.deferrals.exists()
 
 
 def test_staff_defer_their_own_donor_from_the_console(console, erin, visit, hospital_a):
     today = timezone.localdate().isoformat()
-    response = console.post("/admin/donors/deferral/add/", {
-        "donor": erin.pk, "hospital": hospital_a.pk, "reason": "Recent tattoo", "starts_on": today, "ends_on": "",
-    })
+    response = console.post(
+        "/admin/donors/deferral/add/",
+        {
+            "donor": erin.pk,
+            "hospital": hospital_a.pk,
+            "reason": "Recent tattoo",
+            "starts_on": today,
+            "ends_on": "",
+        },
+    )
     assert response.status_code == 302, response.content.decode()[:2000]
     assert erin.deferrals.get().reason == "Recent tattoo"
 
@@ -80,7 +96,9 @@ def test_seed_donors_is_idempotent_and_covers_every_group(db):
     core_demo.seed()
     logins = seed_donors()
     assert len(logins) == len(DONORS)
-    assert sorted(DonorProfile.objects.values_list("blood_group", flat=True)) == sorted(["A+", "A-", "B+", "B-", "AB+", "AB-", "O+", "O-"])
+    assert sorted(DonorProfile.objects.values_list("blood_group", flat=True)) == sorted(
+        ["A+", "A-", "B+", "B-", "AB+", "AB-", "O+", "O-"]
+    )
     slots = DonationSlot.objects.count()
     assert seed_donors() == logins
     assert DonorProfile.objects.count() == 8 and DonationSlot.objects.count() == slots

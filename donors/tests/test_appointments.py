@@ -38,7 +38,9 @@ def test_double_booking_is_refused(slot, hospital_a, bob, erin):
 
 def test_a_booking_whose_slot_has_ended_does_not_block_a_new_one(slot, hospital_a, bob, erin):
     missed = services.appointment_book(donor=erin, slot=slot)
-    DonationSlot.objects.filter(pk=slot.pk).update(starts_at=at(-2), ends_at=at(-2, 12))  # the slot passed; nobody checked her in
+    DonationSlot.objects.filter(pk=slot.pk).update(
+        starts_at=at(-2), ends_at=at(-2, 12)
+    )  # the slot passed; nobody checked her in
     later = services.slot_create(hospital=hospital_a, starts_at=at(3), ends_at=at(3, 12), capacity=5, by=bob)
     assert services.appointment_book(donor=erin, slot=later).status == AppointmentStatus.BOOKED
     missed.refresh_from_db()
@@ -47,8 +49,19 @@ def test_a_booking_whose_slot_has_ended_does_not_block_a_new_one(slot, hospital_
 
 @pytest.mark.parametrize("days_after_donation, eligible", [(55, False), (56, True), (57, True)])
 def test_booking_checks_eligibility_on_the_slot_date(hospital_a, bob, erin, days_after_donation, eligible):
-    Donation.objects.create(donor=erin, hospital=hospital_a, visit_date=timezone.localdate() - timedelta(days=50), status=DonationStatus.COLLECTED)
-    target = services.slot_create(hospital=hospital_a, starts_at=at(days_after_donation - 50), ends_at=at(days_after_donation - 50, 12), capacity=1, by=bob)
+    Donation.objects.create(
+        donor=erin,
+        hospital=hospital_a,
+        visit_date=timezone.localdate() - timedelta(days=50),
+        status=DonationStatus.COLLECTED,
+    )
+    target = services.slot_create(
+        hospital=hospital_a,
+        starts_at=at(days_after_donation - 50),
+        ends_at=at(days_after_donation - 50, 12),
+        capacity=1,
+        by=bob,
+    )
     if eligible:
         assert services.appointment_book(donor=erin, slot=target).status == AppointmentStatus.BOOKED
     else:
@@ -58,9 +71,16 @@ def test_booking_checks_eligibility_on_the_slot_date(hospital_a, bob, erin, days
 
 
 def test_booking_checks_the_slot_donation_type(hospital_a, bob, erin):
-    Donation.objects.create(donor=erin, hospital=hospital_a, visit_date=timezone.localdate() - timedelta(days=10),
-                            donation_type="platelets", status=DonationStatus.COLLECTED)
-    platelets = services.slot_create(hospital=hospital_a, starts_at=at(1), ends_at=at(1, 12), capacity=1, by=bob, donation_type="platelets")
+    Donation.objects.create(
+        donor=erin,
+        hospital=hospital_a,
+        visit_date=timezone.localdate() - timedelta(days=10),
+        donation_type="platelets",
+        status=DonationStatus.COLLECTED,
+    )
+    platelets = services.slot_create(
+        hospital=hospital_a, starts_at=at(1), ends_at=at(1, 12), capacity=1, by=bob, donation_type="platelets"
+    )
     assert services.appointment_book(donor=erin, slot=platelets)
 
 
@@ -95,9 +115,14 @@ def test_capacity_cannot_drop_below_bookings_and_used_slots_cannot_be_deleted(sl
 @pytest.mark.parametrize(
     "first, second",
     [
-        ("cancel", "cancel"), ("cancel", "check_in"), ("cancel", "no_show"),
-        ("check_in", "cancel"), ("check_in", "no_show"), ("check_in", "check_in"),
-        ("no_show", "check_in"), ("no_show", "cancel"),
+        ("cancel", "cancel"),
+        ("cancel", "check_in"),
+        ("cancel", "no_show"),
+        ("check_in", "cancel"),
+        ("check_in", "no_show"),
+        ("check_in", "check_in"),
+        ("no_show", "check_in"),
+        ("no_show", "cancel"),
     ],
 )
 def test_appointment_state_transitions(slot, erin, bob, first, second):
@@ -144,8 +169,16 @@ def test_appointments_through_http(client, api, slot, erin, bob, carol):
     booked = client.post(f"{BASE}/donor/appointments", {"slot": slot.pk}, content_type="application/json", **auth)
     assert booked.status_code == 201, booked.content
     assert client.get(f"{BASE}/slots").json()["results"][0]["places_free"] == 1
-    assert client.post(f"{BASE}/donor/appointments", {"slot": slot.pk}, content_type="application/json", **auth).status_code == 409
-    assert client.post(f"{BASE}/donor/appointments", {"slot": 99999}, content_type="application/json", **auth).status_code == 404
+    assert (
+        client.post(
+            f"{BASE}/donor/appointments", {"slot": slot.pk}, content_type="application/json", **auth
+        ).status_code
+        == 409
+    )
+    assert (
+        client.post(f"{BASE}/donor/appointments", {"slot": 99999}, content_type="application/json", **auth).status_code
+        == 404
+    )
     assert client.post(f"{BASE}/donor/appointments", {}, content_type="application/json", **auth).status_code == 400
     mine = client.get(f"{BASE}/donor/appointments", **auth).json()
     assert [a["status"] for a in mine] == ["booked"]
@@ -163,7 +196,11 @@ def test_appointments_through_http(client, api, slot, erin, bob, carol):
 
 def test_staff_slot_crud_is_scoped_to_their_hospital(api, bob, carol, hospital_a):
     staff = api(bob)
-    created = staff.post(f"{BASE}/staff/slots/", {"starts_at": at(2).isoformat(), "ends_at": at(2, 13).isoformat(), "capacity": 4}, format="json")
+    created = staff.post(
+        f"{BASE}/staff/slots/",
+        {"starts_at": at(2).isoformat(), "ends_at": at(2, 13).isoformat(), "capacity": 4},
+        format="json",
+    )
     assert created.status_code == 201, created.content
     assert created.json()["hospital"] == hospital_a.pk and created.json()["places_free"] == 4
     slot_id = created.json()["id"]
@@ -174,7 +211,11 @@ def test_staff_slot_crud_is_scoped_to_their_hospital(api, bob, carol, hospital_a
     assert other.delete(f"{BASE}/staff/slots/{slot_id}/").status_code == 404
     assert other.get(f"{BASE}/staff/slots/").json()["count"] == 0
     assert staff.delete(f"{BASE}/staff/slots/{slot_id}/").status_code == 204
-    bad = staff.post(f"{BASE}/staff/slots/", {"starts_at": at(2, 13).isoformat(), "ends_at": at(2).isoformat(), "capacity": 4}, format="json")
+    bad = staff.post(
+        f"{BASE}/staff/slots/",
+        {"starts_at": at(2, 13).isoformat(), "ends_at": at(2).isoformat(), "capacity": 4},
+        format="json",
+    )
     assert bad.status_code == 400 and "ends_at" in bad.json()["error"]["fields"]
 
 

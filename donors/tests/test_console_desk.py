@@ -20,8 +20,16 @@ DONORS = "/admin/donors/donorprofile/"
 VISIT = "/admin/donors/donation/add/"
 SCREENING = "/admin/donors/screening/add/"
 WALK_IN = {
-    "hospital": None, "name": "Walter Inn", "email": "walter@walk.example", "blood_group": "B+", "date_of_birth": "1988-04-09",
-    "sex": "male", "weight_kg": "82", "contact_number": "+44 7700 900777", "address": "7 Desk Lane", "region": "north",
+    "hospital": None,
+    "name": "Walter Inn",
+    "email": "walter@walk.example",
+    "blood_group": "B+",
+    "date_of_birth": "1988-04-09",
+    "sex": "male",
+    "weight_kg": "82",
+    "contact_number": "+44 7700 900777",
+    "address": "7 Desk Lane",
+    "region": "north",
 }
 
 
@@ -30,6 +38,7 @@ def console(client):
     def log_in(user):
         assert client.login(email=user.email, password=PASSWORD)  # a fresh login: recent enough for deferrals
         return client
+
     return log_in
 
 
@@ -46,7 +55,9 @@ def errors(response) -> str:
     return response.content.decode()
 
 
-def test_staff_find_donors_of_their_hospitals_and_region_by_name_number_email_phone_or_group(console, bob, hospital_a, hospital_b, erin):
+def test_staff_find_donors_of_their_hospitals_and_region_by_name_number_email_phone_or_group(
+    console, bob, hospital_a, hospital_b, erin
+):
     services.donation_register_walk_in(donor=erin, hospital=hospital_a)  # erin visited Alpha: Alpha's donor
     nora = make_donor("nora@donor.example", blood_group="AB+", region=" NORTH ")  # lives in Alpha's region
     nora.contact_number = "+44 7700 900123"
@@ -72,11 +83,19 @@ def test_a_walk_in_donor_is_registered_with_encrypted_details_and_goes_on_to_the
     answer = walk_in(console(bob), hospital_a)
     donor = DonorProfile.objects.select_related("user", "region").get(user__email="walter@walk.example")
     assert answer.status_code == 302 and answer.url == f"{VISIT}?donor={donor.pk}"
-    assert (donor.user.name, donor.blood_group, donor.sex, donor.region, donor.registered_at_hospital) == ("Walter Inn", "B+", "male", hospital_a.region, hospital_a)
+    assert (donor.user.name, donor.blood_group, donor.sex, donor.region, donor.registered_at_hospital) == (
+        "Walter Inn",
+        "B+",
+        "male",
+        hospital_a.region,
+        hospital_a,
+    )
     assert donor.date_of_birth == date(1988, 4, 9) and donor.contact_number == "+44 7700 900777"
     assert donor.user.is_donor and not donor.user.has_usable_password()
     with connection.cursor() as cursor:
-        cursor.execute("SELECT contact_number, address, date_of_birth FROM donors_donorprofile WHERE id = %s", [donor.pk])
+        cursor.execute(
+            "SELECT contact_number, address, date_of_birth FROM donors_donorprofile WHERE id = %s", [donor.pk]
+        )
         stored = " ".join(map(str, cursor.fetchone()))
     assert "900777" not in stored and "Desk Lane" not in stored and "1988" not in stored
 
@@ -87,10 +106,19 @@ def test_a_duplicate_or_refused_registration_is_a_form_error_in_words(console, b
     walter = DonorProfile.objects.get(user__email="walter@walk.example")
     same_email = errors(walk_in(client, hospital_a, contact_number=""))
     assert f"already registered as donor {walter.donor_number}" in same_email and "(same email)" in same_email
-    same_phone = errors(walk_in(client, hospital_a, email="walter.two@walk.example", contact_number="07700 900777", name="walter inn"))
+    same_phone = errors(
+        walk_in(client, hospital_a, email="walter.two@walk.example", contact_number="07700 900777", name="walter inn")
+    )
     assert f"already registered as donor {walter.donor_number}" in same_phone and "(same contact number)" in same_phone
-    too_young = errors(walk_in(client, hospital_a, email="kid@walk.example", contact_number="",
-                               date_of_birth=(timezone.localdate() - timedelta(days=365 * 15)).isoformat()))
+    too_young = errors(
+        walk_in(
+            client,
+            hospital_a,
+            email="kid@walk.example",
+            contact_number="",
+            date_of_birth=(timezone.localdate() - timedelta(days=365 * 15)).isoformat(),
+        )
+    )
     assert "Must be at least 17 years old" in too_young
     nowhere = errors(walk_in(client, hospital_a, email="far@walk.example", contact_number="", region="Atlantis"))
     assert "Atlantis" in nowhere
@@ -107,17 +135,31 @@ def test_a_visit_opens_for_an_eligible_donor_and_refusals_are_form_errors(consol
     unknown = errors(client.post(VISIT, {"donor": erin.pk, "hospital": hospital_a.pk, "donation_type": "whole_blood"}))
     assert "Select a valid choice" in unknown  # not Alpha's donor: no region, never at Alpha
     services.donor_profile_update(donor=erin, region="north")
-    opened = client.post(VISIT, {"donor": erin.pk, "hospital": hospital_a.pk, "donation_type": "whole_blood", "quantity_ml": ""})
+    opened = client.post(
+        VISIT, {"donor": erin.pk, "hospital": hospital_a.pk, "donation_type": "whole_blood", "quantity_ml": ""}
+    )
     visit = Donation.objects.get(donor=erin)
     assert opened.status_code == 302 and opened.url == f"{SCREENING}?donation={visit.pk}"
-    assert (visit.status, visit.appointment, visit.visit_date) == (DonationStatus.AWAITING_SCREENING, None, timezone.localdate())
+    assert (visit.status, visit.appointment, visit.visit_date) == (
+        DonationStatus.AWAITING_SCREENING,
+        None,
+        timezone.localdate(),
+    )
     again = errors(client.post(VISIT, {"donor": erin.pk, "hospital": hospital_a.pk, "donation_type": "whole_blood"}))
     assert "Not eligible to donate: Must wait 56 days" in again
 
     frank = make_donor("frank@donor.example", region="North")
-    services.deferral_create(donor=frank, reason="Travel to a malaria area", starts_on=timezone.localdate(),
-                             ends_on=timezone.localdate() + timedelta(days=30), hospital=hospital_a, by=bob)
-    deferred = errors(client.post(VISIT, {"donor": frank.pk, "hospital": hospital_a.pk, "donation_type": "whole_blood"}))
+    services.deferral_create(
+        donor=frank,
+        reason="Travel to a malaria area",
+        starts_on=timezone.localdate(),
+        ends_on=timezone.localdate() + timedelta(days=30),
+        hospital=hospital_a,
+        by=bob,
+    )
+    deferred = errors(
+        client.post(VISIT, {"donor": frank.pk, "hospital": hospital_a.pk, "donation_type": "whole_blood"})
+    )
     assert "Deferred until" in deferred and "Travel to a malaria area" in deferred
     assert Donation.objects.count() == 1
 
@@ -132,7 +174,9 @@ def test_a_screening_needs_a_recent_login_and_a_failed_one_defers_the_donor(bob,
     visit.refresh_from_db()
     assert failed.redirect_chain[-1][0] == f"/admin/donors/donation/{visit.pk}/change/"
     assert visit.status == DonationStatus.DEFERRED
-    assert "Screening failed, the donor is deferred: Haemoglobin 9.0 g/dL is below the minimum" in failed.content.decode()
+    assert (
+        "Screening failed, the donor is deferred: Haemoglobin 9.0 g/dL is below the minimum" in failed.content.decode()
+    )
     assert Deferral.objects.get(donation=visit).reason.startswith("Screening: Haemoglobin 9.0")
 
 
@@ -146,7 +190,9 @@ def test_the_donation_ends_in_its_units_in_quarantine(console, bob, hospital_a, 
     visit.refresh_from_db()
     units = list(BloodUnit.objects.filter(din=visit.din))
     assert visit.status == DonationStatus.COLLECTED and visit.collected_by == bob
-    assert [(unit.component, unit.status, unit.volume_ml, unit.hospital) for unit in units] == [("whole_blood", UnitStatus.QUARANTINED, 470, hospital_a)]
+    assert [(unit.component, unit.status, unit.volume_ml, unit.hospital) for unit in units] == [
+        ("whole_blood", UnitStatus.QUARANTINED, 470, hospital_a)
+    ]
     page = collected.content.decode()
     assert f"Collected under DIN {units[0].din_display}" in page and units[0].din_display in page
     again = client.post(screened.url, {}, follow=True).content.decode()

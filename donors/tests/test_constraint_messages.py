@@ -1,12 +1,11 @@
 """A form that breaks a donor-side constraint explains it in plain words, not by the constraint's name."""
 
-from datetime import date, datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
 
-from donors.models import DonationSlot, Deferral
+from donors.models import Deferral, DonationSlot
 
 pytestmark = pytest.mark.django_db
 
@@ -23,6 +22,6 @@ def test_a_deferral_ending_before_it_starts(hospital_a):
 
 
 def test_a_slot_ending_before_it_starts(hospital_a):
-    start = datetime(2026, 12, 8, 9, 0, tzinfo=dt_timezone.utc)
+    start = datetime(2026, 12, 8, 9, 0, tzinfo=UTC)
     slot = DonationSlot(hospital=hospital_a, starts_at=start, ends_at=start - timedelta(hours=1), capacity=4)
     assert _messages(slot) == ["A slot must end after it starts."]

@@ -19,18 +19,36 @@ def test_profile_read_and_update(client, erin):
     make_region("South")
     profile = client.get(f"{BASE}/donor/profile", **auth).json()
     assert profile["address"] == "1 Test Street" and profile["blood_type"] == "O-"
-    changed = client.patch(f"{BASE}/donor/profile", {"name": "Erin Walsh", "region": " south ", "available_for_emergencies": True,
-                                                     "quiet_hours_start": "22:00", "quiet_hours_end": "07:00", "weight_kg": "66.5"},
-                           content_type="application/json", **auth)
+    changed = client.patch(
+        f"{BASE}/donor/profile",
+        {
+            "name": "Erin Walsh",
+            "region": " south ",
+            "available_for_emergencies": True,
+            "quiet_hours_start": "22:00",
+            "quiet_hours_end": "07:00",
+            "weight_kg": "66.5",
+        },
+        content_type="application/json",
+        **auth,
+    )
     assert changed.status_code == 200, changed.content
     erin.refresh_from_db()
-    assert erin.user.name == "Erin Walsh" and erin.region.name == "South" and changed.json()["region"] == "South" and erin.available_for_emergencies
+    assert (
+        erin.user.name == "Erin Walsh"
+        and erin.region.name == "South"
+        and changed.json()["region"] == "South"
+        and erin.available_for_emergencies
+    )
     assert str(erin.quiet_hours_start) == "22:00:00" and float(erin.weight_kg) == 66.5
     # The date of birth is not the donor's to change; it is read-only.
     client.patch(f"{BASE}/donor/profile", {"date_of_birth": "2015-01-01"}, content_type="application/json", **auth)
     erin.refresh_from_db()
     assert erin.date_of_birth.year == 1990
-    assert client.patch(f"{BASE}/donor/profile", {"blood_type": "Z"}, content_type="application/json", **auth).status_code == 400
+    assert (
+        client.patch(f"{BASE}/donor/profile", {"blood_type": "Z"}, content_type="application/json", **auth).status_code
+        == 400
+    )
 
 
 def test_the_donor_cannot_change_their_sex_after_registering(client, erin):
@@ -77,8 +95,14 @@ def test_eligible_now_reads_the_facts_of_all_candidates_at_once(hospital_a, djan
         services.donor_profile_update(donor=donor, available_for_emergencies=True)
     services.donation_register_walk_in(donor=donors[0], hospital=hospital_a)
     today = timezone.localdate()
-    services.deferral_create(donor=donors[1], reason="Recent surgery", starts_on=today, ends_on=today + timedelta(days=30),
-                             hospital=hospital_a, by=None)
+    services.deferral_create(
+        donor=donors[1],
+        reason="Recent surgery",
+        starts_on=today,
+        ends_on=today + timedelta(days=30),
+        hospital=hospital_a,
+        by=None,
+    )
     with django_assert_num_queries(3):  # donors with their accounts, their visits, their deferrals
         eligible = selectors.donors_eligible_now(blood_groups=["O-"])
     assert [donor.pk for donor in eligible] == [donor.pk for donor in donors[2:]]

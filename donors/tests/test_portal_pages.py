@@ -9,12 +9,12 @@ from django.utils import timezone
 import bloodbank.dashboard  # noqa: F401  registers the panels (the app's ready() does it in the running site)
 import donors.dashboard  # noqa: F401
 from bloodbank import services as bloodbank_services
+from config.urls import urlpatterns as site_urlpatterns
 from conftest import make_region
 from donors import selectors, services
 from donors.models import Appointment, AppointmentStatus, DonorProfile
 from healthsync.display import when
 from healthsync.errors import Conflict, DomainError
-from config.urls import urlpatterns as site_urlpatterns
 
 urlpatterns = [path("", include("donors.portal_urls")), *site_urlpatterns]
 handler404 = "healthsync.errors.page_not_found"
@@ -26,6 +26,7 @@ def logged_in(client):
     def log_in(user):
         client.force_login(user)
         return client
+
     return log_in
 
 
@@ -38,14 +39,34 @@ def test_anonymous_visitors_log_in_first_and_staff_go_to_the_console(client, log
 def test_a_new_account_completes_its_donor_profile(logged_in, dave):
     client = logged_in(dave)
     north = make_region("North")
-    too_young = client.post("/donor/welcome/", {"name": "Dave", "blood_group": "B+", "date_of_birth": date.today().replace(year=date.today().year - 15).isoformat()})
+    too_young = client.post(
+        "/donor/welcome/",
+        {
+            "name": "Dave",
+            "blood_group": "B+",
+            "date_of_birth": date.today().replace(year=date.today().year - 15).isoformat(),
+        },
+    )
     assert too_young.status_code == 200 and b"17" in too_young.content
     assert not DonorProfile.objects.filter(user=dave).exists()
-    done = client.post("/donor/welcome/", {"name": "Dave Doe", "blood_group": "B+", "date_of_birth": "1990-01-02", "region": "North",
-                                           "available_for_emergencies": "on"})
+    done = client.post(
+        "/donor/welcome/",
+        {
+            "name": "Dave Doe",
+            "blood_group": "B+",
+            "date_of_birth": "1990-01-02",
+            "region": "North",
+            "available_for_emergencies": "on",
+        },
+    )
     assert done.url == "/donor/"
     dave.refresh_from_db()
-    assert dave.is_donor and dave.name == "Dave Doe" and dave.donor_profile.blood_group == "B+" and dave.donor_profile.available_for_emergencies
+    assert (
+        dave.is_donor
+        and dave.name == "Dave Doe"
+        and dave.donor_profile.blood_group == "B+"
+        and dave.donor_profile.available_for_emergencies
+    )
     assert dave.donor_profile.region == north
     assert client.get("/donor/welcome/").url == "/donor/"
 
@@ -62,11 +83,26 @@ def test_profile_and_preferences_are_saved_through_the_service(logged_in, erin):
     client = logged_in(erin.user)
     make_region("South")
     assert client.get("/donor/profile/").status_code == 200
-    answer = client.post("/donor/profile/", {"name": "Erin Walsh", "region": "SOUTH", "weight_kg": "66.5", "available_for_emergencies": "on",
-                                             "notify_by_sms": "on", "quiet_hours_start": "22:00", "quiet_hours_end": "07:00"})
+    answer = client.post(
+        "/donor/profile/",
+        {
+            "name": "Erin Walsh",
+            "region": "SOUTH",
+            "weight_kg": "66.5",
+            "available_for_emergencies": "on",
+            "notify_by_sms": "on",
+            "quiet_hours_start": "22:00",
+            "quiet_hours_end": "07:00",
+        },
+    )
     assert answer.url == "/donor/profile/"
     erin.refresh_from_db()
-    assert erin.user.name == "Erin Walsh" and erin.region.name == "South" and erin.notify_by_sms and not erin.notify_by_email
+    assert (
+        erin.user.name == "Erin Walsh"
+        and erin.region.name == "South"
+        and erin.notify_by_sms
+        and not erin.notify_by_email
+    )
     assert str(erin.quiet_hours_end) == "07:00:00"
     half = client.post("/donor/profile/", {"name": "Erin", "quiet_hours_start": "22:00"})
     assert half.status_code == 200 and b"quiet hours" in half.content
@@ -99,8 +135,17 @@ def test_another_donors_appointment_cannot_be_cancelled(logged_in, erin, frank, 
 
 
 def test_public_shortage_page_by_region(client, hospital_a, hospital_b, bob):
-    bloodbank_services.units_receive(hospital=hospital_a, blood_group="A+", component="red_cells", volume_ml=None, count=8,
-                                     expiry_date=None, collected_at=timezone.now(), din=None, by=bob)
+    bloodbank_services.units_receive(
+        hospital=hospital_a,
+        blood_group="A+",
+        component="red_cells",
+        volume_ml=None,
+        count=8,
+        expiry_date=None,
+        collected_at=timezone.now(),
+        din=None,
+        by=bob,
+    )
     page = client.get("/shortages/?region=North").content.decode()
     assert "Hospitals in North are short of" in page and "<strong>A+</strong>" not in page.split("red cells.")[0]
     rows = {row["blood_group"]: row for row in selectors.regional_shortages(region=hospital_a.region)}
@@ -111,8 +156,16 @@ def test_public_shortage_page_by_region(client, hospital_a, hospital_b, bob):
 def test_dashboard_panels_for_staff(logged_in, alice, erin, slot):
     services.appointment_book(donor=erin, slot=slot)
     page = logged_in(alice).get("/admin/").content.decode()
-    for text in ("Receive units and request blood", "Transfers in and out", "Today&#x27;s appointments", 'id="inventory-chart"',
-                 'id="inventory-table"', "level-critical", 'data-live-alerts="/ws/alerts/"', 'aria-live="polite"'):
+    for text in (
+        "Receive units and request blood",
+        "Transfers in and out",
+        "Today&#x27;s appointments",
+        'id="inventory-chart"',
+        'id="inventory-table"',
+        "level-critical",
+        'data-live-alerts="/ws/alerts/"',
+        'aria-live="polite"',
+    ):
         assert text in page, text
 
 

@@ -46,6 +46,7 @@ def test_no_history_is_eligible_today():
 
 # --- Age ----------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "date_of_birth, on_date, eligible, turns",
     [
@@ -83,6 +84,7 @@ def test_leap_day_birthday_in_a_leap_year_with_a_lower_age_limit(on_date, eligib
 
 # --- Weight -------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "weight_kg, eligible", [(49.9, False), (49.99, False), (50, True), (50.0, True), (50.1, True), (120, True)]
 )
@@ -102,8 +104,13 @@ def test_weight_message():
 @pytest.mark.parametrize(
     "donation_type, weight_kg, eligible",
     [
-        (DOUBLE_RED_CELLS, 50, False), (DOUBLE_RED_CELLS, 58.9, False), (DOUBLE_RED_CELLS, 59, True),
-        (DOUBLE_RED_CELLS, 59.1, True), (WHOLE_BLOOD, 50, True), (PLATELETS, 50, True), (PLASMA, 50, True),
+        (DOUBLE_RED_CELLS, 50, False),
+        (DOUBLE_RED_CELLS, 58.9, False),
+        (DOUBLE_RED_CELLS, 59, True),
+        (DOUBLE_RED_CELLS, 59.1, True),
+        (WHOLE_BLOOD, 50, True),
+        (PLATELETS, 50, True),
+        (PLASMA, 50, True),
     ],
 )
 def test_double_red_cells_need_130_lb(sex, donation_type, weight_kg, eligible):
@@ -115,7 +122,9 @@ def test_double_red_cell_weight_message_and_parameter():
     assert check(donation_type=DOUBLE_RED_CELLS, weight_kg=58).messages == [
         "Must weigh at least 59 kg for double red cells (weighs 58 kg)."
     ]
-    assert check(donation_type=DOUBLE_RED_CELLS, weight_kg=60, double_red_cells_minimum_weight_kg=61).codes == [rules.UNDERWEIGHT]
+    assert check(donation_type=DOUBLE_RED_CELLS, weight_kg=60, double_red_cells_minimum_weight_kg=61).codes == [
+        rules.UNDERWEIGHT
+    ]
     # The higher of the two minimums wins.
     assert check(donation_type=DOUBLE_RED_CELLS, weight_kg=60, minimum_weight_kg=65).codes == [rules.UNDERWEIGHT]
 
@@ -125,6 +134,7 @@ def test_an_unmeasured_weight_is_left_to_screening():
 
 
 # --- Haemoglobin (21 CFR 630.10(d)) ---------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "haemoglobin, sex, donation_type, code",
@@ -408,6 +418,7 @@ def test_deferral_needs_a_reason_and_an_end_after_its_start(reason, starts_on, e
 
 # --- Several reasons at once -----------------------------------------------------------
 
+
 def test_every_reason_is_given_and_the_next_date_clears_them_all():
     result = check(
         date_of_birth=date(2009, 7, 1),  # 17 on 2026-07-01
@@ -419,7 +430,11 @@ def test_every_reason_is_given_and_the_next_date_clears_them_all():
     )
     assert result.eligible is False
     assert result.codes == [
-        rules.TOO_YOUNG, rules.UNDERWEIGHT, rules.HAEMOGLOBIN_LOW, rules.TOO_SOON, rules.DEFERRED,
+        rules.TOO_YOUNG,
+        rules.UNDERWEIGHT,
+        rules.HAEMOGLOBIN_LOW,
+        rules.TOO_SOON,
+        rules.DEFERRED,
     ]
     assert result.messages == [
         "Must be at least 17 years old (turns 17 on 2026-07-01).",
@@ -448,12 +463,15 @@ def test_next_date_is_the_latest_time_based_reason(date_of_birth, deferral_end, 
     )
     assert result.codes == [rules.TOO_YOUNG, rules.TOO_SOON, rules.DEFERRED]
     assert result.next_eligible_date == next_eligible_date
-    assert check(
-        date_of_birth=date_of_birth,
-        donations=[PastDonation(date=date(2026, 5, 29), type=PLATELETS)],
-        deferrals=[Deferral(reason="Cold", starts_on=date(2026, 5, 30), ends_on=deferral_end)],
-        on_date=next_eligible_date,
-    ).eligible is True
+    assert (
+        check(
+            date_of_birth=date_of_birth,
+            donations=[PastDonation(date=date(2026, 5, 29), type=PLATELETS)],
+            deferrals=[Deferral(reason="Cold", starts_on=date(2026, 5, 30), ends_on=deferral_end)],
+            on_date=next_eligible_date,
+        ).eligible
+        is True
+    )
 
 
 def test_permanent_deferral_with_other_reasons_still_never():

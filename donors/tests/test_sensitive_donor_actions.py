@@ -35,19 +35,27 @@ def _units(donation):
 
 @pytest.mark.parametrize("marker", ["made-up-marker", "HIV"])
 def test_a_stale_token_cannot_record_a_marker_result(bob, erin, collected, marker):
-    refused = _stale(bob).post(f"{BASE}/staff/donations/{collected.pk}/test-results", {"marker": marker, "result": "positive"}, format="json")
+    refused = _stale(bob).post(
+        f"{BASE}/staff/donations/{collected.pk}/test-results", {"marker": marker, "result": "positive"}, format="json"
+    )
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "reauthentication_required"
     assert _units(collected) == [UnitStatus.QUARANTINED] and not erin.deferrals.exists()
 
 
 def test_a_made_up_marker_is_refused_and_managed_ones_are_recorded_under_their_name(api, bob, erin, collected):
     client = api(bob)
-    unknown = client.post(f"{BASE}/staff/donations/{collected.pk}/test-results", {"marker": "made-up-marker", "result": "positive"}, format="json")
+    unknown = client.post(
+        f"{BASE}/staff/donations/{collected.pk}/test-results",
+        {"marker": "made-up-marker", "result": "positive"},
+        format="json",
+    )
     assert unknown.status_code == 400
     assert unknown.json()["error"]["code"] == "unknown_marker" and "marker" in unknown.json()["error"]["fields"]
     assert _units(collected) == [UnitStatus.QUARANTINED] and not erin.deferrals.exists()
 
-    further = client.post(f"{BASE}/staff/donations/{collected.pk}/test-results", {"marker": " wnv ", "result": "negative"}, format="json")
+    further = client.post(
+        f"{BASE}/staff/donations/{collected.pk}/test-results", {"marker": " wnv ", "result": "negative"}, format="json"
+    )
     assert further.status_code == 201, further.content
     assert list(MarkerResult.objects.filter(donation=collected).values_list("marker", flat=True)) == ["WNV"]
 
@@ -57,28 +65,56 @@ def test_a_stale_token_cannot_defer_a_donor_by_screening_or_deferral(bob, erin, 
     failing = {**GOOD_SCREENING, "haemoglobin_g_dl": 9.0}
     screening = stale.post(f"{BASE}/staff/donations/{visit.pk}/screening", failing, format="json")
     assert screening.status_code == 403 and screening.json()["error"]["code"] == "reauthentication_required"
-    deferral = stale.post(f"{BASE}/staff/donors/{erin.pk}/deferrals",
-                          {"reason": "Made up", "starts_on": timezone.localdate().isoformat()}, format="json")
+    deferral = stale.post(
+        f"{BASE}/staff/donors/{erin.pk}/deferrals",
+        {"reason": "Made up", "starts_on": timezone.localdate().isoformat()},
+        format="json",
+    )
     assert deferral.status_code == 403 and deferral.json()["error"]["code"] == "reauthentication_required"
     visit.refresh_from_db()
     assert visit.status == "awaiting_screening" and not erin.deferrals.exists()
 
 
-
-def test_the_console_asks_for_a_recent_login_before_a_result_a_screening_or_a_deferral(bob, erin, collected, hospital_a):
+def test_the_console_asks_for_a_recent_login_before_a_result_a_screening_or_a_deferral(
+    bob, erin, collected, hospital_a
+):
     from donors import services
 
     console = console_logged_in_ago(bob)
-    result = console.post("/admin/donors/markerresult/add/", {"donation": collected.pk, "marker": "HIV", "result": "positive"})
+    result = console.post(
+        "/admin/donors/markerresult/add/", {"donation": collected.pk, "marker": "HIV", "result": "positive"}
+    )
     assert result.status_code == 200 and b"Log in again to do this" in result.content
-    deferral = console.post("/admin/donors/deferral/add/", {
-        "donor": erin.pk, "hospital": hospital_a.pk, "reason": "Made up", "starts_on": timezone.localdate().isoformat(), "ends_on": "",
-    })
+    deferral = console.post(
+        "/admin/donors/deferral/add/",
+        {
+            "donor": erin.pk,
+            "hospital": hospital_a.pk,
+            "reason": "Made up",
+            "starts_on": timezone.localdate().isoformat(),
+            "ends_on": "",
+        },
+    )
     assert deferral.status_code == 200 and b"Log in again to do this" in deferral.content
-    visit = services.donation_register_walk_in(donor=services.donor_register(
-        name="Fay", email="fay@donor.example", password=PASSWORD, blood_group="A+", date_of_birth=collected.donor.date_of_birth,
-        sex="female", weight_kg=60,
-    ), hospital=hospital_a)
-    screening = console.post("/admin/donors/screening/add/", {"donation": visit.pk, **{k: str(v) for k, v in GOOD_SCREENING.items()}, "haemoglobin_g_dl": "9.0"})
+    visit = services.donation_register_walk_in(
+        donor=services.donor_register(
+            name="Fay",
+            email="fay@donor.example",
+            password=PASSWORD,
+            blood_group="A+",
+            date_of_birth=collected.donor.date_of_birth,
+            sex="female",
+            weight_kg=60,
+        ),
+        hospital=hospital_a,
+    )
+    screening = console.post(
+        "/admin/donors/screening/add/",
+        {"donation": visit.pk, **{k: str(v) for k, v in GOOD_SCREENING.items()}, "haemoglobin_g_dl": "9.0"},
+    )
     assert screening.status_code == 200 and b"Log in again to do this" in screening.content
-    assert _units(collected) == [UnitStatus.QUARANTINED] and not erin.deferrals.exists() and not visit.donor.deferrals.exists()
+    assert (
+        _units(collected) == [UnitStatus.QUARANTINED]
+        and not erin.deferrals.exists()
+        and not visit.donor.deferrals.exists()
+    )

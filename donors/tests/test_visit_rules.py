@@ -10,8 +10,14 @@ from donors.rules import DOUBLE_RED_CELLS, FEMALE, MALE, PLASMA, PLATELETS, WHOL
 
 DAY = date(2026, 6, 1)
 NORMAL = dict(
-    haemoglobin=13.5, sex=FEMALE, donation_type=WHOLE_BLOOD, systolic_mmhg=120, diastolic_mmhg=80, pulse_bpm=70,
-    temperature_c=36.8, questionnaire_passed=True,
+    haemoglobin=13.5,
+    sex=FEMALE,
+    donation_type=WHOLE_BLOOD,
+    systolic_mmhg=120,
+    diastolic_mmhg=80,
+    pulse_bpm=70,
+    temperature_c=36.8,
+    questionnaire_passed=True,
 )
 
 
@@ -46,12 +52,23 @@ def test_screening_haemoglobin_by_sex_and_type(haemoglobin, sex, donation_type, 
 @pytest.mark.parametrize(
     "field, value, expected",
     [
-        ("systolic_mmhg", 89, [rules.BLOOD_PRESSURE]), ("systolic_mmhg", 90, []), ("systolic_mmhg", 91, []),
-        ("systolic_mmhg", 179, []), ("systolic_mmhg", 180, []), ("systolic_mmhg", 181, [rules.BLOOD_PRESSURE]),
-        ("diastolic_mmhg", 49, [rules.BLOOD_PRESSURE]), ("diastolic_mmhg", 50, []),
-        ("diastolic_mmhg", 100, []), ("diastolic_mmhg", 101, [rules.BLOOD_PRESSURE]),
-        ("pulse_bpm", 49, [rules.PULSE]), ("pulse_bpm", 50, []), ("pulse_bpm", 100, []), ("pulse_bpm", 101, [rules.PULSE]),
-        ("temperature_c", 37.4, []), ("temperature_c", 37.5, []), ("temperature_c", 37.6, [rules.TEMPERATURE]),
+        ("systolic_mmhg", 89, [rules.BLOOD_PRESSURE]),
+        ("systolic_mmhg", 90, []),
+        ("systolic_mmhg", 91, []),
+        ("systolic_mmhg", 179, []),
+        ("systolic_mmhg", 180, []),
+        ("systolic_mmhg", 181, [rules.BLOOD_PRESSURE]),
+        ("diastolic_mmhg", 49, [rules.BLOOD_PRESSURE]),
+        ("diastolic_mmhg", 50, []),
+        ("diastolic_mmhg", 100, []),
+        ("diastolic_mmhg", 101, [rules.BLOOD_PRESSURE]),
+        ("pulse_bpm", 49, [rules.PULSE]),
+        ("pulse_bpm", 50, []),
+        ("pulse_bpm", 100, []),
+        ("pulse_bpm", 101, [rules.PULSE]),
+        ("temperature_c", 37.4, []),
+        ("temperature_c", 37.5, []),
+        ("temperature_c", 37.6, [rules.TEMPERATURE]),
         ("questionnaire_passed", False, [rules.QUESTIONNAIRE]),
     ],
 )
@@ -60,7 +77,9 @@ def test_screening_vital_signs_at_their_limits(field, value, expected):
 
 
 def test_every_screening_problem_is_reported():
-    problems = rules.screening_problems(**{**NORMAL, "haemoglobin": 11.0, "pulse_bpm": 120, "temperature_c": 38.2, "questionnaire_passed": False})
+    problems = rules.screening_problems(
+        **{**NORMAL, "haemoglobin": 11.0, "pulse_bpm": 120, "temperature_c": 38.2, "questionnaire_passed": False}
+    )
     assert [p.code for p in problems] == [rules.HAEMOGLOBIN_LOW, rules.PULSE, rules.TEMPERATURE, rules.QUESTIONNAIRE]
     assert problems[1].message == "Pulse 120/min is outside 50-100/min."
 
@@ -82,11 +101,16 @@ def test_screening_deferral_takes_the_longest_wait(problem_codes, ends_on):
 @pytest.mark.parametrize(
     "from_status, to_status, allowed",
     [
-        (rules.BOOKED, rules.CANCELLED, True), (rules.BOOKED, rules.ATTENDED, True), (rules.BOOKED, rules.NO_SHOW, True),
+        (rules.BOOKED, rules.CANCELLED, True),
+        (rules.BOOKED, rules.ATTENDED, True),
+        (rules.BOOKED, rules.NO_SHOW, True),
         (rules.BOOKED, rules.BOOKED, False),
-        (rules.CANCELLED, rules.BOOKED, False), (rules.CANCELLED, rules.ATTENDED, False),
-        (rules.ATTENDED, rules.NO_SHOW, False), (rules.ATTENDED, rules.CANCELLED, False),
-        (rules.NO_SHOW, rules.ATTENDED, False), (rules.NO_SHOW, rules.CANCELLED, False),
+        (rules.CANCELLED, rules.BOOKED, False),
+        (rules.CANCELLED, rules.ATTENDED, False),
+        (rules.ATTENDED, rules.NO_SHOW, False),
+        (rules.ATTENDED, rules.CANCELLED, False),
+        (rules.NO_SHOW, rules.ATTENDED, False),
+        (rules.NO_SHOW, rules.CANCELLED, False),
     ],
 )
 def test_appointment_transitions(from_status, to_status, allowed):
@@ -112,23 +136,49 @@ ALL_NEGATIVE = {marker: rules.NEGATIVE for marker in rules.DEFAULT_REQUIRED_MARK
         (ALL_NEGATIVE, "O-", "O-", []),
         ({"hiv": "negative", "hbv": "negative", "hcv": "negative", "SYPHILIS": "negative"}, "A+", "A+", []),
         ({**ALL_NEGATIVE, "HTLV": "negative"}, "O-", "O-", []),  # a further test, negative
-        ({**ALL_NEGATIVE, "HTLV": "positive"}, "O-", "O-", ["The HTLV result is positive."]),  # not required, but done and positive
+        (
+            {**ALL_NEGATIVE, "HTLV": "positive"},
+            "O-",
+            "O-",
+            ["The HTLV result is positive."],
+        ),  # not required, but done and positive
         ({k: v for k, v in ALL_NEGATIVE.items() if k != "HCV"}, "O-", "O-", ["No HCV result is recorded."]),
         ({**ALL_NEGATIVE, "HIV": "positive"}, "O-", "O-", ["The HIV result is positive."]),
         (ALL_NEGATIVE, None, "O-", ["The ABO/RhD typing is not confirmed."]),
         (ALL_NEGATIVE, "B+", "A+", ["The unit is labelled A+ but typed B+."]),
-        ({}, None, "O-", ["No HIV result is recorded.", "No HBV result is recorded.", "No HCV result is recorded.",
-                          "No syphilis result is recorded.", "The ABO/RhD typing is not confirmed."]),
+        (
+            {},
+            None,
+            "O-",
+            [
+                "No HIV result is recorded.",
+                "No HBV result is recorded.",
+                "No HCV result is recorded.",
+                "No syphilis result is recorded.",
+                "The ABO/RhD typing is not confirmed.",
+            ],
+        ),
     ],
 )
 def test_release_rules(results, confirmed_group, unit_group, problems):
-    assert rules.release_problems(
-        results=results, required_markers=rules.DEFAULT_REQUIRED_MARKERS, confirmed_group=confirmed_group, unit_group=unit_group
-    ) == problems
+    assert (
+        rules.release_problems(
+            results=results,
+            required_markers=rules.DEFAULT_REQUIRED_MARKERS,
+            confirmed_group=confirmed_group,
+            unit_group=unit_group,
+        )
+        == problems
+    )
 
 
 def test_release_markers_are_configurable():
-    assert rules.release_problems(results={"HIV": "negative"}, required_markers=["HIV"], confirmed_group="O+", unit_group="O+") == []
+    assert (
+        rules.release_problems(
+            results={"HIV": "negative"}, required_markers=["HIV"], confirmed_group="O+", unit_group="O+"
+        )
+        == []
+    )
 
 
 def test_a_further_test_recorded_positive_stops_the_unit_too():
@@ -164,7 +214,12 @@ def test_collection_components(donation_type, components, expected):
 
 @pytest.mark.parametrize(
     "donation_type, components",
-    [(WHOLE_BLOOD, ["whole_blood", "plasma"]), (PLATELETS, ["red_cells"]), (PLASMA, ["cryoprecipitate"]), ("blood", None)],
+    [
+        (WHOLE_BLOOD, ["whole_blood", "plasma"]),
+        (PLATELETS, ["red_cells"]),
+        (PLASMA, ["cryoprecipitate"]),
+        ("blood", None),
+    ],
 )
 def test_collection_components_refused(donation_type, components):
     with pytest.raises(ValueError):

@@ -46,7 +46,13 @@ def test_collection_needs_a_passed_screening(visit, bob):
 
 @pytest.mark.parametrize(
     "sex, haemoglobin, passed",
-    [("female", 12.4, False), ("female", 12.5, True), ("male", 12.9, False), ("male", 13.0, True), ("male", 20.1, False)],
+    [
+        ("female", 12.4, False),
+        ("female", 12.5, True),
+        ("male", 12.9, False),
+        ("male", 13.0, True),
+        ("male", 20.1, False),
+    ],
 )
 def test_screening_haemoglobin_by_sex(hospital_a, bob, sex, haemoglobin, passed):
     donor = make_donor(sex=sex)
@@ -61,7 +67,11 @@ def test_failed_screening_defers_the_donor_and_makes_no_unit(visit, erin, bob):
     assert not screening.passed and "below the minimum of 12.5" in screening.problems[0]
     assert visit.status == DonationStatus.DEFERRED
     deferral = erin.deferrals.get()
-    assert deferral.ends_on == timezone.localdate() + timedelta(days=56) and deferral.set_by == bob and deferral.donation == visit
+    assert (
+        deferral.ends_on == timezone.localdate() + timedelta(days=56)
+        and deferral.set_by == bob
+        and deferral.donation == visit
+    )
     with pytest.raises(Conflict):
         services.donation_collect(donation=visit, by=bob)
     assert not BloodUnit.objects.exists()
@@ -70,8 +80,14 @@ def test_failed_screening_defers_the_donor_and_makes_no_unit(visit, erin, bob):
 
 
 def test_a_deferral_added_after_booking_fails_the_screening_without_a_second_deferral(visit, erin, bob, hospital_a):
-    services.deferral_create(donor=erin, reason="Tattoo last week", starts_on=timezone.localdate(),
-                             ends_on=timezone.localdate() + timedelta(days=90), hospital=hospital_a, by=bob)
+    services.deferral_create(
+        donor=erin,
+        reason="Tattoo last week",
+        starts_on=timezone.localdate(),
+        ends_on=timezone.localdate() + timedelta(days=90),
+        hospital=hospital_a,
+        by=bob,
+    )
     screening = services.screening_record(donation=visit, by=bob, **GOOD_SCREENING)
     assert not screening.passed and "Tattoo" in screening.problems[0]
     assert erin.deferrals.count() == 1
@@ -129,8 +145,11 @@ def test_release_needs_negative_markers_and_confirmed_typing(collected, bob):
     with pytest.raises(Conflict) as refused:
         services.donation_release(donation=collected, by=bob)
     assert refused.value.details["problems"] == [
-        "No HIV result is recorded.", "No HBV result is recorded.", "No HCV result is recorded.",
-        "No syphilis result is recorded.", "The ABO/RhD typing is not confirmed.",
+        "No HIV result is recorded.",
+        "No HBV result is recorded.",
+        "No HCV result is recorded.",
+        "No syphilis result is recorded.",
+        "The ABO/RhD typing is not confirmed.",
     ]
     all_negative(collected, bob)
     with pytest.raises(Conflict) as refused:
@@ -210,22 +229,36 @@ BASE = "/api/blood-bank"
 def test_visit_through_the_staff_api(api, client, erin, bob, carol, hospital_a):
     from donors.tests.test_seed_donor_api import login
 
-    donated = client.post(f"{BASE}/donor/donate", {"hospital_id": hospital_a.pk}, content_type="application/json", **login(client, erin.user.email))
+    donated = client.post(
+        f"{BASE}/donor/donate",
+        {"hospital_id": hospital_a.pk},
+        content_type="application/json",
+        **login(client, erin.user.email),
+    )
     donation_id = donated.json()["id"]
     staff, other = api(bob), api(carol)
     assert other.get(f"{BASE}/staff/donations/{donation_id}/").status_code == 404
-    assert other.post(f"{BASE}/staff/donations/{donation_id}/screening", GOOD_SCREENING, format="json").status_code == 404
+    assert (
+        other.post(f"{BASE}/staff/donations/{donation_id}/screening", GOOD_SCREENING, format="json").status_code == 404
+    )
     today = staff.get(f"{BASE}/staff/donations/?date={timezone.localdate().isoformat()}").json()
     assert [d["id"] for d in today["results"]] == [donation_id]
 
-    bad = staff.post(f"{BASE}/staff/donations/{donation_id}/screening", {**GOOD_SCREENING, "pulse_bpm": "fast"}, format="json")
+    bad = staff.post(
+        f"{BASE}/staff/donations/{donation_id}/screening", {**GOOD_SCREENING, "pulse_bpm": "fast"}, format="json"
+    )
     assert bad.status_code == 400 and "pulse_bpm" in bad.json()["error"]["fields"]
-    unweighed = staff.post(f"{BASE}/staff/donations/{donation_id}/screening",
-                           {k: v for k, v in GOOD_SCREENING.items() if k != "weight_kg"}, format="json")
+    unweighed = staff.post(
+        f"{BASE}/staff/donations/{donation_id}/screening",
+        {k: v for k, v in GOOD_SCREENING.items() if k != "weight_kg"},
+        format="json",
+    )
     assert unweighed.status_code == 400 and list(unweighed.json()["error"]["fields"]) == ["weight_kg"]
     screened = staff.post(f"{BASE}/staff/donations/{donation_id}/screening", GOOD_SCREENING, format="json")
     assert screened.status_code == 201 and screened.json()["passed"] is True
-    collected = staff.post(f"{BASE}/staff/donations/{donation_id}/collection", {"components": ["red_cells", "plasma"]}, format="json")
+    collected = staff.post(
+        f"{BASE}/staff/donations/{donation_id}/collection", {"components": ["red_cells", "plasma"]}, format="json"
+    )
     assert collected.status_code == 201, collected.content
     assert sorted(u["component"] for u in collected.json()["units"]) == ["plasma", "red_cells"]
     assert {u["status"] for u in collected.json()["units"]} == {"quarantined"}
@@ -233,8 +266,18 @@ def test_visit_through_the_staff_api(api, client, erin, bob, carol, hospital_a):
     refused = staff.post(f"{BASE}/staff/donations/{donation_id}/release")
     assert refused.status_code == 409 and len(refused.json()["error"]["details"]["problems"]) == 5
     for marker in MARKERS:
-        assert staff.post(f"{BASE}/staff/donations/{donation_id}/test-results", {"marker": marker, "result": "negative"}, format="json").status_code == 201
-    assert staff.post(f"{BASE}/staff/donations/{donation_id}/typing", {"blood_group": "Q"}, format="json").status_code == 400
+        assert (
+            staff.post(
+                f"{BASE}/staff/donations/{donation_id}/test-results",
+                {"marker": marker, "result": "negative"},
+                format="json",
+            ).status_code
+            == 201
+        )
+    assert (
+        staff.post(f"{BASE}/staff/donations/{donation_id}/typing", {"blood_group": "Q"}, format="json").status_code
+        == 400
+    )
     typed = staff.post(f"{BASE}/staff/donations/{donation_id}/typing", {"blood_group": "O-"}, format="json")
     assert typed.json()["confirmed_blood_group"] == "O-" and typed.json()["test_results"]["HIV"] == "negative"
     released = staff.post(f"{BASE}/staff/donations/{donation_id}/release")
@@ -251,11 +294,23 @@ def test_visit_through_the_staff_api(api, client, erin, bob, carol, hospital_a):
 def test_staff_defer_and_lift_through_http(api, visit, erin, bob):
     staff = api(bob)
     today = timezone.localdate()
-    created = staff.post(f"{BASE}/staff/donors/{erin.pk}/deferrals", {"reason": "Recent surgery", "starts_on": today.isoformat(),
-                                                                          "ends_on": (today + timedelta(days=30)).isoformat()}, format="json")
+    created = staff.post(
+        f"{BASE}/staff/donors/{erin.pk}/deferrals",
+        {
+            "reason": "Recent surgery",
+            "starts_on": today.isoformat(),
+            "ends_on": (today + timedelta(days=30)).isoformat(),
+        },
+        format="json",
+    )
     assert created.status_code == 201, created.content
     assert created.json()["set_by"] == bob.email
-    assert staff.post(f"{BASE}/staff/donors/{erin.pk}/deferrals", {"reason": "", "starts_on": today.isoformat()}, format="json").status_code == 400
+    assert (
+        staff.post(
+            f"{BASE}/staff/donors/{erin.pk}/deferrals", {"reason": "", "starts_on": today.isoformat()}, format="json"
+        ).status_code
+        == 400
+    )
     lifted = staff.post(f"{BASE}/staff/deferrals/{created.json()['id']}/lift")
     assert lifted.status_code == 200 and lifted.json()["ends_on"] == today.isoformat()
     assert lifted.json()["lifted_by"] == bob.email and lifted.json()["reason"] == "Recent surgery"
@@ -263,8 +318,14 @@ def test_staff_defer_and_lift_through_http(api, visit, erin, bob):
 
 
 def test_a_permanent_deferral_is_lifted_only_by_a_hospital_administrator(api, erin, bob, alice, hospital_a):
-    permanent = services.deferral_create(donor=erin, reason="Confirmed reactive marker", starts_on=timezone.localdate(), ends_on=None,
-                                         hospital=hospital_a, by=bob)
+    permanent = services.deferral_create(
+        donor=erin,
+        reason="Confirmed reactive marker",
+        starts_on=timezone.localdate(),
+        ends_on=None,
+        hospital=hospital_a,
+        by=bob,
+    )
     refused = api(bob).post(f"{BASE}/staff/deferrals/{permanent.pk}/lift")
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "permanent_deferral"
     permanent.refresh_from_db()
@@ -277,8 +338,14 @@ def test_a_lifted_deferral_shows_the_donor_no_staff_email(api, client, visit, er
     from donors.tests.test_seed_donor_api import login
 
     yesterday = timezone.localdate() - timedelta(days=1)
-    deferral = services.deferral_create(donor=erin, reason="Recent surgery", starts_on=yesterday - timedelta(days=1),
-                                        ends_on=yesterday + timedelta(days=30), hospital=hospital_a, by=bob)
+    deferral = services.deferral_create(
+        donor=erin,
+        reason="Recent surgery",
+        starts_on=yesterday - timedelta(days=1),
+        ends_on=yesterday + timedelta(days=30),
+        hospital=hospital_a,
+        by=bob,
+    )
     assert api(bob).post(f"{BASE}/staff/deferrals/{deferral.pk}/lift").status_code == 200
     # The donor looks at a day the deferral was in force: its reason shows, the staff email must not.
     seen = client.get(f"{BASE}/donor/eligibility?date={yesterday.isoformat()}", **login(client, erin.user.email))
@@ -288,18 +355,24 @@ def test_a_lifted_deferral_shows_the_donor_no_staff_email(api, client, visit, er
     assert deferral.lifted_by == bob and deferral.lifted_at is not None  # recorded for staff instead
 
 
-def test_staff_donor_list_reads_eligibility_facts_once_for_the_page(api, hospital_a, bob, django_assert_max_num_queries):
+def test_staff_donor_list_reads_eligibility_facts_once_for_the_page(
+    api, hospital_a, bob, django_assert_max_num_queries
+):
     staff = api(bob)
     for number in range(6):
         donor = make_donor(f"donor{number}@donor.example")
-        services.donation_register_walk_in(donor=donor, hospital=hospital_a)  # a visit at Alpha: staff there see the donor
+        services.donation_register_walk_in(
+            donor=donor, hospital=hospital_a
+        )  # a visit at Alpha: staff there see the donor
     with django_assert_max_num_queries(8):  # user, hospitals, count, page, visits, deferrals; not one per donor
         listed = staff.get(f"{BASE}/staff/donors/").json()
     assert listed["count"] == 6
     assert all(d["eligibility"]["eligible"] is False for d in listed["results"])  # each has a visit today
 
 
-def test_a_positive_result_after_release_recalls_issued_units_and_flags_transfused_ones(visit, bob, hospital_a, django_capture_on_commit_callbacks):
+def test_a_positive_result_after_release_recalls_issued_units_and_flags_transfused_ones(
+    visit, bob, hospital_a, django_capture_on_commit_callbacks
+):
     from notifications.models import Alert, Notification
 
     services.screening_record(donation=visit, by=bob, **GOOD_SCREENING)
@@ -310,18 +383,30 @@ def test_a_positive_result_after_release_recalls_issued_units_and_flags_transfus
     services.donation_release(donation=visit, by=bob)
     issued = {}
     for component in ("red_cells", "platelets"):
-        request = bloodbank_services.request_create(hospital=hospital_a, blood_group="O-", units=1, urgency=3, component=component, by=bob)
+        request = bloodbank_services.request_create(
+            hospital=hospital_a, blood_group="O-", units=1, urgency=3, component=component, by=bob
+        )
         [allocation] = bloodbank_services.request_fulfil(request=request, by=bob)
         if component == "red_cells":
-            bloodbank_services.allocation_crossmatch(allocation=allocation, method="electronic", sample_id="S-7",
-                                                     sample_drawn_at=timezone.now() - timedelta(hours=1), compatible=True, by=bob)
+            bloodbank_services.allocation_crossmatch(
+                allocation=allocation,
+                method="electronic",
+                sample_id="S-7",
+                sample_drawn_at=timezone.now() - timedelta(hours=1),
+                compatible=True,
+                by=bob,
+            )
         issued[component] = bloodbank_services.allocation_issue(allocation=allocation, by=bob)
-    bloodbank_services.allocation_transfuse(allocation=issued["red_cells"], by=bob, started_at=timezone.now() - timedelta(minutes=1))
+    bloodbank_services.allocation_transfuse(
+        allocation=issued["red_cells"], by=bob, started_at=timezone.now() - timedelta(minutes=1)
+    )
 
     with django_capture_on_commit_callbacks(execute=True):
         services.marker_result_record(donation=visit, marker="WNV", result="positive", by=bob)
 
-    assert BloodUnit.objects.get(din=visit.din, component="plasma").status == UnitStatus.DISCARDED  # still in the blood bank
+    assert (
+        BloodUnit.objects.get(din=visit.din, component="plasma").status == UnitStatus.DISCARDED
+    )  # still in the blood bank
     alert = Alert.objects.get(kind="recall")
     assert alert.severity == "critical" and "WNV positive" in alert.title
     assert "Red cells O- (request " in alert.body and "transfused: tell the recipient's clinician" in alert.body

@@ -112,39 +112,53 @@ RULES: dict[str, Rule] = {
         other={"GET": "401 404 404 404 404 ok", "PATCH": "401 404 404 404 404 pass", "PUT": "401 404 404 404 404 pass"},
     ),
     "api/^hospitals/(?P<pk>[^/.]+)\\.(?P<format>[a-z0-9]+)/?$": Rule(
-        "/api/hospitals/{hospital}.json", {"GET": "401 404 404 ok ok ok"}, other={"GET": "401 404 404 404 404 ok"},
+        "/api/hospitals/{hospital}.json",
+        {"GET": "401 404 404 ok ok ok"},
+        other={"GET": "401 404 404 404 404 ok"},
     ),
     "api/^hospitals/(?P<pk>[^/.]+)/verify/$": Rule(
-        "/api/hospitals/{hospital}/verify/", {"POST": "401 404 404 403 403 pass"}, other={"POST": "401 404 404 404 404 pass"},
+        "/api/hospitals/{hospital}/verify/",
+        {"POST": "401 404 404 403 403 pass"},
+        other={"POST": "401 404 404 404 404 pass"},
     ),
     "api/^hospitals/(?P<pk>[^/.]+)/verify\\.(?P<format>[a-z0-9]+)/?$": Rule(
-        "/api/hospitals/{hospital}/verify.json", {"POST": "401 404 404 403 403 pass"}, other={"POST": "401 404 404 404 404 pass"},
+        "/api/hospitals/{hospital}/verify.json",
+        {"POST": "401 404 404 403 403 pass"},
+        other={"POST": "401 404 404 404 404 pass"},
     ),
     "api/^memberships/$": Rule(
-        "/api/memberships/", {"GET": AUTH_READ, "POST": "401 404 404 404 pass pass"},
+        "/api/memberships/",
+        {"GET": AUTH_READ, "POST": "401 404 404 404 pass pass"},
         other={"POST": "401 404 404 404 404 pass"},
         body={"hospital": "{hospital}", "email": "grantee@example.com", "role": "medical_staff"},
     ),
     "api/^memberships\\.(?P<format>[a-z0-9]+)/?$": Rule("/api/memberships.json", {"GET": AUTH_READ}),
     "api/^memberships/(?P<pk>[^/.]+)/$": Rule(
-        "/api/memberships/{membership}/", {"GET": "401 404 404 404 ok ok", "DELETE": "401 404 404 404 pass pass"},
+        "/api/memberships/{membership}/",
+        {"GET": "401 404 404 404 ok ok", "DELETE": "401 404 404 404 pass pass"},
         other={"GET": "401 404 404 404 404 ok", "DELETE": "401 404 404 404 404 pass"},
     ),
     "api/^memberships/(?P<pk>[^/.]+)\\.(?P<format>[a-z0-9]+)/?$": Rule(
-        "/api/memberships/{membership}.json", {"GET": "401 404 404 404 ok ok"}, other={"GET": "401 404 404 404 404 ok"},
+        "/api/memberships/{membership}.json",
+        {"GET": "401 404 404 404 ok ok"},
+        other={"GET": "401 404 404 404 404 ok"},
     ),
     "api/^invitations/$": Rule(
-        "/api/invitations/", {"GET": AUTH_READ, "POST": "401 404 404 404 pass pass"},
+        "/api/invitations/",
+        {"GET": AUTH_READ, "POST": "401 404 404 404 pass pass"},
         other={"POST": "401 404 404 404 404 pass"},
         body={"hospital": "{hospital}", "email": "invitee@example.com", "role": "medical_staff"},
     ),
     "api/^invitations\\.(?P<format>[a-z0-9]+)/?$": Rule("/api/invitations.json", {"GET": AUTH_READ}),
     "api/^invitations/(?P<pk>[^/.]+)/$": Rule(
-        "/api/invitations/{invitation}/", {"GET": "401 404 404 404 ok ok", "DELETE": "401 404 404 404 pass pass"},
+        "/api/invitations/{invitation}/",
+        {"GET": "401 404 404 404 ok ok", "DELETE": "401 404 404 404 pass pass"},
         other={"GET": "401 404 404 404 404 ok", "DELETE": "401 404 404 404 404 pass"},
     ),
     "api/^invitations/(?P<pk>[^/.]+)\\.(?P<format>[a-z0-9]+)/?$": Rule(
-        "/api/invitations/{invitation}.json", {"GET": "401 404 404 404 ok ok"}, other={"GET": "401 404 404 404 404 ok"},
+        "/api/invitations/{invitation}.json",
+        {"GET": "401 404 404 404 ok ok"},
+        other={"GET": "401 404 404 404 404 ok"},
     ),
     # --- blood bank: hospitals -----------------------------------------------------------------
     "api/blood-bank/hospital/register": Rule(f"{A}/hospital/register", {"POST": PUBLIC_WRITE}),
@@ -153,52 +167,82 @@ RULES: dict[str, Rule] = {
     "api/blood-bank/hospital/inventory/add": Rule(f"{A}/hospital/inventory/add", {"POST": STAFF_WRITE}),
     "api/blood-bank/hospital/request": Rule(f"{A}/hospital/request", {"POST": STAFF_WRITE}),
     "api/blood-bank/hospital/request/fulfill/<int:request_id>": Rule(
-        f"{A}/hospital/request/fulfill/{{request}}", {"POST": STAFF_WRITE}, other={"POST": OTHER_STAFF_WRITE},
+        f"{A}/hospital/request/fulfill/{{request}}",
+        {"POST": STAFF_WRITE},
+        other={"POST": OTHER_STAFF_WRITE},
     ),
     "api/blood-bank/hospital/requests": Rule(f"{A}/hospital/requests", {"GET": STAFF_READ}),
     "api/blood-bank/hospitals": Rule(f"{A}/hospitals", {"GET": PUBLIC}),
     "api/blood-bank/blood-types": Rule(f"{A}/blood-types", {"GET": PUBLIC}),
     "api/blood-bank/units/": Rule(f"{A}/units/", {"GET": STAFF_READ}),
-    "api/blood-bank/units/<int:pk>/": Rule(f"{A}/units/{{unit}}/", {"GET": STAFF_READ}, other={"GET": OTHER_STAFF_READ}),
+    "api/blood-bank/units/<int:pk>/": Rule(
+        f"{A}/units/{{unit}}/", {"GET": STAFF_READ}, other={"GET": OTHER_STAFF_READ}
+    ),
     "api/blood-bank/units/<int:unit_id>/discard": Rule(
-        f"{A}/units/{{unit}}/discard", {"POST": STAFF_WRITE}, other={"POST": OTHER_STAFF_WRITE},
+        f"{A}/units/{{unit}}/discard",
+        {"POST": STAFF_WRITE},
+        other={"POST": OTHER_STAFF_WRITE},
     ),
     "api/blood-bank/units/<int:unit_id>/release": Rule(
-        f"{A}/units/{{unit}}/release", {"POST": STAFF_WRITE}, other={"POST": OTHER_STAFF_WRITE},
+        f"{A}/units/{{unit}}/release",
+        {"POST": STAFF_WRITE},
+        other={"POST": OTHER_STAFF_WRITE},
     ),
     "api/blood-bank/requests/<int:pk>/": Rule(
-        f"{A}/requests/{{request}}/", {"GET": STAFF_READ}, other={"GET": OTHER_STAFF_READ},
+        f"{A}/requests/{{request}}/",
+        {"GET": STAFF_READ},
+        other={"GET": OTHER_STAFF_READ},
     ),
     "api/blood-bank/requests/<int:request_id>/cancel": Rule(
-        f"{A}/requests/{{request}}/cancel", {"POST": STAFF_WRITE}, other={"POST": OTHER_STAFF_WRITE},
+        f"{A}/requests/{{request}}/cancel",
+        {"POST": STAFF_WRITE},
+        other={"POST": OTHER_STAFF_WRITE},
     ),
     "api/blood-bank/requests/<int:request_id>/emergency-release": Rule(
-        f"{A}/requests/{{request}}/emergency-release", {"POST": STAFF_WRITE}, other={"POST": OTHER_STAFF_WRITE},
+        f"{A}/requests/{{request}}/emergency-release",
+        {"POST": STAFF_WRITE},
+        other={"POST": OTHER_STAFF_WRITE},
     ),
     "api/blood-bank/requests/<int:request_id>/network-stock": Rule(
-        f"{A}/requests/{{request}}/network-stock", {"GET": STAFF_READ}, other={"GET": OTHER_STAFF_READ},
+        f"{A}/requests/{{request}}/network-stock",
+        {"GET": STAFF_READ},
+        other={"GET": OTHER_STAFF_READ},
     ),
     "api/blood-bank/allocations/<int:allocation_id>/crossmatch": Rule(
-        f"{A}/allocations/{{allocation}}/crossmatch", {"POST": STAFF_WRITE}, other={"POST": OTHER_STAFF_WRITE},
+        f"{A}/allocations/{{allocation}}/crossmatch",
+        {"POST": STAFF_WRITE},
+        other={"POST": OTHER_STAFF_WRITE},
     ),
     "api/blood-bank/allocations/<int:allocation_id>/transfuse": Rule(
-        f"{A}/allocations/{{allocation}}/transfuse", {"POST": STAFF_WRITE}, other={"POST": OTHER_STAFF_WRITE},
+        f"{A}/allocations/{{allocation}}/transfuse",
+        {"POST": STAFF_WRITE},
+        other={"POST": OTHER_STAFF_WRITE},
     ),
     "api/blood-bank/allocations/<int:allocation_id>/transfusion": Rule(
-        f"{A}/allocations/{{allocation}}/transfusion", {"POST": STAFF_WRITE}, other={"POST": OTHER_STAFF_WRITE},
+        f"{A}/allocations/{{allocation}}/transfusion",
+        {"POST": STAFF_WRITE},
+        other={"POST": OTHER_STAFF_WRITE},
     ),
     "api/blood-bank/allocations/<int:allocation_id>/return": Rule(
-        f"{A}/allocations/{{allocation}}/return", {"POST": STAFF_WRITE}, other={"POST": OTHER_STAFF_WRITE},
+        f"{A}/allocations/{{allocation}}/return",
+        {"POST": STAFF_WRITE},
+        other={"POST": OTHER_STAFF_WRITE},
     ),
     "api/blood-bank/allocations/<int:allocation_id>/issue": Rule(
-        f"{A}/allocations/{{allocation}}/issue", {"POST": STAFF_WRITE}, other={"POST": OTHER_STAFF_WRITE},
+        f"{A}/allocations/{{allocation}}/issue",
+        {"POST": STAFF_WRITE},
+        other={"POST": OTHER_STAFF_WRITE},
     ),
     "api/blood-bank/allocations/<int:allocation_id>/cancel": Rule(
-        f"{A}/allocations/{{allocation}}/cancel", {"POST": STAFF_WRITE}, other={"POST": OTHER_STAFF_WRITE},
+        f"{A}/allocations/{{allocation}}/cancel",
+        {"POST": STAFF_WRITE},
+        other={"POST": OTHER_STAFF_WRITE},
     ),
     "api/blood-bank/transfers/": Rule(f"{A}/transfers/", {"GET": STAFF_READ, "POST": STAFF_WRITE}),
     "api/blood-bank/transfers/<int:transfer_id>/<str:step>": Rule(
-        f"{A}/transfers/{{transfer}}/approve", {"POST": STAFF_WRITE}, other={"POST": OTHER_STAFF_WRITE},
+        f"{A}/transfers/{{transfer}}/approve",
+        {"POST": STAFF_WRITE},
+        other={"POST": OTHER_STAFF_WRITE},
     ),
     "api/blood-bank/par-levels/": Rule(f"{A}/par-levels/", {"GET": STAFF_READ, "POST": STAFF_WRITE}),
     "api/blood-bank/inventory/network": Rule(f"{A}/inventory/network", {"GET": STAFF_READ}),
@@ -211,41 +255,54 @@ RULES: dict[str, Rule] = {
     "api/blood-bank/donor/eligibility": Rule(f"{A}/donor/eligibility", {"GET": DONOR_READ}),
     "api/blood-bank/donor/appointments": Rule(f"{A}/donor/appointments", {"GET": DONOR_READ, "POST": DONOR_WRITE}),
     "api/blood-bank/donor/appointments/<int:appointment_id>": Rule(
-        f"{A}/donor/appointments/{{own_appointment}}", {"DELETE": DONOR_WRITE},
+        f"{A}/donor/appointments/{{own_appointment}}",
+        {"DELETE": DONOR_WRITE},
         other={"DELETE": "401 404 403 403 403 403"},
     ),
     "api/blood-bank/slots": Rule(f"{A}/slots", {"GET": PUBLIC}),
     "api/blood-bank/staff/slots/": Rule(f"{A}/staff/slots/", {"GET": STAFF_READ, "POST": STAFF_WRITE}),
     "api/blood-bank/staff/slots/<int:slot_id>/": Rule(
-        f"{A}/staff/slots/{{slot}}/", {"GET": STAFF_READ, "PATCH": STAFF_WRITE, "DELETE": STAFF_WRITE},
+        f"{A}/staff/slots/{{slot}}/",
+        {"GET": STAFF_READ, "PATCH": STAFF_WRITE, "DELETE": STAFF_WRITE},
         other={"GET": OTHER_STAFF_READ, "PATCH": OTHER_STAFF_WRITE, "DELETE": OTHER_STAFF_WRITE},
     ),
     "api/blood-bank/staff/appointments/": Rule(f"{A}/staff/appointments/", {"GET": STAFF_READ}),
     "api/blood-bank/staff/appointments/<int:appointment_id>/<str:step>": Rule(
-        f"{A}/staff/appointments/{{appointment}}/no-show", {"POST": STAFF_WRITE}, other={"POST": OTHER_STAFF_WRITE},
+        f"{A}/staff/appointments/{{appointment}}/no-show",
+        {"POST": STAFF_WRITE},
+        other={"POST": OTHER_STAFF_WRITE},
     ),
     "api/blood-bank/staff/donations/": Rule(f"{A}/staff/donations/", {"GET": STAFF_READ}),
     "api/blood-bank/staff/donations/<int:donation_id>/": Rule(
-        f"{A}/staff/donations/{{donation}}/", {"GET": STAFF_READ}, other={"GET": OTHER_STAFF_READ},
+        f"{A}/staff/donations/{{donation}}/",
+        {"GET": STAFF_READ},
+        other={"GET": OTHER_STAFF_READ},
     ),
     **{
         f"api/blood-bank/staff/donations/<int:donation_id>/{step}": Rule(
-            f"{A}/staff/donations/{{donation}}/{step}", {"POST": STAFF_WRITE}, other={"POST": OTHER_STAFF_WRITE},
+            f"{A}/staff/donations/{{donation}}/{step}",
+            {"POST": STAFF_WRITE},
+            other={"POST": OTHER_STAFF_WRITE},
         )
         for step in ("screening", "collection", "test-results", "typing", "release", "cancel")
     },
     "api/blood-bank/staff/donors/": Rule(f"{A}/staff/donors/", {"GET": STAFF_READ}),
     "api/blood-bank/staff/donors/<int:donor_id>/deferrals": Rule(
-        f"{A}/staff/donors/{{donor}}/deferrals", {"GET": STAFF_READ, "POST": STAFF_WRITE},
+        f"{A}/staff/donors/{{donor}}/deferrals",
+        {"GET": STAFF_READ, "POST": STAFF_WRITE},
         other={"GET": OTHER_STAFF_READ, "POST": OTHER_STAFF_WRITE},
     ),
     "api/blood-bank/staff/deferrals/<int:deferral_id>/lift": Rule(
-        f"{A}/staff/deferrals/{{deferral}}/lift", {"POST": STAFF_WRITE}, other={"POST": OTHER_STAFF_WRITE},
+        f"{A}/staff/deferrals/{{deferral}}/lift",
+        {"POST": STAFF_WRITE},
+        other={"POST": OTHER_STAFF_WRITE},
     ),
     # --- notifications (per user: "other" is someone else's notification) -----------------------
     "api/notifications": Rule("/api/notifications", {"GET": AUTH_READ}),
     "api/notifications/<int:notification_id>/read": Rule(
-        "/api/notifications/{own_notification}/read", {"POST": AUTH_WRITE}, other={"POST": "401 404 404 404 404 404"},
+        "/api/notifications/{own_notification}/read",
+        {"POST": AUTH_WRITE},
+        other={"POST": "401 404 404 404 404 404"},
     ),
     "api/notifications/read-all": Rule("/api/notifications/read-all", {"POST": AUTH_WRITE}),
     # --- reports and FHIR ---------------------------------------------------------------------------
@@ -253,13 +310,16 @@ RULES: dict[str, Rule] = {
     "api/reports/<slug:name>": Rule("/api/reports/blood-utilisation", {"GET": STAFF_READ}),
     "fhir/<str:resource_type>": Rule("/fhir/BiologicallyDerivedProduct", {"GET": STAFF_READ}),
     "fhir/<str:resource_type>/<int:resource_id>": Rule(
-        "/fhir/BiologicallyDerivedProduct/{unit}", {"GET": STAFF_READ}, other={"GET": OTHER_STAFF_READ},
+        "/fhir/BiologicallyDerivedProduct/{unit}",
+        {"GET": STAFF_READ},
+        other={"GET": OTHER_STAFF_READ},
     ),
     # --- DICOMweb: the hospital's own staff only (it answers in patient identifiers); a STOW-RS body
     # that is no multipart/related DICOM is 415, past the authorisation
     "dicomweb/studies": Rule("/dicomweb/studies", {"GET": DICOMWEB_READ, "POST": DICOMWEB_WRITE}),
     "dicomweb/studies/<str:study>": Rule(
-        "/dicomweb/studies/{dicom_study}", {"GET": DICOMWEB_READ, "POST": DICOMWEB_WRITE},
+        "/dicomweb/studies/{dicom_study}",
+        {"GET": DICOMWEB_READ, "POST": DICOMWEB_WRITE},
         other={"GET": OTHER_DICOMWEB, "POST": OTHER_DICOMWEB_WRITE},
     ),
     **{
@@ -267,15 +327,26 @@ RULES: dict[str, Rule] = {
         for route, path in (
             ("dicomweb/studies/<str:study>/metadata", "/dicomweb/studies/{dicom_study}/metadata"),
             ("dicomweb/studies/<str:study>/series", "/dicomweb/studies/{dicom_study}/series"),
-            ("dicomweb/studies/<str:study>/series/<str:series>", "/dicomweb/studies/{dicom_study}/series/{dicom_series}"),
-            ("dicomweb/studies/<str:study>/series/<str:series>/metadata",
-             "/dicomweb/studies/{dicom_study}/series/{dicom_series}/metadata"),
-            ("dicomweb/studies/<str:study>/series/<str:series>/instances",
-             "/dicomweb/studies/{dicom_study}/series/{dicom_series}/instances"),
-            ("dicomweb/studies/<str:study>/series/<str:series>/instances/<str:instance>",
-             "/dicomweb/studies/{dicom_study}/series/{dicom_series}/instances/{dicom_instance}"),
-            ("dicomweb/studies/<str:study>/series/<str:series>/instances/<str:instance>/metadata",
-             "/dicomweb/studies/{dicom_study}/series/{dicom_series}/instances/{dicom_instance}/metadata"),
+            (
+                "dicomweb/studies/<str:study>/series/<str:series>",
+                "/dicomweb/studies/{dicom_study}/series/{dicom_series}",
+            ),
+            (
+                "dicomweb/studies/<str:study>/series/<str:series>/metadata",
+                "/dicomweb/studies/{dicom_study}/series/{dicom_series}/metadata",
+            ),
+            (
+                "dicomweb/studies/<str:study>/series/<str:series>/instances",
+                "/dicomweb/studies/{dicom_study}/series/{dicom_series}/instances",
+            ),
+            (
+                "dicomweb/studies/<str:study>/series/<str:series>/instances/<str:instance>",
+                "/dicomweb/studies/{dicom_study}/series/{dicom_series}/instances/{dicom_instance}",
+            ),
+            (
+                "dicomweb/studies/<str:study>/series/<str:series>/instances/<str:instance>/metadata",
+                "/dicomweb/studies/{dicom_study}/series/{dicom_series}/instances/{dicom_instance}/metadata",
+            ),
         )
     },
     # --- imaging ---------------------------------------------------------------------------------------
@@ -291,13 +362,19 @@ RULES: dict[str, Rule] = {
     "api/analyses": Rule("/api/analyses", {"GET": STAFF_READ}),
     "api/analyses/<int:pk>": Rule("/api/analyses/{analysis}", {"GET": STAFF_READ}, other={"GET": OTHER_STAFF_READ}),
     "api/analyses/<int:analysis_id>/confirm": Rule(
-        "/api/analyses/{analysis}/confirm", {"POST": STAFF_WRITE}, other={"POST": OTHER_STAFF_WRITE},
+        "/api/analyses/{analysis}/confirm",
+        {"POST": STAFF_WRITE},
+        other={"POST": OTHER_STAFF_WRITE},
     ),
     "api/analyses/<int:analysis_id>/gradcam.png": Rule(
-        "/api/analyses/{analysis}/gradcam.png", {"GET": STAFF_WRITE}, other={"GET": OTHER_STAFF_WRITE},
+        "/api/analyses/{analysis}/gradcam.png",
+        {"GET": STAFF_WRITE},
+        other={"GET": OTHER_STAFF_WRITE},
     ),
     "api/analyses/<int:analysis_id>/image": Rule(
-        "/api/analyses/{analysis}/image", {"GET": STAFF_READ}, other={"GET": OTHER_STAFF_READ},
+        "/api/analyses/{analysis}/image",
+        {"GET": STAFF_READ},
+        other={"GET": OTHER_STAFF_READ},
     ),
     # --- donor portal and public pages -------------------------------------------------------------
     "donor/": Rule("/donor/", {"GET": DONOR_PAGE}, html=True),
@@ -306,7 +383,9 @@ RULES: dict[str, Rule] = {
     "donor/book/": Rule("/donor/book/", {"GET": DONOR_PAGE}, html=True),
     "donor/book/<int:slot_id>/": Rule("/donor/book/{slot}/", {"POST": DONOR_FORM}, html=True),
     "donor/appointments/<int:appointment_id>/cancel/": Rule(
-        "/donor/appointments/{own_appointment}/cancel/", {"POST": DONOR_FORM}, html=True,
+        "/donor/appointments/{own_appointment}/cancel/",
+        {"POST": DONOR_FORM},
+        html=True,
         other={"POST": "login 404 302 302 302 302"},
     ),
     "donor/history/": Rule("/donor/history/", {"GET": DONOR_PAGE}, html=True),
@@ -316,7 +395,9 @@ RULES: dict[str, Rule] = {
     "accounts/login/": Rule("/accounts/login/", {"GET": PUBLIC}, html=True),
     # A link's token is the only key: an unknown one is 410 for everyone (test_admin_memberships has the rest).
     "accounts/invitations/<str:token>/": Rule(
-        "/accounts/invitations/no-such-token/", {"GET": "410 410 410 410 410 410", "POST": "410 410 410 410 410 410"}, html=True,
+        "/accounts/invitations/no-such-token/",
+        {"GET": "410 410 410 410 410 410", "POST": "410 410 410 410 410 410"},
+        html=True,
     ),
     "accounts/logout/": Rule("/accounts/logout/", {"GET": PUBLIC, "POST": PUBLIC}, html=True, isolated=True),
     "accounts/inactive/": Rule("/accounts/inactive/", {"GET": PUBLIC}, html=True),
@@ -324,7 +405,9 @@ RULES: dict[str, Rule] = {
     "accounts/reauthenticate/": Rule("/accounts/reauthenticate/", {"GET": LOGIN_REQUIRED_PAGE}, html=True),
     "accounts/reauthenticate/code/": Rule("/accounts/reauthenticate/code/", {"GET": LOGIN_REQUIRED_PAGE}, html=True),
     "accounts/reauthenticate/code/confirm/": Rule(
-        "/accounts/reauthenticate/code/confirm/", {"GET": LOGIN_REQUIRED_PAGE}, html=True,
+        "/accounts/reauthenticate/code/confirm/",
+        {"GET": LOGIN_REQUIRED_PAGE},
+        html=True,
     ),
     "accounts/email/": Rule("/accounts/email/", {"GET": LOGIN_REQUIRED_PAGE}, html=True),
     "accounts/confirm-email/": Rule("/accounts/confirm-email/", {"GET": PUBLIC}, html=True),
@@ -332,32 +415,52 @@ RULES: dict[str, Rule] = {
     "accounts/password/set/": Rule("/accounts/password/set/", {"GET": LOGIN_REQUIRED_PAGE}, html=True),
     "accounts/password/reset/": Rule("/accounts/password/reset/", {"GET": PUBLIC}, html=True),
     "accounts/login/code/confirm/": Rule(  # no login code pending: anonymous back to the login page, others away
-        "/accounts/login/code/confirm/", {"GET": "login ok ok ok ok ok"}, html=True,
+        "/accounts/login/code/confirm/",
+        {"GET": "login ok ok ok ok ok"},
+        html=True,
     ),
-    "accounts/^confirm-email/(?P<key>[-:\\w]+)/$": Rule("/accounts/confirm-email/not-a-key/", {"GET": PUBLIC}, html=True),
+    "accounts/^confirm-email/(?P<key>[-:\\w]+)/$": Rule(
+        "/accounts/confirm-email/not-a-key/", {"GET": PUBLIC}, html=True
+    ),
     "accounts/password/reset/key/done/": Rule("/accounts/password/reset/key/done/", {"GET": PUBLIC}, html=True),
     "accounts/^password/reset/key/(?P<uidb36>[0-9A-Za-z]+)-(?P<key>.+)/$": Rule(
-        "/accounts/password/reset/key/1-not-a-key/", {"GET": PUBLIC}, html=True,
+        "/accounts/password/reset/key/1-not-a-key/",
+        {"GET": PUBLIC},
+        html=True,
     ),
     "accounts/password/reset/done/": Rule("/accounts/password/reset/done/", {"GET": PUBLIC}, html=True),
     # --- two-factor authentication (allauth.mfa); the matrix's accounts have no authenticator ---------
     "accounts/2fa/": Rule("/accounts/2fa/", {"GET": LOGIN_REQUIRED_PAGE}, html=True),
     "accounts/2fa/authenticate/": Rule(  # no login waiting for its code: anonymous back to the login page, others away
-        "/accounts/2fa/authenticate/", {"GET": "login ok ok ok ok ok", "POST": "login ok ok ok ok ok"}, html=True,
+        "/accounts/2fa/authenticate/",
+        {"GET": "login ok ok ok ok ok", "POST": "login ok ok ok ok ok"},
+        html=True,
     ),
     "accounts/2fa/reauthenticate/": Rule(  # without an authenticator: on to the password form
-        "/accounts/2fa/reauthenticate/", {"GET": LOGIN_REQUIRED_PAGE}, html=True,
+        "/accounts/2fa/reauthenticate/",
+        {"GET": LOGIN_REQUIRED_PAGE},
+        html=True,
     ),
     "accounts/2fa/totp/activate/": Rule(  # first the password again (allauth's re-authentication)
-        "/accounts/2fa/totp/activate/", {"GET": LOGIN_REQUIRED_PAGE, "POST": LOGIN_REQUIRED_PAGE}, html=True,
+        "/accounts/2fa/totp/activate/",
+        {"GET": LOGIN_REQUIRED_PAGE, "POST": LOGIN_REQUIRED_PAGE},
+        html=True,
     ),
-    "accounts/2fa/totp/deactivate/": Rule("/accounts/2fa/totp/deactivate/", {"GET": "login 404 404 404 404 404"}, html=True),
-    "accounts/2fa/recovery-codes/": Rule("/accounts/2fa/recovery-codes/", {"GET": "login 404 404 404 404 404"}, html=True),
+    "accounts/2fa/totp/deactivate/": Rule(
+        "/accounts/2fa/totp/deactivate/", {"GET": "login 404 404 404 404 404"}, html=True
+    ),
+    "accounts/2fa/recovery-codes/": Rule(
+        "/accounts/2fa/recovery-codes/", {"GET": "login 404 404 404 404 404"}, html=True
+    ),
     "accounts/2fa/recovery-codes/generate/": Rule(
-        "/accounts/2fa/recovery-codes/generate/", {"GET": LOGIN_REQUIRED_PAGE, "POST": LOGIN_REQUIRED_PAGE}, html=True,
+        "/accounts/2fa/recovery-codes/generate/",
+        {"GET": LOGIN_REQUIRED_PAGE, "POST": LOGIN_REQUIRED_PAGE},
+        html=True,
     ),
     "accounts/2fa/recovery-codes/download/": Rule(
-        "/accounts/2fa/recovery-codes/download/", {"GET": "login 404 404 404 404 404"}, html=True,
+        "/accounts/2fa/recovery-codes/download/",
+        {"GET": "login 404 404 404 404 404"},
+        html=True,
     ),
     # --- operations console: custom views ---------------------------------------------------------------
     "admin/": Rule("/admin/", {"GET": CONSOLE}, html=True),
@@ -367,15 +470,23 @@ RULES: dict[str, Rule] = {
     "admin/password_change/": Rule("/admin/password_change/", {"GET": CONSOLE}, html=True),
     "admin/password_change/done/": Rule("/admin/password_change/done/", {"GET": CONSOLE}, html=True),
     "admin/jsi18n/": Rule("/admin/jsi18n/", {"GET": CONSOLE}, html=True),
-    "admin/r/<path:content_type_id>/<path:object_id>/": Rule("/admin/r/0/0/", {"GET": "login login login 404 404 404"}, html=True),
+    "admin/r/<path:content_type_id>/<path:object_id>/": Rule(
+        "/admin/r/0/0/", {"GET": "login login login 404 404 404"}, html=True
+    ),
     "admin/^(?P<app_label>{apps})/$": Rule("/admin/bloodbank/", {"GET": CONSOLE}, html=True),
     "admin/(?P<url>.*)$": Rule("/admin/no-such-page/", {"GET": "login login login 404 404 404"}, html=True),
     "admin/donors/donation/<path:object_id>/collect/": Rule(
-        "/admin/donors/donation/{donation}/collect/", {"GET": CONSOLE}, html=True, other={"GET": "login login login 302 302 ok"},
+        "/admin/donors/donation/{donation}/collect/",
+        {"GET": CONSOLE},
+        html=True,
+        other={"GET": "login login login 302 302 ok"},
     ),
     "admin/imaging/analyse/": Rule("/admin/imaging/analyse/", {"GET": CONSOLE}, html=True),
     "admin/imaging/analyses/<int:analysis_id>/": Rule(
-        "/admin/imaging/analyses/{analysis}/", {"GET": CONSOLE}, html=True, other={"GET": "login login login 404 404 ok"},
+        "/admin/imaging/analyses/{analysis}/",
+        {"GET": CONSOLE},
+        html=True,
+        other={"GET": "login login login 404 404 ok"},
     ),
     "admin/autocomplete/": Rule("/admin/autocomplete/", {"GET": "login login login 403 403 403"}, html=True),
     "admin/reports/": Rule("/admin/reports/", {"GET": CONSOLE}, html=True),
@@ -384,20 +495,34 @@ RULES: dict[str, Rule] = {
     "admin/bloodbank/network/": Rule("/admin/bloodbank/network/", {"GET": CONSOLE}, html=True),
     "admin/bloodbank/network/transfers/": Rule("/admin/bloodbank/network/transfers/", {"GET": CONSOLE}, html=True),
     "admin/bloodbank/network/ask/": Rule(
-        "/admin/bloodbank/network/ask/?request={request}", {"GET": CONSOLE}, html=True, other={"GET": "login login login 404 404 ok"},
+        "/admin/bloodbank/network/ask/?request={request}",
+        {"GET": CONSOLE},
+        html=True,
+        other={"GET": "login login login 404 404 ok"},
     ),
     # Receive is the other side's step for the own transfer, not yet due for the other's: a message, nothing moves.
     "admin/bloodbank/network/transfers/<int:transfer_id>/<slug:step>/": Rule(
-        "/admin/bloodbank/network/transfers/{transfer}/receive/", {"POST": CONSOLE}, html=True, other={"POST": CONSOLE},
+        "/admin/bloodbank/network/transfers/{transfer}/receive/",
+        {"POST": CONSOLE},
+        html=True,
+        other={"POST": CONSOLE},
     ),
     "admin/bloodbank/network/requests/<int:request_id>/": Rule(
-        "/admin/bloodbank/network/requests/{request}/", {"GET": CONSOLE}, html=True, other={"GET": "login login login 404 404 ok"},
+        "/admin/bloodbank/network/requests/{request}/",
+        {"GET": CONSOLE},
+        html=True,
+        other={"GET": "login login login 404 404 ok"},
     ),
     "admin/bloodbank/requests/<int:request_id>/emergency-release/": Rule(
-        "/admin/bloodbank/requests/{request}/emergency-release/", {"GET": CONSOLE}, html=True, other={"GET": "login login login 404 404 ok"},
+        "/admin/bloodbank/requests/{request}/emergency-release/",
+        {"GET": CONSOLE},
+        html=True,
+        other={"GET": "login login login 404 404 ok"},
     ),
     "admin/healthsync/user/<id>/password/": Rule(
-        "/admin/healthsync/user/{staff_user}/password/", {"GET": "login login login 403 403 ok"}, html=True,
+        "/admin/healthsync/user/{staff_user}/password/",
+        {"GET": "login login login 403 403 ok"},
+        html=True,
         other={"GET": "login login login 403 403 ok"},
     ),
 }
@@ -423,7 +548,10 @@ ADMIN_MODELS: dict[str, tuple[str, str]] = {
     "django_celery_beat.solarschedule": PLATFORM_ONLY,
     "django_celery_beat.intervalschedule": PLATFORM_ONLY,
     "healthsync.user": ("login login login 403 ok ok", "login login login 403 403 ok"),
-    "healthsync.membership": ("login login login 403 ok ok", "login login login 403 403 403"),  # staff join by invitation
+    "healthsync.membership": (
+        "login login login 403 ok ok",
+        "login login login 403 403 403",
+    ),  # staff join by invitation
     "healthsync.invitation": ("login login login 403 ok ok", "login login login 403 ok ok"),
     "healthsync.hospital": ("login login login ok ok ok", "login login login 403 403 ok"),
     "healthsync.region": STAFF_READ_PLATFORM_WRITE,
@@ -432,7 +560,10 @@ ADMIN_MODELS: dict[str, tuple[str, str]] = {
     "imaging.condition": STAFF_READ_PLATFORM_WRITE,
     "imaging.mlmodel": SCOPED_READ_ONLY,  # every staff role reads the registry; versions come from training
     "imaging.imageanalysis": SCOPED_READ_ONLY,
-    "dicom_node.dicompeer": ("login login login ok ok ok", "login login login 403 ok ok"),  # hospital administrators register peers
+    "dicom_node.dicompeer": (
+        "login login login ok ok ok",
+        "login login login 403 ok ok",
+    ),  # hospital administrators register peers
     "dicom_node.routingrule": ("login login login ok ok ok", "login login login 403 ok ok"),
     "dicom_node.dicomassociation": SCOPED_READ_ONLY,
     "dicom_node.receivedinstance": SCOPED_READ_ONLY,
@@ -453,7 +584,14 @@ ADMIN_MODELS: dict[str, tuple[str, str]] = {
     "notifications.alert": PLATFORM_READ_ONLY,
     "notifications.delivery": PLATFORM_READ_ONLY,
 }
-ADMIN_MODEL_SUFFIXES = ("", "add/", "<path:object_id>/history/", "<path:object_id>/delete/", "<path:object_id>/change/", "<path:object_id>/")
+ADMIN_MODEL_SUFFIXES = (
+    "",
+    "add/",
+    "<path:object_id>/history/",
+    "<path:object_id>/delete/",
+    "<path:object_id>/change/",
+    "<path:object_id>/",
+)
 
 # The representative sample of generated object pages: own hospital's row / another hospital's row.
 ADMIN_OBJECT_PAGES = {
@@ -492,7 +630,10 @@ def admin_prefix():
 def classify_routes():
     """(routes without a rule, admin models without a rule) of the URL conf."""
     prefix = admin_prefix()
-    model_prefixes = {f"{prefix}{model._meta.app_label}/{model._meta.model_name}/": model._meta.label_lower for model in admin.site._registry}
+    model_prefixes = {
+        f"{prefix}{model._meta.app_label}/{model._meta.model_name}/": model._meta.label_lower
+        for model in admin.site._registry
+    }
     rules = {key.replace("admin/", prefix, 1) if key.startswith("admin/") else key for key in RULES}
     missing = []
     for route in walk(get_resolver().url_patterns):
@@ -503,8 +644,9 @@ def classify_routes():
         if route in rules:
             continue
         generated = [
-            label for model_prefix, label in model_prefixes.items()
-            if route.startswith(model_prefix) and route[len(model_prefix):] in ADMIN_MODEL_SUFFIXES
+            label
+            for model_prefix, label in model_prefixes.items()
+            if route.startswith(model_prefix) and route[len(model_prefix) :] in ADMIN_MODEL_SUFFIXES
         ]
         if generated:
             continue
@@ -519,7 +661,9 @@ def _normalise(path: str) -> str:
 
 def test_every_route_has_a_rule():
     missing, models_missing = classify_routes()
-    assert not missing, "Routes with no rule in RULES (healthsync/tests/test_authorization_matrix.py):\n  " + "\n  ".join(missing)
+    assert not missing, (
+        "Routes with no rule in RULES (healthsync/tests/test_authorization_matrix.py):\n  " + "\n  ".join(missing)
+    )
     assert not models_missing, "Admin models with no row in ADMIN_MODELS:\n  " + "\n  ".join(models_missing)
     stale = sorted(set(ADMIN_MODELS) - {model._meta.label_lower for model in admin.site._registry})
     assert not stale, f"ADMIN_MODELS rows for models the console no longer registers: {stale}"
@@ -553,7 +697,9 @@ def test_every_websocket_route_has_a_rule():
     from notifications.routing import websocket_urlpatterns as alerts
 
     routes = {str(pattern.pattern) for pattern in system + alerts}
-    assert routes - set(WEBSOCKET_RULES) == set(), f"WebSocket routes with no rule: {sorted(routes - set(WEBSOCKET_RULES))}"
+    assert routes - set(WEBSOCKET_RULES) == set(), (
+        f"WebSocket routes with no rule: {sorted(routes - set(WEBSOCKET_RULES))}"
+    )
 
 
 def test_a_route_without_a_rule_fails_naming_it(monkeypatch):
@@ -579,7 +725,10 @@ def world(settings, tmp_path, hospital_a, hospital_b, alice, bob, carol, dave, r
 
     Image.new("L", (28, 28), 128).save(tmp_path / "matrix" / "study.png")
     # Fast hashing for the accounts made here; the fixtures' users keep their Argon2 hashes.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", "django.contrib.auth.hashers.Argon2PasswordHasher"]
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        "django.contrib.auth.hashers.Argon2PasswordHasher",
+    ]
     from bloodbank import services as bloodbank
     from donors import services as donors
     from imaging.models import ImageAnalysis, MLModel
@@ -587,8 +736,15 @@ def world(settings, tmp_path, hospital_a, hospital_b, alice, bob, carol, dave, r
 
     def donor(email, group="O-"):
         return donors.donor_register(
-            name=email.split("@")[0].title(), email=email, password=PASSWORD, blood_group=group, date_of_birth=date(1988, 4, 4),
-            address="1 Test Street", contact_number="+44 7700 900123", sex="male", weight_kg=80,
+            name=email.split("@")[0].title(),
+            email=email,
+            password=PASSWORD,
+            blood_group=group,
+            date_of_birth=date(1988, 4, 4),
+            address="1 Test Street",
+            contact_number="+44 7700 900123",
+            sex="male",
+            weight_kg=80,
         )
 
     donor_user_profile = donor("dora@donor.example")
@@ -596,36 +752,69 @@ def world(settings, tmp_path, hospital_a, hospital_b, alice, bob, carol, dave, r
     make_user("grantee@example.com")
 
     def objects(hospital, staff, visitor, deferred):
-        unit = bloodbank.unit_create(hospital=hospital, component="red_cells", blood_group="O-", by=staff, status="available")
+        unit = bloodbank.unit_create(
+            hospital=hospital, component="red_cells", blood_group="O-", by=staff, status="available"
+        )
         bloodbank.unit_create(hospital=hospital, component="red_cells", blood_group="O-", by=staff, status="available")
         request = bloodbank.request_create(hospital=hospital, blood_group="O-", units=1, urgency=2, by=staff)
         fulfilled = bloodbank.request_create(hospital=hospital, blood_group="O-", units=1, urgency=2, by=staff)
         allocation = bloodbank.request_fulfil(request=fulfilled, by=staff)[0]
         partner = hospital_b if hospital == hospital_a else hospital_a
         transfer = bloodbank.transfer_request(
-            from_hospital=hospital, to_hospital=partner, component="red_cells", blood_group="O-", units_requested=1, by=staff,
+            from_hospital=hospital,
+            to_hospital=partner,
+            component="red_cells",
+            blood_group="O-",
+            units_requested=1,
+            by=staff,
         )
         slot = donors.slot_create(hospital=hospital, starts_at=_at(2, 10), ends_at=_at(2, 13), capacity=3, by=staff)
         appointment = donors.appointment_book(donor=visitor, slot=slot)
         donation = donors.donation_register_walk_in(donor=deferred, hospital=hospital)
         deferral = donors.deferral_create(
-            donor=deferred, reason="Travel", starts_on=timezone.localdate(), ends_on=timezone.localdate() + timedelta(days=30),
-            hospital=hospital, by=staff,
+            donor=deferred,
+            reason="Travel",
+            starts_on=timezone.localdate(),
+            ends_on=timezone.localdate() + timedelta(days=30),
+            hospital=hospital,
+            by=staff,
         )
-        model = MLModel.objects.filter(name="pneumoniamnist-basic_cnn").order_by("version").first() or MLModel.objects.first()
+        model = (
+            MLModel.objects.filter(name="pneumoniamnist-basic_cnn").order_by("version").first()
+            or MLModel.objects.first()
+        )
         analysis = ImageAnalysis.objects.create(
-            hospital=hospital, requested_by=staff, batch=uuid.uuid4(), dataset="pneumoniamnist", model=model,
-            image="matrix/study.png", image_kind="png",
+            hospital=hospital,
+            requested_by=staff,
+            batch=uuid.uuid4(),
+            dataset="pneumoniamnist",
+            model=model,
+            image="matrix/study.png",
+            image_kind="png",
         )
         victim = make_user(f"victim-{hospital.pk}@example.com", hospital=hospital, role=Role.MEDICAL_STAFF)
-        invitation = Invitation.objects.create(hospital=hospital, email=f"invited-{hospital.pk}@example.com", role=Role.MEDICAL_STAFF,
-                                               token_digest=uuid.uuid4().hex, expires_at=timezone.now() + timedelta(days=7))
+        invitation = Invitation.objects.create(
+            hospital=hospital,
+            email=f"invited-{hospital.pk}@example.com",
+            role=Role.MEDICAL_STAFF,
+            token_digest=uuid.uuid4().hex,
+            expires_at=timezone.now() + timedelta(days=7),
+        )
         return {
             "invitation": invitation.pk,
-            "hospital": hospital.pk, "unit": unit.pk, "request": request.pk, "allocation": allocation.pk,
-            "transfer": transfer.pk, "slot": slot.pk, "appointment": appointment.pk, "donation": donation.pk,
-            "donor": deferred.pk, "deferral": deferral.pk, "analysis": analysis.pk,
-            "membership": Membership.objects.get(user=victim, hospital=hospital).pk, "staff_user": victim.pk,
+            "hospital": hospital.pk,
+            "unit": unit.pk,
+            "request": request.pk,
+            "allocation": allocation.pk,
+            "transfer": transfer.pk,
+            "slot": slot.pk,
+            "appointment": appointment.pk,
+            "donation": donation.pk,
+            "donor": deferred.pk,
+            "deferral": deferral.pk,
+            "analysis": analysis.pk,
+            "membership": Membership.objects.get(user=victim, hospital=hospital).pk,
+            "staff_user": victim.pk,
         }
 
     own = objects(hospital_a, bob, donor_user_profile, donor("walkin-a@donor.example"))
@@ -638,9 +827,18 @@ def world(settings, tmp_path, hospital_a, hospital_b, alice, bob, carol, dave, r
     own["own_appointment"] = own["appointment"]
     other["own_appointment"] = other["appointment"]
 
-    users = {"anon": None, "donor": donor_user_profile.user, "norole": dave, "staff": bob, "hadmin": alice, "platform": root}
+    users = {
+        "anon": None,
+        "donor": donor_user_profile.user,
+        "norole": dave,
+        "staff": bob,
+        "hadmin": alice,
+        "platform": root,
+    }
     alert = Alert.objects.create(kind="shortage", title="Matrix", body="Matrix", event_key=f"matrix-{uuid.uuid4()}")
-    notifications = {role: Notification.objects.create(alert=alert, recipient=user).pk for role, user in users.items() if user}
+    notifications = {
+        role: Notification.objects.create(alert=alert, recipient=user).pk for role, user in users.items() if user
+    }
     stranger = make_user("stranger@example.com")
     other_notification = Notification.objects.create(alert=alert, recipient=stranger).pk
     own["own_notification"] = notifications
@@ -712,7 +910,9 @@ def test_authorisation_matrix(role, world):
         response = _request(client, method, path, body, html)
         if response.status_code >= 500 or not _matches(expected, response):
             detail = response.get("Location", "") or response.content[:300].decode(errors="replace")
-            failures.append(f"{role:8} {method:6} {path}  [{label}] expected {expected}, got {response.status_code} {detail}")
+            failures.append(
+                f"{role:8} {method:6} {path}  [{label}] expected {expected}, got {response.status_code} {detail}"
+            )
 
     # Destructive operations run last so that they do not hide objects from the other checks.
     order = {"GET": 0, "PATCH": 1, "PUT": 1, "POST": 2, "DELETE": 3}
@@ -721,15 +921,40 @@ def test_authorisation_matrix(role, world):
         for method, expectations in rule.methods.items():
             plan.append((order[method], route, rule, method, expectations.split()[index], own, rule.body, "own"))
         for method, expectations in rule.other.items():
-            plan.append((order[method], route, rule, method, expectations.split()[index], other, rule.other_body or rule.body, "other hospital"))
+            plan.append(
+                (
+                    order[method],
+                    route,
+                    rule,
+                    method,
+                    expectations.split()[index],
+                    other,
+                    rule.other_body or rule.body,
+                    "other hospital",
+                )
+            )
     for _, route, rule, method, expected, objects, body, label in sorted(plan, key=lambda item: item[0]):
-        check(f"{label}: {route}", method, _fill(rule.path, objects).replace("/admin/", f"/{admin_prefix()}", 1),
-              expected, _fill(body, objects), rule.html, rule.isolated)
+        check(
+            f"{label}: {route}",
+            method,
+            _fill(rule.path, objects).replace("/admin/", f"/{admin_prefix()}", 1),
+            expected,
+            _fill(body, objects),
+            rule.html,
+            rule.isolated,
+        )
 
     prefix = admin_prefix()
     for model, (changelist, add) in ADMIN_MODELS.items():
         app_label, model_name = model.split(".")
-        check(f"admin changelist {model}", "GET", f"/{prefix}{app_label}/{model_name}/", changelist.split()[index], None, True)
+        check(
+            f"admin changelist {model}",
+            "GET",
+            f"/{prefix}{app_label}/{model_name}/",
+            changelist.split()[index],
+            None,
+            True,
+        )
         check(f"admin add {model}", "GET", f"/{prefix}{app_label}/{model_name}/add/", add.split()[index], None, True)
     for template, (mine, theirs) in ADMIN_OBJECT_PAGES.items():
         path = template.replace("/admin/", f"/{prefix}", 1)
@@ -763,8 +988,15 @@ async def test_websocket_matrix(role, settings):
             return None
         if role == "donor":
             return donors.donor_register(
-                name="Sid", email="sid@donor.example", password=PASSWORD, blood_group="O+", date_of_birth=date(1990, 1, 1),
-                address="1 Test Street", contact_number="+44 7700 900124", sex="male", weight_kg=80,
+                name="Sid",
+                email="sid@donor.example",
+                password=PASSWORD,
+                blood_group="O+",
+                date_of_birth=date(1990, 1, 1),
+                address="1 Test Street",
+                contact_number="+44 7700 900124",
+                sex="male",
+                weight_kg=80,
             ).user
         if role == "platform":
             from healthsync.models import User
@@ -785,4 +1017,6 @@ async def test_websocket_matrix(role, settings):
             assert connected, f"{role} refused on /{route} (code {code})"
             await communicator.disconnect()
         else:
-            assert not connected and code == int(expected), f"{role} on /{route}: connected={connected} code={code}, expected {expected}"
+            assert not connected and code == int(expected), (
+                f"{role} on /{route}: connected={connected} code={code}, expected {expected}"
+            )

@@ -48,14 +48,20 @@ def test_platform_administrator_sees_every_hospital(api, root, hospital_a, hospi
 
 def test_hospital_administrator_manages_roles_at_their_hospital_only(api, alice, bob, dave, hospital_a, hospital_b):
     client = api(alice)
-    changed = client.post("/api/memberships/", {"hospital": hospital_a.pk, "email": bob.email, "role": "hospital_admin"}, format="json")
+    changed = client.post(
+        "/api/memberships/", {"hospital": hospital_a.pk, "email": bob.email, "role": "hospital_admin"}, format="json"
+    )
     assert changed.status_code == 200, changed.content
 
-    elsewhere = client.post("/api/memberships/", {"hospital": hospital_b.pk, "email": dave.email, "role": "hospital_admin"}, format="json")
+    elsewhere = client.post(
+        "/api/memberships/", {"hospital": hospital_b.pk, "email": dave.email, "role": "hospital_admin"}, format="json"
+    )
     assert elsewhere.status_code == 404
     assert not Membership.objects.filter(hospital=hospital_b, user=dave).exists()
 
-    invited = client.post("/api/memberships/", {"hospital": hospital_a.pk, "email": dave.email, "role": "medical_staff"}, format="json")
+    invited = client.post(
+        "/api/memberships/", {"hospital": hospital_a.pk, "email": dave.email, "role": "medical_staff"}, format="json"
+    )
     assert invited.status_code == 202 and not Membership.objects.filter(user=dave).exists()  # dave must accept
 
     revoked = client.delete(f"/api/memberships/{changed.json()['id']}/")
@@ -66,7 +72,9 @@ def test_hospital_administrator_manages_roles_at_their_hospital_only(api, alice,
 
 
 def test_medical_staff_cannot_manage_staff(api, bob, dave, hospital_a):
-    response = api(bob).post("/api/memberships/", {"hospital": hospital_a.pk, "email": dave.email, "role": "hospital_admin"}, format="json")
+    response = api(bob).post(
+        "/api/memberships/", {"hospital": hospital_a.pk, "email": dave.email, "role": "hospital_admin"}, format="json"
+    )
     assert response.status_code == 404
     assert api(bob).get("/api/memberships/").json()["count"] == 0
 
