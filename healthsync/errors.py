@@ -129,13 +129,17 @@ def api_exception_handler(exc, context):
     return response
 
 
-def _is_api(request):
-    return request.path.startswith(("/api/", "/fhir/", "/dicomweb/", "/healthz"))
+# Paths whose clients are programs: their errors are the JSON error shape, never an HTML page or a redirect.
+API_PREFIXES = ("/api/", "/fhir/", "/dicomweb/", "/healthz")
+
+
+def is_api(request) -> bool:
+    return request.path.startswith(API_PREFIXES)
 
 
 def json_error_view(status_code, code, message):
     def view(request, exception=None):
-        if _is_api(request):
+        if is_api(request):
             return JsonResponse(error_body(code, message), status=status_code)
         from django.views import defaults
 

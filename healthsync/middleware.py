@@ -23,7 +23,7 @@ import logging
 from django.db import InterfaceError, OperationalError, connections
 from django.http import HttpResponse, JsonResponse
 
-from .errors import error_body
+from .errors import error_body, is_api
 
 logger = logging.getLogger(__name__)
 
@@ -31,8 +31,6 @@ DATABASE_ERRORS = (OperationalError, InterfaceError)
 RETRY_AFTER_SECONDS = 5
 CODE = "service_unavailable"
 MESSAGE = "The database is unavailable; try again shortly."
-API_PREFIXES = ("/api/", "/fhir/", "/healthz")
-
 PAGE = """<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -82,7 +80,7 @@ def _drop_broken_connections() -> None:
 def database_unavailable_response(request) -> HttpResponse:
     """The 503 for ``request``: JSON in the error shape for API paths, a plain page elsewhere."""
     response: HttpResponse
-    if request.path.startswith(API_PREFIXES):
+    if is_api(request):
         response = JsonResponse(
             error_body(
                 CODE, MESSAGE, details={"checks": {"database": "down"}, "retry_after_seconds": RETRY_AFTER_SECONDS}
@@ -109,7 +107,7 @@ class DatabaseUnavailableMiddleware:
         if is_concurrent_change(exception):
             logger.info("Concurrent change while serving %s %s: %s", request.method, request.path, exception)
             message = "Another change to the same records happened at the same moment; try again."
-            if request.path.startswith(API_PREFIXES):
+            if is_api(request):
                 return JsonResponse(error_body("concurrent_change", message), status=409)
             return HttpResponse(message, status=409, content_type="text/plain; charset=utf-8")
         if not is_database_outage(exception):

@@ -22,8 +22,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import urlencode
 
-from .errors import DomainError, Forbidden, error_body
-from .middleware import API_PREFIXES
+from .errors import DomainError, Forbidden, error_body, is_api
 
 LAST_SEEN = "healthsync_last_seen"
 LOGGED_IN_AT = "healthsync_logged_in_at"
@@ -116,7 +115,7 @@ class StaffIdleTimeoutMiddleware:
             last_seen = request.session.get(LAST_SEEN, now)
             if now - last_seen > settings.HEALTHSYNC_STAFF_IDLE_MINUTES * 60:
                 logout(request)
-                if request.path.startswith("/api/"):
+                if is_api(request):
                     return self.get_response(request)
                 return redirect(f"{settings.LOGIN_URL}?next={request.path}")
             request.session[LAST_SEEN] = now
@@ -237,7 +236,7 @@ class StaffSecondFactorMiddleware:
         user = getattr(request, "user", None)
         if user is None or request.path.startswith(self.open_paths) or not second_factor_missing(user):
             return self.get_response(request)
-        if request.path.startswith(API_PREFIXES):
+        if is_api(request):
             return JsonResponse(error_body("second_factor_required", SECOND_FACTOR_REQUIRED), status=403)
         return redirect("mfa_activate_totp")
 
