@@ -22,7 +22,6 @@ as the API shows patient identifiers to the hospital's own staff alone.
 
 from __future__ import annotations
 
-import fnmatch
 import io
 import logging
 import re
@@ -37,7 +36,6 @@ from django.utils.http import parse_header_parameters
 from healthsync.errors import DomainError, Forbidden
 from healthsync.params import whole_number
 from healthsync.permissions import acting_hospital
-from imaging.analyses import patient_digest
 
 from . import selectors, services
 from .models import AssociationStatus
@@ -47,28 +45,10 @@ logger = logging.getLogger(__name__)
 DICOM = "application/dicom"
 DICOM_JSON = "application/dicom+json"
 EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1"
-COMPREHENSIVE_SR = "1.2.840.10008.5.1.4.1.1.88.33"
-SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
-UID = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$")
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
-# The query keys QIDO-RS matches (PS3.18 Table 10.6.1-5); any other attribute is ignored, with a Warning.
-STUDY_KEYS = {"StudyInstanceUID", "PatientID", "PatientName", "AccessionNumber", "StudyDate", "ModalitiesInStudy"}
-SERIES_KEYS = {"SeriesInstanceUID", "Modality"}
-INSTANCE_KEYS = {"SOPInstanceUID", "SOPClassUID"}
+# The query keys QIDO-RS matches are ``selectors.STUDY_KEYS``, ``SERIES_KEYS`` and ``INSTANCE_KEYS`` (PS3.18
+# Table 10.6.1-5, as C-FIND's); any other attribute is ignored, with a Warning.
 CONTROL_KEYS = {"limit", "offset", "includefield", "fuzzymatching", "hospital"}
-# The study's attributes kept (encrypted) with each received instance, answered at the study level.
-STUDY_ATTRIBUTES = (
-    "StudyInstanceUID",
-    "StudyDate",
-    "StudyTime",
-    "StudyID",
-    "AccessionNumber",
-    "ReferringPhysicianName",
-    "PatientName",
-    "PatientID",
-    "PatientBirthDate",
-    "PatientSex",
-)
 
 
 class UnsupportedMediaType(DomainError):
@@ -100,10 +80,7 @@ def own_hospital(user, hospital_id=None):
     return hospital
 
 
-def checked_uid(value: str, name: str) -> str:
-    if len(value) > 64 or not UID.match(value):
-        raise DomainError(f"{name} {value[:80]!r} is not a DICOM UID.", fields={name: ["Not a UID."]})
-    return value
+checked_uid = selectors.checked_uid
 
 
 # --- multipart/related (RFC 2387, RFC 2046 5.1) ---------------------------------------------------------------
@@ -277,7 +254,7 @@ class Query:
     ignored: list[str]
 
 
-def query_of(params, *, level_keys: set[str]) -> Query:
+def query_of(params, *, level_keys: frozenset[str]) -> Query:
     """The search keys (by keyword or tag, e.g. ``0020000D``) and paging of a QIDO-RS request."""
     from pydicom.datadict import keyword_for_tag
 
@@ -291,31 +268,15 @@ def query_of(params, *, level_keys: set[str]) -> Query:
         if keyword not in level_keys:
             ignored.append(name)
             continue
-        values = [value.strip() for raw in params.getlist(name) for value in re.split(r"[,\\]", raw) if value.strip()]
-        if values:
-            keys[keyword] = values
-    for keyword in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID"):
-        for value in keys.get(keyword, []):
-            checked_uid(value, keyword)
-    if "StudyDate" in keys:
-        keys["StudyDate"] = [_date_range(keys["StudyDate"][0])]
+        keys[keyword] = [value for raw in params.getlist(name) for value in re.split(r"[,\\]", raw)]
     if params.get("fuzzymatching", "").lower() == "true":
         ignored.append("fuzzymatching")
     return Query(
-        keys=keys,
+        keys=selectors.matching_keys(keys),
         limit=max(whole_number(params, "limit", default=DEFAULT_LIMIT, maximum=MAX_LIMIT, clamp=True), 1),
         offset=whole_number(params, "offset", default=0, maximum=2**31),
         ignored=ignored,
     )
-
-
-def _date_range(value: str) -> str:
-    low, dash, high = value.partition("-")
-    for part in (low, high):
-        if part and not re.fullmatch(r"\d{8}", part):
-            message = "StudyDate is a date (YYYYMMDD) or a range of them (YYYYMMDD-YYYYMMDD, either end open)."
-            raise DomainError(message, fields={"StudyDate": [message]})
-    return f"{low}-{high}" if dash else f"{low}-{low}"
 
 
 def warning(query: Query) -> str | None:
@@ -324,15 +285,6 @@ def warning(query: Query) -> str | None:
         return None
     names = ", ".join(sorted(set(query.ignored)))[:500]
     return f'299 HealthSync "The following attributes are not supported and were ignored: {names}"'
-
-
-def _matches(key: str, wanted: list[str], value: str) -> bool:
-    if key == "StudyDate":
-        low, _, high = wanted[0].partition("-")
-        return bool(value) and (not low or value >= low) and (not high or value <= high)
-    if key == "PatientName":  # wildcards * and ? (PS3.4 C.2.2.2.4)
-        return any(fnmatch.fnmatchcase(value, pattern) for pattern in wanted)
-    return value in wanted
 
 
 @dataclass
@@ -344,117 +296,30 @@ class Found:
     read: list = field(default_factory=list)
 
 
-@dataclass
-class _Study:
-    key: str
-    instances: list[tuple] = field(default_factory=list)  # received_in rows
-    results: list = field(default_factory=list)  # ResultDelivery
-
-    def modalities(self) -> set[str]:
-        found = {row[3] for row in self.instances if row[3]}
-        return (
-            found
-            | ({"SR"} if self.results else set())
-            | ({"OT"} if any(r.analysis.gradcam for r in self.results) else set())
-        )
-
-    def result_series(self) -> list[dict]:
-        """Each result's series: (UID, modality, SOP class, SOP instance, series number, description)."""
-        series = []
-        for result in self.results:
-            model = f"{result.analysis.model.name}:{result.analysis.model.version}"
-            series.append(
-                {
-                    "SeriesInstanceUID": result.series_uid,
-                    "Modality": "SR",
-                    "SOPClassUID": COMPREHENSIVE_SR,
-                    "SOPInstanceUID": result.report_uid,
-                    "SeriesNumber": 9901,
-                    "SeriesDescription": f"HealthSync {model}"[:64],
-                }
-            )
-            if result.analysis.gradcam:
-                series.append(
-                    {
-                        "SeriesInstanceUID": result.capture_series_uid,
-                        "Modality": "OT",
-                        "SOPClassUID": SECONDARY_CAPTURE,
-                        "SOPInstanceUID": result.capture_uid,
-                        "SeriesNumber": 9902,
-                        "SeriesDescription": f"HealthSync Grad-CAM {model}"[:64],
-                    }
-                )
-        return series
-
-
-def _studies(hospital_id: int, *, study_keys=None, patient_digests=None) -> dict[str, _Study]:
-    studies: dict[str, _Study] = {}
-    for row in selectors.received_in(hospital_id, study_keys=study_keys, patient_digests=patient_digests):
-        studies.setdefault(row[1], _Study(row[1])).instances.append(row)
-    for result in selectors.results_in(hospital_id, studies):
-        studies[result.instance.study_key].results.append(result)
-    return studies
-
-
-def _identifiers(instance) -> dict:
-    import json
-
-    return json.loads(instance.patient_identifiers or "{}")
+def _found(matches: list[selectors.Match], retrieve_url) -> Found:
+    """The matches as DICOM JSON, with ``retrieve_url(attributes)`` for those WADO-RS serves."""
+    found = Found([])
+    for match in matches:
+        dataset = _dataset(**match.attributes)
+        if match.retrievable:
+            dataset.RetrieveURL = retrieve_url(match.attributes)
+        found.datasets.append(dataset.to_json_dict())
+        if match.read is not None:
+            found.read.append(match.read)
+    return found
 
 
 def search_studies(hospital, params, *, base_url: str) -> tuple[Found, Query]:
     """QIDO-RS ``/studies``: the hospital's studies matching ``params``, newest first."""
-    query = query_of(params, level_keys=STUDY_KEYS)
-    keys = query.keys
-    studies = _studies(
-        hospital.pk,
-        study_keys=[services.uid_key("study", hospital.pk, uid) for uid in keys["StudyInstanceUID"]]
-        if "StudyInstanceUID" in keys
-        else None,
-        patient_digests=[patient_digest(value) for value in keys["PatientID"]] if "PatientID" in keys else None,
-    )
-    candidates = [
-        study
-        for study in studies.values()
-        if "ModalitiesInStudy" not in keys or study.modalities() & set(keys["ModalitiesInStudy"])
-    ]
-    found, skipped = Found([]), 0
-    decrypted_keys = [key for key in ("PatientName", "AccessionNumber", "StudyDate") if key in keys]
-    for start in range(0, len(candidates), 200):
-        chunk = candidates[start : start + 200]
-        read = selectors.instances_read(study.instances[0][0] for study in chunk)
-        for study in chunk:
-            instance = read[study.instances[0][0]]
-            identifiers = _identifiers(instance)
-            if not all(_matches(key, keys[key], identifiers.get(key, "")) for key in decrypted_keys):
-                continue
-            if skipped < query.offset:
-                skipped += 1
-                continue
-            found.datasets.append(_study_attributes(study, identifiers, base_url))
-            found.read.append(instance)
-            if len(found.datasets) == query.limit:
-                return found, query
-    return found, query
+    query = query_of(params, level_keys=selectors.STUDY_KEYS)
+    matches = selectors.studies_matching(hospital.pk, query.keys, offset=query.offset, limit=query.limit)
+    for match in matches:
+        match.attributes = {"SpecificCharacterSet": "ISO_IR 192", **match.attributes}
+    return _found(matches, lambda row: f"{base_url}/studies/{row['StudyInstanceUID']}"), query
 
 
-def _study_attributes(study: _Study, identifiers: dict, base_url: str) -> dict:
-    attributes = {keyword: identifiers.get(keyword, "") for keyword in STUDY_ATTRIBUTES}
-    dataset = _dataset(
-        SpecificCharacterSet="ISO_IR 192",
-        **attributes,
-        ModalitiesInStudy=sorted(study.modalities()),
-        NumberOfStudyRelatedSeries=len({row[2] for row in study.instances}) + len(study.result_series()),
-        NumberOfStudyRelatedInstances=len(study.instances) + len(study.result_series()),
-    )
-    if study.results:
-        dataset.RetrieveURL = f"{base_url}/studies/{attributes['StudyInstanceUID']}"
-    return dataset.to_json_dict()
-
-
-def _study_of(hospital, study_uid: str) -> _Study:
-    key = services.uid_key("study", hospital.pk, checked_uid(study_uid, "study"))
-    study = _studies(hospital.pk, study_keys=[key]).get(key)
+def _study_of(hospital, study_uid: str) -> selectors.StudyRecords:
+    study = selectors.study_of(hospital.pk, study_uid)
     if study is None:
         raise Http404("No such study among your hospital's.")
     return study
@@ -462,77 +327,26 @@ def _study_of(hospital, study_uid: str) -> _Study:
 
 def search_series(hospital, study_uid: str, params, *, base_url: str) -> tuple[Found, Query]:
     """QIDO-RS ``/studies/{study}/series``: the study's received series and its result series."""
-    query = query_of(params, level_keys=SERIES_KEYS)
-    study = _study_of(hospital, study_uid)
-    firsts: dict[str, tuple] = {}
-    counts: dict[str, int] = {}
-    for row in study.instances:
-        firsts.setdefault(row[2], row)
-        counts[row[2]] = counts.get(row[2], 0) + 1
-    read = selectors.instances_read(row[0] for row in firsts.values())
-    rows, shown = [], []
-    for series_key, row in firsts.items():
-        identifiers = _identifiers(read[row[0]])
-        uid = identifiers.get("SeriesInstanceUID") or identifiers.get("StudyInstanceUID", "")
-        rows.append(
-            {
-                "SeriesInstanceUID": uid,
-                "Modality": row[3],
-                "SeriesDescription": identifiers.get("SeriesDescription", ""),
-                "NumberOfSeriesRelatedInstances": counts[series_key],
-            }
-        )
-        shown.append(read[row[0]])
-    for series in study.result_series():
-        rows.append(
-            {
-                **{key: series[key] for key in ("SeriesInstanceUID", "Modality", "SeriesNumber", "SeriesDescription")},
-                "NumberOfSeriesRelatedInstances": 1,
-                "RetrieveURL": f"{base_url}/studies/{study_uid}/series/{series['SeriesInstanceUID']}",
-            }
-        )
-    return _page(rows, query, study_uid=study_uid, read=shown), query
+    query = query_of(params, level_keys=selectors.SERIES_KEYS)
+    matches = selectors.series_matching(hospital.pk, study_uid, query.keys, offset=query.offset, limit=query.limit)
+    if matches is None:
+        raise Http404("No such study among your hospital's.")
+    url = f"{base_url}/studies/{study_uid}/series"
+    return _found(matches, lambda row: f"{url}/{row['SeriesInstanceUID']}"), query
 
 
 def search_instances(hospital, study_uid: str, series_uid: str, params, *, base_url: str) -> tuple[Found, Query]:
     """QIDO-RS ``/studies/{study}/series/{series}/instances``."""
-    query = query_of(params, level_keys=INSTANCE_KEYS)
-    study = _study_of(hospital, study_uid)
-    checked_uid(series_uid, "series")
-    rows, shown = [], []
-    for series in study.result_series():
-        if series["SeriesInstanceUID"] == series_uid:
-            url = f"{base_url}/studies/{study_uid}/series/{series_uid}/instances/{series['SOPInstanceUID']}"
-            rows.append({**_instance_keys(series), "InstanceNumber": 1, "RetrieveURL": url})
-    series_key = services.uid_key("series", hospital.pk, series_uid)
-    members = [row for row in study.instances if row[2] == series_key]
-    read = selectors.instances_read(row[0] for row in members)
-    for row in members:
-        identifiers = _identifiers(read[row[0]])
-        rows.append(
-            {
-                "SOPClassUID": row[4],
-                "SOPInstanceUID": identifiers.get("SOPInstanceUID", ""),
-                "SeriesInstanceUID": series_uid,
-                "Modality": row[3],
-            }
-        )
-        shown.append(read[row[0]])
-    if not rows:
+    query = query_of(params, level_keys=selectors.INSTANCE_KEYS)
+    if selectors.study_of(hospital.pk, study_uid) is None:
+        raise Http404("No such study among your hospital's.")
+    matches = selectors.instances_matching(
+        hospital.pk, study_uid, series_uid, query.keys, offset=query.offset, limit=query.limit
+    )
+    if matches is None:
         raise Http404("No such series in this study.")
-    return _page(rows, query, study_uid=study_uid, read=shown), query
-
-
-def _instance_keys(series: dict) -> dict:
-    return {key: series[key] for key in ("SOPClassUID", "SOPInstanceUID", "SeriesInstanceUID", "Modality")}
-
-
-def _page(rows: list[dict], query: Query, *, study_uid: str, read: list) -> Found:
-    kept = [
-        row for row in rows if all(_matches(key, values, str(row.get(key, ""))) for key, values in query.keys.items())
-    ]
-    page = kept[query.offset : query.offset + query.limit]
-    return Found([_dataset(StudyInstanceUID=study_uid, **row).to_json_dict() for row in page], read)
+    url = f"{base_url}/studies/{study_uid}/series/{series_uid}/instances"
+    return _found(matches, lambda row: f"{url}/{row['SOPInstanceUID']}"), query
 
 
 # --- WADO-RS ---------------------------------------------------------------------------------------------------

@@ -1,10 +1,13 @@
-"""The DIMSE listener (pynetdicom): Verification and Storage SCP, its handlers thin over ``services``.
+"""The DIMSE listener (pynetdicom): Verification, Storage and Study Root Query (C-FIND) SCP, its
+handlers thin over ``services``.
 
 Each association runs in a thread of its own. It is checked when requested (``EVT_REQUESTED``: an
 unknown peer gets an A-ASSOCIATE-RJ), each C-STORE is answered once the instance is stored or
 refused, and its instances are routed when it ends (released, aborted, or the connection dropped).
 Any storage presentation context is accepted, so that an instance of a SOP class HealthSync does
 not analyse gets a C-STORE failure (0x0122) the sender can read, rather than no context at all.
+A C-FIND (STUDY, SERIES or IMAGE level) is answered from the searches QIDO-RS uses
+(``services.find`` over ``selectors.studies_matching`` and the rest): the peer's hospital's studies only.
 
 ``manage.py dicom_listener`` runs it in the foreground; ``manage.py serve`` runs it in a thread in
 the embedded mode (``start_in_thread``).
@@ -88,6 +91,44 @@ def _on_store(event):
     return status
 
 
+def _status(status: int, comment: str = ""):
+    from pydicom.dataset import Dataset
+
+    answer = Dataset()
+    answer.Status = status
+    if comment:
+        answer.ErrorComment = comment[:64]  # LO
+    return answer
+
+
+def _on_find(event):
+    """C-FIND (Study Root): the hospital's studies, series and instances, as QIDO-RS finds them."""
+    session = _session(event.assoc)
+    if session is None:
+        yield _status(services.NOT_AUTHORISED, "Association not accepted."), None
+        return
+    try:
+        identifier = event.identifier
+    except Exception as error:  # an identifier pynetdicom could not decode
+        yield _status(services.UNABLE_TO_PROCESS, f"The identifier cannot be read ({error.__class__.__name__})."), None
+        return
+    try:
+        answers = services.find(session, identifier, address=str(event.assoc.requestor.address))
+    except Exception:  # the database is out of reach
+        logger.exception("C-FIND from %s not answered", session.calling_ae)
+        yield _status(services.UNABLE_TO_PROCESS, "The query could not be answered now."), None
+        return
+    if answers.status not in (services.PENDING, services.PENDING_WARNING):
+        yield _status(answers.status, answers.comment), None
+        return
+    for answer in answers.identifiers:
+        if event.is_cancelled:
+            yield 0xFE00, None  # Cancel
+            return
+        yield answers.status, answer
+    yield services.SUCCESS, None
+
+
 def _ended(event, status: str) -> None:
     """Route what the association brought, then drop this thread's database connection: the
     association's thread (or the connection's, for a dropped one) ends after this."""
@@ -123,6 +164,7 @@ def handlers() -> list:
         (evt.EVT_REQUESTED, _on_requested),
         (evt.EVT_C_ECHO, _on_echo),
         (evt.EVT_C_STORE, _on_store),
+        (evt.EVT_C_FIND, _on_find),
         (evt.EVT_RELEASED, _on_released),
         (evt.EVT_ABORTED, _on_aborted),
         (evt.EVT_CONN_CLOSE, _on_connection_closed),
@@ -130,12 +172,13 @@ def handlers() -> list:
 
 
 def application_entity():
-    """The node's AE: Verification and every storage SOP class, in any transfer syntax."""
+    """The node's AE: Verification, Study Root C-FIND and every storage SOP class, in any transfer syntax."""
     from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts
-    from pynetdicom.sop_class import Verification
+    from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind, Verification
 
     ae = AE(ae_title=settings.HEALTHSYNC_DICOM_AE_TITLE.strip())
     ae.add_supported_context(Verification)
+    ae.add_supported_context(StudyRootQueryRetrieveInformationModelFind)
     for context in AllStoragePresentationContexts:
         ae.add_supported_context(context.abstract_syntax, ALL_TRANSFER_SYNTAXES)
     ae.acse_timeout = ACSE_TIMEOUT_S

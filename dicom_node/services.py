@@ -26,8 +26,9 @@ import json
 import logging
 import uuid
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import cast
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
@@ -35,12 +36,12 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from lib import files
 from healthsync.errors import Conflict, DomainError, Forbidden
 from healthsync.permissions import ACT, can
 from imaging.analyses import MAX_BATCH, models_choose, patient_digest, studies_submit
 from imaging.models import AnalysisStatus, ImageAnalysis
 from imaging.uploads import KEPT_IDENTIFIERS, Study, UploadRefused, read_study
+from lib import files
 
 from . import results, selectors
 from .models import (
@@ -330,19 +331,13 @@ def instance_store(
     return instance
 
 
-def uid_key(kind: str, hospital_id: int, uid: str) -> str:
-    """A keyed digest of one of ``hospital_id``'s original UIDs (``kind``: study or series): rows are
-    found by it while the UID itself stays encrypted."""
-    return salted_hmac(f"healthsync.dicom_node.{kind}", f"{hospital_id}:{uid}").hexdigest()
-
-
 def search_keys(hospital_id: int, identifiers: dict) -> dict[str, str]:
     """A received instance's digests, from its original identifiers: its series and study (the
     series of an instance without one is its study), and its Patient ID as imaging's search keys it."""
     study = identifiers.get("StudyInstanceUID", "")
     return {
-        "series_key": uid_key("series", hospital_id, identifiers.get("SeriesInstanceUID") or study),
-        "study_key": uid_key("study", hospital_id, study),
+        "series_key": selectors.uid_key("series", hospital_id, identifiers.get("SeriesInstanceUID") or study),
+        "study_key": selectors.uid_key("study", hospital_id, study),
         "patient_digest": patient_digest(identifiers.get("PatientID", "")),
     }
 
@@ -468,6 +463,126 @@ def instance_analyse(
     if instance.status != InstanceStatus.WAITING:
         raise Conflict("Only an instance waiting for a person can be sent for analysis.", code="not_waiting")
     return _analyse([instance], condition=condition, model=model, user=by, force=force)
+
+
+# --- Queries (C-FIND, Study Root) ---------------------------------------------------------------------------
+
+# C-FIND statuses (PS3.4 C.4.1.1.4).
+PENDING = 0xFF00
+PENDING_WARNING = 0xFF01  # an optional key was not supported for matching or existence
+IDENTIFIER_DOES_NOT_MATCH = 0xA900
+UNABLE_TO_PROCESS = 0xC000
+# The Study Root levels: the unique keys down to each, and the matching keys it supports (QIDO-RS's).
+FIND_LEVELS = {
+    "STUDY": (("StudyInstanceUID",), selectors.STUDY_KEYS),
+    "SERIES": (("StudyInstanceUID", "SeriesInstanceUID"), selectors.SERIES_KEYS),
+    "IMAGE": (("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"), selectors.INSTANCE_KEYS),
+}
+NOT_KEYS = {"SpecificCharacterSet", "QueryRetrieveLevel"}
+
+
+@dataclass
+class Answers:
+    """A C-FIND's answer: a failure status (and why), or the pending status and one identifier per match."""
+
+    status: int
+    comment: str = ""
+    identifiers: list = field(default_factory=list)
+
+
+def find(session: Session, identifier, *, address: str = "") -> Answers:
+    """Answer a Study Root C-FIND for the session's hospital from the searches QIDO-RS uses
+    (``selectors.studies_matching`` and the rest): its studies, and the results HealthSync made.
+
+    Hierarchical (baseline) search, PS3.4 C.4.1: the unique keys of the levels above the query level
+    must each hold one UID. A key that is not matched on (``selectors.*_KEYS``) is ignored for
+    matching, and an attribute HealthSync does not keep is answered empty: either makes the pending
+    status 0xFF01. Each match's identifier holds the keys asked for, the unique keys down to the level,
+    and the level. The patient identifiers shown are recorded in the audit trail as read."""
+    from pydicom.dataset import Dataset
+
+    if session.association_id is None:
+        return Answers(NOT_AUTHORISED, "This association is the node's own health probe: it queries nothing.")
+    level = str(identifier.get("QueryRetrieveLevel", "") or "").strip().upper()
+    if level not in FIND_LEVELS:
+        return Answers(
+            IDENTIFIER_DOES_NOT_MATCH, f"Query/Retrieve Level {level!r} is not STUDY, SERIES or IMAGE (Study Root)."
+        )
+    unique, supported = FIND_LEVELS[level]
+    asked, keys, unsupported = [], {}, False
+    for element in identifier:
+        keyword = element.keyword
+        if keyword in NOT_KEYS or element.tag.element == 0:
+            continue
+        asked.append(element)
+        values = _values(element)
+        if keyword in supported or keyword in unique[:-1]:
+            keys[keyword] = values
+        elif values or keyword not in selectors.ANSWERED[level]:
+            unsupported = True  # not matched on, or not kept
+    above = {keyword: keys.pop(keyword, []) for keyword in unique[:-1]}
+    missing = [keyword for keyword, values in above.items() if len(values) != 1]
+    if missing:
+        return Answers(
+            IDENTIFIER_DOES_NOT_MATCH, f"A {level} query names one {' and one '.join(missing)} (hierarchical search)."
+        )
+    try:
+        keys = selectors.matching_keys(keys)
+        uids = [selectors.checked_uid(values[0].strip(), keyword) for keyword, values in above.items()]
+    except DomainError as error:
+        return Answers(UNABLE_TO_PROCESS, error.message)
+    hospital_id = cast(int, session.hospital_id)  # an accepted peer's hospital
+    found: list[selectors.Match] | None
+    if level == "STUDY":
+        found = selectors.studies_matching(hospital_id, keys)
+    elif level == "SERIES":
+        found = selectors.series_matching(hospital_id, uids[0], keys)
+    else:
+        found = selectors.instances_matching(hospital_id, uids[0], uids[1], keys)
+    found = found or []
+    answers = Answers(PENDING_WARNING if unsupported else PENDING)
+    for match in found:
+        answer = Dataset()
+        answer.SpecificCharacterSet = "ISO_IR 192"
+        answer.QueryRetrieveLevel = level
+        for keyword in unique:
+            setattr(answer, keyword, match.attributes.get(keyword, ""))
+        for element in asked:
+            if element.keyword not in unique:
+                value = match.attributes.get(element.keyword)
+                answer.add_new(element.tag, element.VR, [] if element.VR == "SQ" else value if value != "" else None)
+        answers.identifiers.append(answer)
+    _queried(session.association_id, session.calling_ae, [match.read for match in found if match.read], address=address)
+    return answers
+
+
+def _values(element) -> list[str]:
+    """A key's values as strings (none for a return key, zero length): a UID list split on backslashes."""
+    from pydicom.multival import MultiValue
+
+    if element.VR == "SQ" or element.value is None or element.value == "":
+        return []
+    values = list(element.value) if isinstance(element.value, MultiValue | list) else [element.value]
+    return [str(value) for value in values if str(value).strip()]
+
+
+def _queried(association_id: int, calling_ae: str, read: list, *, address: str) -> None:
+    """The association was active; the received instances whose patient identifiers it was shown are
+    recorded as read (one audit entry each, naming the peer)."""
+    from auditlog.models import LogEntry
+
+    from healthsync.audit import record
+
+    DicomAssociation.objects.filter(pk=association_id).update(last_activity_at=timezone.now())
+    record(
+        list({instance.pk: instance for instance in read}.values()),
+        action=LogEntry.Action.ACCESS,
+        remote_addr=address or None,
+        changes=lambda instance: {
+            "fields read": [None, ["patient_identifiers"]],
+            "C-FIND by": [None, calling_ae],
+        },
+    )
 
 
 # --- Results ------------------------------------------------------------------------------------------------

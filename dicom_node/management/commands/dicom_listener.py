@@ -7,7 +7,7 @@ from ...listener import serve, stop
 
 
 class Command(BaseCommand):
-    help = "Run the DICOM node (C-ECHO and C-STORE SCP) in the foreground until stopped."
+    help = "Run the DICOM node (C-ECHO, C-STORE and C-FIND SCP) in the foreground until stopped."
 
     def add_arguments(self, parser):
         parser.add_argument(
