@@ -23,9 +23,8 @@ def pytest_report_header(config):
     database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
     broker = settings.CELERY_BROKER_URL.split("://", 1)[0]
     layer = settings.CHANNEL_LAYERS["default"]["BACKEND"].rsplit(".", 1)[-1]
-    return [
-        f"HealthSync: database={database} broker={broker} channel_layer={layer} cache={settings.CACHES['default']['BACKEND'].rsplit('.', 1)[-1]}"
-    ]
+    cache = settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1]
+    return [f"HealthSync: database={database} broker={broker} channel_layer={layer} cache={cache}"]
 
 
 @pytest.fixture(autouse=True)

@@ -401,7 +401,8 @@ class BloodRequestAdmin(ServiceAdminMixin, HospitalScopedAdmin):
 
 @admin.register(Allocation)
 class AllocationAdmin(ServiceAdminMixin, HospitalScopedAdmin):
-    """Reserved units are crossmatched on their change page (saved through ``services.allocation_crossmatch``), then issued."""
+    """Reserved units are crossmatched on their change page (saved through
+    ``services.allocation_crossmatch``), then issued."""
 
     hospital_lookup = "request__hospital"
     list_display = [
@@ -625,7 +626,8 @@ class TransferAdmin(ServiceAdminMixin, HospitalScopedAdmin):
         return False
 
     def _step(self, request, queryset, step: str, done: str):
-        """``step`` on each selected transfer; one of the other side's, or one it cannot take now, is refused with the reason."""
+        """``step`` on each selected transfer; one of the other side's, or one it cannot take now, is
+        refused with the reason."""
         self.run_each(request, queryset, services.transfer_step, done, step=step, by=request.user)
 
     @admin.action(description="Approve (holding hospital)")

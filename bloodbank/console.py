@@ -124,7 +124,7 @@ def network_stock(request):
             "level": ours["level"],
             "short": ours["level"] != rules.ADEQUATE,
         }
-        for row, ours in zip(network, own)
+        for row, ours in zip(network, own, strict=True)
     ]
     return _page(
         request,
@@ -191,7 +191,8 @@ def ask_for_units(request):
                 by=request.user,
             ),
             lambda transfer: (
-                f"{transfer.units_requested} unit(s) asked of {transfer.from_hospital.name}; it waits for their approval."
+                f"{transfer.units_requested} unit(s) asked of {transfer.from_hospital.name}; "
+                "it waits for their approval."
             ),
         )
         if done:

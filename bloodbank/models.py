@@ -58,6 +58,9 @@ class DinSequence(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["hospital", "year"], name="one_din_sequence_per_hospital_year")]
 
+    def __str__(self):
+        return f"DIN sequence of {self.hospital.fin} in year {self.year:02d}: last {self.last_sequence:06d}"
+
 
 class BloodUnitQuerySet(models.QuerySet):
     def available(self, at=None):
@@ -146,7 +149,10 @@ class BloodRequest(models.Model):
         indexes = [models.Index(fields=["hospital", "status", "-urgency"], name="request_open_idx")]
 
     def __str__(self):
-        return f"Request {self.pk}: {self.units_requested} × {self.get_component_display()} {self.blood_group} (urgency {self.urgency})"
+        return (
+            f"Request {self.pk}: {self.units_requested} × {self.get_component_display()} {self.blood_group} "
+            f"(urgency {self.urgency})"
+        )
 
 
 class AllocationStatus(models.TextChoices):
@@ -267,7 +273,10 @@ class Transfer(models.Model):
         ordering = ["-requested_at"]
 
     def __str__(self):
-        return f"Transfer {self.pk}: {self.units_requested} × {self.blood_group} {self.component} {self.from_hospital.fin} → {self.to_hospital.fin}"
+        return (
+            f"Transfer {self.pk}: {self.units_requested} × {self.blood_group} {self.component} "
+            f"{self.from_hospital.fin} → {self.to_hospital.fin}"
+        )
 
 
 class UnitEvent(models.Model):
@@ -315,4 +324,7 @@ class ParLevel(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.hospital.fin} {self.blood_group} {self.component}: critical ≤{self.critical_units}, low ≤{self.low_units}"
+        return (
+            f"{self.hospital.fin} {self.blood_group} {self.component}: "
+            f"critical ≤{self.critical_units}, low ≤{self.low_units}"
+        )

@@ -262,6 +262,7 @@ def last_day_of_use(
     whatever they were collected in, so it is ignored for them.
     """
     _check_component(component)
+    key: tuple[str, str | None]
     if (component, None) in shelf_life:
         key = (component, None)
     else:

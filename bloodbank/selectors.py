@@ -59,7 +59,8 @@ def stock_levels(*, hospital_ids, keys=None) -> dict[tuple[int, str, str], Stock
 
 
 def inventory_summary(*, hospitals) -> dict:
-    """Available stock of ``hospitals`` (a queryset): the seed rows per group and a breakdown per component with levels."""
+    """Available stock of ``hospitals`` (a queryset): the seed rows per group and a breakdown per
+    component with levels."""
     hospital_ids = list(hospitals.values_list("pk", flat=True))
     units = BloodUnit.objects.available().filter(hospital_id__in=hospital_ids)
     by_key = {

@@ -71,11 +71,23 @@ class ScreeningForm(forms.ModelForm):
 
     class Meta:
         model = Screening
-        exclude = ["recorded_by"]
+        fields = [
+            "donation",
+            "haemoglobin_g_dl",
+            "systolic_mmhg",
+            "diastolic_mmhg",
+            "pulse_bpm",
+            "temperature_c",
+            "questionnaire_passed",
+            "weight_kg",
+            "passed",
+            "problems",
+        ]
 
 
 class CollectionForm(forms.Form):
-    """The collection of a screened visit: the donation type's standard units, or a whole-blood donation's components."""
+    """The collection of a screened visit: the donation type's standard units, or a whole-blood
+    donation's components."""
 
     components = forms.MultipleChoiceField(
         choices=[

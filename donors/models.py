@@ -88,7 +88,8 @@ class DonorProfile(models.Model):
         indexes = [models.Index(fields=["blood_group", "region"], name="donor_group_region_idx")]
 
     def __str__(self):
-        return f"{self.user.name or self.user.email} ({self.blood_group}{'' if self.blood_group_confirmed else ', self-reported'})"
+        reported = "" if self.blood_group_confirmed else ", self-reported"
+        return f"{self.user.name or self.user.email} ({self.blood_group}{reported})"
 
     def save(self, *args, **kwargs):
         self.phone_key = phone_search_key(self.contact_number)
@@ -167,7 +168,10 @@ class DonationSlot(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.hospital.fin} {self.starts_at:%Y-%m-%d %H:%M} {self.get_donation_type_display()} ({self.capacity} places)"
+        return (
+            f"{self.hospital.fin} {self.starts_at:%Y-%m-%d %H:%M} {self.get_donation_type_display()} "
+            f"({self.capacity} places)"
+        )
 
 
 class AppointmentStatus(models.TextChoices):

@@ -310,7 +310,8 @@ def _first_day_clear_of_deferrals(day: date, deferrals: list[Deferral]) -> date 
     while in_force := [deferral for deferral in deferrals if deferral.applies_on(day)]:
         if any(deferral.permanent for deferral in in_force):
             return None
-        day = max(deferral.ends_on for deferral in in_force)
+        # None is permanent and returned above: every one in force here has an end.
+        day = max(deferral.ends_on for deferral in in_force if deferral.ends_on is not None)
     return day
 
 
@@ -370,7 +371,8 @@ def screening_problems(
             Reason(
                 BLOOD_PRESSURE,
                 f"Blood pressure {systolic_mmhg}/{diastolic_mmhg} mmHg is outside "
-                f"{SYSTOLIC_RANGE_MMHG[0]}-{SYSTOLIC_RANGE_MMHG[1]}/{DIASTOLIC_RANGE_MMHG[0]}-{DIASTOLIC_RANGE_MMHG[1]} mmHg.",
+                f"{SYSTOLIC_RANGE_MMHG[0]}-{SYSTOLIC_RANGE_MMHG[1]}/"
+                f"{DIASTOLIC_RANGE_MMHG[0]}-{DIASTOLIC_RANGE_MMHG[1]} mmHg.",
             )
         )
     if _outside(pulse_bpm, PULSE_RANGE_BPM):

@@ -47,7 +47,8 @@ def past_donations(*, donor: DonorProfile, exclude: Donation | None = None) -> l
 
 
 def with_eligibility_facts(donors: QuerySet) -> QuerySet:
-    """``donors`` with what ``donor_eligibility`` reads (visits, deferrals) fetched in two queries for the whole list."""
+    """``donors`` with what ``donor_eligibility`` reads (visits, deferrals) fetched in two queries for
+    the whole list."""
     visits = Donation.objects.filter(status__in=COUNTS_FOR_INTERVALS).only("donor_id", "visit_date", "donation_type")
     return donors.prefetch_related("deferrals", Prefetch("donations", queryset=visits, to_attr="visits_for_intervals"))
 

@@ -254,7 +254,8 @@ def deferral_create(
     by: User | None,
     donation: Donation | None = None,
 ) -> Deferral:
-    """Defer a donor temporarily (``ends_on``: eligible again that day) or permanently (``ends_on`` None), with a reason."""
+    """Defer a donor temporarily (``ends_on``: eligible again that day) or permanently (``ends_on``
+    None), with a reason."""
     try:
         rules.Deferral(reason=reason, starts_on=starts_on, ends_on=ends_on)
     except ValueError as exc:
@@ -754,13 +755,15 @@ def typing_confirm(*, donation: Donation, blood_group: str, by: User | None) -> 
         donation = _locked_visit(donation, DonationStatus.COLLECTED)
         if donation.confirmed_blood_group and donation.confirmed_blood_group != group:
             raise Conflict(
-                f"This donation was already typed {donation.confirmed_blood_group}; a discrepant typing needs investigation.",
+                f"This donation was already typed {donation.confirmed_blood_group}; "
+                "a discrepant typing needs investigation.",
                 code="typing_discrepancy",
             )
         donor = DonorProfile.objects.select_for_update().get(pk=donation.donor_id)
         if donor.blood_group_confirmed and donor.blood_group != group:
             raise Conflict(
-                f"The donor's group was confirmed as {donor.blood_group} before; a discrepant typing needs investigation.",
+                f"The donor's group was confirmed as {donor.blood_group} before; "
+                "a discrepant typing needs investigation.",
                 code="typing_discrepancy",
             )
         donation.confirmed_blood_group, donation.typed_by, donation.typed_at = group, by, timezone.now()
@@ -812,7 +815,8 @@ def donor_profile_create(
         if name.strip():
             user.name = name.strip()
         if contact_number:
-            user.phone_number = contact_number
+            # encrypted_fields has no types, so mypy sees the field class here, not the str it holds.
+            user.phone_number = contact_number  # type: ignore[assignment]
         user.save(update_fields=["is_donor", "name", "phone_number"])
         return DonorProfile.objects.create(
             user=user,

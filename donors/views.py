@@ -1,4 +1,6 @@
-"""The donor portal (/donor/) and the public shortage page. Thin views: a form or a selector in, one service call, a page out."""
+"""The donor portal (/donor/) and the public shortage page.
+
+Thin views: a form or a selector in, one service call, a page out."""
 
 from functools import wraps
 

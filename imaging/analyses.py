@@ -20,13 +20,15 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any, cast
 
 import numpy as np
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Field, FileField, Q
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from PIL import Image
@@ -301,7 +303,24 @@ def _file_name(field: str, analysis: ImageAnalysis, filename: str) -> str:
     safe (hexadecimal and decimal digits) and ``files.save_new`` joins them to the storage root
     safely, so they skip ``FileField.generate_filename``'s checks (9 µs a name, against 1 µs; a
     32-image batch names 64 files on its way to a result)."""
-    return ImageAnalysis._meta.get_field(field).upload_to(analysis, filename)
+    # Both file fields name their files with a function (models._study_path), never a str prefix.
+    upload_to = cast(Callable[[ImageAnalysis, str], str], _file_field(field).upload_to)
+    return upload_to(analysis, filename)
+
+
+def _field(name: str) -> "Field[Any, Any]":
+    """ImageAnalysis's concrete field ``name`` (``get_field`` is typed to return a relation as well)."""
+    return cast("Field[Any, Any]", ImageAnalysis._meta.get_field(name))
+
+
+def _file_field(name: str) -> FileField:
+    """ImageAnalysis's file field ``name`` (``image`` or ``gradcam``)."""
+    return cast(FileField, ImageAnalysis._meta.get_field(name))
+
+
+def _column(field: "Field[Any, Any]") -> str:
+    """The database column of a concrete field (typed ``str | None``: None only for fields without one)."""
+    return cast(str, field.column)
 
 
 def _store(created: list[ImageAnalysis], contents: list[bytes], *, user, listener, per_image: int = 1) -> None:
@@ -350,7 +369,7 @@ def _audit_submission(created: list[ImageAnalysis], *, user) -> None:
 def _write_files(field: str, analyses: list[ImageAnalysis], contents: list[bytes]) -> list[str]:
     """Store each analysis's file ``field`` (named already) with its content; returns the names
     stored, which the analyses now hold (another name only where the one chosen was taken)."""
-    storage = ImageAnalysis._meta.get_field(field).storage
+    storage = _file_field(field).storage
     stored = files.save_new(
         storage, [(getattr(analysis, field).name, data) for analysis, data in zip(analyses, contents, strict=True)]
     )
@@ -363,7 +382,7 @@ def _remove_unrecorded(field: str, analyses: list[ImageAnalysis], names: list[st
     """After a write failed: remove the files among ``names`` that no stored analysis refers to.
     Rows that did commit (before an error after the commit) keep theirs, and every file stays when
     the database cannot say (it is out of reach)."""
-    storage = ImageAnalysis._meta.get_field(field).storage
+    storage = _file_field(field).storage
     with contextlib.suppress(DatabaseError):
         kept = set(ImageAnalysis.objects.filter(pk__in=[a.pk for a in analyses if a.pk]).values_list(field, flat=True))
         for name in names:
@@ -416,8 +435,8 @@ def _announce(analyses: list[ImageAnalysis], status: str, *, woken: bool = False
 
 def _columns(*names: str) -> dict[str, str]:
     """The quoted database columns of ImageAnalysis fields, for the statements written by hand below."""
-    meta, quote = ImageAnalysis._meta, connection.ops.quote_name
-    return {name: quote(meta.get_field(name).column) for name in names}
+    quote = connection.ops.quote_name
+    return {name: quote(_column(_field(name))) for name in names}
 
 
 def _claim_batch(analysis_ids: list[int]) -> list[ImageAnalysis]:
@@ -428,7 +447,7 @@ def _claim_batch(analysis_ids: list[int]) -> list[ImageAnalysis]:
         return []
     meta, quote = ImageAnalysis._meta, connection.ops.quote_name
     column = _columns("id", "status", "attempts", "started_at")
-    returned = ", ".join(quote(field.column) for field in meta.concrete_fields)
+    returned = ", ".join(quote(_column(field)) for field in meta.concrete_fields)
     # Only quoted table and column names from the model go into the text; every value is a parameter.
     sql = (
         f"UPDATE {quote(meta.db_table)} SET {column['status']} = %s, {column['attempts']} = 1, "  # nosec B608
@@ -437,7 +456,7 @@ def _claim_batch(analysis_ids: list[int]) -> list[ImageAnalysis]:
         f"AND {column['status']} = %s AND {column['attempts']} = 0 "
         f"RETURNING {returned}"
     )
-    claimed_at = meta.get_field("started_at").get_db_prep_value(timezone.now(), connection)
+    claimed_at = _field("started_at").get_db_prep_value(timezone.now(), connection)
     params = [AnalysisStatus.RUNNING, claimed_at, *analysis_ids, AnalysisStatus.QUEUED]
     claimed = list(ImageAnalysis.objects.raw(sql, params))
     models = MLModel.objects.defer("card", "metrics").in_bulk({analysis.model_id for analysis in claimed})
@@ -559,7 +578,7 @@ def _record_results(
     """Write the results of analyses still claimed by this run (one transaction); returns those
     written. A batch's stage times are shared equally among its analyses."""
     share = {name: value / len(analyses) for name, value in stages.items()}
-    storage = ImageAnalysis._meta.get_field("gradcam").storage
+    storage = _file_field("gradcam").storage
     names = {name for analysis in analyses for name in finding_names(analysis.dataset).values() if name}
     conditions = {
         name: (pk, code)
@@ -579,7 +598,8 @@ def _record_results(
             "",
         )
         analysis.condition_id, analysis.findings = _findings(analysis, prediction, conditions)
-        analysis.queue_wait_ms = (analysis.started_at - analysis.submitted_at).total_seconds() * 1000
+        started_at = cast(datetime, analysis.started_at)  # set by the claim (_claim_batch, _claim_one)
+        analysis.queue_wait_ms = (started_at - analysis.submitted_at).total_seconds() * 1000
         analysis.preprocessing_ms, analysis.inference_ms, analysis.gradcam_ms = (
             share["preprocessing_ms"],
             share["inference_ms"],
@@ -609,13 +629,13 @@ def _record_results(
         _remove_unrecorded("gradcam", analyses, stored)
         raise
     written = [analysis for analysis in analyses if analysis.pk in still_mine]
-    for analysis in analyses:
+    for analysis, name in zip(analyses, stored, strict=True):  # name: the analysis's gradcam, as stored
         if analysis.pk not in still_mine:  # a later attempt took over: its result stands, not ours
-            storage.delete(analysis.gradcam.name)
+            storage.delete(name)
             continue
         for earlier in range(1, analysis.attempts):  # overlays of attempts whose worker died before recording them
             stale = _file_name("gradcam", analysis, f"gradcam-{analysis.pk}-{earlier}.png")
-            if stale != analysis.gradcam.name and storage.exists(stale):
+            if stale != name and storage.exists(stale):
                 storage.delete(stale)
     return written
 
@@ -629,17 +649,13 @@ def _update_claimed(analyses: list[ImageAnalysis], fields: tuple[str, ...]) -> s
     meta, quote = ImageAnalysis._meta, connection.ops.quote_name
     table, column = quote(meta.db_table), _columns("id", "attempts", "status", *fields)
     # PostgreSQL types a VALUES column by its first row: a NULL there (no finding) would be text.
-    casts = {
-        f: f"::{meta.get_field(f).cast_db_type(connection)}" if connection.vendor == "postgresql" else ""
-        for f in fields
-    }
+    casts = {f: f"::{_field(f).cast_db_type(connection)}" if connection.vendor == "postgresql" else "" for f in fields}
     row = "(%s, %s, " + ", ".join("%s" + casts[f] for f in fields) + ")"
     params = []
     for analysis in analyses:
         params += [analysis.pk, analysis.attempts]
         params += [
-            meta.get_field(field).get_db_prep_value(getattr(analysis, meta.get_field(field).attname), connection)
-            for field in fields
+            _field(field).get_db_prep_value(getattr(analysis, _field(field).attname), connection) for field in fields
         ]
     names = ", ".join(column[field] for field in fields)
     assignments = ", ".join(f"{column[field]} = claimed.{column[field]}" for field in fields)
@@ -655,13 +671,13 @@ def _update_claimed(analyses: list[ImageAnalysis], fields: tuple[str, ...]) -> s
         return {written for (written,) in cursor.fetchall()}
 
 
-def _run_claimed(analyses: list[ImageAnalysis]) -> Counter:
+def _run_claimed(analyses: list[ImageAnalysis]) -> Counter[str]:
     """Compute and record analyses this run has claimed; an image that fails is recorded as failed on its own."""
     from .inference import predictor_for
 
-    outcome = Counter()
+    outcome: Counter[str] = Counter()
     _announce(analyses, AnalysisStatus.RUNNING)
-    by_model = {}
+    by_model: dict[int, list[ImageAnalysis]] = {}
     for analysis in analyses:
         by_model.setdefault(analysis.model_id, []).append(analysis)
     for group in by_model.values():
@@ -692,7 +708,7 @@ def analyses_run(*, analysis_ids: list[int]) -> dict[str, int]:
     worker had already claimed (it died during the batch: the task was delivered again) are then
     claimed and run one at a time, so an image that kills its worker uses up only its own attempts.
     """
-    outcome = Counter()
+    outcome: Counter[str] = Counter()
     batch = _claim_batch(analysis_ids)
     if batch:
         outcome += _run_claimed(batch)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -142,7 +143,9 @@ def problems(studies: list[tuple[str, Study]], *, model: MLModel) -> list[list[U
     for (index, _), result in zip(pictures, results, strict=True):
         name = studies[index][0]
         if result.refusal == "modality_mismatch":
-            looks = KIND_NAMES.get(result.recognised_as, result.recognised_as)
+            # A mismatch always names the kind recognised (ml_models.appearance sets both together).
+            seen = cast(str, result.recognised_as)
+            looks = KIND_NAMES.get(seen, seen)
             message = (
                 f"This looks like {looks} ({result.recognised_probability:.0%} sure), not {reads}, "
                 f"which {model.name} reads. Choose a condition and model for this kind of image."

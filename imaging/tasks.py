@@ -8,7 +8,8 @@ from . import analyses
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=analyses.MAX_ATTEMPTS)
 def run_analysis(self, *, analysis_ids: list[int] | None = None, analysis_id: int | None = None) -> dict[str, int]:
     """One submitted batch (``analysis_id``: a message queued before batches existed)."""
-    return analyses.analyses_run(analysis_ids=list(analysis_ids or [analysis_id]))
+    ids = list(analysis_ids or ([analysis_id] if analysis_id is not None else []))
+    return analyses.analyses_run(analysis_ids=ids)
 
 
 @shared_task(acks_late=True)

@@ -509,7 +509,7 @@ def _check_pixel_data_fits_transfer_syntax(
         )
 
 
-def _first_fragment(value: bytes) -> bytes:
+def _first_fragment(value: bytes | bytearray) -> bytes:
     from pydicom.encaps import generate_fragments, parse_basic_offsets
 
     try:

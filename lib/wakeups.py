@@ -22,7 +22,7 @@ from django.db import connection, transaction
 POLL_SECONDS = 0.003
 
 # Wake-ups within this process (every database but PostgreSQL): how many times each channel was woken.
-_woken = Counter()
+_woken: Counter[str] = Counter()
 _woken_changed = threading.Condition()
 
 
@@ -62,7 +62,7 @@ class Listener:
     def __init__(self, channel: str, *, fallback: float = 0.25):
         self.channel, self.fallback = channel, fallback
         self._raw = None
-        self._seen = None  # outside PostgreSQL: the channel's count of wake-ups last seen
+        self._seen: int | None = None  # outside PostgreSQL: the channel's count of wake-ups last seen
 
     def start(self) -> None:
         if connection.vendor != "postgresql":

@@ -56,7 +56,8 @@ def allocation_crossmatch(request, allocation_id):
 @api_view(["POST"])
 @permission_classes([IsHospitalStaff])
 def allocation_issue(request, allocation_id):
-    """Issue a reserved unit; red cells and whole blood need a compatible crossmatch on an in-date sample first (409)."""
+    """Issue a reserved unit; red cells and whole blood need a compatible crossmatch on an in-date
+    sample first (409)."""
     return Response(
         AllocationSerializer(
             services.allocation_issue(allocation=_own_allocation(request, allocation_id), by=request.user)
@@ -86,7 +87,8 @@ def allocation_transfuse(request, allocation_id):
 @api_view(["POST"])
 @permission_classes([IsHospitalStaff])
 def allocation_transfusion_amend(request, allocation_id):
-    """Complete a recorded transfusion: its end, or a suspected reaction seen later (which alerts the hospital's staff)."""
+    """Complete a recorded transfusion: its end, or a suspected reaction seen later (which alerts the
+    hospital's staff)."""
     allocation = _own_allocation(request, allocation_id)
     data = _input(TransfusionAmendSerializer, request)
     return _allocation_answer(

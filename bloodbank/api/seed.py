@@ -76,7 +76,8 @@ def inventory(request):
 @permission_classes([IsHospitalStaff])
 @seed_field_names
 def inventory_add(request):
-    """Receive one bag of `quantity_ml` (or `units` such bags) into available stock; give `expiry_date` or `collected_at`."""
+    """Receive one bag of `quantity_ml` (or `units` such bags) into available stock; give
+    `expiry_date` or `collected_at`."""
     data = _input(InventoryAddSerializer, request)
     hospital = acting_hospital(request.user, data.get("hospital"))
     units = services.units_receive(

@@ -1,4 +1,5 @@
-"""The blood bank API's serializers: the seed's field names (``blood_type``, ``quantity_ml``...) and the richer endpoints'."""
+"""The blood bank API's serializers: the seed's field names (``blood_type``, ``quantity_ml``...) and
+the richer endpoints'."""
 
 from rest_framework import serializers
 

@@ -1,6 +1,7 @@
 """Allocations: a reserved unit's crossmatch, its issue, transfusion or return, and cancellation."""
 
 from datetime import datetime
+from typing import cast
 
 from django.db import transaction
 from django.utils import timezone
@@ -48,7 +49,8 @@ def allocation_crossmatch(
     sample_id = (sample_id or "").strip()
     if not sample_id:
         problems["sample_id"] = ["Give the identification on the recipient's sample."]
-    elif len(sample_id) > (longest := Allocation._meta.get_field("crossmatch_sample_id").max_length):
+    # A CharField's max_length (typed ``int | None`` for fields in general).
+    elif len(sample_id) > (longest := cast(int, Allocation._meta.get_field("crossmatch_sample_id").max_length)):
         problems["sample_id"] = [f"At most {longest} characters."]
     if sample_drawn_at is None or timezone.is_naive(sample_drawn_at):
         problems["sample_drawn_at"] = ["Give when the sample was drawn, with its time zone."]
@@ -99,11 +101,14 @@ def allocation_issue(*, allocation: Allocation, by) -> Allocation:
         if rules.needs_crossmatch(allocation.unit.component):
             if allocation.crossmatch_compatible is not True:
                 raise Conflict(
-                    "The unit has no compatible crossmatch recorded; crossmatch it against the recipient's sample first.",
+                    "The unit has no compatible crossmatch recorded; "
+                    "crossmatch it against the recipient's sample first.",
                     code="not_crossmatched",
                 )
+            # A compatible crossmatch was recorded by allocation_crossmatch, which requires the time drawn.
+            drawn_at = cast(datetime, allocation.crossmatch_sample_drawn_at)
             try:
-                _check_sample(drawn_at=allocation.crossmatch_sample_drawn_at, now=timezone.now())
+                _check_sample(drawn_at=drawn_at, now=timezone.now())
             except ValueError as exc:
                 raise Conflict(
                     str(exc), code="sample_too_old", details={"sample_id": allocation.crossmatch_sample_id}
@@ -131,7 +136,7 @@ def _check_transfusion_times(allocation: Allocation, *, started_at: datetime, en
     problems = rules.transfusion_time_problems(
         started_at=started_at,
         ended_at=ended_at,
-        issued_at=allocation.issued_at,
+        issued_at=cast(datetime, allocation.issued_at),  # an issued (or transfused) allocation has its time
         expires_at=allocation.unit.expires_at,
         now=timezone.now(),
     )
@@ -224,7 +229,9 @@ def allocation_transfusion_amend(
         if ended_at is not None:
             if allocation.transfusion_ended_at is not None:
                 raise Conflict("The transfusion's end is recorded already.", code="end_recorded")
-            _check_transfusion_times(allocation, started_at=allocation.transfusion_started_at, ended_at=ended_at)
+            # A recorded transfusion has its start (allocation_transfuse requires it).
+            started_at = cast(datetime, allocation.transfusion_started_at)
+            _check_transfusion_times(allocation, started_at=started_at, ended_at=ended_at)
             allocation.transfusion_ended_at = ended_at
             changed.append("transfusion_ended_at")
         if reaction_note:
@@ -254,7 +261,7 @@ def allocation_return(*, allocation: Allocation, by, seal_intact: bool) -> Alloc
         unit, now = allocation.unit, timezone.now()
         refusal = rules.return_to_stock_refusal(
             component=unit.component,
-            minutes_out=max(0.0, (now - allocation.issued_at).total_seconds() / 60),
+            minutes_out=max(0.0, (now - cast(datetime, allocation.issued_at)).total_seconds() / 60),  # issued: set
             seal_intact=seal_intact,
             expired=rules.is_expired(expires_at=unit.expires_at, now=now),
             limit_minutes=parameters.return_to_stock_minutes(),

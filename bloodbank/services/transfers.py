@@ -86,7 +86,7 @@ def transfer_approve(*, transfer: Transfer, by) -> Transfer:
             hospital_id=transfer.from_hospital_id,
             component=transfer.component,
             recipient_group=transfer.blood_group,
-            urgency=transfer.request.urgency if transfer.request_id else rules.ROUTINE,
+            urgency=transfer.request.urgency if transfer.request is not None else rules.ROUTINE,
             wanted=transfer.units_requested,
             now=now,
         )
@@ -130,7 +130,8 @@ def transfer_dispatch(*, transfer: Transfer, by) -> Transfer:
         if expired:
             dins = ", ".join(unit.din_display for unit in expired)
             raise Conflict(
-                f"Unit(s) {dins} of this transfer expired; an expired unit is not dispatched. Cancel the transfer and ask again.",
+                f"Unit(s) {dins} of this transfer expired; an expired unit is not dispatched. "
+                "Cancel the transfer and ask again.",
                 code="unit_expired",
                 details={"unit_ids": [unit.pk for unit in expired]},
             )
@@ -154,7 +155,8 @@ def transfer_cancel(*, transfer: Transfer, by, reason: str = "") -> Transfer:
         transfer = Transfer.objects.select_for_update().get(pk=transfer.pk)
         if transfer.status not in (TransferStatus.REQUESTED, TransferStatus.APPROVED):
             raise Conflict(
-                f"The transfer is {transfer.get_status_display().lower()}; only one not yet dispatched can be cancelled.",
+                f"The transfer is {transfer.get_status_display().lower()}; "
+                "only one not yet dispatched can be cancelled.",
                 code="transfer_state",
             )
         released = [unit for unit in transfer.units.select_for_update() if unit.status == UnitStatus.RESERVED]
@@ -174,7 +176,8 @@ def transfer_cancel(*, transfer: Transfer, by, reason: str = "") -> Transfer:
 
 
 def transfer_receive(*, transfer: Transfer, by) -> Transfer:
-    """The receiving hospital takes the units into its available stock; any that expired on the way are marked expired."""
+    """The receiving hospital takes the units into its available stock; any that expired on the way
+    are marked expired."""
     with transaction.atomic():
         transfer = _transfer_locked(transfer, TransferStatus.DISPATCHED)
         units = list(transfer.units.select_for_update())

@@ -1,6 +1,7 @@
 """Units: DINs, receiving and recording bags, release from quarantine, discard, the expiry sweep."""
 
 from datetime import date, datetime, time, timedelta
+from typing import cast
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -35,7 +36,9 @@ def _local_tz():
 
 
 def din_next(*, hospital: Hospital, year: int | None = None) -> str:
-    """The hospital's next DIN for ``year`` (FIN + 2-digit year + 6-digit yearly sequence). Call inside a transaction."""
+    """The hospital's next DIN for ``year`` (FIN + 2-digit year + 6-digit yearly sequence).
+
+    Call inside a transaction."""
     year = (year or timezone.localdate().year) % 100
     sequence, _ = DinSequence.objects.select_for_update().get_or_create(hospital=hospital, year=year)
     sequence.last_sequence += 1
@@ -199,12 +202,17 @@ def units_receive(
             raise DomainError(str(exc), fields={"component": [str(exc)]}) from exc
         if expiry_date > latest:
             when = "collected then" if collected_at is not None else "received today"
-            message = f"A {component.replace('_', ' ')} unit {when} expires by {latest.isoformat()} at the latest (21 CFR 610.53)."
+            message = (
+                f"A {component.replace('_', ' ')} unit {when} expires by {latest.isoformat()} "
+                "at the latest (21 CFR 610.53)."
+            )
             raise DomainError(message, fields={"expiry_date": [message]})
         expires_at = datetime.combine(expiry_date + timedelta(days=1), time(0), tzinfo=_local_tz())
     else:
+        # Without an expiry_date there is a collected_at: neither at all is refused above.
+        collected = cast(datetime, collected_at)
         expires_at = _expiry_from_collection(
-            component=component, collected_at=collected_at, anticoagulant=_dating_anticoagulant(anticoagulant)
+            component=component, collected_at=collected, anticoagulant=_dating_anticoagulant(anticoagulant)
         )
         if expires_at <= timezone.now():
             message = f"A {component.replace('_', ' ')} unit collected then is already expired (21 CFR 610.53)."
@@ -246,17 +254,17 @@ def unit_release(*, unit: BloodUnit, by) -> BloodUnit:
 
 
 def unit_discard(*, unit: BloodUnit, by, reason: str) -> BloodUnit:
-    """Discard a unit; the reason and who discarded it are recorded (21 CFR 606.160(b)(3)(i), records of the unit's disposition)."""
+    """Discard a unit; the reason and who discarded it are recorded (21 CFR 606.160(b)(3)(i), records
+    of the unit's disposition)."""
     if not (reason or "").strip():
         raise DomainError("Discarding a unit needs a reason.", fields={"reason": ["Required."]})
     with transaction.atomic():
         unit = BloodUnit.objects.select_for_update().get(pk=unit.pk)
-        if (
-            unit.status == UnitStatus.ISSUED
-        ):  # its fate is the ward's to record: transfused, or returned (and discarded there)
+        # An issued unit's fate is the ward's to record: transfused, or returned (and discarded there).
+        if unit.status == UnitStatus.ISSUED:
             raise Conflict(
-                f"Unit {unit.din_display} is issued to a patient: record it transfused, or returned (a returned unit that may "
-                "not go back to stock is discarded with the reason).",
+                f"Unit {unit.din_display} is issued to a patient: record it transfused, or returned "
+                "(a returned unit that may not go back to stock is discarded with the reason).",
                 code="unit_issued",
             )
         reservations = Allocation.objects.filter(unit=unit, status=AllocationStatus.RESERVED)

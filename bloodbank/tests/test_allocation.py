@@ -1,4 +1,5 @@
-"""Allocation follows the compatibility tables, the preference order, first-expired-first-out and the O-negative reserve."""
+"""Allocation follows the compatibility tables, the preference order, first-expired-first-out and the
+O-negative reserve."""
 
 from datetime import timedelta
 

@@ -1,4 +1,5 @@
-"""Allocation is exactly-once under parallel fulfilments: on PostgreSQL with threads, and through HTTP against the embedded server."""
+"""Allocation is exactly-once under parallel fulfilments: on PostgreSQL with threads, and through HTTP
+against the embedded server."""
 
 from concurrent.futures import ThreadPoolExecutor
 

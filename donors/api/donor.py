@@ -57,7 +57,8 @@ def donor_profile(request):
 )
 @api_view(["GET"])
 def donor_eligibility(request):
-    """Eligible now (everything but haemoglobin, which screening measures), with every reason and the next eligible date."""
+    """Eligible now (everything but haemoglobin, which screening measures), with every reason and the
+    next eligible date."""
     donor = selectors.donor_of(request.user)
     query = EligibilityQuery(data=request.query_params)
     query.is_valid(raise_exception=True)

@@ -173,7 +173,8 @@ def staff_collection(request, donation_id):
 @staff_api(["POST"])
 def staff_test_result(request, donation_id):
     """Record an infection-marker result under a managed marker name (else 400 `unknown_marker`); a positive one
-    discards the units with the reason and defers the donor, so it needs a recent login (403 `reauthentication_required`)."""
+    discards the units with the reason and defers the donor, so it needs a recent login
+    (403 `reauthentication_required`)."""
     require_recent_login(request)
     donation = _own_donation(request, donation_id)
     serializer = MarkerResultSerializer(data=request.data)
@@ -218,7 +219,8 @@ def staff_donation_cancel(request, donation_id):
 )
 @staff_api(["GET"])
 def staff_donors(request):
-    """Donors who visited or booked at the user's hospitals, with their eligibility now; search by name/email, group, region."""
+    """Donors who visited or booked at the user's hospitals, with their eligibility now; search by
+    name/email, group, region."""
     donors = selectors.with_eligibility_facts(selectors.donors_for_staff(user=request.user))
     params = request.query_params
     if params.get("q"):

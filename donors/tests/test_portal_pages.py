@@ -1,4 +1,5 @@
-"""The donor portal's pages, the public shortage page, the dashboard panels and the error pages, through the test client."""
+"""The donor portal's pages, the public shortage page, the dashboard panels and the error pages,
+through the test client."""
 
 from datetime import date
 
