@@ -36,7 +36,7 @@ def host_addresses(host: str) -> set[str]:
     except ValueError:
         pass
     try:
-        return {_normalised(info[4][0]) for info in socket.getaddrinfo(host, None)}
+        return {_normalised(str(info[4][0])) for info in socket.getaddrinfo(host, None)}
     except (OSError, UnicodeError):  # unknown host: it matches no address
         return set()
 

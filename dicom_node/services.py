@@ -31,7 +31,7 @@ from datetime import timedelta
 from typing import cast
 
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, models, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -243,7 +243,7 @@ def instance_receive(session: Session, *, sop_class_uid: str, data: bytes, study
     """Check and keep one received instance (a DICOM file: preamble, file meta, data set) for the
     session's hospital; the status to answer. Nothing is kept of a refused instance. ``study_uid``:
     the study it must belong to (a STOW-RS request to one study's URL)."""
-    if session.association_id is None:
+    if session.association_id is None or session.hospital_id is None:
         return Outcome(NOT_AUTHORISED, "This association is the node's own health probe: it stores nothing.")
     try:
         instance_store(
@@ -266,6 +266,8 @@ def instance_receive(session: Session, *, sop_class_uid: str, data: bytes, study
 
 
 def _count(session: Session, *, refused: str | None = None) -> None:
+    if session.association_id is None:  # the listener's own probe keeps no record
+        return
     changes = (
         {"refused": F("refused") + 1, "detail": refused[:2000]}
         if refused is not None
@@ -318,15 +320,14 @@ def instance_store(
         study_metadata=study.metadata,
         patient_identifiers=json.dumps(identifiers),
     )
-    storage = ReceivedInstance._meta.get_field("file").storage
+    field = cast(models.FileField, ReceivedInstance._meta.get_field("file"))
     [instance.file.name] = files.save_new(
-        storage,
-        [(ReceivedInstance._meta.get_field("file").upload_to(instance, f"{uuid.uuid4().hex}.dcm"), study.stored)],
+        field.storage, [(field.generate_filename(instance, f"{uuid.uuid4().hex}.dcm"), study.stored)]
     )
     try:
         instance.save()
     except BaseException:
-        storage.delete(instance.file.name)
+        field.storage.delete(instance.file.name)
         raise
     return instance
 
@@ -448,8 +449,14 @@ def _analyse(
         for instance in instances:
             instance.file = ""
         ReceivedInstance.objects.bulk_update(instances, ["status", "submitted_at", "reason", "rule", "file"])
-        storage = ReceivedInstance._meta.get_field("file").storage
-        transaction.on_commit(lambda: [storage.delete(name) for name in names])  # the analyses keep their own copy
+        storage = cast(models.FileField, ReceivedInstance._meta.get_field("file")).storage
+
+        def delete_copies() -> None:  # the analyses keep their own copy
+            for name in names:
+                if name:
+                    storage.delete(name)
+
+        transaction.on_commit(delete_copies)
     return created
 
 
@@ -603,6 +610,8 @@ def deliveries_create(*, analysis_ids: list[int]) -> list[int]:
     created = []
     for analysis in finished:
         instance = analysis.dicom_instances.order_by("pk").first()
+        if instance is None:  # not after the filter above; a type checker cannot know
+            continue
         delivery, made = ResultDelivery.objects.get_or_create(
             analysis=analysis,
             defaults={
