@@ -143,9 +143,6 @@ class InvitationAdmin(ServiceAdminMixin, HospitalScopedAdmin):
         )
         obj.pk = sent.pk
 
-    def log_addition(self, request, obj, message):
-        return super().log_addition(request, obj, message) if obj.pk else None
-
     @admin.action(description="Withdraw the selected invitations")
     def withdraw(self, request, queryset):
         self.run_each(request, queryset, invitations.invitation_withdraw, "invitations withdrawn", by=request.user)

@@ -30,6 +30,9 @@ class InvitationInvalid(DomainError):
     status_code = 410
     code = "invitation_invalid"
 
+    def __init__(self):
+        super().__init__("This invitation link is no longer valid: ask the hospital's administrator for a new one.")
+
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
@@ -97,9 +100,7 @@ def invitation_by_token(token: str) -> Invitation:
         Invitation.objects.select_related("hospital", "invited_by").filter(token_digest=_digest(token or "")).first()
     )
     if invitation is None or invitation.status != "pending":
-        raise InvitationInvalid(
-            "This invitation link is no longer valid: ask the hospital's administrator for a new one."
-        )
+        raise InvitationInvalid()
     return invitation
 
 
@@ -114,9 +115,7 @@ def invitation_accept(*, invitation: Invitation, user: User) -> Membership:
     with transaction.atomic():
         invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
         if invitation.status != "pending":
-            raise InvitationInvalid(
-                "This invitation link is no longer valid: ask the hospital's administrator for a new one."
-            )
+            raise InvitationInvalid()
         membership = services.membership_grant(hospital=invitation.hospital, user=user, role=invitation.role, by=None)
         membership.granted_by = invitation.invited_by
         membership.save(update_fields=["granted_by"])
